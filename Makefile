@@ -1,0 +1,47 @@
+# nlfp: the two commands a newcomer needs are `make run` and `make test`.
+#
+#   make run    install missing system packages, build (release), run configs/quickstart.toml
+#               on 2 MPI ranks, print where the results are
+#   make test   same set-up, then the whole test suite (unit, integration, MPI launch tests)
+#   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
+#   make lint   rustfmt check and clippy with warnings as errors
+
+SHELL := /bin/bash
+NP ?= 2
+CONFIG ?= configs/quickstart.toml
+OUT ?= runs/quickstart
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# OpenMPI: allow root (containers, CI), more ranks than cores, and ROMIO for parallel HDF5.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export OMPI_MCA_rmaps_base_oversubscribe := 1
+export OMPI_MCA_io := ^ompio
+export OMPI_MCA_btl_vader_single_copy_mechanism := none
+
+.PHONY: setup build run test bench lint clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	cargo build --release
+
+run: build
+	mpirun -n $(NP) target/release/nlfp forward $(CONFIG) --out $(OUT) --overwrite
+	@echo "results in $(OUT)/ (final.h5, diagnostics.csv, config.toml)"
+
+test: setup
+	cargo build --release
+	cargo test --release -- --test-threads=2
+
+bench: build
+	cargo bench --bench stage
+	bash benches/halo_share.sh
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf runs

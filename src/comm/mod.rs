@@ -1,0 +1,185 @@
+//! Everything that names MPI lives here: start-up, reductions, broadcasts, halo exchange and
+//! abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
+//!
+//! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact,
+//! so every rank takes the same decision and results do not depend on the rank count. Sums are
+//! diagnostics only.
+
+pub mod halo;
+
+use mpi::collective::SystemOperation;
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
+pub use halo::HaloExchange;
+
+/// The raw communicator handle, for libraries that take one (parallel HDF5).
+pub type RawComm = mpi::ffi::MPI_Comm;
+
+/// The MPI environment. Keep it alive for the whole run: dropping it finalizes MPI.
+pub struct Mpi {
+    _universe: Universe,
+}
+
+/// The world communicator.
+pub struct Comm {
+    world: SimpleCommunicator,
+}
+
+/// Initializes MPI (works under `mpirun` and as a singleton without it).
+pub fn init() -> Result<(Mpi, Comm), String> {
+    let universe = mpi::initialize().ok_or("MPI was already initialized")?;
+    let world = universe.world();
+    Ok((
+        Mpi {
+            _universe: universe,
+        },
+        Comm { world },
+    ))
+}
+
+impl Comm {
+    /// This rank.
+    pub fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    /// Number of ranks.
+    pub fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    /// Whether this is rank 0, the one that speaks.
+    pub fn is_root(&self) -> bool {
+        self.rank() == 0
+    }
+
+    /// Global maximum (exact).
+    pub fn max(&self, local: f64) -> f64 {
+        let mut out = 0.0;
+        self.world
+            .all_reduce_into(&local, &mut out, SystemOperation::max());
+        out
+    }
+
+    /// Global minimum (exact).
+    pub fn min(&self, local: f64) -> f64 {
+        let mut out = 0.0;
+        self.world
+            .all_reduce_into(&local, &mut out, SystemOperation::min());
+        out
+    }
+
+    /// Element-wise global maximum of several values in one reduction (exact).
+    pub fn max_many(&self, local: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; local.len()];
+        self.world
+            .all_reduce_into(local, &mut out[..], SystemOperation::max());
+        out
+    }
+
+    /// Element-wise global sum of several values in one reduction. The rounding depends on
+    /// the rank count: use for diagnostics only.
+    pub fn sum_many(&self, local: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; local.len()];
+        self.world
+            .all_reduce_into(local, &mut out[..], SystemOperation::sum());
+        out
+    }
+
+    /// Whether any rank passed `true`.
+    pub fn any(&self, local: bool) -> bool {
+        self.max(if local { 1.0 } else { 0.0 }) > 0.0
+    }
+
+    /// Rank 0's bytes on every rank (`data` is ignored elsewhere).
+    pub fn broadcast_bytes(&self, data: Vec<u8>) -> Vec<u8> {
+        let root = self.world.process_at_rank(0);
+        let mut len = data.len() as u64;
+        root.broadcast_into(&mut len);
+        let mut buf = if self.is_root() {
+            data
+        } else {
+            vec![0u8; len as usize]
+        };
+        if len > 0 {
+            root.broadcast_into(&mut buf[..]);
+        }
+        buf
+    }
+
+    /// Rank 0's result (success text or error text) on every rank, so that a failure seen only
+    /// by rank 0 (an unreadable file) stops every rank with the same message.
+    pub fn broadcast_result(&self, result: Result<Vec<u8>, String>) -> Result<Vec<u8>, String> {
+        let (tag, payload) = match result {
+            Ok(bytes) => (1u8, bytes),
+            Err(msg) => (0u8, msg.into_bytes()),
+        };
+        let mut framed = Vec::with_capacity(payload.len() + 1);
+        framed.push(tag);
+        framed.extend_from_slice(&payload);
+        let framed = self.broadcast_bytes(framed);
+        match framed.split_first() {
+            Some((1, rest)) => Ok(rest.to_vec()),
+            Some((_, rest)) => Err(String::from_utf8_lossy(rest).into_owned()),
+            None => Err("empty broadcast".into()),
+        }
+    }
+
+    /// Gathers variable-length blocks of `f64` on rank 0, in rank order (empty elsewhere).
+    pub fn gather_to_root(&self, local: &[f64]) -> Vec<Vec<f64>> {
+        let root = self.world.process_at_rank(0);
+        let n = local.len() as u64;
+        if self.is_root() {
+            let mut counts = vec![0u64; self.size()];
+            root.gather_into_root(&n, &mut counts[..]);
+            let total: u64 = counts.iter().sum();
+            let mut all = vec![0.0f64; total as usize];
+            let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
+            let displs: Vec<i32> = counts_i
+                .iter()
+                .scan(0i32, |acc, &c| {
+                    let d = *acc;
+                    *acc += c;
+                    Some(d)
+                })
+                .collect();
+            {
+                let mut partition =
+                    mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
+                root.gather_varcount_into_root(local, &mut partition);
+            }
+            let mut out = Vec::with_capacity(self.size());
+            let mut at = 0usize;
+            for c in counts {
+                out.push(all[at..at + c as usize].to_vec());
+                at += c as usize;
+            }
+            out
+        } else {
+            root.gather_into(&n);
+            root.gather_varcount_into(local);
+            Vec::new()
+        }
+    }
+
+    /// Waits for every rank.
+    pub fn barrier(&self) {
+        self.world.barrier();
+    }
+
+    /// Ends the whole job from this rank (other ranks are killed by the MPI runtime).
+    pub fn abort(&self, code: i32) -> ! {
+        self.world.abort(code)
+    }
+
+    /// The raw handle, for parallel HDF5.
+    pub fn raw(&self) -> RawComm {
+        self.world.as_raw()
+    }
+
+    pub(crate) fn world(&self) -> &SimpleCommunicator {
+        &self.world
+    }
+}

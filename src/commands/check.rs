@@ -1,0 +1,84 @@
+//! `nlfp check CONFIG`: validate, print the resolved run, the process grid, the memory
+//! estimate and the first dt. No time stepping, no files written.
+
+use super::setup::RunSetup;
+use super::CommandError;
+use crate::cli::RunArgs;
+use crate::comm::Comm;
+use crate::decomp::{split, Block};
+
+/// Runs the command.
+pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
+    let setup = RunSetup::load(comm, args)?;
+    let mut f = setup.initial_field()?;
+    let mut stepper = setup.stepper();
+    let first = stepper.next_dt(comm, &mut f, 0.0, setup.config.time.t_end);
+    if !comm.is_root() {
+        return Ok(());
+    }
+    let mesh = &setup.mesh;
+    let grid = setup.grid;
+    // Largest block: the first part along each axis is never smaller than the others.
+    let (_, big_x) = split(mesh.nx(), grid.px, 0);
+    let (_, big_y) = split(mesh.ny(), grid.py, 0);
+    let per_rank = setup.block_memory_bytes(big_y, big_x);
+    let total: usize = (0..grid.size())
+        .map(|r| {
+            let b = Block::new(mesh, grid, r);
+            setup.block_memory_bytes(b.ny, b.nx)
+        })
+        .sum();
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    println!("# resolved config ({})", setup.config.source);
+    println!("{}", setup.config.to_toml());
+    println!("# run");
+    println!(
+        "grid          {}D, {} cells per axis, h = {:.6e}, {} cells",
+        mesh.dim,
+        mesh.n,
+        mesh.h,
+        mesh.cells()
+    );
+    match setup.critical_mass {
+        Some(mc) => println!(
+            "mass          m = {:.10e} = {:.6} m_c  (m_c = {:.10e})",
+            setup.mass,
+            setup.mass / mc,
+            mc
+        ),
+        None => println!(
+            "mass          m = {:.10e}  (no critical mass: gamma * dim <= 2 or kappa = 0)",
+            setup.mass
+        ),
+    }
+    println!(
+        "scheme        {} (order {}), stepper {} (order {})",
+        setup.scheme.name(),
+        setup.scheme.order(),
+        setup.stepper.name(),
+        setup.stepper.order()
+    );
+    println!(
+        "process grid  {} x {} = {} ranks, largest block {} x {} cells",
+        grid.px,
+        grid.py,
+        grid.size(),
+        big_x,
+        big_y
+    );
+    println!(
+        "memory        {:.2} MiB on the largest rank, {:.2} MiB in total",
+        mib(per_rank),
+        mib(total)
+    );
+    println!(
+        "first dt      {:.6e}  (max outgoing rate {:.6e}, safety {}, dt_max {})",
+        first.dt, first.max_rate, setup.control.safety, setup.control.dt_max
+    );
+    println!(
+        "estimate      about {:.0} steps to t_end = {} at the first dt",
+        (setup.config.time.t_end / first.dt).ceil(),
+        setup.config.time.t_end
+    );
+    Ok(())
+}

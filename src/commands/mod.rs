@@ -1,0 +1,57 @@
+//! One file per subcommand; `setup` turns a config into the runtime structs the modules define.
+//! Only this module and the config module see config types.
+
+pub mod check;
+pub mod forward;
+pub mod setup;
+
+use std::io::Write;
+
+use crate::cli::Command;
+use crate::comm::Comm;
+
+/// How a command failed; decides the exit code.
+#[derive(Debug)]
+pub enum CommandError {
+    /// Bad input (config, files, command line), agreed on by every rank: exit code 2.
+    Input(String),
+    /// A failure every rank knows about (collective I/O error, non-finite density): exit code 1.
+    Runtime(String),
+    /// A failure only this rank knows about: the job is aborted.
+    Fatal(String),
+}
+
+/// Runs a subcommand.
+pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
+    match command {
+        Command::Check(args) => check::run(comm, &args),
+        Command::Forward {
+            run,
+            out,
+            overwrite,
+        } => forward::run(comm, &run, out, overwrite),
+    }
+}
+
+/// Rank 0 logs at `info` (or as `-v` / `RUST_LOG` say); other ranks only warn.
+pub fn init_logging(comm: &Comm, verbose: u8) {
+    let level = match verbose {
+        0 => log::LevelFilter::Info,
+        1 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level).parse_default_env();
+    if !comm.is_root() {
+        builder.filter_level(log::LevelFilter::Warn);
+    }
+    let rank = comm.rank();
+    builder.format(move |buf, record| {
+        if rank == 0 {
+            writeln!(buf, "[{}] {}", record.level(), record.args())
+        } else {
+            writeln!(buf, "[{} rank {rank}] {}", record.level(), record.args())
+        }
+    });
+    let _ = builder.try_init();
+}

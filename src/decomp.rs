@@ -1,0 +1,258 @@
+//! Cartesian domain decomposition: a `px x py` process grid and the block of cells each rank
+//! owns. Pure arithmetic, no MPI calls.
+//!
+//! Rank `r` sits at process coordinates `(cx, cy) = (r mod px, r div px)`. Along an axis of `n`
+//! cells split over `p` ranks, part `k` holds `n div p` cells plus one more for `k < n mod p`,
+//! so blocks differ by at most one cell and `n` need not divide evenly.
+
+use crate::mesh::Mesh;
+
+/// A side of a block. The order is the order halo strips are exchanged in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Towards smaller x.
+    West,
+    /// Towards larger x.
+    East,
+    /// Towards smaller y.
+    South,
+    /// Towards larger y.
+    North,
+}
+
+impl Side {
+    /// All four sides.
+    pub const ALL: [Side; 4] = [Side::West, Side::East, Side::South, Side::North];
+
+    /// The side facing this one on the neighbour.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::West => Side::East,
+            Side::East => Side::West,
+            Side::South => Side::North,
+            Side::North => Side::South,
+        }
+    }
+
+    /// Index in [`Side::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The process grid: `px` ranks along x times `py` along y.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessGrid {
+    /// Ranks along x.
+    pub px: usize,
+    /// Ranks along y (1 in 1D).
+    pub py: usize,
+}
+
+impl ProcessGrid {
+    /// Total number of ranks.
+    pub fn size(&self) -> usize {
+        self.px * self.py
+    }
+
+    /// Checks an explicit grid against the mesh and the number of ranks.
+    pub fn check(&self, mesh: &Mesh, nranks: usize) -> Result<(), String> {
+        if self.px == 0 || self.py == 0 {
+            return Err(format!(
+                "process grid {}x{} has an empty axis",
+                self.px, self.py
+            ));
+        }
+        if self.size() != nranks {
+            return Err(format!(
+                "process grid {}x{} has {} ranks but the job has {}",
+                self.px,
+                self.py,
+                self.size(),
+                nranks
+            ));
+        }
+        if self.px > mesh.nx() || self.py > mesh.ny() {
+            return Err(format!(
+                "process grid {}x{} has more ranks than cells along an axis (grid is {}x{})",
+                self.px,
+                self.py,
+                mesh.nx(),
+                mesh.ny()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The balanced automatic choice: in 1D a line of ranks; in 2D, among the factorisations
+    /// `px * py = nranks` that fit the grid, the one with the smallest halo (largest block
+    /// perimeter `ceil(n/px) + ceil(n/py)`), ties broken towards `px >= py`.
+    pub fn choose(mesh: &Mesh, nranks: usize) -> Result<ProcessGrid, String> {
+        if nranks == 0 {
+            return Err("no ranks".into());
+        }
+        if mesh.dim == 1 {
+            let grid = ProcessGrid { px: nranks, py: 1 };
+            grid.check(mesh, nranks)?;
+            return Ok(grid);
+        }
+        let n = mesh.n;
+        let mut best: Option<(usize, ProcessGrid)> = None;
+        for py in 1..=nranks {
+            if nranks % py != 0 {
+                continue;
+            }
+            let px = nranks / py;
+            if px > n || py > n {
+                continue;
+            }
+            let halo = n.div_ceil(px) + n.div_ceil(py);
+            let better = match best {
+                None => true,
+                Some((b, g)) => halo < b || (halo == b && px >= py && g.px < g.py),
+            };
+            if better {
+                best = Some((halo, ProcessGrid { px, py }));
+            }
+        }
+        best.map(|(_, g)| g).ok_or_else(|| {
+            format!(
+                "{nranks} ranks cannot be arranged on a {n}x{n} grid without an empty block \
+                 (more ranks than cells along an axis)"
+            )
+        })
+    }
+}
+
+/// `(offset, length)` of part `k` when `n` cells are split into `parts` near-equal parts.
+pub fn split(n: usize, parts: usize, k: usize) -> (usize, usize) {
+    let base = n / parts;
+    let rem = n % parts;
+    let len = base + usize::from(k < rem);
+    let offset = k * base + k.min(rem);
+    (offset, len)
+}
+
+/// The cells one rank owns, and who owns the cells across each side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// This rank.
+    pub rank: usize,
+    /// Process coordinates `(cx, cy)`.
+    pub coords: (usize, usize),
+    /// First owned global cell along x.
+    pub x0: usize,
+    /// Owned cells along x.
+    pub nx: usize,
+    /// First owned global cell along y (0 in 1D).
+    pub y0: usize,
+    /// Owned cells along y (1 in 1D).
+    pub ny: usize,
+    /// Neighbour rank across each side (indexed by [`Side::index`]); `None` at the physical
+    /// boundary. Decided once here, so no kernel ever asks "neighbour or edge".
+    pub neighbours: [Option<usize>; 4],
+}
+
+impl Block {
+    /// The block of `rank` on `grid` over `mesh`.
+    pub fn new(mesh: &Mesh, grid: ProcessGrid, rank: usize) -> Block {
+        let cx = rank % grid.px;
+        let cy = rank / grid.px;
+        let (x0, nx) = split(mesh.nx(), grid.px, cx);
+        let (y0, ny) = split(mesh.ny(), grid.py, cy);
+        let at = |x: usize, y: usize| y * grid.px + x;
+        let neighbours = [
+            (cx > 0).then(|| at(cx - 1, cy)),
+            (cx + 1 < grid.px).then(|| at(cx + 1, cy)),
+            (cy > 0).then(|| at(cx, cy - 1)),
+            (cy + 1 < grid.py).then(|| at(cx, cy + 1)),
+        ];
+        Block {
+            rank,
+            coords: (cx, cy),
+            x0,
+            nx,
+            y0,
+            ny,
+            neighbours,
+        }
+    }
+
+    /// Owned cells.
+    pub fn cells(&self) -> usize {
+        self.nx * self.ny
+    }
+
+    /// Whether global cell `(iy, ix)` is owned by this block.
+    pub fn owns(&self, iy: usize, ix: usize) -> bool {
+        iy >= self.y0 && iy < self.y0 + self.ny && ix >= self.x0 && ix < self.x0 + self.nx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_without_overlap() {
+        for n in 1..40 {
+            for parts in 1..=n {
+                let mut next = 0;
+                for k in 0..parts {
+                    let (o, l) = split(n, parts, k);
+                    assert_eq!(o, next);
+                    assert!(l == n / parts || l == n / parts + 1);
+                    next = o + l;
+                }
+                assert_eq!(next, n);
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_tile_the_grid_and_neighbours_agree() {
+        let mesh = Mesh::new(2, 13, 6.0);
+        for nranks in 1..=12 {
+            let grid = ProcessGrid::choose(&mesh, nranks).unwrap();
+            let blocks: Vec<Block> = (0..nranks).map(|r| Block::new(&mesh, grid, r)).collect();
+            let mut owners = vec![0usize; mesh.cells()];
+            for b in &blocks {
+                for iy in b.y0..b.y0 + b.ny {
+                    for ix in b.x0..b.x0 + b.nx {
+                        owners[iy * mesh.n + ix] += 1;
+                    }
+                }
+                for side in Side::ALL {
+                    if let Some(nb) = b.neighbours[side.index()] {
+                        assert_eq!(blocks[nb].neighbours[side.opposite().index()], Some(b.rank));
+                    }
+                }
+            }
+            assert!(owners.iter().all(|&c| c == 1), "{nranks} ranks");
+        }
+    }
+
+    #[test]
+    fn automatic_grid_is_balanced() {
+        let mesh = Mesh::new(2, 101, 6.0);
+        assert_eq!(
+            ProcessGrid::choose(&mesh, 4).unwrap(),
+            ProcessGrid { px: 2, py: 2 }
+        );
+        assert_eq!(
+            ProcessGrid::choose(&mesh, 2).unwrap(),
+            ProcessGrid { px: 2, py: 1 }
+        );
+        assert_eq!(
+            ProcessGrid::choose(&mesh, 6).unwrap(),
+            ProcessGrid { px: 3, py: 2 }
+        );
+        let line = Mesh::new(1, 7, 6.0);
+        assert_eq!(
+            ProcessGrid::choose(&line, 3).unwrap(),
+            ProcessGrid { px: 3, py: 1 }
+        );
+        assert!(ProcessGrid::choose(&line, 8).is_err());
+        assert!(ProcessGrid::choose(&Mesh::new(2, 5, 1.0), 7).is_err());
+    }
+}

@@ -1,0 +1,359 @@
+//! Two-point face fluxes in the single form
+//!
+//! ```text
+//! F = k_plus f_L - k_minus f_R,     k_plus, k_minus >= 0,
+//! ```
+//!
+//! `F` being the flux through the face in the +axis direction, `f_L` / `f_R` the values in the
+//! cells below / above the face and `x_f` the face coordinate along the axis. The continuous flux
+//! is `J = -D grad f - x f (1 + kappa f^gamma)`. This one form gives positivity, exact mass
+//! conservation and the exact discrete time reversal (MODEL.md sections 4 and 6).
+//!
+//! Two families ([`SchemeKind`]):
+//! * `upwind`: `k_plus = D/h + [x_f < 0] |x_f| (1 + kappa f_L^gamma)`,
+//!   `k_minus = D/h + [x_f > 0] x_f (1 + kappa f_R^gamma)` (drift points to the origin, so the
+//!   upwind cell is the outer one). First order.
+//! * `sg`: well-balanced Scharfetter–Gummel, `G = (ln f_R - ln f_L) / (Phi'(f_R) - Phi'(f_L))`,
+//!   `Pe = x_f h G / D`, `k_plus = (D/h) B(Pe)`, `k_minus = (D/h) B(-Pe)`, `B(z) = z / expm1(z)`.
+//!   Second order; the nodal values of `f_beta` are exact discrete steady states.
+//!
+//! Each family splits its work into a per-cell part ([`Family::aux`], where `f^gamma` and
+//! logarithms are computed once per cell) and a per-face part ([`Family::rates`]).
+
+pub mod power;
+pub mod stage;
+
+pub use power::Power;
+
+/// The flux family, selected by `time.scheme`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemeKind {
+    /// Monotone upwind drift + central diffusion.
+    Upwind,
+    /// Well-balanced Scharfetter–Gummel.
+    Sg,
+}
+
+impl SchemeKind {
+    /// Every scheme: tests iterate over this list.
+    pub const ALL: [SchemeKind; 2] = [SchemeKind::Upwind, SchemeKind::Sg];
+
+    /// Config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchemeKind::Upwind => "upwind",
+            SchemeKind::Sg => "sg",
+        }
+    }
+
+    /// Spatial order of accuracy.
+    pub fn order(self) -> u32 {
+        match self {
+            SchemeKind::Upwind => 1,
+            SchemeKind::Sg => 2,
+        }
+    }
+}
+
+/// Coefficients every family needs: `D`, `kappa`, `gamma` and the cell width `h`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceCoefficients {
+    /// Diffusion `D`.
+    pub diffusion: f64,
+    /// Nonlinearity strength `kappa`.
+    pub kappa: f64,
+    /// Exponent `gamma`.
+    pub gamma: f64,
+    /// Cell width `h`.
+    pub h: f64,
+}
+
+/// A flux family: per-cell auxiliary values and per-face rates.
+pub trait Family: Copy + Send + Sync {
+    /// What is precomputed per cell.
+    type Aux: Copy + Default + Send + Sync;
+
+    /// Per-cell values from `f` and `f^gamma` (the power is computed by the caller, once per
+    /// cell, branch-free; see [`Power::for_each`]).
+    fn aux(&self, f: f64, f_pow_gamma: f64) -> Self::Aux;
+
+    /// `(k_plus, k_minus)` at a face at coordinate `x_f` between cells with values `f_l`, `f_r`.
+    fn rates(&self, x_f: f64, f_l: f64, f_r: f64, l: Self::Aux, r: Self::Aux) -> (f64, f64);
+
+    /// The rates used in the positivity time-step bound: `k_plus` is the rate at which the
+    /// lower cell loses mass through this face, `k_minus` the upper cell's.
+    fn dt_rates(&self, x_f: f64, f_l: f64, f_r: f64, l: Self::Aux, r: Self::Aux) -> (f64, f64);
+
+    /// The exponent classification for [`Family::aux`].
+    fn power(&self) -> Power;
+}
+
+/// Upwind drift + central diffusion. `Aux = kappa f^gamma`.
+#[derive(Clone, Copy, Debug)]
+pub struct Upwind {
+    d_over_h: f64,
+    kappa: f64,
+    gamma: f64,
+    power: Power,
+}
+
+impl Upwind {
+    /// The family for these coefficients.
+    pub fn new(c: FaceCoefficients) -> Self {
+        Upwind {
+            d_over_h: c.diffusion / c.h,
+            kappa: c.kappa,
+            gamma: c.gamma,
+            power: Power::new(c.gamma),
+        }
+    }
+}
+
+impl Family for Upwind {
+    type Aux = f64;
+
+    #[inline(always)]
+    fn aux(&self, _f: f64, f_pow_gamma: f64) -> f64 {
+        self.kappa * f_pow_gamma
+    }
+
+    /// `k_plus = D/h + max(-x_f, 0) (1 + kappa f_L^gamma)`,
+    /// `k_minus = D/h + max(x_f, 0) (1 + kappa f_R^gamma)`.
+    #[inline(always)]
+    fn rates(&self, x_f: f64, _f_l: f64, _f_r: f64, l: f64, r: f64) -> (f64, f64) {
+        let inward_from_left = (-x_f).max(0.0);
+        let inward_from_right = x_f.max(0.0);
+        (
+            self.d_over_h + inward_from_left * (1.0 + l),
+            self.d_over_h + inward_from_right * (1.0 + r),
+        )
+    }
+
+    /// As [`Family::rates`] with the mobility derivative `M'(f)/f`-factor
+    /// `1 + (1 + gamma) kappa f^gamma` in place of `1 + kappa f^gamma` (MODEL.md section 5:
+    /// without it the explicit upwind scheme oscillates).
+    #[inline(always)]
+    fn dt_rates(&self, x_f: f64, _f_l: f64, _f_r: f64, l: f64, r: f64) -> (f64, f64) {
+        let g1 = 1.0 + self.gamma;
+        (
+            self.d_over_h + (-x_f).max(0.0) * (1.0 + g1 * l),
+            self.d_over_h + x_f.max(0.0) * (1.0 + g1 * r),
+        )
+    }
+
+    fn power(&self) -> Power {
+        self.power
+    }
+}
+
+/// Per-cell values of the Scharfetter–Gummel family.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SgAux {
+    /// `ln f` (`-inf` for `f = 0`).
+    pub ln_f: f64,
+    /// `Phi'(f)`, evaluated stably (see [`phi_prime`]).
+    pub phi_prime: f64,
+    /// `kappa f^gamma`.
+    pub kappa_f_pow: f64,
+}
+
+/// Well-balanced Scharfetter–Gummel family.
+#[derive(Clone, Copy, Debug)]
+pub struct Sg {
+    d_over_h: f64,
+    h_over_d: f64,
+    kappa: f64,
+    inv_gamma: f64,
+    ln_kappa: f64,
+    power: Power,
+}
+
+impl Sg {
+    /// The family for these coefficients.
+    pub fn new(c: FaceCoefficients) -> Self {
+        Sg {
+            d_over_h: c.diffusion / c.h,
+            h_over_d: c.h / c.diffusion,
+            kappa: c.kappa,
+            inv_gamma: 1.0 / c.gamma,
+            ln_kappa: c.kappa.ln(),
+            power: Power::new(c.gamma),
+        }
+    }
+
+    /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation:
+    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`) and `B(-a) = B(a) + a`.
+    #[inline(always)]
+    pub fn bernoulli_pair(z: f64) -> (f64, f64) {
+        let a = z.abs();
+        let b_pos = if a == 0.0 { 1.0 } else { a / a.exp_m1() };
+        let b_neg = b_pos + a;
+        if z >= 0.0 {
+            (b_pos, b_neg)
+        } else {
+            (b_neg, b_pos)
+        }
+    }
+
+    /// The Scharfetter–Gummel mean `G` of `1 + kappa f^gamma` between `f_l` and `f_r`.
+    #[inline(always)]
+    fn mean_g(&self, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> f64 {
+        if f_l == 0.0 || f_r == 0.0 {
+            // ln f -> -inf dominates Phi' -> -inf: the ratio tends to 1.
+            return 1.0;
+        }
+        let d_ln = r.ln_f - l.ln_f;
+        let d_phi = r.phi_prime - l.phi_prime;
+        if d_ln.abs() < 1e-9 || d_phi == 0.0 {
+            // Equal (or numerically indistinguishable) values: the limit 1 + kappa (sqrt(f_L f_R))^gamma.
+            1.0 + (l.kappa_f_pow * r.kappa_f_pow).sqrt()
+        } else {
+            d_ln / d_phi
+        }
+    }
+}
+
+/// `Phi'(f) = ln f - (1/gamma) ln(1 + kappa f^gamma)`, evaluated where `kappa f^gamma > 1` as
+/// `-(1/gamma) (ln kappa + log1p(1 / (kappa f^gamma)))` to avoid the catastrophic cancellation
+/// of the naive difference in a condensate cell. `kappa f^gamma` is passed in precomputed.
+#[inline(always)]
+pub fn phi_prime(ln_f: f64, kappa_f_pow: f64, inv_gamma: f64, ln_kappa: f64) -> f64 {
+    if kappa_f_pow > 1.0 {
+        -inv_gamma * (ln_kappa + (1.0 / kappa_f_pow).ln_1p())
+    } else {
+        ln_f - inv_gamma * kappa_f_pow.ln_1p()
+    }
+}
+
+impl Family for Sg {
+    type Aux = SgAux;
+
+    #[inline(always)]
+    fn aux(&self, f: f64, f_pow_gamma: f64) -> SgAux {
+        let ln_f = f.ln();
+        let kappa_f_pow = self.kappa * f_pow_gamma;
+        SgAux {
+            ln_f,
+            phi_prime: phi_prime(ln_f, kappa_f_pow, self.inv_gamma, self.ln_kappa),
+            kappa_f_pow,
+        }
+    }
+
+    /// `Pe = x_f h G / D`, `(k_plus, k_minus) = (D/h) (B(Pe), B(-Pe))`.
+    #[inline(always)]
+    fn rates(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> (f64, f64) {
+        let g = self.mean_g(f_l, f_r, l, r);
+        let (b_plus, b_minus) = Sg::bernoulli_pair(x_f * self.h_over_d * g);
+        (self.d_over_h * b_plus, self.d_over_h * b_minus)
+    }
+
+    #[inline(always)]
+    fn dt_rates(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> (f64, f64) {
+        self.rates(x_f, f_l, f_r, l, r)
+    }
+
+    fn power(&self) -> Power {
+        self.power
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coeffs(kappa: f64, gamma: f64) -> FaceCoefficients {
+        FaceCoefficients {
+            diffusion: 0.7,
+            kappa,
+            gamma,
+            h: 0.1,
+        }
+    }
+
+    #[test]
+    fn bernoulli_pair_is_positive_and_satisfies_b_minus_z_equals_b_z_plus_z() {
+        for z in [-800.0, -30.0, -1.0, -1e-12, 0.0, 1e-12, 0.3, 30.0, 800.0] {
+            let (bp, bm) = Sg::bernoulli_pair(z);
+            assert!(bp >= 0.0 && bm >= 0.0, "{z}");
+            assert!((bm - bp - z).abs() <= 1e-14 * (1.0 + z.abs()), "{z}");
+        }
+        assert_eq!(Sg::bernoulli_pair(0.0), (1.0, 1.0));
+        let (bp, _) = Sg::bernoulli_pair(1.0);
+        assert!((bp - 1.0 / (1f64.exp() - 1.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn stable_phi_prime_matches_naive_where_naive_is_accurate() {
+        let (kappa, gamma) = (1.3, 2.5);
+        for f in [1e-6, 0.1, 0.7, 0.9, 1.2, 3.0] {
+            let kfg = kappa * f64::powf(f, gamma);
+            let naive = f.ln() - (1.0 + kfg).ln() / gamma;
+            let stable = phi_prime(f.ln(), kfg, 1.0 / gamma, kappa.ln());
+            assert!((naive - stable).abs() < 1e-13, "{f}");
+        }
+        // In a condensate cell the naive form cancels to garbage; the stable one tends to
+        // -ln(kappa)/gamma from below.
+        let f = 1e9;
+        let kfg = f64::powf(f, 2.0);
+        let stable = phi_prime(f.ln(), kfg, 0.5, 0.0);
+        assert!(stable < 0.0 && stable > -1e-17);
+    }
+
+    #[test]
+    fn kappa_zero_reduces_both_families_to_linear_ou() {
+        let c = coeffs(0.0, 2.0);
+        let up = Upwind::new(c);
+        let sg = Sg::new(c);
+        let (fl, fr) = (0.3, 0.8);
+        let x_f = -1.25;
+        let (kp, km) = up.rates(x_f, fl, fr, up.aux(fl, fl * fl), up.aux(fr, fr * fr));
+        assert_eq!(kp, 0.7 / 0.1 + 1.25);
+        assert_eq!(km, 0.7 / 0.1);
+        // SG with G = 1 is classical Scharfetter–Gummel.
+        let (kp, km) = sg.rates(x_f, fl, fr, sg.aux(fl, fl * fl), sg.aux(fr, fr * fr));
+        let pe: f64 = x_f * 0.1 / 0.7;
+        assert!((kp - 7.0 * pe / pe.exp_m1()).abs() < 1e-13);
+        assert!((km - 7.0 * (-pe) / (-pe).exp_m1()).abs() < 1e-13);
+    }
+
+    #[test]
+    fn sg_flux_vanishes_on_nodal_steady_states() {
+        // f_beta(x) = kappa^(-1/g) (exp(g (x^2/(2D) + beta)) - 1)^(-1/g) makes xi constant,
+        // so the SG flux between any two nodal values is zero up to round-off.
+        let (kappa, gamma, d, beta) = (1.0, 3.0, 0.7, 0.2);
+        let c = FaceCoefficients {
+            diffusion: d,
+            kappa,
+            gamma,
+            h: 0.1,
+        };
+        let sg = Sg::new(c);
+        let f_beta = |x: f64| {
+            f64::powf(kappa, -1.0 / gamma)
+                * f64::powf((gamma * (x * x / (2.0 * d) + beta)).exp_m1(), -1.0 / gamma)
+        };
+        for k in -20..20 {
+            let (xl, xr) = (k as f64 * 0.1, (k + 1) as f64 * 0.1);
+            let (fl, fr) = (f_beta(xl), f_beta(xr));
+            let x_f = 0.5 * (xl + xr);
+            let (kp, km) = sg.rates(
+                x_f,
+                fl,
+                fr,
+                sg.aux(fl, fl.powf(gamma)),
+                sg.aux(fr, fr.powf(gamma)),
+            );
+            let flux = kp * fl - km * fr;
+            assert!(flux.abs() < 1e-12 * (kp * fl), "face {k}: {flux}");
+        }
+    }
+
+    #[test]
+    fn zero_neighbour_gives_finite_rates() {
+        let sg = Sg::new(coeffs(1.0, 2.0));
+        let (kp, km) = sg.rates(0.5, 0.0, 2.0, sg.aux(0.0, 0.0), sg.aux(2.0, 4.0));
+        assert!(kp.is_finite() && km.is_finite() && kp >= 0.0 && km >= 0.0);
+        let (kp, km) = sg.rates(0.5, 0.0, 0.0, sg.aux(0.0, 0.0), sg.aux(0.0, 0.0));
+        assert!(kp.is_finite() && km.is_finite());
+    }
+}

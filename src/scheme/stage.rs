@@ -1,0 +1,420 @@
+//! The loops around the pure face kernels: per-cell auxiliary values, the positivity rate bound
+//! and the explicit update `f_out = f + dt L_h(f)` over a rectangular region of the block.
+//!
+//! ```text
+//! f_out[j,i] = f[j,i] + (dt/h) * ( (Fx[j,i] - Fx[j,i+1]) + (Fy[j,i] - Fy[j+1,i]) )
+//! ```
+//!
+//! with `Fx[j,i]` the flux through the x-face between cells `(j,i-1)` and `(j,i)`, and `Fy[j,i]`
+//! through the y-face between `(j-1,i)` and `(j,i)`, both in the +axis direction. Physical
+//! boundary faces carry zero flux (a face-flux override, no ghost values). The operation order
+//! per cell is fixed, and a face shared by two regions or two ranks is computed from the same
+//! inputs by the same formula, so results are bit-identical for any split into regions or ranks.
+
+use std::ops::Range;
+
+use super::Family;
+use crate::decomp::{Block, Side};
+use crate::field::Field;
+use crate::mesh::Mesh;
+
+/// Face coordinates and boundary flags of one block (built once).
+#[derive(Clone, Debug)]
+pub struct BlockGeometry {
+    /// Owned cells along x / y.
+    pub nx: usize,
+    /// Owned cells along y.
+    pub ny: usize,
+    /// `x` of local x-faces `0..=nx` (face `i` is left of local column `i`).
+    pub x_faces: Vec<f64>,
+    /// `y` of local y-faces `0..=ny`.
+    pub y_faces: Vec<f64>,
+    /// Whether the block's west/east/south/north side is the physical boundary (zero flux).
+    pub boundary: [bool; 4],
+    /// Cell width `h`.
+    pub h: f64,
+}
+
+impl BlockGeometry {
+    /// Geometry of `block` on `mesh`.
+    pub fn new(mesh: &Mesh, block: &Block) -> Self {
+        let x_faces = (0..=block.nx).map(|i| mesh.face(block.x0 + i)).collect();
+        let y_faces = if mesh.dim == 2 {
+            (0..=block.ny).map(|j| mesh.face(block.y0 + j)).collect()
+        } else {
+            vec![0.0; block.ny + 1]
+        };
+        BlockGeometry {
+            nx: block.nx,
+            ny: block.ny,
+            x_faces,
+            y_faces,
+            boundary: Side::ALL.map(|s| block.neighbours[s.index()].is_none()),
+            h: mesh.h,
+        }
+    }
+
+    /// Whether local x-face `i` is a zero-flux boundary face.
+    #[inline]
+    fn x_face_is_boundary(&self, i: usize) -> bool {
+        (i == 0 && self.boundary[Side::West.index()])
+            || (i == self.nx && self.boundary[Side::East.index()])
+    }
+
+    /// Whether local y-face `j` is a zero-flux boundary face.
+    #[inline]
+    fn y_face_is_boundary(&self, j: usize) -> bool {
+        (j == 0 && self.boundary[Side::South.index()])
+            || (j == self.ny && self.boundary[Side::North.index()])
+    }
+
+    /// The region whose faces need no ghost values (all of it on a single rank), and the rim
+    /// regions that do, together covering the block exactly once.
+    pub fn split_interior_rim(&self) -> (Region, Vec<Region>) {
+        let r0 = usize::from(!self.boundary[Side::South.index()]);
+        let r1 = self.ny - usize::from(!self.boundary[Side::North.index()]);
+        let c0 = usize::from(!self.boundary[Side::West.index()]);
+        let c1 = self.nx - usize::from(!self.boundary[Side::East.index()]);
+        if r0 >= r1 || c0 >= c1 {
+            return (Region::empty(), vec![self.whole()]);
+        }
+        let mut rim = Vec::new();
+        let mut push = |rows: Range<usize>, cols: Range<usize>| {
+            if !rows.is_empty() && !cols.is_empty() {
+                rim.push(Region { rows, cols });
+            }
+        };
+        push(0..r0, 0..self.nx);
+        push(r1..self.ny, 0..self.nx);
+        push(r0..r1, 0..c0);
+        push(r0..r1, c1..self.nx);
+        (
+            Region {
+                rows: r0..r1,
+                cols: c0..c1,
+            },
+            rim,
+        )
+    }
+
+    /// The whole block.
+    pub fn whole(&self) -> Region {
+        Region {
+            rows: 0..self.ny,
+            cols: 0..self.nx,
+        }
+    }
+}
+
+/// A rectangle of owned cells, in local indices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// Local rows.
+    pub rows: Range<usize>,
+    /// Local columns.
+    pub cols: Range<usize>,
+}
+
+impl Region {
+    /// No cells.
+    pub fn empty() -> Region {
+        Region {
+            rows: 0..0,
+            cols: 0..0,
+        }
+    }
+
+    /// Whether it has no cells.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() || self.cols.is_empty()
+    }
+}
+
+/// Row buffers reused by every stage (no allocation inside the time loop).
+#[derive(Clone, Debug)]
+pub struct Scratch<A> {
+    /// Per-cell auxiliary values, same layout as the field storage.
+    pub aux: Vec<A>,
+    fx: Vec<f64>,
+    fx2: Vec<f64>,
+    fy_south: Vec<f64>,
+    fy_north: Vec<f64>,
+    fy_south2: Vec<f64>,
+    fy_north2: Vec<f64>,
+}
+
+impl<A: Copy + Default> Scratch<A> {
+    /// Buffers for a field of this shape.
+    pub fn new(field: &Field) -> Self {
+        let nx = field.nx();
+        Scratch {
+            aux: vec![A::default(); field.raw().len()],
+            fx: vec![0.0; nx + 1],
+            fx2: vec![0.0; nx + 1],
+            fy_south: vec![0.0; nx],
+            fy_north: vec![0.0; nx],
+            fy_south2: vec![0.0; nx],
+            fy_north2: vec![0.0; nx],
+        }
+    }
+}
+
+/// Per-cell auxiliary values on the owned cells.
+pub fn fill_aux_owned<F: Family>(fam: &F, f: &Field, aux: &mut [F::Aux]) {
+    let nx = f.nx();
+    for j in 0..f.ny() as isize {
+        let k = f.index(j, 0);
+        fill_aux_span(fam, &f.raw()[k..k + nx], &mut aux[k..k + nx]);
+    }
+}
+
+/// Per-cell auxiliary values on the ghost layer (edges only; corners are never read).
+pub fn fill_aux_ghosts<F: Family>(fam: &F, f: &Field, aux: &mut [F::Aux]) {
+    let (nx, ny) = (f.nx() as isize, f.ny() as isize);
+    for j in [-1, ny] {
+        let k = f.index(j, 0);
+        fill_aux_span(
+            fam,
+            &f.raw()[k..k + nx as usize],
+            &mut aux[k..k + nx as usize],
+        );
+    }
+    for j in 0..ny {
+        for i in [-1, nx] {
+            let k = f.index(j, i);
+            fill_aux_span(fam, &f.raw()[k..k + 1], &mut aux[k..k + 1]);
+        }
+    }
+}
+
+#[inline(always)]
+fn fill_aux_span<F: Family>(fam: &F, f: &[f64], aux: &mut [F::Aux]) {
+    let aux = &mut aux[..f.len()];
+    fam.power()
+        .for_each(f, |i, v, v_pow| aux[i] = fam.aux(v, v_pow));
+}
+
+/// Computes the x-face values `out[i] = op(k_plus, k_minus, f_l, f_r)` for local faces
+/// `c0..=c1` of local row `j`, with zero at boundary faces.
+#[inline(always)]
+fn x_faces_row<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    aux: &[F::Aux],
+    j: usize,
+    cols: &Range<usize>,
+    out: &mut [f64],
+    out2: &mut [f64],
+    op: impl Fn(f64, f64, f64, f64) -> (f64, f64),
+    dt_rates: bool,
+) {
+    let (c0, c1) = (cols.start, cols.end);
+    let base = f.index(j as isize, -1); // storage index of the cell left of face 0
+    let fv = &f.raw()[base + c0..base + c1 + 1 + 1];
+    let av = &aux[base + c0..base + c1 + 1 + 1];
+    let xf = &geom.x_faces[c0..=c1];
+    let out = &mut out[c0..=c1];
+    let out2 = &mut out2[c0..=c1];
+    for k in 0..xf.len() {
+        let (fl, fr) = (fv[k], fv[k + 1]);
+        let (kp, km) = if dt_rates {
+            fam.dt_rates(xf[k], fl, fr, av[k], av[k + 1])
+        } else {
+            fam.rates(xf[k], fl, fr, av[k], av[k + 1])
+        };
+        let (a, b) = op(kp, km, fl, fr);
+        out[k] = a;
+        out2[k] = b;
+    }
+    if c0 == 0 && geom.x_face_is_boundary(0) {
+        out[0] = 0.0;
+        out2[0] = 0.0;
+    }
+    if c1 == geom.nx && geom.x_face_is_boundary(geom.nx) {
+        let last = out.len() - 1;
+        out[last] = 0.0;
+        out2[last] = 0.0;
+    }
+}
+
+/// Computes the y-face values for local y-face `jf` (between rows `jf-1` and `jf`) over columns
+/// `cols`, zero if it is a boundary face.
+#[inline(always)]
+fn y_faces_row<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    aux: &[F::Aux],
+    jf: usize,
+    cols: &Range<usize>,
+    out: &mut [f64],
+    out2: &mut [f64],
+    op: impl Fn(f64, f64, f64, f64) -> (f64, f64),
+    dt_rates: bool,
+) {
+    let out = &mut out[cols.clone()];
+    let out2 = &mut out2[cols.clone()];
+    if geom.y_face_is_boundary(jf) {
+        out.fill(0.0);
+        out2.fill(0.0);
+        return;
+    }
+    let lo = f.index(jf as isize - 1, cols.start as isize);
+    let hi = f.index(jf as isize, cols.start as isize);
+    let n = cols.len();
+    let (fl, fr) = (&f.raw()[lo..lo + n], &f.raw()[hi..hi + n]);
+    let (al, ar) = (&aux[lo..lo + n], &aux[hi..hi + n]);
+    let y_f = geom.y_faces[jf];
+    for k in 0..n {
+        let (kp, km) = if dt_rates {
+            fam.dt_rates(y_f, fl[k], fr[k], al[k], ar[k])
+        } else {
+            fam.rates(y_f, fl[k], fr[k], al[k], ar[k])
+        };
+        let (a, b) = op(kp, km, fl[k], fr[k]);
+        out[k] = a;
+        out2[k] = b;
+    }
+}
+
+#[inline(always)]
+fn flux(kp: f64, km: f64, fl: f64, fr: f64) -> (f64, f64) {
+    (kp * fl - km * fr, 0.0)
+}
+
+#[inline(always)]
+fn rate_pair(kp: f64, km: f64, _fl: f64, _fr: f64) -> (f64, f64) {
+    (kp, km)
+}
+
+/// `out = f + dt_over_h * (div of face fluxes)` on `region` (see the module doc). Reads the
+/// ghosts of `f` only for faces on the block edge that have a neighbour.
+#[allow(clippy::too_many_arguments)]
+pub fn apply<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
+    if region.is_empty() {
+        return;
+    }
+    let cols = &region.cols;
+    let Scratch {
+        aux,
+        fx,
+        fx2,
+        fy_south,
+        fy_north,
+        fy_south2,
+        ..
+    } = scratch;
+    y_faces_row(
+        fam,
+        geom,
+        f,
+        aux,
+        region.rows.start,
+        cols,
+        fy_south,
+        fy_south2,
+        flux,
+        false,
+    );
+    for j in region.rows.clone() {
+        x_faces_row(fam, geom, f, aux, j, cols, fx, fx2, flux, false);
+        y_faces_row(
+            fam,
+            geom,
+            f,
+            aux,
+            j + 1,
+            cols,
+            fy_north,
+            fy_south2,
+            flux,
+            false,
+        );
+        let k = f.index(j as isize, cols.start as isize);
+        let n = cols.len();
+        let fin = &f.raw()[k..k + n];
+        let dst = &mut out.raw_mut()[k..k + n];
+        let fxw = &fx[cols.start..cols.end];
+        let fxe = &fx[cols.start + 1..cols.end + 1];
+        let fys = &fy_south[cols.clone()];
+        let fyn = &fy_north[cols.clone()];
+        for c in 0..n {
+            dst[c] = fin[c] + dt_over_h * ((fxw[c] - fxe[c]) + (fys[c] - fyn[c]));
+        }
+        std::mem::swap(fy_south, fy_north);
+    }
+}
+
+/// Largest positivity rate `(sum of outgoing k over the cell's faces) / h` on `region`: the
+/// explicit step keeps `f >= 0` when `dt * rate <= 1`.
+pub fn max_rate<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+) -> f64 {
+    if region.is_empty() {
+        return 0.0;
+    }
+    let cols = &region.cols;
+    let Scratch {
+        aux,
+        fx,
+        fx2,
+        fy_south,
+        fy_north,
+        fy_south2,
+        fy_north2,
+    } = scratch;
+    // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
+    y_faces_row(
+        fam,
+        geom,
+        f,
+        aux,
+        region.rows.start,
+        cols,
+        fy_south,
+        fy_south2,
+        rate_pair,
+        true,
+    );
+    let mut max_rate = 0.0f64;
+    for j in region.rows.clone() {
+        x_faces_row(fam, geom, f, aux, j, cols, fx, fx2, rate_pair, true);
+        y_faces_row(
+            fam,
+            geom,
+            f,
+            aux,
+            j + 1,
+            cols,
+            fy_north,
+            fy_north2,
+            rate_pair,
+            true,
+        );
+        let n = cols.len();
+        let kp_east = &fx[cols.start + 1..cols.end + 1];
+        let km_west = &fx2[cols.start..cols.end];
+        let kp_north = &fy_north[cols.clone()];
+        let km_south = &fy_south2[cols.clone()];
+        for c in 0..n {
+            let out = (kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]);
+            max_rate = max_rate.max(out);
+        }
+        std::mem::swap(fy_south, fy_north);
+        std::mem::swap(fy_south2, fy_north2);
+    }
+    max_rate / geom.h
+}

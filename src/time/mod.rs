@@ -1,0 +1,355 @@
+//! Explicit time stepping with the positivity time step.
+//!
+//! * `euler`: `f^{n+1} = f^n + dt L_h(f^n)`.
+//! * `ssprk2`: `f* = f^n + dt L_h(f^n)`, `f^{n+1} = 1/2 f^n + 1/2 (f* + dt L_h(f*))`.
+//!
+//! The step is `dt = min(safety / max_i rate_i, dt_max, t_end - t)` where `rate_i` is the sum of
+//! the outgoing rates of cell `i` (see [`crate::scheme::stage::max_rate`]); the maximum is a MAX
+//! reduction over all ranks, exact, so the dt sequence and every field value are bit-identical
+//! for any rank count and process grid.
+//!
+//! One step reads like the algorithm:
+//! 1. post the halo exchange of `f`; meanwhile per-cell values and rates on the interior;
+//! 2. finish the exchange; per-cell values and rates on the rim; MAX-reduce the rate -> `dt`;
+//! 3. stage update(s), the second one again overlapped with its own halo exchange.
+//!
+//! SSP-RK2 is a convex combination of Euler steps, so it keeps `f >= 0` when both Euler steps
+//! do: the rate at `f*` is measured along with the second stage, and if `dt * rate(f*) > 1` the
+//! step is retried from `f^n` with `dt = safety / rate(f*)` (every rank sees the same MAX).
+
+use std::time::{Duration, Instant};
+
+use crate::comm::{Comm, HaloExchange};
+use crate::decomp::Block;
+use crate::field::Field;
+use crate::mesh::Mesh;
+use crate::scheme::stage::{self, BlockGeometry, Region, Scratch};
+use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+
+/// The explicit stepper, selected by `time.stepper`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepperKind {
+    /// Forward Euler (first order).
+    Euler,
+    /// Strong-stability-preserving Runge–Kutta, two stages (second order).
+    Ssprk2,
+}
+
+impl StepperKind {
+    /// Every stepper: tests iterate over this list.
+    pub const ALL: [StepperKind; 2] = [StepperKind::Euler, StepperKind::Ssprk2];
+
+    /// Config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepperKind::Euler => "euler",
+            StepperKind::Ssprk2 => "ssprk2",
+        }
+    }
+
+    /// Order in time.
+    pub fn order(self) -> u32 {
+        match self {
+            StepperKind::Euler => 1,
+            StepperKind::Ssprk2 => 2,
+        }
+    }
+}
+
+/// Time-step control.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepControl {
+    /// `c` in `dt * rate <= c`, `0 < c < 1`.
+    pub safety: f64,
+    /// Upper bound on `dt`.
+    pub dt_max: f64,
+}
+
+/// Wall time spent in each named part of the step, summed over steps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimers {
+    /// Waiting for halo messages (exchange time not hidden behind interior work).
+    pub halo_wait: Duration,
+    /// Per-cell auxiliary values.
+    pub aux: Duration,
+    /// Positivity rates.
+    pub rate: Duration,
+    /// The MAX reduction of the rate.
+    pub reduce: Duration,
+    /// Flux divergence and update.
+    pub update: Duration,
+}
+
+impl StageTimers {
+    /// Total of all parts.
+    pub fn total(&self) -> Duration {
+        self.halo_wait + self.aux + self.rate + self.reduce + self.update
+    }
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReport {
+    /// The step taken.
+    pub dt: f64,
+    /// The largest global positivity rate seen in the step (at `f^n`, and at `f*` for SSP-RK2).
+    pub max_rate: f64,
+    /// Attempts rejected because `dt * rate(f*) > 1` (SSP-RK2 only); each retry uses
+    /// `dt = safety / rate(f*)`.
+    pub rejected: u32,
+}
+
+/// A time stepper for one block: advances `f` by one step.
+pub trait TimeStepper {
+    /// Advances `f` (owned cells; ghosts are refreshed inside) from `t` by one step, never past
+    /// `t_end`.
+    fn step(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport;
+
+    /// The step that [`TimeStepper::step`] would take from `f` at `t`, without taking it
+    /// (collective; refreshes the ghosts of `f`).
+    fn next_dt(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport;
+
+    /// Accumulated stage timers.
+    fn timers(&self) -> StageTimers;
+}
+
+/// Builds the stepper for a scheme/stepper pair.
+pub fn explicit_stepper(
+    mesh: &Mesh,
+    block: &Block,
+    coefficients: FaceCoefficients,
+    scheme: SchemeKind,
+    stepper: StepperKind,
+    control: StepControl,
+) -> Box<dyn TimeStepper> {
+    match scheme {
+        SchemeKind::Upwind => Box::new(Explicit::new(
+            Upwind::new(coefficients),
+            mesh,
+            block,
+            stepper,
+            control,
+        )),
+        SchemeKind::Sg => Box::new(Explicit::new(
+            Sg::new(coefficients),
+            mesh,
+            block,
+            stepper,
+            control,
+        )),
+    }
+}
+
+/// Explicit Euler / SSP-RK2 for a flux family `F`.
+pub struct Explicit<F: Family> {
+    family: F,
+    geom: BlockGeometry,
+    interior: Region,
+    rim: Vec<Region>,
+    scratch: Scratch<F::Aux>,
+    halo: HaloExchange,
+    stage1: Field,
+    stage2: Field,
+    stepper: StepperKind,
+    control: StepControl,
+    timers: StageTimers,
+}
+
+impl<F: Family> Explicit<F> {
+    /// A stepper for `block` of `mesh`.
+    pub fn new(
+        family: F,
+        mesh: &Mesh,
+        block: &Block,
+        stepper: StepperKind,
+        control: StepControl,
+    ) -> Self {
+        let geom = BlockGeometry::new(mesh, block);
+        let (interior, rim) = geom.split_interior_rim();
+        let stage1 = Field::zeros(block.ny, block.nx);
+        Explicit {
+            family,
+            geom,
+            interior,
+            rim,
+            scratch: Scratch::new(&stage1),
+            halo: HaloExchange::new(block),
+            stage2: stage1.clone(),
+            stage1,
+            stepper,
+            control,
+            timers: StageTimers::default(),
+        }
+    }
+
+    /// Exchanges the halo of `f` and computes the per-cell values everywhere; while messages
+    /// travel, also runs `interior(f, scratch)` on the interior. Returns its result and the rim
+    /// work is left to the caller.
+    fn exchange_with<R>(
+        &mut self,
+        comm: &Comm,
+        f: &mut Field,
+        interior: impl FnOnce(&F, &BlockGeometry, &Field, &mut Scratch<F::Aux>, &Region) -> R,
+    ) -> R {
+        let Explicit {
+            family,
+            geom,
+            interior: region,
+            scratch,
+            halo,
+            timers,
+            ..
+        } = self;
+        let start = Instant::now();
+        let mut overlap_time = Duration::ZERO;
+        let mut aux_time = Duration::ZERO;
+        let result = halo.exchange(comm, f, |f| {
+            let t0 = Instant::now();
+            stage::fill_aux_owned(family, f, &mut scratch.aux);
+            aux_time = t0.elapsed();
+            let r = interior(family, geom, f, scratch, region);
+            overlap_time = t0.elapsed();
+            r
+        });
+        let t1 = Instant::now();
+        stage::fill_aux_ghosts(family, f, &mut scratch.aux);
+        timers.aux += aux_time + t1.elapsed();
+        timers.halo_wait += (t1 - start).saturating_sub(overlap_time);
+        result
+    }
+}
+
+impl<F: Family> TimeStepper for Explicit<F> {
+    fn next_dt(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport {
+        // 1-2: halo exchange overlapped with the interior rates, then the rim, then MAX.
+        let mut rate_time = Duration::ZERO;
+        let interior_rate = self.exchange_with(comm, f, |fam, geom, f, scratch, region| {
+            let t0 = Instant::now();
+            let r = stage::max_rate(fam, geom, f, scratch, region);
+            rate_time += t0.elapsed();
+            r
+        });
+        let t0 = Instant::now();
+        let mut local_rate = interior_rate;
+        for region in &self.rim {
+            local_rate = local_rate.max(stage::max_rate(
+                &self.family,
+                &self.geom,
+                f,
+                &mut self.scratch,
+                region,
+            ));
+        }
+        self.timers.rate += rate_time + t0.elapsed();
+        let t0 = Instant::now();
+        let max_rate = comm.max(local_rate);
+        self.timers.reduce += t0.elapsed();
+        let dt = (self.control.safety / max_rate)
+            .min(self.control.dt_max)
+            .min(t_end - t);
+        StepReport {
+            dt,
+            max_rate,
+            rejected: 0,
+        }
+    }
+
+    fn step(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport {
+        let StepReport {
+            mut dt,
+            mut max_rate,
+            ..
+        } = self.next_dt(comm, f, t, t_end);
+        let mut rejected = 0;
+        loop {
+            // 3: stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh).
+            let t0 = Instant::now();
+            let whole = self.geom.whole();
+            let dt_over_h = dt / self.geom.h;
+            stage::apply(
+                &self.family,
+                &self.geom,
+                f,
+                &mut self.scratch,
+                &mut self.stage1,
+                &whole,
+                dt_over_h,
+            );
+            self.timers.update += t0.elapsed();
+            if self.stepper == StepperKind::Euler {
+                std::mem::swap(f, &mut self.stage1);
+                return StepReport {
+                    dt,
+                    max_rate,
+                    rejected,
+                };
+            }
+            // SSP-RK2 stage 2, f** = f* + dt L(f*), overlapped with the exchange of f*,
+            // together with the positivity rate at f*.
+            let mut stage1 = std::mem::replace(&mut self.stage1, Field::zeros(0, 0));
+            let mut stage2 = std::mem::replace(&mut self.stage2, Field::zeros(0, 0));
+            let (mut update_time, mut rate_time) = (Duration::ZERO, Duration::ZERO);
+            let interior_rate =
+                self.exchange_with(comm, &mut stage1, |fam, geom, s1, scratch, region| {
+                    let t0 = Instant::now();
+                    let r = stage::max_rate(fam, geom, s1, scratch, region);
+                    let t1 = Instant::now();
+                    stage::apply(fam, geom, s1, scratch, &mut stage2, region, dt_over_h);
+                    rate_time += t1 - t0;
+                    update_time += t1.elapsed();
+                    r
+                });
+            let mut local_rate = interior_rate;
+            for region in &self.rim {
+                let t0 = Instant::now();
+                local_rate = local_rate.max(stage::max_rate(
+                    &self.family,
+                    &self.geom,
+                    &stage1,
+                    &mut self.scratch,
+                    region,
+                ));
+                let t1 = Instant::now();
+                stage::apply(
+                    &self.family,
+                    &self.geom,
+                    &stage1,
+                    &mut self.scratch,
+                    &mut stage2,
+                    region,
+                    dt_over_h,
+                );
+                rate_time += t1 - t0;
+                update_time += t1.elapsed();
+            }
+            let t0 = Instant::now();
+            let stage_rate = comm.max(local_rate);
+            self.timers.reduce += t0.elapsed();
+            self.stage1 = stage1;
+            self.stage2 = stage2;
+            self.timers.rate += rate_time;
+            self.timers.update += update_time;
+            if dt * stage_rate <= 1.0 {
+                // f^{n+1} = 1/2 f^n + 1/2 f**: a convex combination of positive states.
+                let t0 = Instant::now();
+                f.interior_mut()
+                    .zip_mut_with(&self.stage2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                self.timers.update += t0.elapsed();
+                return StepReport {
+                    dt,
+                    max_rate: max_rate.max(stage_rate),
+                    rejected,
+                };
+            }
+            // The rates grew within the step (a condensate sharpening): f** could turn
+            // negative. Every rank saw the same MAX, so every rank retries with the same dt.
+            rejected += 1;
+            dt = self.control.safety / stage_rate;
+            max_rate = max_rate.max(stage_rate);
+        }
+    }
+
+    fn timers(&self) -> StageTimers {
+        self.timers
+    }
+}

@@ -1,0 +1,132 @@
+//! Shared helpers of the integration tests: run the real `nlfp` binary (as a single process or
+//! under `mpirun`), write configs into temporary directories, read results back.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn nlfp() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nlfp"))
+}
+
+/// OpenMPI settings for tests: root allowed, oversubscription, ROMIO for parallel HDF5.
+pub fn mpi_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("OMPI_MCA_io", "^ompio")
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .env("RUST_LOG", "warn")
+}
+
+/// Runs `nlfp args...` on `np` ranks (`np = 0`: a single process without mpirun).
+pub fn run(np: usize, args: &[&str]) -> Output {
+    let mut cmd = if np == 0 {
+        Command::new(nlfp())
+    } else {
+        let mut c = Command::new("mpirun");
+        c.arg("-n").arg(np.to_string()).arg(nlfp());
+        c
+    };
+    mpi_env(&mut cmd).args(args);
+    cmd.output().expect("cannot launch nlfp")
+}
+
+/// Runs and asserts success, returning stdout.
+pub fn run_ok(np: usize, args: &[&str]) -> String {
+    let out = run(np, args);
+    assert!(
+        out.status.success(),
+        "nlfp {args:?} on {np} ranks failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh temporary directory (removed when dropped).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Writes `text` as `name` in `dir` and returns the path as a string.
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+/// Runs a forward sweep of `config` (TOML text) on `np` ranks with extra `--set` overrides,
+/// writing into `dir/name`; returns the output directory.
+pub fn forward(dir: &Path, name: &str, config: &str, np: usize, sets: &[&str]) -> PathBuf {
+    let cfg = write(dir, &format!("{name}.toml"), config);
+    let out = dir.join(name);
+    let out_s = out.to_string_lossy().into_owned();
+    let mut args = vec![
+        "forward",
+        cfg.as_str(),
+        "--out",
+        out_s.as_str(),
+        "--overwrite",
+    ];
+    for s in sets {
+        args.push("--set");
+        args.push(s);
+    }
+    run_ok(np, &args);
+    out
+}
+
+/// The `f` dataset of `dir/final.h5` with its shape and time.
+pub fn final_field(dir: &Path) -> nlfp::io::hdf5::StoredField {
+    nlfp::io::hdf5::read_field(&dir.join("final.h5")).expect("read final.h5")
+}
+
+/// The diagnostics CSV as (header, rows of cells).
+pub fn diagnostics(dir: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(dir.join("diagnostics.csv")).expect("diagnostics.csv");
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+/// One numeric column of the diagnostics CSV.
+pub fn column(dir: &Path, name: &str) -> Vec<f64> {
+    let (header, rows) = diagnostics(dir);
+    let k = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    rows.iter()
+        .map(|r| r[k].parse::<f64>().unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// Max-norm of the difference of two equally long vectors.
+pub fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Observed convergence orders `ln(e_k / e_{k+1}) / ln(n_{k+1} / n_k)` for errors `e` on grids
+/// of `n` cells per axis.
+pub fn orders(errors: &[f64], ns: &[usize]) -> Vec<f64> {
+    errors
+        .windows(2)
+        .zip(ns.windows(2))
+        .map(|(e, n)| (e[0] / e[1]).ln() / (n[1] as f64 / n[0] as f64).ln())
+        .collect()
+}

@@ -1,0 +1,290 @@
+//! Forward-solver numerics against invariants and exact solutions, through the real binary:
+//! mass conservation, positivity, symmetry, the subcritical steady state, and the OU
+//! (kappa = 0) Gaussian-mixture solution.
+
+mod common;
+
+use common::*;
+use nlfp::mesh::Mesh;
+use nlfp::physics::ou::{GaussianComponent, GaussianMixture};
+use nlfp::physics::ModelParams;
+
+const SCHEMES: [&str; 2] = ["upwind", "sg"];
+const STEPPERS: [&str; 2] = ["euler", "ssprk2"];
+
+/// Symmetric (f(x) = f(-x)) supercritical data: two equal blobs at +-(1.2, 0.5).
+fn symmetric_config(dim: usize, n: usize, gamma: f64) -> String {
+    let (m1, m2) = if dim == 2 {
+        ("[1.2, 0.5]", "[-1.2, -0.5]")
+    } else {
+        ("[1.2]", "[-1.2]")
+    };
+    format!(
+        r#"
+[grid]
+dim = {dim}
+n = {n}
+half_width = 6.0
+[model]
+diffusion = 1.0
+kappa = 1.0
+gamma = {gamma}
+mass_ratio = 1.5
+[initial]
+kind = "gaussian_mixture"
+components = [ {{ weight = 1.0, mean = {m1}, std = 0.5 }}, {{ weight = 1.0, mean = {m2}, std = 0.5 }} ]
+[time]
+t_end = 1000.0
+dt_max = 1.0
+[output]
+diagnostics_every = 1
+progress_every = 1000.0
+"#
+    )
+}
+
+/// Tests 1 and 2: mass drift <= 1e-12 over 1e4 steps (1D) / 1e3 steps (2D), f >= 0 at every
+/// step, symmetric data symmetric to 1e-10 of max f, for every scheme and stepper.
+#[test]
+fn mass_positivity_and_symmetry_every_scheme_and_stepper() {
+    let dir = tempdir();
+    for (dim, n, gamma, steps) in [(1usize, 101usize, 3.0, 10_000u64), (2, 41, 2.0, 1000)] {
+        for scheme in SCHEMES {
+            for stepper in STEPPERS {
+                let name = format!("d{dim}-{scheme}-{stepper}");
+                let steps_s = format!("time.max_steps={steps}");
+                let scheme_s = format!("time.scheme=\"{scheme}\"");
+                let stepper_s = format!("time.stepper=\"{stepper}\"");
+                let out = forward(
+                    dir.path(),
+                    &name,
+                    &symmetric_config(dim, n, gamma),
+                    0,
+                    &[&steps_s, &scheme_s, &stepper_s],
+                );
+                let step = column(&out, "step");
+                assert_eq!(*step.last().unwrap() as u64, steps, "{name}");
+                assert_eq!(step.len() as u64, steps + 1, "{name}: a row per step");
+                let drift = column(&out, "mass_drift");
+                let worst = drift.iter().fold(0.0f64, |a, d| a.max(d.abs()));
+                assert!(worst <= 1e-12, "{name}: mass drift {worst:e}");
+                let min = column(&out, "min");
+                assert!(
+                    min.iter().all(|&m| m >= 0.0),
+                    "{name}: negative density at step {:?}",
+                    min.iter().position(|&m| m < 0.0)
+                );
+                let sym = column(&out, "symmetry_defect");
+                let worst_sym = sym.iter().fold(0.0f64, |a, &d| a.max(d));
+                assert!(worst_sym <= 1e-10, "{name}: symmetry defect {worst_sym:e}");
+                // The run really is nonlinear: the centre grew.
+                let max = column(&out, "max");
+                assert!(max.last().unwrap() > &max[0], "{name}");
+            }
+        }
+    }
+}
+
+/// Test 6, 2D: gamma = 2, D = kappa = 1, m = pi^2/2 converges with `sg` to the nodal f_beta
+/// (exact discrete steady state), whose continuum value at the origin is tan(m/(2 pi)) = 1.
+#[test]
+fn subcritical_2d_converges_to_nodal_f_beta() {
+    let dir = tempdir();
+    let params = ModelParams {
+        diffusion: 1.0,
+        kappa: 1.0,
+        gamma: 2.0,
+    };
+    let mass = std::f64::consts::PI.powi(2) / 2.0;
+    let mut centre_errors = Vec::new();
+    let ns = [41usize, 81];
+    for n in ns {
+        let config = format!(
+            r#"
+[grid]
+dim = 2
+n = {n}
+half_width = 6.0
+[model]
+gamma = 2.0
+mass = {mass:e}
+[initial]
+kind = "gaussian_mixture"
+components = [ {{ weight = 1.0, mean = [0.4, -0.3], std = 1.0 }} ]
+[time]
+t_end = 25.0
+dt_max = 1.0
+scheme = "sg"
+[output]
+diagnostics_every = 100000
+"#
+        );
+        let out = forward(dir.path(), &format!("steady{n}"), &config, 0, &[]);
+        let f = final_field(&out);
+        let mesh = Mesh::new(2, n, 6.0);
+        // Discrete beta: the nodal f_beta of discrete mass m (bisection in beta).
+        let nodal = |beta: f64| -> Vec<f64> {
+            (0..n * n)
+                .map(|k| {
+                    let [x, y] = mesh.cell_centre(k / n, k % n);
+                    params.steady_state(x * x + y * y, beta)
+                })
+                .collect()
+        };
+        let nodal_mass = |beta: f64| nodal(beta).iter().sum::<f64>() * mesh.cell_volume();
+        let (mut lo, mut hi) = (1e-6, 5.0);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if nodal_mass(mid) > mass {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let target = nodal(0.5 * (lo + hi));
+        let err = max_diff(&f.values, &target);
+        assert!(err < 1e-9, "n = {n}: distance to nodal f_beta {err:e}");
+        let centre = f.values[mesh.origin_cell().0 * n + mesh.origin_cell().1];
+        centre_errors.push((centre - 1.0).abs());
+    }
+    let p = orders(&centre_errors, &ns);
+    assert!(centre_errors[1] < 0.02, "f(0) = 1 + {:e}", centre_errors[1]);
+    assert!(
+        p[0] > 1.7,
+        "centre value converges at order {p:?} ({centre_errors:?})"
+    );
+}
+
+/// Test 6, 1D: gamma = 3, m = m_c / 2; the error against the continuum f_beta falls at second
+/// order under refinement.
+#[test]
+fn subcritical_1d_steady_state_second_order() {
+    let dir = tempdir();
+    let params = ModelParams {
+        diffusion: 1.0,
+        kappa: 1.0,
+        gamma: 3.0,
+    };
+    let mc = params.critical_mass(1).unwrap();
+    let beta = params.beta_for_mass(1, mc / 2.0).unwrap();
+    let ns = [41usize, 81, 161];
+    let mut errors = Vec::new();
+    for n in ns {
+        let config = format!(
+            r#"
+[grid]
+dim = 1
+n = {n}
+half_width = 6.0
+[model]
+gamma = 3.0
+mass_ratio = 0.5
+[initial]
+kind = "disc"
+radius = 1.5
+[time]
+t_end = 40.0
+dt_max = 1.0
+scheme = "sg"
+[output]
+diagnostics_every = 100000
+"#
+        );
+        let out = forward(dir.path(), &format!("steady1d-{n}"), &config, 0, &[]);
+        let f = final_field(&out);
+        let mesh = Mesh::new(1, n, 6.0);
+        let exact: Vec<f64> = (0..n)
+            .map(|i| params.steady_state(mesh.centre(i).powi(2), beta))
+            .collect();
+        errors.push(max_diff(&f.values, &exact));
+    }
+    let p = orders(&errors, &ns);
+    assert!(
+        p.iter().all(|&q| q > 1.8 && q < 2.3),
+        "orders {p:?}, errors {errors:?}"
+    );
+}
+
+/// Test 7: kappa = 0 (OU) against the exact Gaussian-mixture solution, second order with `sg`,
+/// in 1D (three grids) and 2D (two grids).
+#[test]
+fn ou_gaussian_mixture_second_order_with_sg() {
+    let dir = tempdir();
+    let t_end = 0.5;
+    for (dim, ns) in [(1usize, vec![41usize, 81, 161]), (2, vec![41, 81])] {
+        let mixture = GaussianMixture {
+            dim,
+            components: vec![
+                GaussianComponent {
+                    weight: 0.7,
+                    mean: [1.0, -0.5],
+                    std: 0.5,
+                },
+                GaussianComponent {
+                    weight: 0.3,
+                    mean: [-1.5, 0.8],
+                    std: 0.7,
+                },
+            ],
+        };
+        let exact_t = mixture.evolve(t_end, 1.0);
+        let mean = |c: &GaussianComponent| {
+            if dim == 2 {
+                format!("[{:e}, {:e}]", c.mean[0], c.mean[1])
+            } else {
+                format!("[{:e}]", c.mean[0])
+            }
+        };
+        let comps: Vec<String> = mixture
+            .components
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{ weight = {:e}, mean = {}, std = {:e} }}",
+                    c.weight,
+                    mean(c),
+                    c.std
+                )
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for &n in &ns {
+            let config = format!(
+                r#"
+[grid]
+dim = {dim}
+n = {n}
+half_width = 6.0
+[model]
+kappa = 0.0
+mass = 1.0
+[initial]
+kind = "gaussian_mixture"
+components = [ {} ]
+[time]
+t_end = {t_end}
+scheme = "sg"
+stepper = "ssprk2"
+[output]
+diagnostics_every = 100000
+"#,
+                comps.join(", ")
+            );
+            let out = forward(dir.path(), &format!("ou{dim}-{n}"), &config, 0, &[]);
+            let f = final_field(&out);
+            assert_eq!(f.t, t_end);
+            let mesh = Mesh::new(dim, n, 6.0);
+            let ny = mesh.ny();
+            // Initial data are cell-centre samples normalised to mass 1; so is the reference.
+            let exact: Vec<f64> = (0..ny * n)
+                .map(|k| exact_t.density(mesh.cell_centre(k / n, k % n)))
+                .collect();
+            errors.push(max_diff(&f.values, &exact));
+        }
+        let p = orders(&errors, &ns);
+        assert!(
+            p.iter().all(|&q| q > 1.8),
+            "dim {dim}: orders {p:?}, errors {errors:?}"
+        );
+    }
+}

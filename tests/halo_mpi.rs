@@ -1,0 +1,121 @@
+//! Test 4: after a halo exchange every ghost cell equals its owner's value, at 1 to 4 ranks,
+//! in 1D and 2D, on automatic and explicit process grids; physical-boundary ghosts are left
+//! alone. Run by `cargo test` as a plain program that relaunches itself under `mpirun`.
+
+use std::process::Command;
+
+use nlfp::comm::{self, HaloExchange};
+use nlfp::decomp::{Block, ProcessGrid, Side};
+use nlfp::field::Field;
+use nlfp::mesh::Mesh;
+
+/// A value no two cells share: `1 + iy * 1000 + ix`.
+fn tag(iy: isize, ix: isize) -> f64 {
+    1.0 + (iy * 1000 + ix) as f64
+}
+
+fn check_rank(comm: &comm::Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
+    let block = Block::new(mesh, grid, comm.rank());
+    let mut f = Field::zeros(block.ny, block.nx);
+    for j in 0..block.ny {
+        for i in 0..block.nx {
+            let k = f.index(j as isize, i as isize);
+            f.raw_mut()[k] = tag((block.y0 + j) as isize, (block.x0 + i) as isize);
+        }
+    }
+    let mut halo = HaloExchange::new(&block);
+    let owned_sum = halo.exchange(comm, &mut f, |f| f.interior().sum());
+    let mut errors = Vec::new();
+    if owned_sum <= 0.0 {
+        errors.push("overlap work did not see the owned cells".into());
+    }
+    let (ny, nx) = (block.ny as isize, block.nx as isize);
+    let (y0, x0) = (block.y0 as isize, block.x0 as isize);
+    let mut expect = |side: Side, j: isize, i: isize| {
+        let has = block.neighbours[side.index()].is_some();
+        let want = if has { tag(y0 + j, x0 + i) } else { 0.0 };
+        let got = f.get(j, i);
+        if got != want {
+            errors.push(format!(
+                "rank {} {mesh:?} grid {grid:?}: ghost {side:?} ({j}, {i}) = {got}, expected {want}",
+                comm.rank()
+            ));
+        }
+    };
+    for j in 0..ny {
+        expect(Side::West, j, -1);
+        expect(Side::East, j, nx);
+    }
+    for i in 0..nx {
+        expect(Side::South, -1, i);
+        expect(Side::North, ny, i);
+    }
+    for (j, i) in [(-1, -1), (-1, nx), (ny, -1), (ny, nx)] {
+        if f.get(j, i) != 0.0 {
+            errors.push(format!(
+                "rank {}: corner ({j}, {i}) was written",
+                comm.rank()
+            ));
+        }
+    }
+    errors
+}
+
+fn child() -> i32 {
+    let (_mpi, comm) = comm::init().expect("MPI");
+    let p = comm.size();
+    let mut errors = Vec::new();
+    let mut cases = 0;
+    for (dim, n) in [(1usize, 7usize), (1, 13), (2, 7), (2, 13)] {
+        let mesh = Mesh::new(dim, n, 1.0);
+        let mut grids = vec![ProcessGrid::choose(&mesh, p).unwrap()];
+        if dim == 2 {
+            grids.push(ProcessGrid { px: 1, py: p });
+            grids.push(ProcessGrid { px: p, py: 1 });
+        }
+        for grid in grids {
+            cases += 1;
+            errors.extend(check_rank(&comm, &mesh, grid));
+        }
+    }
+    let failed = comm.any(!errors.is_empty());
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    if comm.is_root() {
+        println!(
+            "halo at {p} ranks: {cases} cases, {}",
+            if failed { "FAILED" } else { "ok" }
+        );
+    }
+    i32::from(failed)
+}
+
+fn main() {
+    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() {
+        std::process::exit(child());
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let (mut passed, mut failed) = (0, 0);
+    for np in 1..=4 {
+        let out = Command::new("mpirun")
+            .arg("-n")
+            .arg(np.to_string())
+            .arg(&exe)
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+            .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+            .output()
+            .expect("cannot launch mpirun");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if out.status.success() {
+            passed += 1;
+        } else {
+            failed += 1;
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    println!("halo exchange: {passed} passed, {failed} failed");
+    std::process::exit(i32::from(failed > 0));
+}
