@@ -147,16 +147,18 @@ diagnostics_every = 100000
         let centre = f.values[mesh.origin_cell().0 * n + mesh.origin_cell().1];
         centre_errors.push((centre - 1.0).abs());
     }
-    let p = orders(&centre_errors, &ns);
-    assert!(centre_errors[1] < 0.02, "f(0) = 1 + {:e}", centre_errors[1]);
+    // The discrete mass of the nodal f_beta is a midpoint sum of a smooth, fast-decaying
+    // function, spectrally close to the integral, so f_h(0) is within round-off of 1.
     assert!(
-        p[0] > 1.7,
-        "centre value converges at order {p:?} ({centre_errors:?})"
+        centre_errors.iter().all(|&e| e < 1e-7),
+        "f(0) - 1: {centre_errors:?} on n = {ns:?}"
     );
 }
 
-/// Test 6, 1D: gamma = 3, m = m_c / 2; the error against the continuum f_beta falls at second
-/// order under refinement.
+/// Test 6, 1D: gamma = 3, m = m_c / 2; the error against the continuum f_beta falls at (at
+/// least) second order under refinement. SG makes the nodal f_beta exact, so the only error is
+/// the discrete mass constraint, a midpoint sum that converges faster than second order; the
+/// finest grid reaches the steady-state floor (~1e-8 after t = 40).
 #[test]
 fn subcritical_1d_steady_state_second_order() {
     let dir = tempdir();
@@ -199,10 +201,13 @@ diagnostics_every = 100000
         errors.push(max_diff(&f.values, &exact));
     }
     let p = orders(&errors, &ns);
-    assert!(
-        p.iter().all(|&q| q > 1.8 && q < 2.3),
-        "orders {p:?}, errors {errors:?}"
-    );
+    for (k, &q) in p.iter().enumerate() {
+        assert!(
+            q > 1.8 || errors[k + 1] < 1e-8,
+            "orders {p:?}, errors {errors:?}"
+        );
+    }
+    assert!(errors[2] < 1e-7, "errors {errors:?}");
 }
 
 /// Test 7: kappa = 0 (OU) against the exact Gaussian-mixture solution, second order with `sg`,

@@ -30,8 +30,8 @@ pub fn ln_expm1(u: f64) -> f64 {
 /// `Gamma(d/2)` for a positive integer `d`: `Gamma(1/2) = sqrt(pi)`, `Gamma(1) = 1`,
 /// `Gamma(x + 1) = x Gamma(x)`.
 pub fn gamma_half_integer(d: usize) -> f64 {
-    let mut x = if d % 2 == 0 { 1.0 } else { PI.sqrt() };
-    let mut k = if d % 2 == 0 { 2 } else { 1 };
+    let mut x = if d.is_multiple_of(2) { 1.0 } else { PI.sqrt() };
+    let mut k = if d.is_multiple_of(2) { 2 } else { 1 };
     while k + 2 <= d {
         x *= k as f64 / 2.0;
         k += 2;

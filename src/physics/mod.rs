@@ -119,7 +119,7 @@ mod tests {
         for &(kappa, gamma) in &[(1.0, 2.0), (0.3, 2.5), (4.0, 3.0), (1.0, 0.5)] {
             let p = ModelParams::new(1.0, kappa, gamma);
             // The switch point kappa f^gamma = 1.
-            let fs = (1.0 / kappa as f64).powf(1.0 / gamma);
+            let fs = (1.0f64 / kappa).powf(1.0 / gamma);
             for &f in &[
                 1e-6,
                 0.1,

@@ -34,7 +34,7 @@ impl ModelParams {
     /// `kappa^(-1/gamma) (exp(gamma (r2/(2D) + beta)) - 1)^(-1/gamma)` for `kappa > 0`, `beta >= 0`.
     ///
     /// Evaluated as `exp(-(log kappa + ln(e^z - 1))/gamma)` with `ln(e^z - 1) = z + log1p(-e^-z)`
-    /// for `z > 1` ([`critical::ln_expm1`]): no overflow, full relative accuracy in the far tail and
+    /// for `z > 1` ([`super::critical::ln_expm1`]): no overflow, full relative accuracy in the far tail and
     /// near the origin. `beta = 0`, `r2 = 0` gives `+inf`. `beta < 0` is outside the family for
     /// `kappa > 0` (NaN where `r2/(2D) < -beta`). For `kappa = 0`: `exp(-(r2/(2D) + beta))`, see the
     /// module docs.
@@ -246,8 +246,8 @@ mod tests {
         let p = ModelParams::new(1.0, 1.0, 2.0);
         assert_eq!(p.steady_state(0.0, 0.0), f64::INFINITY);
         // f_beta(0) = (e^(2 beta) - 1)^(-1/2)
-        for &beta in &[1e-6, 0.1, 1.0, 5.0, 40.0] {
-            let e = (2.0 * beta as f64).exp_m1().powf(-0.5);
+        for &beta in &[1e-6f64, 0.1, 1.0, 5.0, 40.0] {
+            let e = (2.0 * beta).exp_m1().powf(-0.5);
             assert!(rel(p.steady_state(0.0, beta), e) < 1e-14, "{beta}");
         }
         // Far tail: e^-(u + beta) (1 - e^-2z)^(-1/2) ~ e^-(u+beta), no underflow to 0 before 1e-300.
@@ -418,37 +418,6 @@ mod tests {
                 let box6 = q.steady_mass_in_ball(dim, beta, 6.0 * q.diffusion.sqrt());
                 assert!(total - box6 < 1e-6 * total);
             }
-        }
-    }
-}
-#[cfg(test)]
-mod probe {
-    use super::*;
-    #[test]
-    fn probe_steady() {
-        let p = ModelParams::new(1.0, 1.0, 2.0);
-        for &beta in &[
-            1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-3, 0.05, 0.3, 1.0, 2.0, 5.0, 20.0, 100.0,
-        ] {
-            let m = p.steady_mass(2, beta);
-            let e = 2.0 * PI * (1.0 / (beta.exp() * (-(-2.0 * beta).exp_m1()).sqrt())).atan();
-            let est = quadrature::exp_sinh_estimate(|u: f64| steady_of_u(&p, u, beta), 0.0);
-            println!(
-                "beta {beta:e}: rel {:e} levels {} conv {}",
-                (m - e) / e,
-                est.levels,
-                est.converged
-            );
-        }
-        for &frac in &[0.5, 0.999_999_999] {
-            let m = frac * PI * PI;
-            let t = std::time::Instant::now();
-            let b = p.beta_for_mass(2, m).unwrap();
-            println!(
-                "frac {frac}: beta {b:e}, {:?}, tan err {:e}",
-                t.elapsed(),
-                p.steady_state(0.0, b) / (m / (2.0 * PI)).tan() - 1.0
-            );
         }
     }
 }
