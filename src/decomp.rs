@@ -99,7 +99,7 @@ impl ProcessGrid {
         let n = mesh.n;
         let mut best: Option<(usize, ProcessGrid)> = None;
         for py in 1..=nranks {
-            if nranks % py != 0 {
+            if !nranks.is_multiple_of(py) {
                 continue;
             }
             let px = nranks / py;

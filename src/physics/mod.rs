@@ -63,13 +63,8 @@ impl ModelParams {
     /// `f = 0` gives `-inf`; `kappa = 0` gives `log f`.
     #[inline]
     pub fn phi_prime(&self, f: f64) -> f64 {
-        let g = self.gamma;
-        let w = self.kappa * f.powf(g);
-        if w > 1.0 {
-            -(self.kappa.ln() + (f.powf(-g) / self.kappa).ln_1p()) / g
-        } else {
-            f.ln() - w.ln_1p() / g
-        }
+        let kappa_f_pow = self.kappa * f.powf(self.gamma);
+        phi_prime_from(f.ln(), kappa_f_pow, 1.0 / self.gamma, self.kappa.ln())
     }
 
     /// Critical mass `m_c` on `R^dim` (MODEL.md section 3):
@@ -87,6 +82,23 @@ impl ModelParams {
         } else {
             critical::critical_mass_quadrature(dim, self.gamma, self.diffusion, self.kappa)
         }
+    }
+}
+
+/// The kernel behind [`ModelParams::phi_prime`], from precomputed per-cell inputs
+/// (`ln f`, `kappa f^gamma`) and constants (`1/gamma`, `ln kappa`), so flux loops evaluate the
+/// power and the logarithm once per cell:
+///
+/// ```text
+/// Phi'(f) = -(1/gamma) (ln kappa + log1p(1 / (kappa f^gamma)))   where kappa f^gamma > 1,
+///           ln f - (1/gamma) log1p(kappa f^gamma)                otherwise.
+/// ```
+#[inline(always)]
+pub fn phi_prime_from(ln_f: f64, kappa_f_pow: f64, inv_gamma: f64, ln_kappa: f64) -> f64 {
+    if kappa_f_pow > 1.0 {
+        -inv_gamma * (ln_kappa + (1.0 / kappa_f_pow).ln_1p())
+    } else {
+        ln_f - inv_gamma * kappa_f_pow.ln_1p()
     }
 }
 

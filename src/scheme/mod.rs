@@ -25,6 +25,8 @@ pub mod stage;
 
 pub use power::Power;
 
+use crate::physics::phi_prime_from;
+
 /// The flux family, selected by `time.scheme`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SchemeKind {
@@ -151,7 +153,7 @@ impl Family for Upwind {
 pub struct SgAux {
     /// `ln f` (`-inf` for `f = 0`).
     pub ln_f: f64,
-    /// `Phi'(f)`, evaluated stably (see [`phi_prime`]).
+    /// `Phi'(f)`, evaluated stably (see [`phi_prime_from`]).
     pub phi_prime: f64,
     /// `kappa f^gamma`.
     pub kappa_f_pow: f64,
@@ -213,18 +215,6 @@ impl Sg {
     }
 }
 
-/// `Phi'(f) = ln f - (1/gamma) ln(1 + kappa f^gamma)`, evaluated where `kappa f^gamma > 1` as
-/// `-(1/gamma) (ln kappa + log1p(1 / (kappa f^gamma)))` to avoid the catastrophic cancellation
-/// of the naive difference in a condensate cell. `kappa f^gamma` is passed in precomputed.
-#[inline(always)]
-pub fn phi_prime(ln_f: f64, kappa_f_pow: f64, inv_gamma: f64, ln_kappa: f64) -> f64 {
-    if kappa_f_pow > 1.0 {
-        -inv_gamma * (ln_kappa + (1.0 / kappa_f_pow).ln_1p())
-    } else {
-        ln_f - inv_gamma * kappa_f_pow.ln_1p()
-    }
-}
-
 impl Family for Sg {
     type Aux = SgAux;
 
@@ -234,7 +224,7 @@ impl Family for Sg {
         let kappa_f_pow = self.kappa * f_pow_gamma;
         SgAux {
             ln_f,
-            phi_prime: phi_prime(ln_f, kappa_f_pow, self.inv_gamma, self.ln_kappa),
+            phi_prime: phi_prime_from(ln_f, kappa_f_pow, self.inv_gamma, self.ln_kappa),
             kappa_f_pow,
         }
     }
@@ -288,14 +278,14 @@ mod tests {
         for f in [1e-6, 0.1, 0.7, 0.9, 1.2, 3.0] {
             let kfg = kappa * f64::powf(f, gamma);
             let naive = f.ln() - (1.0 + kfg).ln() / gamma;
-            let stable = phi_prime(f.ln(), kfg, 1.0 / gamma, kappa.ln());
+            let stable = phi_prime_from(f.ln(), kfg, 1.0 / gamma, kappa.ln());
             assert!((naive - stable).abs() < 1e-13, "{f}");
         }
         // In a condensate cell the naive form cancels to garbage; the stable one tends to
         // -ln(kappa)/gamma from below.
         let f = 1e9;
         let kfg = f64::powf(f, 2.0);
-        let stable = phi_prime(f.ln(), kfg, 0.5, 0.0);
+        let stable = phi_prime_from(f.ln(), kfg, 0.5, 0.0);
         assert!(stable < 0.0 && stable > -1e-17);
     }
 

@@ -194,98 +194,86 @@ fn fill_aux_span<F: Family>(fam: &F, f: &[f64], aux: &mut [F::Aux]) {
         .for_each(f, |i, v, v_pow| aux[i] = fam.aux(v, v_pow));
 }
 
-/// Computes the x-face values `out[i] = op(k_plus, k_minus, f_l, f_r)` for local faces
-/// `c0..=c1` of local row `j`, with zero at boundary faces.
-#[inline(always)]
-fn x_faces_row<F: Family>(
-    fam: &F,
-    geom: &BlockGeometry,
-    f: &Field,
-    aux: &[F::Aux],
-    j: usize,
-    cols: &Range<usize>,
-    out: &mut [f64],
-    out2: &mut [f64],
-    op: impl Fn(f64, f64, f64, f64) -> (f64, f64),
-    dt_rates: bool,
-) {
-    let (c0, c1) = (cols.start, cols.end);
-    let base = f.index(j as isize, -1); // storage index of the cell left of face 0
-    let fv = &f.raw()[base + c0..base + c1 + 1 + 1];
-    let av = &aux[base + c0..base + c1 + 1 + 1];
-    let xf = &geom.x_faces[c0..=c1];
-    let out = &mut out[c0..=c1];
-    let out2 = &mut out2[c0..=c1];
-    for k in 0..xf.len() {
-        let (fl, fr) = (fv[k], fv[k + 1]);
-        let (kp, km) = if dt_rates {
-            fam.dt_rates(xf[k], fl, fr, av[k], av[k + 1])
-        } else {
-            fam.rates(xf[k], fl, fr, av[k], av[k + 1])
-        };
-        let (a, b) = op(kp, km, fl, fr);
-        out[k] = a;
-        out2[k] = b;
-    }
-    if c0 == 0 && geom.x_face_is_boundary(0) {
-        out[0] = 0.0;
-        out2[0] = 0.0;
-    }
-    if c1 == geom.nx && geom.x_face_is_boundary(geom.nx) {
-        let last = out.len() - 1;
-        out[last] = 0.0;
-        out2[last] = 0.0;
+/// What a face loop computes from a face's rates and values.
+trait FaceOp {
+    /// Two numbers per face.
+    fn eval<F: Family>(fam: &F, x_f: f64, f_l: f64, f_r: f64, l: F::Aux, r: F::Aux) -> (f64, f64);
+}
+
+/// The flux `F = k_plus f_L - k_minus f_R` (second value unused).
+struct FluxOp;
+
+impl FaceOp for FluxOp {
+    #[inline(always)]
+    fn eval<F: Family>(fam: &F, x_f: f64, f_l: f64, f_r: f64, l: F::Aux, r: F::Aux) -> (f64, f64) {
+        let (kp, km) = fam.rates(x_f, f_l, f_r, l, r);
+        (kp * f_l - km * f_r, 0.0)
     }
 }
 
-/// Computes the y-face values for local y-face `jf` (between rows `jf-1` and `jf`) over columns
-/// `cols`, zero if it is a boundary face.
-#[inline(always)]
-fn y_faces_row<F: Family>(
-    fam: &F,
-    geom: &BlockGeometry,
-    f: &Field,
-    aux: &[F::Aux],
-    jf: usize,
-    cols: &Range<usize>,
-    out: &mut [f64],
-    out2: &mut [f64],
-    op: impl Fn(f64, f64, f64, f64) -> (f64, f64),
-    dt_rates: bool,
-) {
-    let out = &mut out[cols.clone()];
-    let out2 = &mut out2[cols.clone()];
-    if geom.y_face_is_boundary(jf) {
-        out.fill(0.0);
-        out2.fill(0.0);
-        return;
-    }
-    let lo = f.index(jf as isize - 1, cols.start as isize);
-    let hi = f.index(jf as isize, cols.start as isize);
-    let n = cols.len();
-    let (fl, fr) = (&f.raw()[lo..lo + n], &f.raw()[hi..hi + n]);
-    let (al, ar) = (&aux[lo..lo + n], &aux[hi..hi + n]);
-    let y_f = geom.y_faces[jf];
-    for k in 0..n {
-        let (kp, km) = if dt_rates {
-            fam.dt_rates(y_f, fl[k], fr[k], al[k], ar[k])
-        } else {
-            fam.rates(y_f, fl[k], fr[k], al[k], ar[k])
-        };
-        let (a, b) = op(kp, km, fl[k], fr[k]);
-        out[k] = a;
-        out2[k] = b;
+/// The time-step rates `(k_plus, k_minus)` of [`Family::dt_rates`].
+struct DtRateOp;
+
+impl FaceOp for DtRateOp {
+    #[inline(always)]
+    fn eval<F: Family>(fam: &F, x_f: f64, f_l: f64, f_r: f64, l: F::Aux, r: F::Aux) -> (f64, f64) {
+        fam.dt_rates(x_f, f_l, f_r, l, r)
     }
 }
 
-#[inline(always)]
-fn flux(kp: f64, km: f64, fl: f64, fr: f64) -> (f64, f64) {
-    (kp * fl - km * fr, 0.0)
+/// What every face loop reads: family, geometry, field values and per-cell values.
+struct FaceInputs<'a, F: Family> {
+    fam: &'a F,
+    geom: &'a BlockGeometry,
+    f: &'a Field,
+    aux: &'a [F::Aux],
 }
 
-#[inline(always)]
-fn rate_pair(kp: f64, km: f64, _fl: f64, _fr: f64) -> (f64, f64) {
-    (kp, km)
+impl<F: Family> FaceInputs<'_, F> {
+    /// `(out, out2)[i] = O(face i)` for the local x-faces `cols.start..=cols.end` of local row
+    /// `j` (face `i` lies between columns `i - 1` and `i`); zero at boundary faces.
+    #[inline(always)]
+    fn x_row<O: FaceOp>(&self, j: usize, cols: &Range<usize>, out: &mut [f64], out2: &mut [f64]) {
+        let (c0, c1) = (cols.start, cols.end);
+        let base = self.f.index(j as isize, -1); // the cell left of face 0
+        let fv = &self.f.raw()[base + c0..base + c1 + 2];
+        let av = &self.aux[base + c0..base + c1 + 2];
+        let xf = &self.geom.x_faces[c0..=c1];
+        let out = &mut out[c0..=c1];
+        let out2 = &mut out2[c0..=c1];
+        for k in 0..xf.len() {
+            (out[k], out2[k]) = O::eval(self.fam, xf[k], fv[k], fv[k + 1], av[k], av[k + 1]);
+        }
+        if c0 == 0 && self.geom.x_face_is_boundary(0) {
+            (out[0], out2[0]) = (0.0, 0.0);
+        }
+        if c1 == self.geom.nx && self.geom.x_face_is_boundary(self.geom.nx) {
+            let last = out.len() - 1;
+            (out[last], out2[last]) = (0.0, 0.0);
+        }
+    }
+
+    /// `(out, out2)[i] = O(face)` for local y-face `jf` (between rows `jf - 1` and `jf`) over
+    /// `cols`; zero if it is a boundary face.
+    #[inline(always)]
+    fn y_row<O: FaceOp>(&self, jf: usize, cols: &Range<usize>, out: &mut [f64], out2: &mut [f64]) {
+        let out = &mut out[cols.clone()];
+        let out2 = &mut out2[cols.clone()];
+        if self.geom.y_face_is_boundary(jf) {
+            out.fill(0.0);
+            out2.fill(0.0);
+            return;
+        }
+        let lo = self.f.index(jf as isize - 1, cols.start as isize);
+        let hi = self.f.index(jf as isize, cols.start as isize);
+        let n = cols.len();
+        let (fl, fr) = (&self.f.raw()[lo..lo + n], &self.f.raw()[hi..hi + n]);
+        let (al, ar) = (&self.aux[lo..lo + n], &self.aux[hi..hi + n]);
+        let y_f = self.geom.y_faces[jf];
+        for k in 0..n {
+            (out[k], out2[k]) = O::eval(self.fam, y_f, fl[k], fr[k], al[k], ar[k]);
+        }
+    }
 }
 
 /// `out = f + dt_over_h * (div of face fluxes)` on `region` (see the module doc). Reads the
@@ -313,32 +301,11 @@ pub fn apply<F: Family>(
         fy_south2,
         ..
     } = scratch;
-    y_faces_row(
-        fam,
-        geom,
-        f,
-        aux,
-        region.rows.start,
-        cols,
-        fy_south,
-        fy_south2,
-        flux,
-        false,
-    );
+    let faces = FaceInputs { fam, geom, f, aux };
+    faces.y_row::<FluxOp>(region.rows.start, cols, fy_south, fy_south2);
     for j in region.rows.clone() {
-        x_faces_row(fam, geom, f, aux, j, cols, fx, fx2, flux, false);
-        y_faces_row(
-            fam,
-            geom,
-            f,
-            aux,
-            j + 1,
-            cols,
-            fy_north,
-            fy_south2,
-            flux,
-            false,
-        );
+        faces.x_row::<FluxOp>(j, cols, fx, fx2);
+        faces.y_row::<FluxOp>(j + 1, cols, fy_north, fy_south2);
         let k = f.index(j as isize, cols.start as isize);
         let n = cols.len();
         let fin = &f.raw()[k..k + n];
@@ -377,33 +344,12 @@ pub fn max_rate<F: Family>(
         fy_north2,
     } = scratch;
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
-    y_faces_row(
-        fam,
-        geom,
-        f,
-        aux,
-        region.rows.start,
-        cols,
-        fy_south,
-        fy_south2,
-        rate_pair,
-        true,
-    );
+    let faces = FaceInputs { fam, geom, f, aux };
+    faces.y_row::<DtRateOp>(region.rows.start, cols, fy_south, fy_south2);
     let mut max_rate = 0.0f64;
     for j in region.rows.clone() {
-        x_faces_row(fam, geom, f, aux, j, cols, fx, fx2, rate_pair, true);
-        y_faces_row(
-            fam,
-            geom,
-            f,
-            aux,
-            j + 1,
-            cols,
-            fy_north,
-            fy_north2,
-            rate_pair,
-            true,
-        );
+        faces.x_row::<DtRateOp>(j, cols, fx, fx2);
+        faces.y_row::<DtRateOp>(j + 1, cols, fy_north, fy_north2);
         let n = cols.len();
         let kp_east = &fx[cols.start + 1..cols.end + 1];
         let km_west = &fx2[cols.start..cols.end];

@@ -83,7 +83,7 @@ impl ForwardMarch<'_> {
             };
             step += 1;
             let done = t >= control.t_end || step >= control.max_steps;
-            if step % control.diagnostics_every == 0 || done {
+            if step.is_multiple_of(control.diagnostics_every) || done {
                 last = self.record(f, step, t, dt, max_rate, start)?;
             }
             if self.comm.is_root()
