@@ -32,7 +32,7 @@ run: build
 
 test: setup
 	cargo build --release
-	cargo test --release -- --test-threads=2
+	cargo test --release --lib --bins --tests -- --test-threads=2
 
 bench: build
 	cargo bench --bench stage
