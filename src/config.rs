@@ -50,15 +50,20 @@ pub const DEFAULT_OUTPUT_DIR: &str = "out";
 pub const DEFAULT_DIAGNOSTICS_EVERY: u64 = 10;
 /// Default wall-clock seconds between progress lines (`output.progress_every`).
 pub const DEFAULT_PROGRESS_EVERY: f64 = 5.0;
+/// Default number of checkpoints kept (`checkpoint.keep`).
+pub const DEFAULT_CHECKPOINT_KEEP: u64 = 3;
+/// Default checkpoint directory, relative to the output directory (`checkpoint.dir`).
+pub const DEFAULT_CHECKPOINT_DIR: &str = "checkpoints";
 
 /// The sections of a config file, in the order they are written.
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 7] = [
     "grid",
     "model",
     "initial",
     "time",
     "decomposition",
     "output",
+    "checkpoint",
 ];
 
 /// The keys of one table of the `initial.components` array.
@@ -107,6 +112,14 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("output.dir", Ty::Str),
     ("output.diagnostics_every", Ty::Int),
     ("output.progress_every", Ty::Float),
+    ("output.snapshot_every", Ty::Int),
+    ("output.snapshot_dt", Ty::Float),
+    ("output.io", Ty::Str),
+    ("checkpoint.every_steps", Ty::Int),
+    ("checkpoint.every_seconds", Ty::Float),
+    ("checkpoint.keep", Ty::Int),
+    ("checkpoint.dir", Ty::Str),
+    ("checkpoint.on_usr1", Ty::Str),
 ];
 
 /// Every valid `section.key` of a config file, in the order they are written.
@@ -149,6 +162,8 @@ pub struct Config {
     pub decomposition: DecompositionConfig,
     /// `[output]`: where and how often to write.
     pub output: OutputConfig,
+    /// `[checkpoint]`: crash-safe restart files.
+    pub checkpoint: CheckpointConfig,
     /// Name of the config file, used in messages.
     pub source: String,
     /// Directory of the config file (made absolute); relative paths in the file are relative to it.
@@ -353,6 +368,71 @@ pub struct OutputConfig {
     pub diagnostics_every: u64,
     /// Wall-clock seconds between two progress lines, `> 0`.
     pub progress_every: f64,
+    /// Steps between two HDF5 snapshots, `0` = none by step count.
+    pub snapshot_every: u64,
+    /// Simulated time between two HDF5 snapshots, `0` = none by time.
+    pub snapshot_dt: f64,
+    /// How HDF5 data is written: collective or independent MPI-IO.
+    pub io: IoName,
+}
+
+/// `output.io`: the MPI-IO transfer mode of HDF5 writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoName {
+    /// Collective MPI-IO (the default; best on parallel file systems).
+    Collective,
+    /// Independent MPI-IO (a fallback for MPI-IO stacks whose collective path misbehaves).
+    Independent,
+}
+
+impl IoName {
+    /// All modes, in the order they are listed in messages.
+    pub const ALL: [IoName; 2] = [IoName::Collective, IoName::Independent];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IoName::Collective => "collective",
+            IoName::Independent => "independent",
+        }
+    }
+}
+
+/// `checkpoint.on_usr1`: what SIGUSR1 does after its checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Usr1Action {
+    /// Keep running.
+    Continue,
+    /// Stop with exit code 75 ("requeue me").
+    Stop,
+}
+
+impl Usr1Action {
+    /// All actions, in the order they are listed in messages.
+    pub const ALL: [Usr1Action; 2] = [Usr1Action::Continue, Usr1Action::Stop];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Usr1Action::Continue => "continue",
+            Usr1Action::Stop => "stop",
+        }
+    }
+}
+
+/// `[checkpoint]`: crash-safe restart files.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointConfig {
+    /// Steps between checkpoints, `0` = none by step count.
+    pub every_steps: u64,
+    /// Wall-clock seconds between checkpoints, `0` = none by wall clock.
+    pub every_seconds: f64,
+    /// Number of newest checkpoints kept, `>= 1`.
+    pub keep: u64,
+    /// Checkpoint directory; a relative path is relative to the output directory.
+    pub dir: PathBuf,
+    /// What SIGUSR1 does after writing its checkpoint.
+    pub on_usr1: Usr1Action,
 }
 
 /// A config error: where it came from, the key it concerns and what is wrong.
@@ -598,6 +678,15 @@ impl<'a> Sec<'a> {
         Ok(self.opt_positive(key)?.unwrap_or(default))
     }
 
+    /// A float that must be `>= 0`, with a default.
+    fn non_negative_or(&self, key: &str, default: f64) -> Result<f64, ConfigError> {
+        match self.float(key)? {
+            None => Ok(default),
+            Some(x) if x >= 0.0 => Ok(x),
+            Some(x) => Err(self.err(key, format!("must be >= 0, got {}", fmt_f64(x)))),
+        }
+    }
+
     /// An integer that must be at least `min`, with a default.
     fn int_at_least(&self, key: &str, min: i64, default: u64) -> Result<u64, ConfigError> {
         match self.int(key)? {
@@ -818,6 +907,7 @@ impl Config {
         let time = read_time(&sec("time"))?;
         let decomposition = read_decomposition(&sec("decomposition"), grid.dim)?;
         let output = read_output(&sec("output"))?;
+        let checkpoint = read_checkpoint(&sec("checkpoint"))?;
         Ok(Config {
             grid,
             model,
@@ -825,6 +915,7 @@ impl Config {
             time,
             decomposition,
             output,
+            checkpoint,
             source: source.to_string(),
             base_dir,
         })
@@ -954,6 +1045,20 @@ impl Config {
                 format!("dir = {}", fmt_str(&o.dir.to_string_lossy())),
                 format!("diagnostics_every = {}", o.diagnostics_every),
                 format!("progress_every = {}", fmt_f64(o.progress_every)),
+                format!("snapshot_every = {}", o.snapshot_every),
+                format!("snapshot_dt = {}", fmt_f64(o.snapshot_dt)),
+                format!("io = {}", fmt_str(o.io.name())),
+            ],
+        );
+        let c = &self.checkpoint;
+        push(
+            "[checkpoint]",
+            vec![
+                format!("every_steps = {}", c.every_steps),
+                format!("every_seconds = {}", fmt_f64(c.every_seconds)),
+                format!("keep = {}", c.keep),
+                format!("dir = {}", fmt_str(&c.dir.to_string_lossy())),
+                format!("on_usr1 = {}", fmt_str(c.on_usr1.name())),
             ],
         );
         let mut text = lines.join("\n");
@@ -1295,6 +1400,28 @@ fn read_output(o: &Sec) -> Result<OutputConfig, ConfigError> {
         dir: PathBuf::from(dir),
         diagnostics_every: o.int_at_least("diagnostics_every", 1, DEFAULT_DIAGNOSTICS_EVERY)?,
         progress_every: o.positive_or("progress_every", DEFAULT_PROGRESS_EVERY)?,
+        snapshot_every: o.int_at_least("snapshot_every", 0, 0)?,
+        snapshot_dt: o.non_negative_or("snapshot_dt", 0.0)?,
+        io: o
+            .name("io", &IoName::ALL, IoName::name)?
+            .unwrap_or(IoName::Collective),
+    })
+}
+
+/// `[checkpoint]`.
+fn read_checkpoint(c: &Sec) -> Result<CheckpointConfig, ConfigError> {
+    let dir = c.string("dir")?.unwrap_or(DEFAULT_CHECKPOINT_DIR);
+    if dir.is_empty() {
+        return Err(c.err("dir", "must not be empty"));
+    }
+    Ok(CheckpointConfig {
+        every_steps: c.int_at_least("every_steps", 0, 0)?,
+        every_seconds: c.non_negative_or("every_seconds", 0.0)?,
+        keep: c.int_at_least("keep", 1, DEFAULT_CHECKPOINT_KEEP)?,
+        dir: PathBuf::from(dir),
+        on_usr1: c
+            .name("on_usr1", &Usr1Action::ALL, Usr1Action::name)?
+            .unwrap_or(Usr1Action::Continue),
     })
 }
 
@@ -1412,7 +1539,20 @@ t_end = 1.0
             OutputConfig {
                 dir: PathBuf::from("out"),
                 diagnostics_every: 10,
-                progress_every: 5.0
+                progress_every: 5.0,
+                snapshot_every: 0,
+                snapshot_dt: 0.0,
+                io: IoName::Collective,
+            }
+        );
+        assert_eq!(
+            c.checkpoint,
+            CheckpointConfig {
+                every_steps: 0,
+                every_seconds: 0.0,
+                keep: 3,
+                dir: PathBuf::from("checkpoints"),
+                on_usr1: Usr1Action::Continue,
             }
         );
         assert_eq!(c.source, SOURCE);
@@ -1750,7 +1890,7 @@ t_end = 1e20
         assert_err(
             &e,
             "output.zzzzzzzz",
-            &["valid keys in [output]: dir, diagnostics_every, progress_every"],
+            &["valid keys in [output]: dir, diagnostics_every, progress_every, snapshot_every, snapshot_dt, io"],
         );
     }
 
