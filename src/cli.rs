@@ -37,6 +37,17 @@ pub enum Command {
         /// Allow replacing results already in the output directory.
         #[arg(long)]
         overwrite: bool,
+        /// Continue from a checkpoint: `auto` = the newest valid one in the checkpoint directory
+        /// (or from t = 0 when there is none yet), or the path of a checkpoint file.
+        #[arg(long, value_name = "auto|PATH")]
+        restart: Option<String>,
+    },
+    /// Print what an nlfp HDF5 file holds (kind, step, t, grid, config) and whether its
+    /// checksums are valid.
+    Info {
+        /// The file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 

@@ -20,5 +20,6 @@ pub mod io;
 pub mod mesh;
 pub mod physics;
 pub mod scheme;
+pub mod signals;
 pub mod sweep;
 pub mod time;

@@ -1,5 +1,6 @@
 //! `nlfp` binary: parse the command line, start MPI, run the command, map errors to exit codes
-//! (2: bad input, reported identically by every rank before any step; 1: run-time failure).
+//! (2: bad input, reported identically by every rank before any step; 1: run-time failure;
+//! 75: stopped on request with a valid checkpoint, requeue me).
 
 use std::process::ExitCode;
 
@@ -43,6 +44,12 @@ fn main() -> ExitCode {
                 eprintln!("error: {msg}");
             }
             1
+        }
+        Err(CommandError::Requeue(msg)) => {
+            if comm.is_root() {
+                eprintln!("stopped: {msg}");
+            }
+            75
         }
         Err(CommandError::Fatal(msg)) => {
             // Seen by this rank only: print and take the whole job down, no rank left hanging.

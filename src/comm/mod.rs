@@ -88,6 +88,15 @@ impl Comm {
         out
     }
 
+    /// Element-wise global sum of unsigned integers, wrapping modulo 2^64 (exact and
+    /// independent of the rank count: used for order-independent checksums).
+    pub fn sum_u64_wrapping(&self, local: &[u64]) -> Vec<u64> {
+        let mut out = vec![0u64; local.len()];
+        self.world
+            .all_reduce_into(local, &mut out[..], SystemOperation::sum());
+        out
+    }
+
     /// Whether any rank passed `true`.
     pub fn any(&self, local: bool) -> bool {
         self.max(if local { 1.0 } else { 0.0 }) > 0.0

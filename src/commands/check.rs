@@ -12,7 +12,13 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, args)?;
     let mut f = setup.initial_field()?;
     let mut stepper = setup.stepper();
-    let first = stepper.next_dt(comm, &mut f, 0.0, setup.config.time.t_end);
+    let first = stepper.next_dt(
+        comm,
+        &mut f,
+        0.0,
+        setup.config.time.t_end,
+        Default::default(),
+    );
     if !comm.is_root() {
         return Ok(());
     }

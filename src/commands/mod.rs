@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod forward;
+pub mod info;
 pub mod setup;
 
 use std::io::Write;
@@ -19,6 +20,9 @@ pub enum CommandError {
     Runtime(String),
     /// A failure only this rank knows about: the job is aborted.
     Fatal(String),
+    /// Stopped on request after writing a valid checkpoint: exit code 75 (EX_TEMPFAIL,
+    /// "requeue me").
+    Requeue(String),
 }
 
 /// Runs a subcommand.
@@ -29,7 +33,9 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             run,
             out,
             overwrite,
-        } => forward::run(comm, &run, out, overwrite),
+            restart,
+        } => forward::run(comm, &run, out, overwrite, restart),
+        Command::Info { file } => info::run(comm, &file),
     }
 }
 

@@ -27,6 +27,49 @@ impl CsvWriter {
         Ok(w)
     }
 
+    /// Continues an existing CSV after a restart from step `step`: rows of later steps (written
+    /// after that checkpoint by the interrupted run) are dropped, the rest kept, and new rows
+    /// are appended. A missing file, or one with another header, is started afresh (the old
+    /// one, if any, is kept as `<name>.old`).
+    pub fn resume(path: &Path, header: &[&str], step: u64) -> Result<CsvWriter, String> {
+        let err = |e: std::io::Error| format!("{}: {e}", path.display());
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(_) => return CsvWriter::create(path, header),
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(header.join(",").as_str()) {
+            let mut old = path.as_os_str().to_owned();
+            old.push(".old");
+            std::fs::rename(path, &old).map_err(err)?;
+            return CsvWriter::create(path, header);
+        }
+        let mut kept = vec![header.join(",")];
+        kept.extend(
+            lines
+                .take_while(|l| {
+                    l.split(',')
+                        .next()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .is_some_and(|s| s < step)
+                })
+                .map(str::to_string),
+        );
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, kept.join("\n") + "\n").map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(err)?;
+        Ok(CsvWriter {
+            out: BufWriter::new(file),
+            path: path.to_path_buf(),
+            columns: header.len(),
+        })
+    }
+
     /// Appends a row; `None` cells are left empty.
     pub fn row(&mut self, values: &[CsvValue]) -> Result<(), String> {
         debug_assert_eq!(values.len(), self.columns);

@@ -1,5 +1,10 @@
 //! The forward march: steps until `t_end` (or `max_steps`), writing diagnostics every
-//! `diagnostics_every` steps and progress lines with an ETA from rank 0.
+//! `diagnostics_every` steps, snapshots and checkpoints at their cadences (through a
+//! [`MarchSink`] the driver provides), and progress lines with an ETA from rank 0.
+//!
+//! Requests raised by signals or wall-clock timers on any rank are folded into the time-step
+//! reduction, so every rank checkpoints (and stops) at the same step boundary; a checkpoint is
+//! never written mid-step.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +14,84 @@ use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
-use crate::time::{StageTimers, TimeStepper};
+use crate::time::{Requests, StageTimers, TimeStepper};
+
+/// The state of a march at a step boundary: everything needed to continue it bit for bit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarchState {
+    /// Simulated time.
+    pub t: f64,
+    /// Steps taken since `t = 0`.
+    pub step: u64,
+    /// Every step size taken since `t = 0` (the reverse sweep needs the exact sequence).
+    pub dt_history: Vec<f64>,
+}
+
+impl MarchState {
+    /// The state at `t = 0`.
+    pub fn start() -> MarchState {
+        MarchState {
+            t: 0.0,
+            step: 0,
+            dt_history: Vec::new(),
+        }
+    }
+
+    /// The last step size (0 before the first step).
+    pub fn last_dt(&self) -> f64 {
+        self.dt_history.last().copied().unwrap_or(0.0)
+    }
+}
+
+/// Where snapshots and checkpoints go; implemented by the driver. Every method is collective.
+pub trait MarchSink {
+    /// Writes a snapshot of `f`.
+    fn snapshot(&mut self, f: &Field, state: &MarchState) -> Result<(), String>;
+    /// Writes a checkpoint of `f` (only ever called with a finite, non-negative field).
+    fn checkpoint(&mut self, f: &Field, state: &MarchState) -> Result<(), String>;
+    /// This rank's pending requests (signals, timers), polled once per step before step
+    /// `step + 1`. An error is a failure of this rank alone: the job must be aborted.
+    fn poll(&mut self, step: u64) -> Result<Requests, String>;
+}
+
+/// Why a march failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarchError {
+    /// Every rank knows (non-finite field, a collective write failed): stop cleanly.
+    Global(String),
+    /// Only this rank knows: the job must be aborted so no rank is left waiting.
+    Local(String),
+}
+
+/// Output cadences in steps and simulated time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutputCadence {
+    /// Snapshot every this many steps (0 = off).
+    pub snapshot_every: u64,
+    /// Snapshot every this much simulated time (0 = off); written at the first step boundary at
+    /// or after each multiple, so the time steps never depend on the output cadence.
+    pub snapshot_dt: f64,
+    /// Checkpoint every this many steps (0 = off).
+    pub checkpoint_every: u64,
+}
+
+impl OutputCadence {
+    fn snapshot_due(&self, before: f64, after: f64, step: u64) -> bool {
+        let by_step = self.snapshot_every > 0 && step.is_multiple_of(self.snapshot_every);
+        let by_time = self.snapshot_dt > 0.0
+            && (after / self.snapshot_dt).floor() > (before / self.snapshot_dt).floor();
+        by_step || by_time
+    }
+}
+
+/// How a march ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarchEnd {
+    /// `t_end` or `max_steps` reached.
+    Done,
+    /// Stopped on request after a checkpoint.
+    Stopped,
+}
 
 /// How long to march and how often to report.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,6 +121,8 @@ pub struct MarchResult {
     pub wall: Duration,
     /// Stage timers of the stepper.
     pub timers: StageTimers,
+    /// Why the march ended.
+    pub end: MarchEnd,
 }
 
 /// The forward march over one block.
@@ -56,35 +140,52 @@ pub struct ForwardMarch<'a> {
 }
 
 impl ForwardMarch<'_> {
-    /// Marches `f` from `t0` (step `step0`) with `stepper`.
+    /// Marches `f` from `state` with `stepper`, writing through `sink`.
     pub fn run(
         &mut self,
         stepper: &mut dyn TimeStepper,
         f: &mut Field,
-        t0: f64,
-        step0: u64,
+        state: &mut MarchState,
         control: MarchControl,
-    ) -> Result<MarchResult, String> {
+        cadence: OutputCadence,
+        sink: &mut dyn MarchSink,
+    ) -> Result<MarchResult, MarchError> {
+        use MarchError::Global;
         let start = Instant::now();
-        let mut t = t0;
-        let mut step = step0;
-        let mut dt = 0.0;
+        let t0 = state.t;
         let mut max_rate = 0.0;
-        let mut last = self.record(f, step, t, dt, max_rate, start)?;
+        let mut last = self.record(f, state, max_rate, start).map_err(Global)?;
+        if state.step == 0 && (cadence.snapshot_every > 0 || cadence.snapshot_dt > 0.0) {
+            sink.snapshot(f, state).map_err(Global)?;
+        }
         let mut last_progress = Instant::now();
-        while t < control.t_end && step < control.max_steps {
-            let report = stepper.step(self.comm, f, t, control.t_end);
-            dt = report.dt;
-            max_rate = report.max_rate;
-            t = if dt >= control.t_end - t {
+        let mut end = MarchEnd::Done;
+        while state.t < control.t_end && state.step < control.max_steps {
+            let requests = sink.poll(state.step).map_err(MarchError::Local)?;
+            let report = stepper.step(self.comm, f, state.t, control.t_end, requests);
+            let before = state.t;
+            state.t = if report.dt >= control.t_end - state.t {
                 control.t_end
             } else {
-                t + dt
+                state.t + report.dt
             };
-            step += 1;
-            let done = t >= control.t_end || step >= control.max_steps;
-            if step.is_multiple_of(control.diagnostics_every) || done {
-                last = self.record(f, step, t, dt, max_rate, start)?;
+            state.step += 1;
+            state.dt_history.push(report.dt);
+            max_rate = report.max_rate;
+            let done = state.t >= control.t_end || state.step >= control.max_steps;
+            let checkpoint_due = report.requests.checkpoint
+                || report.requests.stop
+                || (cadence.checkpoint_every > 0
+                    && state.step.is_multiple_of(cadence.checkpoint_every));
+            if state.step.is_multiple_of(control.diagnostics_every) || done || checkpoint_due {
+                // Diagnostics before any file: a non-finite or negative field is never saved.
+                last = self.record(f, state, max_rate, start).map_err(Global)?;
+            }
+            if cadence.snapshot_due(before, state.t, state.step) {
+                sink.snapshot(f, state).map_err(Global)?;
+            }
+            if checkpoint_due {
+                sink.checkpoint(f, state).map_err(Global)?;
             }
             if self.comm.is_root()
                 && (last_progress.elapsed().as_secs_f64() >= control.progress_every || done)
@@ -92,29 +193,33 @@ impl ForwardMarch<'_> {
                 last_progress = Instant::now();
                 log::info!(
                     "{}",
-                    progress_line(step, t, t0, dt, control, start.elapsed())
+                    progress_line(state.step, state.t, t0, report.dt, control, start.elapsed())
                 );
+            }
+            if report.requests.stop {
+                end = MarchEnd::Stopped;
+                break;
             }
         }
         Ok(MarchResult {
-            t,
-            steps: step,
-            last_dt: dt,
+            t: state.t,
+            steps: state.step,
+            last_dt: state.last_dt(),
             last,
             wall: start.elapsed(),
             timers: stepper.timers(),
+            end,
         })
     }
 
     fn record(
         &mut self,
         f: &Field,
-        step: u64,
-        t: f64,
-        dt: f64,
+        state: &MarchState,
         max_rate: f64,
         start: Instant,
     ) -> Result<Diagnostics, String> {
+        let (step, t, dt) = (state.step, state.t, state.last_dt());
         let d = Diagnostics::compute(self.comm, self.diagnostics, self.mesh, self.block, f);
         if let Some(csv) = &mut self.csv {
             let written = csv.row(&[
@@ -141,7 +246,15 @@ impl ForwardMarch<'_> {
         }
         if !d.finite {
             return Err(format!(
-                "non-finite density at step {step} (t = {t:e}); the run is stopped"
+                "non-finite density at step {step} (t = {t:e}); the run is stopped \
+                 (the last checkpoint, if any, is still valid)"
+            ));
+        }
+        if d.min < 0.0 {
+            return Err(format!(
+                "negative density {:e} at step {step} (t = {t:e}); the run is stopped \
+                 (the last checkpoint, if any, is still valid)",
+                d.min
             ));
         }
         Ok(d)

@@ -87,6 +87,38 @@ impl StageTimers {
     }
 }
 
+/// Requests raised on some rank (a signal, a wall-clock timer) that every rank must act on at
+/// the same step boundary. They are OR-ed across ranks inside the time-step MAX reduction, so
+/// they cost no extra message and reach every rank within one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// Write a checkpoint at the end of this step.
+    pub checkpoint: bool,
+    /// Stop after that checkpoint (exit code 75, "requeue me").
+    pub stop: bool,
+}
+
+impl Requests {
+    fn encode(self) -> [f64; 2] {
+        [
+            f64::from(u8::from(self.checkpoint)),
+            f64::from(u8::from(self.stop)),
+        ]
+    }
+
+    fn decode(v: &[f64]) -> Requests {
+        Requests {
+            checkpoint: v[0] > 0.0,
+            stop: v[1] > 0.0,
+        }
+    }
+
+    /// Whether anything was requested.
+    pub fn any(self) -> bool {
+        self.checkpoint || self.stop
+    }
+}
+
 /// What one step did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepReport {
@@ -97,17 +129,33 @@ pub struct StepReport {
     /// Attempts rejected because `dt * rate(f*) > 1` (SSP-RK2 only); each retry uses
     /// `dt = safety / rate(f*)`.
     pub rejected: u32,
+    /// The requests of all ranks, OR-ed.
+    pub requests: Requests,
 }
 
 /// A time stepper for one block: advances `f` by one step.
 pub trait TimeStepper {
     /// Advances `f` (owned cells; ghosts are refreshed inside) from `t` by one step, never past
-    /// `t_end`.
-    fn step(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport;
+    /// `t_end`, OR-ing this rank's `requests` with every other rank's.
+    fn step(
+        &mut self,
+        comm: &Comm,
+        f: &mut Field,
+        t: f64,
+        t_end: f64,
+        requests: Requests,
+    ) -> StepReport;
 
     /// The step that [`TimeStepper::step`] would take from `f` at `t`, without taking it
     /// (collective; refreshes the ghosts of `f`).
-    fn next_dt(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport;
+    fn next_dt(
+        &mut self,
+        comm: &Comm,
+        f: &mut Field,
+        t: f64,
+        t_end: f64,
+        requests: Requests,
+    ) -> StepReport;
 
     /// Accumulated stage timers.
     fn timers(&self) -> StageTimers;
@@ -220,7 +268,14 @@ impl<F: Family> Explicit<F> {
 }
 
 impl<F: Family> TimeStepper for Explicit<F> {
-    fn next_dt(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport {
+    fn next_dt(
+        &mut self,
+        comm: &Comm,
+        f: &mut Field,
+        t: f64,
+        t_end: f64,
+        requests: Requests,
+    ) -> StepReport {
         // 1-2: halo exchange overlapped with the interior rates, then the rim, then MAX.
         let mut rate_time = Duration::ZERO;
         let interior_rate = self.exchange_with(comm, f, |fam, geom, f, scratch, region| {
@@ -242,8 +297,10 @@ impl<F: Family> TimeStepper for Explicit<F> {
         }
         self.timers.rate += rate_time + t0.elapsed();
         let t0 = Instant::now();
-        let max_rate = comm.max(local_rate);
+        let [r0, r1] = requests.encode();
+        let reduced = comm.max_many(&[local_rate, r0, r1]);
         self.timers.reduce += t0.elapsed();
+        let max_rate = reduced[0];
         let dt = (self.control.safety / max_rate)
             .min(self.control.dt_max)
             .min(t_end - t);
@@ -251,15 +308,24 @@ impl<F: Family> TimeStepper for Explicit<F> {
             dt,
             max_rate,
             rejected: 0,
+            requests: Requests::decode(&reduced[1..]),
         }
     }
 
-    fn step(&mut self, comm: &Comm, f: &mut Field, t: f64, t_end: f64) -> StepReport {
+    fn step(
+        &mut self,
+        comm: &Comm,
+        f: &mut Field,
+        t: f64,
+        t_end: f64,
+        requests: Requests,
+    ) -> StepReport {
         let StepReport {
             mut dt,
             mut max_rate,
+            requests,
             ..
-        } = self.next_dt(comm, f, t, t_end);
+        } = self.next_dt(comm, f, t, t_end, requests);
         let mut rejected = 0;
         loop {
             // 3: stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh).
@@ -282,6 +348,7 @@ impl<F: Family> TimeStepper for Explicit<F> {
                     dt,
                     max_rate,
                     rejected,
+                    requests,
                 };
             }
             // SSP-RK2 stage 2, f** = f* + dt L(f*), overlapped with the exchange of f*,
@@ -339,6 +406,7 @@ impl<F: Family> TimeStepper for Explicit<F> {
                     dt,
                     max_rate: max_rate.max(stage_rate),
                     rejected,
+                    requests,
                 };
             }
             // The rates grew within the step (a condensate sharpening): f** could turn

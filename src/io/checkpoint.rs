@@ -1,0 +1,379 @@
+//! Crash-safe checkpoints: everything needed to continue a run bit for bit, verifiable on load,
+//! readable on any rank count and process grid.
+//!
+//! A checkpoint `ckpt_<step>.h5` holds the global-shaped state `f`, the exact sequence of step
+//! sizes `dt_history`, and attributes `t`, `step`, `dt`, the resolved config, the physics
+//! fingerprint, the code version, the process grid that wrote it, and a checksum of every
+//! dataset. It is written under a temporary name, closed, fsync'ed and renamed (see
+//! [`super::hdf5::write_global`]); then the `latest` pointer is replaced atomically the same way,
+//! and checkpoints beyond the newest `keep` are deleted.
+//!
+//! Checksums are order-independent: the wrapping sum over all elements of
+//! `splitmix64(global_index) ^ bits(value)` mixed once more. Every rank hashes the elements it
+//! owns (whatever the decomposition) and the sums are combined with an exact integer SUM, so a
+//! checkpoint written on 4 ranks verifies on 3 or on 1.
+
+use std::path::{Path, PathBuf};
+
+use super::hdf5::{self as h5, AttrValue, BlockData, IoMode, SmallData};
+use crate::comm::Comm;
+use crate::decomp::{Block, ProcessGrid};
+use crate::field::Field;
+use crate::mesh::Mesh;
+
+/// Format version written to every checkpoint (attribute `format`).
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Name of the pointer file holding the newest checkpoint's file name.
+pub const LATEST: &str = "latest";
+
+/// What a checkpoint restores besides the field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointState {
+    /// Simulated time.
+    pub t: f64,
+    /// Steps since `t = 0`.
+    pub step: u64,
+    /// Every step size since `t = 0`.
+    pub dt_history: Vec<f64>,
+    /// The resolved config that wrote it (TOML text).
+    pub config: String,
+    /// Its physics fingerprint (`key = value` lines).
+    pub physics: String,
+}
+
+/// File name of the checkpoint of `step`.
+pub fn file_name(step: u64) -> String {
+    format!("ckpt_{step:012}.h5")
+}
+
+fn step_of(name: &str) -> Option<u64> {
+    name.strip_prefix("ckpt_")?
+        .strip_suffix(".h5")?
+        .parse()
+        .ok()
+}
+
+/// `splitmix64`: a fast, well-mixed 64-bit hash step.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Hash of one element at a global index.
+fn element_hash(index: u64, value: f64) -> u64 {
+    mix(mix(index) ^ value.to_bits())
+}
+
+/// Wrapping sum of element hashes of a replicated 1D array.
+pub fn checksum_values(values: &[f64]) -> u64 {
+    values.iter().enumerate().fold(0u64, |acc, (i, &v)| {
+        acc.wrapping_add(element_hash(i as u64, v))
+    })
+}
+
+/// This rank's part of the checksum of a global-shaped field (global row-major indices).
+fn block_checksum_part(mesh: &Mesh, block: &Block, f: &Field) -> u64 {
+    let owned = f.interior();
+    let mut acc = 0u64;
+    for j in 0..block.ny {
+        for i in 0..block.nx {
+            let index = ((block.y0 + j) * mesh.nx() + block.x0 + i) as u64;
+            acc = acc.wrapping_add(element_hash(index, owned[[j, i]]));
+        }
+    }
+    acc
+}
+
+/// The checksum of a global field from every rank's block (collective).
+pub fn field_checksum(comm: &Comm, mesh: &Mesh, block: &Block, f: &Field) -> u64 {
+    comm.sum_u64_wrapping(&[block_checksum_part(mesh, block, f)])[0]
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:016x}")
+}
+
+/// Everything a checkpoint write needs.
+pub struct CheckpointWrite<'a> {
+    /// Directory of the checkpoints (created if missing).
+    pub dir: &'a Path,
+    /// Global grid.
+    pub mesh: &'a Mesh,
+    /// Process grid that writes.
+    pub grid: ProcessGrid,
+    /// This rank's block.
+    pub block: &'a Block,
+    /// The state.
+    pub f: &'a Field,
+    /// Time, step, dt history, config, physics.
+    pub state: &'a CheckpointState,
+    /// How many checkpoints to keep.
+    pub keep: usize,
+    /// MPI-IO mode.
+    pub mode: IoMode,
+}
+
+/// Writes a checkpoint (collective), updates `latest`, prunes old ones. Returns its path.
+pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
+    let made = if comm.is_root() {
+        std::fs::create_dir_all(w.dir).map_err(|e| {
+            format!(
+                "cannot create checkpoint directory {}: {e}",
+                w.dir.display()
+            )
+        })
+    } else {
+        Ok(())
+    };
+    if comm.any(made.is_err()) {
+        return Err(made.err().unwrap_or_else(|| {
+            format!(
+                "rank 0 could not create checkpoint directory {}",
+                w.dir.display()
+            )
+        }));
+    }
+    let name = file_name(w.state.step);
+    let path = w.dir.join(&name);
+    let f_sum = field_checksum(comm, w.mesh, w.block, w.f);
+    let dt_sum = checksum_values(&w.state.dt_history);
+    let attrs = [
+        ("kind", AttrValue::Str("checkpoint".into())),
+        ("format", AttrValue::U64(FORMAT_VERSION)),
+        ("t", AttrValue::F64(w.state.t)),
+        ("step", AttrValue::U64(w.state.step)),
+        (
+            "dt",
+            AttrValue::F64(w.state.dt_history.last().copied().unwrap_or(0.0)),
+        ),
+        ("config", AttrValue::Str(w.state.config.clone())),
+        ("physics", AttrValue::Str(w.state.physics.clone())),
+        ("code_version", AttrValue::Str(super::CODE_VERSION.into())),
+        (
+            "process_grid",
+            AttrValue::Str(format!("{}x{}", w.grid.px, w.grid.py)),
+        ),
+        ("dim", AttrValue::U64(w.mesh.dim as u64)),
+        ("n", AttrValue::U64(w.mesh.n as u64)),
+        ("half_width", AttrValue::F64(w.mesh.half_width)),
+        ("checksum_f", AttrValue::Str(hex(f_sum))),
+        ("checksum_dt_history", AttrValue::Str(hex(dt_sum))),
+    ];
+    h5::write_global(
+        comm,
+        &path,
+        w.mesh,
+        w.block,
+        &[BlockData {
+            name: "f",
+            field: w.f,
+        }],
+        &[SmallData {
+            name: "dt_history",
+            values: &w.state.dt_history,
+        }],
+        &attrs,
+        w.mode,
+    )?;
+    let pointed = if comm.is_root() {
+        update_latest(w.dir, &name).and_then(|_| prune(w.dir, w.keep))
+    } else {
+        Ok(())
+    };
+    if comm.any(pointed.is_err()) {
+        return Err(pointed
+            .err()
+            .unwrap_or_else(|| "rank 0 could not update the latest pointer".into()));
+    }
+    Ok(path)
+}
+
+/// Replaces `dir/latest` atomically (temporary file, fsync, rename, fsync of the directory).
+fn update_latest(dir: &Path, name: &str) -> Result<(), String> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{LATEST}.tmp"));
+    let target = dir.join(LATEST);
+    let err = |e: std::io::Error| format!("{}: {e}", target.display());
+    let mut file = std::fs::File::create(&tmp).map_err(err)?;
+    writeln!(file, "{name}").map_err(err)?;
+    file.sync_all().map_err(err)?;
+    drop(file);
+    std::fs::rename(&tmp, &target).map_err(err)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Deletes all but the newest `keep` checkpoints.
+fn prune(dir: &Path, keep: usize) -> Result<(), String> {
+    for (_, path) in list(dir).into_iter().skip(keep) {
+        std::fs::remove_file(&path)
+            .map_err(|e| format!("cannot delete old checkpoint {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Checkpoints in `dir`, newest (largest step) first.
+pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            step_of(&name).map(|s| (s, e.path()))
+        })
+        .collect();
+    found.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    found
+}
+
+/// The file named by `dir/latest`, if any.
+pub fn latest_pointer(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(LATEST))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Reads the attributes of a checkpoint (any rank, serial; cheap).
+pub fn read_state(path: &Path) -> Result<CheckpointState, String> {
+    let kind = h5::read_attr_str(path, "kind")?;
+    if kind != "checkpoint" {
+        return Err(format!(
+            "{}: not a checkpoint (kind = {kind})",
+            path.display()
+        ));
+    }
+    let format = h5::read_attr_u64(path, "format")?;
+    if format != FORMAT_VERSION {
+        return Err(format!(
+            "{}: checkpoint format {format}, this build reads {FORMAT_VERSION}",
+            path.display()
+        ));
+    }
+    let dt_history = h5::read_small(path, "dt_history")?;
+    let want = h5::read_attr_str(path, "checksum_dt_history")?;
+    let got = hex(checksum_values(&dt_history));
+    if want != got {
+        return Err(format!(
+            "{}: dataset dt_history fails its checksum (stored {want}, computed {got})",
+            path.display()
+        ));
+    }
+    let step = h5::read_attr_u64(path, "step")?;
+    if dt_history.len() as u64 != step {
+        return Err(format!(
+            "{}: dt_history has {} entries for step {step}",
+            path.display(),
+            dt_history.len()
+        ));
+    }
+    Ok(CheckpointState {
+        t: h5::read_attr_f64(path, "t")?,
+        step,
+        dt_history,
+        config: h5::read_attr_str(path, "config")?,
+        physics: h5::read_attr_str(path, "physics")?,
+    })
+}
+
+/// Reads this rank's block of the checkpoint's `f` into `into` and verifies the checksum of the
+/// whole dataset (collective). The error is the same on every rank.
+pub fn read_field(
+    comm: &Comm,
+    path: &Path,
+    mesh: &Mesh,
+    block: &Block,
+    into: &mut Field,
+) -> Result<(), String> {
+    let local = h5::read_block(comm, path, "f", mesh, block, into);
+    if comm.any(local.is_err()) {
+        return Err(local
+            .err()
+            .unwrap_or_else(|| format!("{}: another rank failed to read f", path.display())));
+    }
+    let got = hex(field_checksum(comm, mesh, block, into));
+    let want = h5::read_attr_str(path, "checksum_f")?;
+    if want != got {
+        return Err(format!(
+            "{}: dataset f fails its checksum (stored {want}, computed {got})",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Physics keys whose values differ between two fingerprints (`key = value` lines), with both
+/// values, for a refusal message.
+pub fn physics_differences(stored: &str, current: &str) -> Vec<String> {
+    let parse = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (k, v) = l.split_once(" = ")?;
+                Some((k.trim().to_string(), v.trim().to_string()))
+            })
+            .collect()
+    };
+    let (a, b) = (parse(stored), parse(current));
+    let mut keys: Vec<&String> = a.iter().chain(b.iter()).map(|(k, _)| k).collect();
+    keys.sort();
+    keys.dedup();
+    let get = |list: &[(String, String)], k: &str| {
+        list.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    keys.into_iter()
+        .filter_map(|k| {
+            let (old, new) = (get(&a, k), get(&b, k));
+            (old != new).then(|| {
+                format!(
+                    "{k} (checkpoint: {}, now: {})",
+                    old.unwrap_or_else(|| "unset".into()),
+                    new.unwrap_or_else(|| "unset".into())
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_sort() {
+        assert_eq!(file_name(42), "ckpt_000000000042.h5");
+        assert_eq!(step_of(&file_name(42)), Some(42));
+        assert_eq!(step_of("ckpt_x.h5"), None);
+        assert_eq!(step_of("latest"), None);
+    }
+
+    #[test]
+    fn checksum_sees_a_flipped_bit_and_a_swap() {
+        let v = vec![1.0, 2.5, -3.0, 1e-300];
+        let base = checksum_values(&v);
+        let mut w = v.clone();
+        w[2] = f64::from_bits(w[2].to_bits() ^ 1);
+        assert_ne!(checksum_values(&w), base);
+        let mut s = v.clone();
+        s.swap(0, 1);
+        assert_ne!(checksum_values(&s), base);
+    }
+
+    #[test]
+    fn physics_differences_name_the_keys() {
+        let a = "# nlfp physics v1\nmodel.gamma = 2.0\ngrid.n = 31\n";
+        let b = "# nlfp physics v1\nmodel.gamma = 2.5\ngrid.n = 31\n";
+        assert_eq!(
+            physics_differences(a, b),
+            vec!["model.gamma (checkpoint: 2.0, now: 2.5)".to_string()]
+        );
+        assert!(physics_differences(a, a).is_empty());
+    }
+}

@@ -1,0 +1,93 @@
+//! XDMF sidecar for the HDF5 snapshots: a temporal collection of uniform grids with cell-centred
+//! data, which ParaView and VisIt open directly as a time series.
+//!
+//! 2D snapshots are `2DCoRectMesh` grids of `(n + 1) x (n + 1)` nodes with origin `(-L, -L)` and
+//! spacing `(h, h)`; a 1D snapshot is shown as a one-cell-high strip (`2 x (n + 1)` nodes) with its
+//! `[n]` dataset read as `1 x n` cell values. Written by rank 0 under a temporary name and renamed.
+
+use std::path::Path;
+
+use crate::mesh::Mesh;
+
+/// One snapshot in the series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnapshotEntry {
+    /// Step of the snapshot.
+    pub step: u64,
+    /// Simulated time.
+    pub t: f64,
+    /// HDF5 file, relative to the XDMF file's directory.
+    pub file: String,
+}
+
+/// The XDMF text for `entries` on `mesh`.
+pub fn render(mesh: &Mesh, entries: &[SnapshotEntry]) -> String {
+    let (nx, ny) = (mesh.nx(), mesh.ny());
+    let h = mesh.h;
+    let (origin_y, origin_x) = if mesh.dim == 2 {
+        (-mesh.half_width, -mesh.half_width)
+    } else {
+        (-0.5 * h, -mesh.half_width)
+    };
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" ?>\n<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n");
+    out.push_str("<Xdmf Version=\"3.0\">\n <Domain>\n");
+    out.push_str(
+        "  <Grid Name=\"snapshots\" GridType=\"Collection\" CollectionType=\"Temporal\">\n",
+    );
+    for e in entries {
+        out.push_str(&format!(
+            "   <Grid Name=\"step_{step}\" GridType=\"Uniform\">\n\
+             \x20   <Time Value=\"{t:e}\"/>\n\
+             \x20   <Topology TopologyType=\"2DCoRectMesh\" Dimensions=\"{ny1} {nx1}\"/>\n\
+             \x20   <Geometry GeometryType=\"ORIGIN_DXDY\">\n\
+             \x20    <DataItem Dimensions=\"2\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">{origin_y:e} {origin_x:e}</DataItem>\n\
+             \x20    <DataItem Dimensions=\"2\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">{h:e} {h:e}</DataItem>\n\
+             \x20   </Geometry>\n\
+             \x20   <Attribute Name=\"f\" AttributeType=\"Scalar\" Center=\"Cell\">\n\
+             \x20    <DataItem Dimensions=\"{ny} {nx}\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">{file}:/f</DataItem>\n\
+             \x20   </Attribute>\n\
+             \x20  </Grid>\n",
+            step = e.step,
+            t = e.t,
+            ny1 = ny + 1,
+            nx1 = nx + 1,
+            file = e.file,
+        ));
+    }
+    out.push_str("  </Grid>\n </Domain>\n</Xdmf>\n");
+    out
+}
+
+/// Writes the series to `path` atomically (temporary name, then rename).
+pub fn write(path: &Path, mesh: &Mesh, entries: &[SnapshotEntry]) -> Result<(), String> {
+    let tmp = path.with_extension("xdmf.tmp");
+    std::fs::write(&tmp, render(mesh, entries))
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_cell_data_on_corect_mesh() {
+        let mesh = Mesh::new(2, 5, 1.0);
+        let text = render(
+            &mesh,
+            &[SnapshotEntry {
+                step: 3,
+                t: 0.5,
+                file: "snapshots/snap_3.h5".into(),
+            }],
+        );
+        assert!(text.contains("Dimensions=\"6 6\""));
+        assert!(text.contains("Dimensions=\"5 5\""));
+        assert!(text.contains("Center=\"Cell\""));
+        assert!(text.contains("<Time Value=\"5e-1\"/>"));
+        assert!(text.contains("snapshots/snap_3.h5:/f"));
+        let line = render(&Mesh::new(1, 7, 1.0), &[]);
+        assert!(line.contains("Temporal"));
+    }
+}
