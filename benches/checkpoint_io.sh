@@ -6,9 +6,12 @@
 # Builds the `io_write` bench (release), optionally runs its correctness check at 1..4 ranks
 # (`--check`), then measures `write_global` (collective and independent MPI-IO, n x n f64, each
 # write timed from the first byte to the completed close + fsync + rename + directory fsync) at
-# 1 and 2 ranks, and `dd if=/dev/zero bs=8M conv=fsync` of the same size into the same directory.
-# Prints a table of MB/s (1 MB = 10^6 bytes; best and median of the repetitions) and whether the
-# target holds: the best collective rate at 2 ranks is at least half the best plain rate.
+# 1 and 2 ranks, with a plain sequential write of the same size by rank 0 interleaved as a
+# reference under the same load, and then `dd if=/dev/zero bs=8M conv=fsync` of the same size
+# into the same directory. Prints a table of MB/s (1 MB = 10^6 bytes; best and median of the
+# repetitions) and whether the target holds: the best collective rate at 2 ranks is at least
+# half the best dd rate (and, less sensitive to other jobs on a shared machine, half the best
+# interleaved plain rate of the same run).
 # Output files go under the cargo target directory (same disk as the repo) and are removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,7 @@ if [[ "${1:-}" == "--check" ]]; then
     shift
 fi
 N=${1:-4095}
-REPS=${2:-3}
+REPS=${2:-5}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_io=^ompio
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
@@ -86,14 +89,23 @@ MEDIAN[dd-1]=$(echo "$sorted" | sed -n "$(((REPS + 1) / 2))p")
 
 echo
 echo "== MB/s, $N x $N f64 ($((BYTES / 1000000)) MB), $(nproc) core(s), $(df -P "$OUT" | awk 'NR==2 {print $1}')"
-printf '%-26s %10s %12s\n' "writer" "best" "median"
-for key in collective-1 independent-1 collective-2 independent-2; do
-    printf '%-26s %10s %12s\n' "${key%-*} (${key##*-} rank(s))" "${BEST[$key]}" "${MEDIAN[$key]}"
+printf '%-34s %10s %12s\n' "writer" "best" "median"
+for np in 1 2; do
+    for mode in collective independent plain; do
+        label="$mode ($np rank(s))"
+        [[ $mode == plain ]] && label="plain, interleaved (np=$np run)"
+        printf '%-34s %10s %12s\n' "$label" "${BEST[$mode-$np]}" "${MEDIAN[$mode-$np]}"
+    done
 done
-printf '%-26s %10s %12s\n' "dd conv=fsync (1 process)" "${BEST[dd-1]}" "${MEDIAN[dd-1]}"
-half=$(awk -v d="${BEST[dd-1]}" 'BEGIN {printf "%.1f", d / 2}')
-if awk -v c="${BEST[collective-2]}" -v h="$half" 'BEGIN {exit !(c >= h)}'; then
-    echo "target met: collective at 2 ranks ${BEST[collective-2]} MB/s >= half the plain rate ($half MB/s)"
-else
-    echo "target NOT met: collective at 2 ranks ${BEST[collective-2]} MB/s < half the plain rate ($half MB/s)"
-fi
+printf '%-34s %10s %12s\n' "dd conv=fsync (1 process)" "${BEST[dd-1]}" "${MEDIAN[dd-1]}"
+verdict() { # verdict NAME REFERENCE_RATE
+    local half
+    half=$(awk -v d="$2" 'BEGIN {printf "%.1f", d / 2}')
+    if awk -v c="${BEST[collective-2]}" -v h="$half" 'BEGIN {exit !(c >= h)}'; then
+        echo "target met vs $1: collective at 2 ranks ${BEST[collective-2]} MB/s >= $half MB/s (half of $2)"
+    else
+        echo "target NOT met vs $1: collective at 2 ranks ${BEST[collective-2]} MB/s < $half MB/s (half of $2)"
+    fi
+}
+verdict "dd" "${BEST[dd-1]}"
+verdict "interleaved plain" "${BEST[plain-2]}"

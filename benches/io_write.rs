@@ -9,11 +9,14 @@
 //! ```
 //!
 //! Throughput: one 2D field of `NLFP_IO_N` x `NLFP_IO_N` cells (default 4095, 134 MB of `f64`)
-//! on the balanced process grid, written `NLFP_IO_REPS` times (default 3) per mode, modes
-//! alternating, into `NLFP_IO_DIR` (default `target/io-bench`; keep it on the disk under test).
-//! The time of one write runs from a barrier before the first byte to the return of
-//! `write_global`, i.e. after close, fsync, rename and the directory fsync. A machine-readable
-//! line `RESULT mode=... ranks=... bytes=... best_mbs=... median_mbs=...` per mode follows the
+//! on the balanced process grid, written `NLFP_IO_REPS` times (default 3) per mode into
+//! `NLFP_IO_DIR` (default `target/io-bench`; keep it on the disk under test). The time of one
+//! write runs from a barrier before the first byte to the return of `write_global` on every
+//! rank, i.e. after close, fsync, rename and the directory fsync. Interleaved with the HDF5
+//! writes, rank 0 also writes the same number of bytes sequentially (`plain`: `write_all` of
+//! 8 MiB chunks, fsync, rename, directory fsync), a reference that sees the same machine load.
+//! MB/s are 10^6 bytes per second of the dataset's size. A machine-readable line
+//! `RESULT mode=... ranks=... bytes=... best_mbs=... median_mbs=...` per writer follows the
 //! table.
 //!
 //! Check (`--check`, any rank count; run it at 1 to 4 ranks): for 1D and 2D grids, including
@@ -93,6 +96,50 @@ fn main() {
 // Throughput
 // ---------------------------------------------------------------------------------------------
 
+/// What one timed write does.
+#[derive(Clone, Copy, PartialEq)]
+enum Writer {
+    /// `write_global` in this mode.
+    Hdf5(IoMode),
+    /// The reference: rank 0 alone writes the same number of bytes sequentially in 8 MiB
+    /// chunks with `write_all`, then fsync, rename and directory fsync (what `dd conv=fsync`
+    /// does, plus the rename), interleaved with the HDF5 writes so that both see the same load.
+    Plain,
+}
+
+impl Writer {
+    const ALL: [Writer; 3] = [
+        Writer::Hdf5(IoMode::Collective),
+        Writer::Hdf5(IoMode::Independent),
+        Writer::Plain,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Writer::Hdf5(mode) => mode.name(),
+            Writer::Plain => "plain",
+        }
+    }
+}
+
+/// The [`Writer::Plain`] reference write (rank 0 only).
+fn plain_write(path: &Path, bytes: usize) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let chunk = vec![0u8; 8 << 20];
+    let mut file = std::fs::File::create(&tmp)?;
+    let mut left = bytes;
+    while left > 0 {
+        let k = left.min(chunk.len());
+        file.write_all(&chunk[..k])?;
+        left -= k;
+    }
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
 fn run_bench(comm: &Comm) -> i32 {
     let n = env_usize("NLFP_IO_N", 4095);
     let reps = env_usize("NLFP_IO_REPS", 3).max(1);
@@ -114,67 +161,71 @@ fn run_bench(comm: &Comm) -> i32 {
             dir.display()
         );
     }
-    let mut times: Vec<(IoMode, f64)> = Vec::new();
+    let mut times: Vec<(Writer, f64)> = Vec::new();
     for rep in 0..reps {
-        // Alternate the order so neither mode always runs on a warmer page cache.
-        let order = if rep % 2 == 0 {
-            IoMode::ALL
-        } else {
-            [IoMode::Independent, IoMode::Collective]
-        };
-        for mode in order {
+        // Rotate the order so no writer always runs first (on a colder page cache).
+        let mut order = Writer::ALL;
+        order.rotate_left(rep % Writer::ALL.len());
+        for writer in order {
             if comm.is_root() {
                 let _ = std::fs::remove_file(&path);
             }
             comm.barrier();
             let t0 = Instant::now();
-            let written = write_global(
-                comm,
-                &path,
-                &mesh,
-                &block,
-                &[BlockData {
-                    name: "f",
-                    field: &f,
-                }],
-                &[],
-                &attrs,
-                mode,
-            );
+            let written = match writer {
+                Writer::Hdf5(mode) => write_global(
+                    comm,
+                    &path,
+                    &mesh,
+                    &block,
+                    &[BlockData {
+                        name: "f",
+                        field: &f,
+                    }],
+                    &[],
+                    &attrs,
+                    mode,
+                ),
+                Writer::Plain if comm.is_root() => plain_write(&path, bytes as usize)
+                    .map_err(|e| format!("{}: {e}", path.display())),
+                Writer::Plain => Ok(()),
+            };
             let dt = t0.elapsed().as_secs_f64();
-            if let Err(e) = written {
-                eprintln!("[rank {}] {e}", comm.rank());
+            if comm.any(written.is_err()) {
+                if let Err(e) = written {
+                    eprintln!("[rank {}] {e}", comm.rank());
+                }
                 return 1;
             }
             let dt = comm.max(dt);
             if comm.is_root() {
                 println!(
                     "  rep {rep} {:<11} {:8.3} s {:9.1} MB/s",
-                    mode.name(),
+                    writer.name(),
                     dt,
                     bytes / dt / 1e6
                 );
             }
-            times.push((mode, dt));
+            times.push((writer, dt));
         }
     }
     if comm.is_root() {
         let _ = std::fs::remove_file(&path);
-        println!("{:<12} {:>12} {:>14}", "mode", "best MB/s", "median MB/s");
+        println!("{:<12} {:>12} {:>14}", "writer", "best MB/s", "median MB/s");
         let mut lines = Vec::new();
-        for mode in IoMode::ALL {
+        for writer in Writer::ALL {
             let mut t: Vec<f64> = times
                 .iter()
-                .filter(|(m, _)| *m == mode)
+                .filter(|(w, _)| *w == writer)
                 .map(|(_, t)| *t)
                 .collect();
             t.sort_by(|a, b| a.partial_cmp(b).unwrap());
             let best = bytes / t[0] / 1e6;
             let median = bytes / t[t.len() / 2] / 1e6;
-            println!("{:<12} {best:12.1} {median:14.1}", mode.name());
+            println!("{:<12} {best:12.1} {median:14.1}", writer.name());
             lines.push(format!(
                 "RESULT mode={} ranks={} bytes={} best_mbs={best:.1} median_mbs={median:.1}",
-                mode.name(),
+                writer.name(),
                 comm.size(),
                 bytes as u64
             ));

@@ -88,6 +88,10 @@ pub trait Family: Copy + Send + Sync {
 
     /// The exponent classification for [`Family::aux`].
     fn power(&self) -> Power;
+
+    /// Whether [`Family::dt_rates`] equals [`Family::rates`], so the rates of the time-step
+    /// pass can be kept and reused by the update.
+    const DT_RATES_ARE_FLUX_RATES: bool;
 }
 
 /// Upwind drift + central diffusion. `Aux = kappa f^gamma`.
@@ -113,6 +117,7 @@ impl Upwind {
 
 impl Family for Upwind {
     type Aux = f64;
+    const DT_RATES_ARE_FLUX_RATES: bool = false;
 
     #[inline(always)]
     fn aux(&self, _f: f64, f_pow_gamma: f64) -> f64 {
@@ -217,6 +222,7 @@ impl Sg {
 
 impl Family for Sg {
     type Aux = SgAux;
+    const DT_RATES_ARE_FLUX_RATES: bool = true;
 
     #[inline(always)]
     fn aux(&self, f: f64, f_pow_gamma: f64) -> SgAux {

@@ -323,12 +323,17 @@ pub fn apply<F: Family>(
 
 /// Largest positivity rate `(sum of outgoing k over the cell's faces) / h` on `region`: the
 /// explicit step keeps `f >= 0` when `dt * rate <= 1`.
+///
+/// With `store`, the face rates are also kept, so that a family whose time-step rates are its
+/// flux rates ([`Family::DT_RATES_ARE_FLUX_RATES`]) can update with [`apply_stored`] without
+/// evaluating them again.
 pub fn max_rate<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
     f: &Field,
     scratch: &mut Scratch<F::Aux>,
     region: &Region,
+    mut store: Option<&mut FaceRates>,
 ) -> f64 {
     if region.is_empty() {
         return 0.0;
@@ -346,10 +351,17 @@ pub fn max_rate<F: Family>(
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
     faces.y_row::<DtRateOp>(region.rows.start, cols, fy_south, fy_south2);
+    if let Some(store) = store.as_deref_mut() {
+        store.put_y(region.rows.start, cols, fy_south, fy_south2);
+    }
     let mut max_rate = 0.0f64;
     for j in region.rows.clone() {
         faces.x_row::<DtRateOp>(j, cols, fx, fx2);
         faces.y_row::<DtRateOp>(j + 1, cols, fy_north, fy_north2);
+        if let Some(store) = store.as_deref_mut() {
+            store.put_x(j, cols, fx, fx2);
+            store.put_y(j + 1, cols, fy_north, fy_north2);
+        }
         let n = cols.len();
         let kp_east = &fx[cols.start + 1..cols.end + 1];
         let km_west = &fx2[cols.start..cols.end];
@@ -363,4 +375,85 @@ pub fn max_rate<F: Family>(
         std::mem::swap(fy_south2, fy_north2);
     }
     max_rate / geom.h
+}
+
+/// The face rates `(k_plus, k_minus)` of every face of a block, kept between the rate pass and
+/// the update (and, later, for the reverse sweep). x-face `i` of row `j` is at `j (nx + 1) + i`,
+/// y-face `jf` of column `i` at `jf nx + i`.
+#[derive(Clone, Debug)]
+pub struct FaceRates {
+    nx: usize,
+    kp_x: Vec<f64>,
+    km_x: Vec<f64>,
+    kp_y: Vec<f64>,
+    km_y: Vec<f64>,
+}
+
+impl FaceRates {
+    /// Storage for an `ny x nx` block.
+    pub fn new(ny: usize, nx: usize) -> FaceRates {
+        FaceRates {
+            nx,
+            kp_x: vec![0.0; ny * (nx + 1)],
+            km_x: vec![0.0; ny * (nx + 1)],
+            kp_y: vec![0.0; (ny + 1) * nx],
+            km_y: vec![0.0; (ny + 1) * nx],
+        }
+    }
+
+    fn put_x(&mut self, j: usize, cols: &Range<usize>, kp: &[f64], km: &[f64]) {
+        let base = j * (self.nx + 1);
+        let faces = cols.start..cols.end + 1;
+        self.kp_x[base + faces.start..base + faces.end].copy_from_slice(&kp[faces.clone()]);
+        self.km_x[base + faces.start..base + faces.end].copy_from_slice(&km[faces]);
+    }
+
+    fn put_y(&mut self, jf: usize, cols: &Range<usize>, kp: &[f64], km: &[f64]) {
+        let base = jf * self.nx;
+        self.kp_y[base + cols.start..base + cols.end].copy_from_slice(&kp[cols.clone()]);
+        self.km_y[base + cols.start..base + cols.end].copy_from_slice(&km[cols.clone()]);
+    }
+}
+
+/// [`apply`] with the face rates of a preceding [`max_rate`] pass over the same field and region
+/// (valid when [`Family::DT_RATES_ARE_FLUX_RATES`]): `F = k_plus f_L - k_minus f_R` with the
+/// stored rates, bit-identical to recomputing them.
+pub fn apply_stored(
+    geom: &BlockGeometry,
+    f: &Field,
+    rates: &FaceRates,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
+    if region.is_empty() {
+        return;
+    }
+    let (c0, c1) = (region.cols.start, region.cols.end);
+    let n = c1 - c0;
+    let nx = geom.nx;
+    let raw = f.raw();
+    for j in region.rows.clone() {
+        let k = f.index(j as isize, c0 as isize);
+        let fin = &raw[k..k + n];
+        // x faces c0..=c1 of row j: cells (j, i-1) and (j, i).
+        let left = &raw[k - 1..k + n];
+        let right = &raw[k..k + n + 1];
+        let xb = j * (nx + 1) + c0;
+        let (kpx, kmx) = (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]);
+        // y faces j (south) and j + 1 (north) of columns c0..c1.
+        let below = &raw[k - f.stride()..k - f.stride() + n];
+        let above = &raw[k + f.stride()..k + f.stride() + n];
+        let (sb, nb) = (j * nx + c0, (j + 1) * nx + c0);
+        let (kps, kms) = (&rates.kp_y[sb..sb + n], &rates.km_y[sb..sb + n]);
+        let (kpn, kmn) = (&rates.kp_y[nb..nb + n], &rates.km_y[nb..nb + n]);
+        let dst = &mut out.raw_mut()[k..k + n];
+        for c in 0..n {
+            let fxw = kpx[c] * left[c] - kmx[c] * right[c];
+            let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
+            let fys = kps[c] * below[c] - kms[c] * fin[c];
+            let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
+            dst[c] = fin[c] + dt_over_h * ((fxw - fxe) + (fys - fyn));
+        }
+    }
 }

@@ -23,7 +23,7 @@ use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
 use crate::field::Field;
 use crate::mesh::Mesh;
-use crate::scheme::stage::{self, BlockGeometry, Region, Scratch};
+use crate::scheme::stage::{self, BlockGeometry, FaceRates, Region, Scratch};
 use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
 
 /// The explicit stepper, selected by `time.stepper`.
@@ -195,6 +195,8 @@ pub struct Explicit<F: Family> {
     interior: Region,
     rim: Vec<Region>,
     scratch: Scratch<F::Aux>,
+    /// Face rates kept from the rate pass for the update, when the family allows it.
+    rates: Option<FaceRates>,
     halo: HaloExchange,
     stage1: Field,
     stage2: Field,
@@ -221,6 +223,7 @@ impl<F: Family> Explicit<F> {
             interior,
             rim,
             scratch: Scratch::new(&stage1),
+            rates: F::DT_RATES_ARE_FLUX_RATES.then(|| FaceRates::new(block.ny, block.nx)),
             halo: HaloExchange::new(block),
             stage2: stage1.clone(),
             stage1,
@@ -237,13 +240,21 @@ impl<F: Family> Explicit<F> {
         &mut self,
         comm: &Comm,
         f: &mut Field,
-        interior: impl FnOnce(&F, &BlockGeometry, &Field, &mut Scratch<F::Aux>, &Region) -> R,
+        interior: impl FnOnce(
+            &F,
+            &BlockGeometry,
+            &Field,
+            &mut Scratch<F::Aux>,
+            Option<&mut FaceRates>,
+            &Region,
+        ) -> R,
     ) -> R {
         let Explicit {
             family,
             geom,
             interior: region,
             scratch,
+            rates,
             halo,
             timers,
             ..
@@ -255,7 +266,7 @@ impl<F: Family> Explicit<F> {
             let t0 = Instant::now();
             stage::fill_aux_owned(family, f, &mut scratch.aux);
             aux_time = t0.elapsed();
-            let r = interior(family, geom, f, scratch, region);
+            let r = interior(family, geom, f, scratch, rates.as_mut(), region);
             overlap_time = t0.elapsed();
             r
         });
@@ -278,9 +289,9 @@ impl<F: Family> TimeStepper for Explicit<F> {
     ) -> StepReport {
         // 1-2: halo exchange overlapped with the interior rates, then the rim, then MAX.
         let mut rate_time = Duration::ZERO;
-        let interior_rate = self.exchange_with(comm, f, |fam, geom, f, scratch, region| {
+        let interior_rate = self.exchange_with(comm, f, |fam, geom, f, scratch, rates, region| {
             let t0 = Instant::now();
-            let r = stage::max_rate(fam, geom, f, scratch, region);
+            let r = stage::max_rate(fam, geom, f, scratch, region, rates);
             rate_time += t0.elapsed();
             r
         });
@@ -293,6 +304,7 @@ impl<F: Family> TimeStepper for Explicit<F> {
                 f,
                 &mut self.scratch,
                 region,
+                self.rates.as_mut(),
             ));
         }
         self.timers.rate += rate_time + t0.elapsed();
@@ -328,19 +340,30 @@ impl<F: Family> TimeStepper for Explicit<F> {
         } = self.next_dt(comm, f, t, t_end, requests);
         let mut rejected = 0;
         loop {
+            if rejected > 0 {
+                // The stage-2 pass overwrote the per-cell values (and kept rates) with those of
+                // f*: recompute them for f, whose ghosts are still current.
+                stage::fill_aux_owned(&self.family, f, &mut self.scratch.aux);
+                stage::fill_aux_ghosts(&self.family, f, &mut self.scratch.aux);
+            }
             // 3: stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh).
             let t0 = Instant::now();
             let whole = self.geom.whole();
             let dt_over_h = dt / self.geom.h;
-            stage::apply(
-                &self.family,
-                &self.geom,
-                f,
-                &mut self.scratch,
-                &mut self.stage1,
-                &whole,
-                dt_over_h,
-            );
+            match (&self.rates, rejected) {
+                (Some(rates), 0) => {
+                    stage::apply_stored(&self.geom, f, rates, &mut self.stage1, &whole, dt_over_h)
+                }
+                _ => stage::apply(
+                    &self.family,
+                    &self.geom,
+                    f,
+                    &mut self.scratch,
+                    &mut self.stage1,
+                    &whole,
+                    dt_over_h,
+                ),
+            }
             self.timers.update += t0.elapsed();
             if self.stepper == StepperKind::Euler {
                 std::mem::swap(f, &mut self.stage1);
@@ -356,16 +379,26 @@ impl<F: Family> TimeStepper for Explicit<F> {
             let mut stage1 = std::mem::replace(&mut self.stage1, Field::zeros(0, 0));
             let mut stage2 = std::mem::replace(&mut self.stage2, Field::zeros(0, 0));
             let (mut update_time, mut rate_time) = (Duration::ZERO, Duration::ZERO);
-            let interior_rate =
-                self.exchange_with(comm, &mut stage1, |fam, geom, s1, scratch, region| {
+            let interior_rate = self.exchange_with(
+                comm,
+                &mut stage1,
+                |fam, geom, s1, scratch, mut rates, region| {
                     let t0 = Instant::now();
-                    let r = stage::max_rate(fam, geom, s1, scratch, region);
+                    let r = stage::max_rate(fam, geom, s1, scratch, region, rates.as_deref_mut());
                     let t1 = Instant::now();
-                    stage::apply(fam, geom, s1, scratch, &mut stage2, region, dt_over_h);
+                    match rates {
+                        Some(rates) => {
+                            stage::apply_stored(geom, s1, rates, &mut stage2, region, dt_over_h)
+                        }
+                        None => {
+                            stage::apply(fam, geom, s1, scratch, &mut stage2, region, dt_over_h)
+                        }
+                    }
                     rate_time += t1 - t0;
                     update_time += t1.elapsed();
                     r
-                });
+                },
+            );
             let mut local_rate = interior_rate;
             for region in &self.rim {
                 let t0 = Instant::now();
@@ -375,17 +408,28 @@ impl<F: Family> TimeStepper for Explicit<F> {
                     &stage1,
                     &mut self.scratch,
                     region,
+                    self.rates.as_mut(),
                 ));
                 let t1 = Instant::now();
-                stage::apply(
-                    &self.family,
-                    &self.geom,
-                    &stage1,
-                    &mut self.scratch,
-                    &mut stage2,
-                    region,
-                    dt_over_h,
-                );
+                match &self.rates {
+                    Some(rates) => stage::apply_stored(
+                        &self.geom,
+                        &stage1,
+                        rates,
+                        &mut stage2,
+                        region,
+                        dt_over_h,
+                    ),
+                    None => stage::apply(
+                        &self.family,
+                        &self.geom,
+                        &stage1,
+                        &mut self.scratch,
+                        &mut stage2,
+                        region,
+                        dt_over_h,
+                    ),
+                }
                 rate_time += t1 - t0;
                 update_time += t1.elapsed();
             }
