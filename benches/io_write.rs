@@ -27,7 +27,9 @@
 //! * [`read_block`] on every other process grid returns exactly the written values in the
 //!   owned cells and leaves the ghosts alone;
 //! * the collective writes were carried out collectively (no fallback reported by HDF5);
-//! * `write_field` + `read_field` round-trip.
+//! * `write_field` + `read_field` round-trip;
+//! * bad calls (missing directory, file or dataset, wrong grid, a wrong field shape on one rank
+//!   only) fail on every rank without hanging and leave no temporary file.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -372,6 +374,7 @@ fn run_check(comm: &Comm) -> i32 {
         }
     }
     check_write_field(comm, &mut fails, &dir);
+    check_errors(comm, &mut fails, &dir);
     fails.check(collective_fallbacks() == 0, || {
         format!(
             "{} collective transfer(s) fell back to independent I/O",
@@ -552,4 +555,109 @@ fn check_write_field(comm: &Comm, fails: &mut Failures, dir: &Path) {
             let _ = std::fs::remove_file(&path);
         }
     }
+}
+
+/// Failures must reach every rank (no hang) and leave nothing behind.
+fn check_errors(comm: &Comm, fails: &mut Failures, dir: &Path) {
+    let mesh = Mesh::new(2, 9, 1.0);
+    let grid = ProcessGrid::choose(&mesh, comm.size()).expect("grid");
+    let block = Block::new(&mesh, grid, comm.rank());
+    let f = filled(&block, 44, 0.0);
+    let write = |path: &Path, field: &Field| {
+        write_global(
+            comm,
+            path,
+            &mesh,
+            &block,
+            &[BlockData { name: "f", field }],
+            &[],
+            &[("n", AttrValue::U64(9))],
+            IoMode::Collective,
+        )
+    };
+    expect_err(
+        comm,
+        fails,
+        "write into a missing directory",
+        write(&dir.join("no/such/dir/x.h5"), &f),
+    );
+    // A field of the wrong shape on rank 0 only.
+    let wrong = if comm.is_root() {
+        Field::zeros(block.ny + 1, block.nx)
+    } else {
+        f.clone()
+    };
+    let path = dir.join("wrong_shape.h5");
+    expect_err(
+        comm,
+        fails,
+        "field shape mismatch on rank 0",
+        write(&path, &wrong),
+    );
+    if comm.is_root() {
+        fails.check(
+            !path.exists() && !dir.join("wrong_shape.h5.tmp").exists(),
+            || "wrong_shape.h5 or its .tmp exists after a failed write".to_string(),
+        );
+    }
+    let mut into = Field::zeros(block.ny, block.nx);
+    let missing = dir.join("missing.h5");
+    expect_err(
+        comm,
+        fails,
+        "read_block of a missing file",
+        read_block(comm, &missing, "f", &mesh, &block, &mut into),
+    );
+    let path = dir.join("errors.h5");
+    match write(&path, &f) {
+        Ok(()) => {
+            expect_err(
+                comm,
+                fails,
+                "read_block of a missing dataset",
+                read_block(comm, &path, "g", &mesh, &block, &mut into),
+            );
+            let mesh1 = Mesh::new(1, 9, 1.0);
+            let block1 = Block::new(
+                &mesh1,
+                ProcessGrid {
+                    px: comm.size(),
+                    py: 1,
+                },
+                comm.rank(),
+            );
+            let mut into1 = Field::zeros(block1.ny, block1.nx);
+            expect_err(
+                comm,
+                fails,
+                "read_block of a 2D dataset on a 1D grid",
+                read_block(comm, &path, "f", &mesh1, &block1, &mut into1),
+            );
+            expect_err(
+                comm,
+                fails,
+                "read_small of a 2D dataset",
+                read_small(&path, "f").map(|_| ()),
+            );
+            expect_err(
+                comm,
+                fails,
+                "read_attr_f64 of a missing attribute",
+                read_attr_f64(&path, "nope").map(|_| ()),
+            );
+        }
+        Err(e) => fails.fail(format!("write {}: {e}", path.display())),
+    }
+    comm.barrier();
+    if comm.is_root() {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// Checks that `r` is an error on every rank.
+fn expect_err(comm: &Comm, fails: &mut Failures, what: &str, r: Result<(), String>) {
+    let all = !comm.any(r.is_ok());
+    fails.check(all, || {
+        format!("{what}: did not fail on every rank ({r:?})")
+    });
 }

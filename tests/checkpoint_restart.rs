@@ -28,19 +28,6 @@ max_steps = 120
 diagnostics_every = 1
 "#;
 
-fn assert_same_final(a: &Path, b: &Path, what: &str) {
-    let (fa, fb) = (final_field(a), final_field(b));
-    assert_eq!(fa.step, fb.step, "{what}: steps");
-    assert_eq!(fa.t.to_bits(), fb.t.to_bits(), "{what}: t");
-    let differing = fa
-        .values
-        .iter()
-        .zip(&fb.values)
-        .filter(|(x, y)| x.to_bits() != y.to_bits())
-        .count();
-    assert_eq!(differing, 0, "{what}: {differing} values differ");
-}
-
 fn checkpoints(out: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(out.join("checkpoints"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -86,17 +73,7 @@ fn restart_is_bit_identical_on_any_rank_count() {
             steps, ref_steps,
             "{name}: diagnostics rows continue exactly"
         );
-        assert_eq!(
-            column(&out, "dt")
-                .iter()
-                .map(|x| x.to_bits())
-                .collect::<Vec<_>>(),
-            column(&reference, "dt")
-                .iter()
-                .map(|x| x.to_bits())
-                .collect::<Vec<_>>(),
-            "{name}: dt sequence"
-        );
+        assert_same_dt_sequence(&reference, &out, &name);
     }
 }
 

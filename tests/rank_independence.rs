@@ -35,26 +35,8 @@ diagnostics_every = 1
 }
 
 fn assert_identical(reference: &std::path::Path, other: &std::path::Path, what: &str) {
-    let a = final_field(reference);
-    let b = final_field(other);
-    assert_eq!(a.shape, b.shape, "{what}");
-    assert_eq!(a.step, b.step, "{what}: step count");
-    assert_eq!(a.t.to_bits(), b.t.to_bits(), "{what}: final time");
-    let differing = a
-        .values
-        .iter()
-        .zip(&b.values)
-        .filter(|(x, y)| x.to_bits() != y.to_bits())
-        .count();
-    assert_eq!(differing, 0, "{what}: {differing} values differ");
-    let (dt_a, dt_b) = (column(reference, "dt"), column(other, "dt"));
-    assert_eq!(dt_a.len(), dt_b.len(), "{what}: dt sequence length");
-    assert!(
-        dt_a.iter()
-            .zip(&dt_b)
-            .all(|(x, y)| x.to_bits() == y.to_bits()),
-        "{what}: dt sequences differ"
-    );
+    assert_same_final(reference, other, what);
+    assert_same_dt_sequence(reference, other, what);
 }
 
 #[test]

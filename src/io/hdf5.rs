@@ -591,8 +591,10 @@ fn persist(tmp: &Path, path: &Path) -> Result<(), String> {
         let _ = std::fs::remove_file(tmp);
         return Err(format!("{}: cannot fsync: {e}", tmp.display()));
     }
-    std::fs::rename(tmp, path)
-        .map_err(|e| format!("{}: cannot rename into place: {e}", path.display()))?;
+    if let Err(e) = std::fs::rename(tmp, path) {
+        let _ = std::fs::remove_file(tmp);
+        return Err(format!("{}: cannot rename into place: {e}", path.display()));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -130,3 +130,24 @@ pub fn orders(errors: &[f64], ns: &[usize]) -> Vec<f64> {
         .map(|(e, n)| (e[0] / e[1]).ln() / (n[1] as f64 / n[0] as f64).ln())
         .collect()
 }
+
+/// Asserts that `a/final.h5` and `b/final.h5` hold bit-identical fields at the same step and t.
+pub fn assert_same_final(a: &Path, b: &Path, what: &str) {
+    let (fa, fb) = (final_field(a), final_field(b));
+    assert_eq!(fa.shape, fb.shape, "{what}: shape");
+    assert_eq!(fa.step, fb.step, "{what}: step count");
+    assert_eq!(fa.t.to_bits(), fb.t.to_bits(), "{what}: final time");
+    let differing = fa
+        .values
+        .iter()
+        .zip(&fb.values)
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(differing, 0, "{what}: {differing} values differ");
+}
+
+/// Asserts that the `dt` columns of two runs' diagnostics are bit-identical.
+pub fn assert_same_dt_sequence(a: &Path, b: &Path, what: &str) {
+    let bits = |p: &Path| -> Vec<u64> { column(p, "dt").iter().map(|x| x.to_bits()).collect() };
+    assert_eq!(bits(a), bits(b), "{what}: dt sequences differ");
+}
