@@ -356,7 +356,16 @@ fn block_selection(
         (field.ny() + 2 * GHOST) as hsize_t,
         field.stride() as hsize_t,
     ];
-    debug_assert_eq!(dims[0] as usize * dims[1] as usize, field.raw().len());
+    // The raw transfer reads or writes through a pointer to this storage: its size must match.
+    if dims[0] as usize * dims[1] as usize != field.raw().len() {
+        return Err(format!(
+            "{}: field storage of {} values is not {}x{}",
+            path.display(),
+            field.raw().len(),
+            dims[0],
+            dims[1]
+        ));
+    }
     let mem = Handle::dataspace(h5_id(
         path,
         "cannot create the memory dataspace",
