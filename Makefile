@@ -4,6 +4,9 @@
 #               on 2 MPI ranks, print where the results are
 #   make test   same set-up, then the whole test suite (unit, integration, MPI launch tests)
 #   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
+#   make io-bench   checkpoint write rate (collective / independent) against a plain dd
+#   make scaling    strong and weak scaling study, CSV + PNG
+#   make slurm-up / slurm-down   a single-node Slurm for trying the batch scripts
 #   make lint   rustfmt check and clippy with warnings as errors
 
 SHELL := /bin/bash
@@ -18,7 +21,7 @@ export OMPI_MCA_rmaps_base_oversubscribe := 1
 export OMPI_MCA_io := ^ompio
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 
-.PHONY: setup build run test bench lint clean
+.PHONY: setup build run test bench lint clean slurm-up slurm-down scaling io-bench
 
 setup:
 	@bash scripts/setup.sh
@@ -37,6 +40,20 @@ test: setup
 bench: build
 	cargo bench --bench stage
 	bash benches/halo_share.sh
+
+io-bench: build
+	bash benches/checkpoint_io.sh
+
+# A single-node Slurm on this machine (installs slurm-wlm and munge when absent).
+slurm-up:
+	bash scripts/slurm-local.sh start
+
+slurm-down:
+	bash scripts/slurm-local.sh stop
+
+# Strong and weak scaling over 1..NP ranks: runs/scaling/scaling.csv and scaling.png.
+scaling: build
+	bash jobs/scaling.sh $(NP) runs/scaling
 
 lint:
 	cargo fmt --check

@@ -9,7 +9,7 @@
 # * weak:   about WEAK_N^2 cells per rank (default WEAK_N = 401): grid.n = WEAK_N * sqrt(P) rounded to
 #   the nearest odd integer.
 # Every run is `LAUNCH nlfp forward configs/scaling.toml --set grid.n=N --set time.max_steps=STEPS`
-# (default STEPS = 100); the wall time is the `wall_seconds` column of the last row of the run's
+# (default STEPS = 200); the wall time is the `wall_seconds` column of the last row of the run's
 # diagnostics.csv (or, failing that, the time of the `done:` log line), the best of REPEAT runs
 # (default 1).
 #
@@ -36,7 +36,7 @@ OUT=${2:-runs/scaling}
 [[ "$MAX" =~ ^[1-9][0-9]*$ ]] || { echo "scaling: MAX_RANKS must be a positive integer" >&2; exit 2; }
 NLFP_BIN=${NLFP_BIN:-$ROOT/target/release/nlfp}
 CONFIG=${CONFIG:-$ROOT/configs/scaling.toml}
-STEPS=${STEPS:-100}
+STEPS=${STEPS:-200}
 STRONG_N=${STRONG_N:-801}
 WEAK_N=${WEAK_N:-401}
 MODES=${MODES:-strong weak}

@@ -23,6 +23,8 @@
 # Env: NLFP_NO_APT=1 forbids apt-get; NLFP_SLURM_WAIT (default 60) seconds to wait for the node.
 set -euo pipefail
 
+# The daemons (slurmctld, slurmd, munged) live in /usr/sbin, which a non-login PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 DIR=${NLFP_SLURM_DIR:-${TMPDIR:-/tmp}/nlfp-slurm}
 CONF=$DIR/etc/slurm.conf
 KILLWAIT=${NLFP_SLURM_KILLWAIT:-120}
@@ -35,9 +37,17 @@ log() { echo "slurm-local: $*"; }
 die() { echo "slurm-local: error: $*" >&2; exit 1; }
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 
-pid_alive() { # pidfile
-    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+# The pid in a pid file, when that process is alive and is the named daemon (a stale pid file
+# whose pid now belongs to another process does not count).
+daemon_pid() { # pidfile name
+    local pid
+    [ -s "$1" ] || return 1
+    pid=$(cat "$1")
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
+    echo "$pid"
 }
+pid_alive() { daemon_pid "$1" "$(basename "$1" .pid)" >/dev/null; }
 
 munge_ok() { have_cmd munge && have_cmd unmunge && munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 
@@ -180,11 +190,10 @@ start() {
     log "up: node localhost $(node_state), $(nproc) CPUs; SLURM_CONF=$CONF"
 }
 
-kill_pidfile() { # pidfile name
+kill_pidfile() { # pidfile name [quiet]
     local f=$1 pid
     [ -s "$f" ] || return 0
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid=$(daemon_pid "$f" "$2"); then
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
