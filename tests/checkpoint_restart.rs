@@ -413,6 +413,8 @@ fn snapshots_and_xdmf() {
                 format!("( {n} )")
             };
             assert!(header.contains(&shape), "{header}");
+            let info = run_ok(0, &["info", &path.to_string_lossy()]);
+            assert!(info.contains("verdict       valid"), "{info}");
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use super::CommandError;
 use crate::comm::Comm;
 use crate::io::checkpoint;
+use crate::io::checksum;
 use crate::io::hdf5 as h5;
 
 /// Runs the command (rank 0 prints; a serial read, no collective I/O).
@@ -68,7 +69,7 @@ fn describe(file: &Path) -> Result<String, String> {
     let mut valid = true;
     match attr_str("checksum_f") {
         Some(want) => {
-            let got = format!("{:016x}", checkpoint::checksum_values(&stored.values));
+            let got = checksum::hex(checksum::checksum_values(&stored.values));
             let ok = got == want;
             valid &= ok;
             line(

@@ -764,8 +764,9 @@ fn write_attr(path: &Path, file: &hdf5::File, name: &str, value: &AttrValue) -> 
 
 /// Writes `field` (the owned blocks of every rank) to `path` as dataset `f` with the run's
 /// attributes (`t`, `step`, `dt`, `config`, `code_version`, `dim`, `n`, `half_width`, `h`,
-/// `process_grid`), collectively: every rank must call. A thin wrapper of [`write_global`];
-/// errors are agreed on by all ranks (an error on any rank is an error on all).
+/// `process_grid`, `checksum_f` — see [`super::checksum`]), collectively: every rank must
+/// call. A thin wrapper of [`write_global`]; errors are agreed on by all ranks (an error on any
+/// rank is an error on all).
 #[allow(clippy::too_many_arguments)]
 pub fn write_field(
     comm: &Comm,
@@ -790,6 +791,12 @@ pub fn write_field(
         (
             "process_grid",
             AttrValue::Str(format!("{}x{}", grid.px, grid.py)),
+        ),
+        (
+            "checksum_f",
+            AttrValue::Str(super::checksum::hex(super::checksum::field_checksum(
+                comm, mesh, block, field,
+            ))),
         ),
     ];
     write_global(

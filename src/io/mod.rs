@@ -2,6 +2,7 @@
 //! Data on disk is global-shaped, in global index order, without ghosts.
 
 pub mod checkpoint;
+pub mod checksum;
 pub mod csv;
 pub mod hdf5;
 pub mod points;
