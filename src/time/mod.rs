@@ -17,6 +17,8 @@
 //! do: the rate at `f*` is measured along with the second stage, and if `dt * rate(f*) > 1` the
 //! step is retried from `f^n` with `dt = safety / rate(f*)` (every rank sees the same MAX).
 
+pub mod krylov;
+
 use std::time::{Duration, Instant};
 
 use crate::comm::{Comm, HaloExchange};
