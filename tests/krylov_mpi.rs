@@ -7,7 +7,7 @@ use std::process::Command;
 use nlfp::comm::{self, HaloExchange};
 use nlfp::decomp::{Block, ProcessGrid};
 use nlfp::mesh::Mesh;
-use nlfp::time::krylov::{bicgstab, BlockIlu0, Stencil5};
+use nlfp::time::krylov::{bicgstab, BlockIlu0, KrylovControl, Stencil5};
 
 /// A deterministic pseudo-random number in [0, 1) from a global index and a salt.
 fn noise(index: usize, salt: u64) -> f64 {
@@ -114,7 +114,11 @@ fn child() -> i32 {
         let m = BlockIlu0::new(&a).expect("ILU(0)");
         let mut halo = HaloExchange::new(&block);
         let mut x = vec![0.0; block.cells()];
-        match bicgstab(&comm, &a, &mut halo, &m, &b, &mut x, 1e-12, 200) {
+        let control = KrylovControl {
+            tol: 1e-12,
+            max_iterations: 200,
+        };
+        match bicgstab(&comm, &a, &mut halo, &m, &b, &mut x, control) {
             Ok(stats) => {
                 let mut err = 0.0f64;
                 for j in 0..block.ny {

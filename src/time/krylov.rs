@@ -156,6 +156,15 @@ impl BlockIlu0 {
     }
 }
 
+/// When a solve stops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KrylovControl {
+    /// Relative residual target `||b - A x|| <= tol ||b||`.
+    pub tol: f64,
+    /// Iteration limit.
+    pub max_iterations: usize,
+}
+
 /// What a solve did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct KrylovStats {
@@ -182,9 +191,12 @@ pub fn bicgstab(
     m: &BlockIlu0,
     b: &[f64],
     x: &mut [f64],
-    tol: f64,
-    max_iterations: usize,
+    control: KrylovControl,
 ) -> Result<KrylovStats, String> {
+    let KrylovControl {
+        tol,
+        max_iterations,
+    } = control;
     let n = b.len();
     let mut work = Field::zeros(a.ny, a.nx);
     let mut r = vec![0.0; n];
