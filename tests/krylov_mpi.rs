@@ -51,8 +51,9 @@ fn direct_solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
         for row in col + 1..n {
             let factor = a[row][col] / a[col][col];
             if factor != 0.0 {
-                for c in col..n {
-                    a[row][c] -= factor * a[col][c];
+                let (upper, lower) = a.split_at_mut(row);
+                for (target, &source) in lower[0][col..].iter_mut().zip(&upper[col][col..]) {
+                    *target -= factor * source;
                 }
                 b[row] -= factor * b[col];
             }
