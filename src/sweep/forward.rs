@@ -160,6 +160,7 @@ impl ForwardMarch<'_> {
         }
         let mut last_progress = Instant::now();
         let mut end = MarchEnd::Done;
+        let mut last_checkpoint: Option<u64> = None;
         while state.t < control.t_end && state.step < control.max_steps {
             let requests = sink.poll(state.step).map_err(MarchError::Local)?;
             let report = stepper.step(self.comm, f, state.t, control.t_end, requests);
@@ -173,7 +174,12 @@ impl ForwardMarch<'_> {
             state.dt_history.push(report.dt);
             max_rate = report.max_rate;
             let done = state.t >= control.t_end || state.step >= control.max_steps;
-            let checkpoint_due = report.requests.checkpoint
+            // A signal delivered to several ranks can land on both sides of a step boundary;
+            // a checkpoint request right after a checkpoint is that same signal seen late by
+            // some rank, and is dropped (a stop request never is). Every rank sees the same
+            // reduced request and step, so every rank decides alike.
+            let echo = last_checkpoint == Some(state.step - 1);
+            let checkpoint_due = (report.requests.checkpoint && !echo)
                 || report.requests.stop
                 || (cadence.checkpoint_every > 0
                     && state.step.is_multiple_of(cadence.checkpoint_every));
@@ -186,6 +192,7 @@ impl ForwardMarch<'_> {
             }
             if checkpoint_due {
                 sink.checkpoint(f, state).map_err(Global)?;
+                last_checkpoint = Some(state.step);
             }
             if self.comm.is_root()
                 && (last_progress.elapsed().as_secs_f64() >= control.progress_every || done)
