@@ -269,17 +269,24 @@ pub enum StepperName {
     Euler,
     /// Strong-stability-preserving Runge–Kutta, two stages (second order).
     Ssprk2,
+    /// Backward Euler + Newton–Krylov (first order; for long times and after blow-up).
+    Implicit,
 }
 
 impl StepperName {
     /// All steppers, in the order they are listed in messages.
-    pub const ALL: [StepperName; 2] = [StepperName::Euler, StepperName::Ssprk2];
+    pub const ALL: [StepperName; 3] = [
+        StepperName::Euler,
+        StepperName::Ssprk2,
+        StepperName::Implicit,
+    ];
 
     /// The name used in config files.
     pub fn name(&self) -> &'static str {
         match self {
             StepperName::Euler => "euler",
             StepperName::Ssprk2 => "ssprk2",
+            StepperName::Implicit => "implicit",
         }
     }
 }

@@ -125,6 +125,7 @@ impl RunSetup {
         let stepper = match config.time.stepper {
             StepperName::Euler => StepperKind::Euler,
             StepperName::Ssprk2 => StepperKind::Ssprk2,
+            StepperName::Implicit => StepperKind::Implicit,
         };
         let control = StepControl {
             safety: config.time.safety,
@@ -156,7 +157,7 @@ impl RunSetup {
 
     /// The time stepper for this rank's block.
     pub fn stepper(&self) -> Box<dyn TimeStepper> {
-        time::explicit_stepper(
+        time::build_stepper(
             &self.mesh,
             &self.block,
             FaceCoefficients {

@@ -17,6 +17,7 @@
 //! do: the rate at `f*` is measured along with the second stage, and if `dt * rate(f*) > 1` the
 //! step is retried from `f^n` with `dt = safety / rate(f*)` (every rank sees the same MAX).
 
+pub mod implicit;
 pub mod krylov;
 
 use std::time::{Duration, Instant};
@@ -35,24 +36,31 @@ pub enum StepperKind {
     Euler,
     /// Strong-stability-preserving Runge–Kutta, two stages (second order).
     Ssprk2,
+    /// Backward Euler + Newton–Krylov (first order, unconditionally positive steps).
+    Implicit,
 }
 
 impl StepperKind {
     /// Every stepper: tests iterate over this list.
-    pub const ALL: [StepperKind; 2] = [StepperKind::Euler, StepperKind::Ssprk2];
+    pub const ALL: [StepperKind; 3] = [
+        StepperKind::Euler,
+        StepperKind::Ssprk2,
+        StepperKind::Implicit,
+    ];
 
     /// Config name.
     pub fn name(self) -> &'static str {
         match self {
             StepperKind::Euler => "euler",
             StepperKind::Ssprk2 => "ssprk2",
+            StepperKind::Implicit => "implicit",
         }
     }
 
     /// Order in time.
     pub fn order(self) -> u32 {
         match self {
-            StepperKind::Euler => 1,
+            StepperKind::Euler | StepperKind::Implicit => 1,
             StepperKind::Ssprk2 => 2,
         }
     }
@@ -164,7 +172,7 @@ pub trait TimeStepper {
 }
 
 /// Builds the stepper for a scheme/stepper pair.
-pub fn explicit_stepper(
+pub fn build_stepper(
     mesh: &Mesh,
     block: &Block,
     coefficients: FaceCoefficients,
@@ -172,6 +180,22 @@ pub fn explicit_stepper(
     stepper: StepperKind,
     control: StepControl,
 ) -> Box<dyn TimeStepper> {
+    if stepper == StepperKind::Implicit {
+        return match scheme {
+            SchemeKind::Upwind => Box::new(implicit::Implicit::new(
+                Upwind::new(coefficients),
+                mesh,
+                block,
+                control,
+            )),
+            SchemeKind::Sg => Box::new(implicit::Implicit::new(
+                Sg::new(coefficients),
+                mesh,
+                block,
+                control,
+            )),
+        };
+    }
     match scheme {
         SchemeKind::Upwind => Box::new(Explicit::new(
             Upwind::new(coefficients),
