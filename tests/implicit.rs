@@ -95,3 +95,82 @@ fn implicit_agrees_across_rank_counts_to_solver_tolerance() {
     );
     assert_eq!(column(&one, "step").len(), column(&three, "step").len());
 }
+
+/// Issue 4 tests 1 and 2: with `sg` and the implicit stepper the entropy never increases (by more
+/// than 1e-12 relative per step), and the supercritical late state (2D, m = 1.5 m_c, gamma = 2 and
+/// 3, n = 81) has the centre-cell mass of the discrete prediction `m - sum_{j != centre} f_c(x_j) h^2` to
+/// 1e-3 relative, with the off-centre cells on the nodal `f_c` to 1e-3 of its largest value.
+#[test]
+fn sg_implicit_entropy_and_supercritical_late_state() {
+    use nlfp::mesh::Mesh;
+    use nlfp::physics::ModelParams;
+    let dir = tempdir();
+    let d = dir.path();
+    for gamma in [2.0, 3.0] {
+        let config = format!(
+            r#"
+[grid]
+dim = 2
+n = 81
+half_width = 6.0
+[model]
+gamma = {gamma}
+mass_ratio = 1.5
+[initial]
+kind = "gaussian_mixture"
+components = [ {{ weight = 1.0, mean = [0.5, 0.0], std = 0.8 }} ]
+[time]
+t_end = 40.0
+dt_max = 0.5
+stepper = "implicit"
+scheme = "sg"
+[output]
+diagnostics_every = 1
+"#
+        );
+        let out = forward(d, &format!("late{gamma}"), &config, 2, &[]);
+        let entropy = column(&out, "entropy");
+        for w in entropy.windows(2) {
+            assert!(
+                w[1] - w[0] <= 1e-12 * w[0].abs(),
+                "gamma {gamma}: entropy rose from {} to {}",
+                w[0],
+                w[1]
+            );
+        }
+        let params = ModelParams {
+            diffusion: 1.0,
+            kappa: 1.0,
+            gamma,
+        };
+        let n = 81;
+        let mesh = Mesh::new(2, n, 6.0);
+        let mass = 1.5 * params.critical_mass(2).unwrap();
+        let f = final_field(&out);
+        let (cy, cx) = mesh.origin_cell();
+        let mut off_centre = 0.0;
+        let (mut worst, mut top) = (0.0f64, 0.0f64);
+        for iy in 0..n {
+            for ix in 0..n {
+                if (iy, ix) == (cy, cx) {
+                    continue;
+                }
+                let [x, y] = mesh.cell_centre(iy, ix);
+                let fc = params.steady_state(x * x + y * y, 0.0);
+                off_centre += fc * mesh.cell_volume();
+                worst = worst.max((f.values[iy * n + ix] - fc).abs());
+                top = top.max(fc);
+            }
+        }
+        let predicted = mass - off_centre;
+        let centre = f.values[cy * n + cx] * mesh.cell_volume();
+        assert!(
+            ((centre - predicted) / predicted).abs() < 1e-3,
+            "gamma {gamma}: centre-cell mass {centre} vs discrete prediction {predicted}"
+        );
+        assert!(
+            worst < 1e-3 * top,
+            "gamma {gamma}: off-centre cells differ from f_c by {worst:e} (max f_c {top:e})"
+        );
+    }
+}
