@@ -174,3 +174,108 @@ diagnostics_every = 1
         );
     }
 }
+
+fn blow_up_config_1d(n: usize, gamma: f64, std: f64, t_end: f64, dt_max: f64) -> String {
+    format!(
+        r#"
+[grid]
+dim = 1
+n = {n}
+half_width = 6.0
+[model]
+gamma = {gamma}
+mass_ratio = 1.5
+[initial]
+kind = "gaussian_mixture"
+components = [ {{ weight = 1.0, mean = [0.0], std = {std} }} ]
+[time]
+t_end = {t_end}
+dt_max = {dt_max}
+stepper = "implicit"
+scheme = "sg"
+[output]
+diagnostics_every = 1
+"#
+    )
+}
+
+/// Issue 4 test 3: the refinement signature of blow-up in 1D (gamma = 3, m = 1.5 m_c): the
+/// max-f ratio between a grid and a twice-refined one is near 1 while the solution is smooth and
+/// near 2 once a condensate sits in one cell.
+#[test]
+fn refinement_signature_of_blow_up() {
+    let dir = tempdir();
+    let d = dir.path();
+    // Blow-up happens near t = 0.025 here; dt_max = 0.01 resolves the smooth phase.
+    let coarse = forward(
+        d,
+        "coarse",
+        &blow_up_config_1d(201, 3.0, 1.2, 3.0, 0.01),
+        0,
+        &[],
+    );
+    let fine = forward(
+        d,
+        "fine",
+        &blow_up_config_1d(403, 3.0, 1.2, 3.0, 0.01),
+        0,
+        &[],
+    );
+    let (tc, tf) = (column(&coarse, "t"), column(&fine, "t"));
+    let (mc, mf) = (column(&coarse, "max"), column(&fine, "max"));
+    // Early: the rows nearest to t = 0.01 on each grid (dt may have been cut differently).
+    let nearest = |ts: &[f64]| {
+        (0..ts.len())
+            .min_by(|&a, &b| (ts[a] - 0.01).abs().total_cmp(&(ts[b] - 0.01).abs()))
+            .unwrap()
+    };
+    let (ec, ef) = (nearest(&tc), nearest(&tf));
+    assert!((tc[ec] - tf[ef]).abs() <= 0.005, "{} vs {}", tc[ec], tf[ef]);
+    let ratio_early = mf[ef] / mc[ec];
+    let ratio_late = mf.last().unwrap() / mc.last().unwrap();
+    assert!(
+        (ratio_early - 1.0).abs() < 0.02,
+        "early max-f ratio {ratio_early}"
+    );
+    // The centre cell also holds the f_c mass within it, ~h^(1 - 2/gamma): the ratio approaches
+    // 2 slowly (1.85 at n = 201 / 403).
+    assert!(
+        ratio_late > 1.75 && ratio_late < 2.25,
+        "late max-f ratio {ratio_late}"
+    );
+}
+
+/// Issue 4 test 4: after blow-up the near-origin profile follows `|x|^(-2/gamma)`: the fitted
+/// log-log slope over `2h <= |x| <= 0.2` is within 3 % of `-2/gamma` (1D, gamma = 3 and 4).
+#[test]
+fn profile_exponent_after_blow_up() {
+    let dir = tempdir();
+    let d = dir.path();
+    for gamma in [3.0, 4.0] {
+        let n = 801;
+        let config = blow_up_config_1d(n, gamma, 0.8, 10.0, 0.05);
+        let out = forward(d, &format!("profile{gamma}"), &config, 0, &[]);
+        let f = final_field(&out).values;
+        let mesh = nlfp::mesh::Mesh::new(1, n, 6.0);
+        let c = mesh.centre_index();
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for (i, value) in f.iter().enumerate() {
+            let r = mesh.centre(i).abs();
+            if i != c && r >= 2.0 * mesh.h && r <= 0.2 {
+                xs.push(r.ln());
+                ys.push(value.ln());
+            }
+        }
+        let mx = xs.iter().sum::<f64>() / xs.len() as f64;
+        let my = ys.iter().sum::<f64>() / ys.len() as f64;
+        let num: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+        let den: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
+        let slope = num / den;
+        let expected = -2.0 / gamma;
+        assert!(
+            ((slope - expected) / expected).abs() < 0.03,
+            "gamma {gamma}: slope {slope} vs {expected} over {} cells",
+            xs.len()
+        );
+    }
+}
