@@ -68,7 +68,7 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     /// CSV header; the first nine columns are a contract.
-    pub const HEADER: [&'static str; 14] = [
+    pub const HEADER: [&'static str; 16] = [
         "step",
         "t",
         "dt",
@@ -83,6 +83,8 @@ impl Diagnostics {
         "symmetry_defect",
         "wall_seconds",
         "max_rate",
+        "newton_iterations",
+        "krylov_iterations",
     ];
 
     /// Computes the diagnostics of `f` (collective: every rank must call).

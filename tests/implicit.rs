@@ -232,6 +232,13 @@ fn refinement_signature_of_blow_up() {
     let (ec, ef) = (nearest(&tc), nearest(&tf));
     assert!((tc[ec] - tf[ef]).abs() <= 0.005, "{} vs {}", tc[ec], tf[ef]);
     let ratio_early = mf[ef] / mc[ec];
+    // Symmetric data stays symmetric through blow-up (lagged coefficients would break it).
+    for out in [&coarse, &fine] {
+        let worst = column(out, "symmetry_defect")
+            .iter()
+            .fold(0.0f64, |a, &b| a.max(b));
+        assert!(worst <= 1e-10, "symmetry defect {worst:e} through blow-up");
+    }
     let ratio_late = mf.last().unwrap() / mc.last().unwrap();
     assert!(
         (ratio_early - 1.0).abs() < 0.02,

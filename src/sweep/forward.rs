@@ -154,7 +154,9 @@ impl ForwardMarch<'_> {
         let start = Instant::now();
         let t0 = state.t;
         let mut max_rate = 0.0;
-        let mut last = self.record(f, state, max_rate, start).map_err(Global)?;
+        let mut last = self
+            .record(f, state, max_rate, start, stepper.iteration_counts())
+            .map_err(Global)?;
         if state.step == 0 && (cadence.snapshot_every > 0 || cadence.snapshot_dt > 0.0) {
             sink.snapshot(f, state).map_err(Global)?;
         }
@@ -185,7 +187,9 @@ impl ForwardMarch<'_> {
                     && state.step.is_multiple_of(cadence.checkpoint_every));
             if state.step.is_multiple_of(control.diagnostics_every) || done || checkpoint_due {
                 // Diagnostics before any file: a non-finite or negative field is never saved.
-                last = self.record(f, state, max_rate, start).map_err(Global)?;
+                last = self
+                    .record(f, state, max_rate, start, stepper.iteration_counts())
+                    .map_err(Global)?;
             }
             if cadence.snapshot_due(before, state.t, state.step) {
                 sink.snapshot(f, state).map_err(Global)?;
@@ -225,6 +229,7 @@ impl ForwardMarch<'_> {
         state: &MarchState,
         max_rate: f64,
         start: Instant,
+        iterations: Option<(u64, u64)>,
     ) -> Result<Diagnostics, String> {
         let (step, t, dt) = (state.step, state.t, state.last_dt());
         let d = Diagnostics::compute(self.comm, self.diagnostics, self.mesh, self.block, f);
@@ -244,6 +249,8 @@ impl ForwardMarch<'_> {
                 d.symmetry_defect.into(),
                 start.elapsed().as_secs_f64().into(),
                 max_rate.into(),
+                iterations.map_or(CsvValue::Empty, |(n, _)| CsvValue::Int(n)),
+                iterations.map_or(CsvValue::Empty, |(_, k)| CsvValue::Int(k)),
             ]);
             if let Err(e) = written {
                 // Only rank 0 knows: take the whole job down rather than leave ranks waiting.

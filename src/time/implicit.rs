@@ -326,4 +326,8 @@ impl<F: Family> TimeStepper for Implicit<F> {
     fn timers(&self) -> StageTimers {
         self.timers
     }
+
+    fn iteration_counts(&self) -> Option<(u64, u64)> {
+        Some((self.counts.newton, self.counts.krylov))
+    }
 }

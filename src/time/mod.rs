@@ -169,6 +169,11 @@ pub trait TimeStepper {
 
     /// Accumulated stage timers.
     fn timers(&self) -> StageTimers;
+
+    /// Cumulative `(Newton, Krylov)` iterations, for implicit steppers.
+    fn iteration_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Builds the stepper for a scheme/stepper pair.
