@@ -286,3 +286,43 @@ fn profile_exponent_after_blow_up() {
         );
     }
 }
+
+/// An implicit run restarted from a checkpoint on the same rank count continues bit for bit: the
+/// step controller's state is in the checkpoint. The checkpoint is taken while the controller is
+/// still growing dt back after rejected attempts (a restart that forgot it would jump to dt_max).
+#[test]
+fn implicit_restart_is_bit_identical_on_the_same_rank_count() {
+    let dir = tempdir();
+    let d = dir.path();
+    let config = blow_up_config_1d(403, 3.0, 0.8, 0.5, 0.05);
+    let reference = forward(d, "ref", &config, 2, &["time.max_steps=12"]);
+    let dt = column(&reference, "dt");
+    assert!(
+        dt[1] < 0.05 && dt[7] > dt[6],
+        "the controller is active early: {dt:?}"
+    );
+    let out = forward(
+        d,
+        "split",
+        &config,
+        2,
+        &["time.max_steps=6", "checkpoint.every_steps=6"],
+    );
+    let cfg = d.join("split.toml").to_string_lossy().into_owned();
+    let out_s = out.to_string_lossy().into_owned();
+    run_ok(
+        2,
+        &[
+            "forward",
+            &cfg,
+            "--out",
+            &out_s,
+            "--restart",
+            "auto",
+            "--set",
+            "time.max_steps=12",
+        ],
+    );
+    assert_same_final(&reference, &out, "implicit restart");
+    assert_same_dt_sequence(&reference, &out, "implicit restart");
+}

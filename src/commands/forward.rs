@@ -71,6 +71,11 @@ pub fn run(
             &mut f,
         )?),
     };
+    if let Some(c) = &resumed {
+        stepper
+            .restore(&c.stepper_state)
+            .map_err(|e| CommandError::Input(format!("checkpoint: {e}")))?;
+    }
     let mut state = match &resumed {
         Some(c) => MarchState {
             t: c.t,
@@ -295,7 +300,12 @@ impl MarchSink for ForwardSink<'_> {
         Ok(())
     }
 
-    fn checkpoint(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
+    fn checkpoint(
+        &mut self,
+        f: &Field,
+        state: &MarchState,
+        stepper_state: &[f64],
+    ) -> Result<(), String> {
         let s = self.setup;
         let t0 = Instant::now();
         let path = checkpoint::write(
@@ -312,6 +322,7 @@ impl MarchSink for ForwardSink<'_> {
                     dt_history: state.dt_history.clone(),
                     config: self.config_text.clone(),
                     physics: self.physics.clone(),
+                    stepper_state: stepper_state.to_vec(),
                 },
                 keep: s.config.checkpoint.keep as usize,
                 mode: self.io_mode,

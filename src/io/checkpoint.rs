@@ -2,7 +2,7 @@
 //! readable on any rank count and process grid.
 //!
 //! A checkpoint `ckpt_<step>.h5` holds the global-shaped state `f`, the exact sequence of step
-//! sizes `dt_history`, and attributes `t`, `step`, `dt`, the resolved config, the physics
+//! sizes `dt_history`, the time stepper's own state `stepper_state` (the implicit step controller), and attributes `t`, `step`, `dt`, the resolved config, the physics
 //! fingerprint, the code version, the process grid that wrote it, and a checksum of every
 //! dataset. It is written under a temporary name, closed, fsync'ed and renamed (see
 //! [`super::hdf5::write_global`]); then the `latest` pointer is replaced atomically the same way,
@@ -39,6 +39,8 @@ pub struct CheckpointState {
     pub config: String,
     /// Its physics fingerprint (`key = value` lines).
     pub physics: String,
+    /// The time stepper's own state (empty for explicit steppers).
+    pub stepper_state: Vec<f64>,
 }
 
 /// File name of the checkpoint of `step`.
@@ -128,10 +130,16 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
             name: "f",
             field: w.f,
         }],
-        &[SmallData {
-            name: "dt_history",
-            values: &w.state.dt_history,
-        }],
+        &[
+            SmallData {
+                name: "dt_history",
+                values: &w.state.dt_history,
+            },
+            SmallData {
+                name: "stepper_state",
+                values: &w.state.stepper_state,
+            },
+        ],
         &attrs,
         w.mode,
     )?;
@@ -235,6 +243,7 @@ pub fn read_state(path: &Path) -> Result<CheckpointState, String> {
         dt_history,
         config: h5::read_attr_str(path, "config")?,
         physics: h5::read_attr_str(path, "physics")?,
+        stepper_state: h5::read_small(path, "stepper_state")?,
     })
 }
 

@@ -47,8 +47,14 @@ impl MarchState {
 pub trait MarchSink {
     /// Writes a snapshot of `f`.
     fn snapshot(&mut self, f: &Field, state: &MarchState) -> Result<(), String>;
-    /// Writes a checkpoint of `f` (only ever called with a finite, non-negative field).
-    fn checkpoint(&mut self, f: &Field, state: &MarchState) -> Result<(), String>;
+    /// Writes a checkpoint of `f` and the stepper's own state (only ever called with a finite,
+    /// non-negative field).
+    fn checkpoint(
+        &mut self,
+        f: &Field,
+        state: &MarchState,
+        stepper_state: &[f64],
+    ) -> Result<(), String>;
     /// This rank's pending requests (signals, timers), polled once per step before step
     /// `step + 1`. An error is a failure of this rank alone: the job must be aborted.
     fn poll(&mut self, step: u64) -> Result<Requests, String>;
@@ -195,7 +201,8 @@ impl ForwardMarch<'_> {
                 sink.snapshot(f, state).map_err(Global)?;
             }
             if checkpoint_due {
-                sink.checkpoint(f, state).map_err(Global)?;
+                sink.checkpoint(f, state, &stepper.state())
+                    .map_err(Global)?;
                 last_checkpoint = Some(state.step);
             }
             if self.comm.is_root()

@@ -330,4 +330,32 @@ impl<F: Family> TimeStepper for Implicit<F> {
     fn iteration_counts(&self) -> Option<(u64, u64)> {
         Some((self.counts.newton, self.counts.krylov))
     }
+
+    /// `[dt_next, newton, krylov, rejected]`.
+    fn state(&self) -> Vec<f64> {
+        vec![
+            self.dt_next,
+            self.counts.newton as f64,
+            self.counts.krylov as f64,
+            self.counts.rejected as f64,
+        ]
+    }
+
+    fn restore(&mut self, state: &[f64]) -> Result<(), String> {
+        match state {
+            [dt, newton, krylov, rejected] if *dt > 0.0 => {
+                self.dt_next = *dt;
+                self.counts = ImplicitCounts {
+                    newton: *newton as u64,
+                    krylov: *krylov as u64,
+                    rejected: *rejected as u64,
+                };
+                Ok(())
+            }
+            _ => Err(format!(
+                "implicit stepper state has {} values, expected [dt_next, newton, krylov, rejected]",
+                state.len()
+            )),
+        }
+    }
 }

@@ -174,6 +174,17 @@ pub trait TimeStepper {
     fn iteration_counts(&self) -> Option<(u64, u64)> {
         None
     }
+
+    /// State beyond the field that the next step depends on (saved in checkpoints so a restart
+    /// continues bit for bit); empty for the explicit steppers.
+    fn state(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// Restores what [`TimeStepper::state`] returned.
+    fn restore(&mut self, _state: &[f64]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Builds the stepper for a scheme/stepper pair.
