@@ -2,7 +2,7 @@
 //! same global system, at 1 and 3 ranks (and 2, 4), in 1D and 2D. Run by `cargo test` as a plain
 //! program that relaunches itself under `mpirun`.
 
-use std::process::Command;
+mod common;
 
 use nlfp::comm::{self, HaloExchange};
 use nlfp::decomp::{Block, ProcessGrid};
@@ -159,30 +159,8 @@ fn child() -> i32 {
 }
 
 fn main() {
-    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() {
-        std::process::exit(child());
+    if let Some(code) = common::relaunch_under_mpirun(&[1, 2, 3, 4], "krylov") {
+        std::process::exit(code);
     }
-    let exe = std::env::current_exe().expect("own path");
-    let (mut passed, mut failed) = (0, 0);
-    for np in [1, 2, 3, 4] {
-        let out = Command::new("mpirun")
-            .arg("-n")
-            .arg(np.to_string())
-            .arg(&exe)
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-            .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-            .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
-            .output()
-            .expect("cannot launch mpirun");
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        if out.status.success() {
-            passed += 1;
-        } else {
-            failed += 1;
-            eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        }
-    }
-    println!("krylov: {passed} passed, {failed} failed");
-    std::process::exit(i32::from(failed > 0));
+    std::process::exit(child());
 }

@@ -151,3 +151,28 @@ pub fn assert_same_dt_sequence(a: &Path, b: &Path, what: &str) {
     let bits = |p: &Path| -> Vec<u64> { column(p, "dt").iter().map(|x| x.to_bits()).collect() };
     assert_eq!(bits(a), bits(b), "{what}: dt sequences differ");
 }
+
+/// For `harness = false` MPI test programs: under `mpirun` (a rank), returns `None` so the caller
+/// runs its checks; otherwise relaunches this program under `mpirun -n P` for every `P` in
+/// `rank_counts`, prints `<label>: N passed, M failed` and returns the exit code.
+pub fn relaunch_under_mpirun(rank_counts: &[usize], label: &str) -> Option<i32> {
+    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() {
+        return None;
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let (mut passed, mut failed) = (0, 0);
+    for np in rank_counts {
+        let mut cmd = Command::new("mpirun");
+        mpi_env(&mut cmd).arg("-n").arg(np.to_string()).arg(&exe);
+        let out = cmd.output().expect("cannot launch mpirun");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if out.status.success() {
+            passed += 1;
+        } else {
+            failed += 1;
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    println!("{label}: {passed} passed, {failed} failed");
+    Some(i32::from(failed > 0))
+}
