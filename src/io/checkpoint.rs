@@ -156,21 +156,9 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// Replaces `dir/latest` atomically (temporary file, fsync, rename, fsync of the directory).
+/// Replaces `dir/latest` atomically (see [`super::replace_file`]).
 fn update_latest(dir: &Path, name: &str) -> Result<(), String> {
-    use std::io::Write;
-    let tmp = dir.join(format!("{LATEST}.tmp"));
-    let target = dir.join(LATEST);
-    let err = |e: std::io::Error| format!("{}: {e}", target.display());
-    let mut file = std::fs::File::create(&tmp).map_err(err)?;
-    writeln!(file, "{name}").map_err(err)?;
-    file.sync_all().map_err(err)?;
-    drop(file);
-    std::fs::rename(&tmp, &target).map_err(err)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    super::replace_file(&dir.join(LATEST), format!("{name}\n").as_bytes())
 }
 
 /// Deletes all but the newest `keep` checkpoints.

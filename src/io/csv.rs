@@ -55,10 +55,7 @@ impl CsvWriter {
                 })
                 .map(str::to_string),
         );
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, kept.join("\n") + "\n").map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)?;
+        super::replace_file(path, (kept.join("\n") + "\n").as_bytes())?;
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(path)

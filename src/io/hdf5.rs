@@ -58,7 +58,7 @@
 use std::collections::HashSet;
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdf5::dataset::FillTime;
@@ -194,12 +194,6 @@ pub struct StoredField {
 
 fn h5err(path: &Path, what: &str, e: hdf5::Error) -> String {
     format!("{}: {what}: {e}", path.display())
-}
-
-fn tmp_name(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
 }
 
 /// The global dataset shape of a field on `mesh`.
@@ -578,7 +572,7 @@ pub fn write_global(
         path,
         validate(path, mesh, block, blocks, small, attrs),
     )?;
-    let tmp = tmp_name(path);
+    let tmp = super::tmp_path(path);
     if let Err(e) = write_tmp(comm, &tmp, mesh, block, blocks, small, attrs, mode) {
         if comm.is_root() {
             let _ = std::fs::remove_file(&tmp);
@@ -586,31 +580,11 @@ pub fn write_global(
         return Err(e);
     }
     let persisted = if comm.is_root() {
-        persist(&tmp, path)
+        super::persist(&tmp, path)
     } else {
         Ok(())
     };
     agree(comm, path, persisted)
-}
-
-/// fsync of the finished temporary file, rename into place, fsync of the directory.
-fn persist(tmp: &Path, path: &Path) -> Result<(), String> {
-    let synced = std::fs::File::open(tmp).and_then(|f| f.sync_all());
-    if let Err(e) = synced {
-        let _ = std::fs::remove_file(tmp);
-        return Err(format!("{}: cannot fsync: {e}", tmp.display()));
-    }
-    if let Err(e) = std::fs::rename(tmp, path) {
-        let _ = std::fs::remove_file(tmp);
-        return Err(format!("{}: cannot rename into place: {e}", path.display()));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| format!("{}: cannot fsync the directory: {e}", dir.display()))
 }
 
 /// Creates, fills and closes the (temporary) file; the result is the same on every rank.

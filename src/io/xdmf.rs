@@ -59,12 +59,9 @@ pub fn render(mesh: &Mesh, entries: &[SnapshotEntry]) -> String {
     out
 }
 
-/// Writes the series to `path` atomically (temporary name, then rename).
+/// Writes the series to `path` atomically (see [`super::replace_file`]).
 pub fn write(path: &Path, mesh: &Mesh, entries: &[SnapshotEntry]) -> Result<(), String> {
-    let tmp = path.with_extension("xdmf.tmp");
-    std::fs::write(&tmp, render(mesh, entries))
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    super::replace_file(path, render(mesh, entries).as_bytes())
 }
 
 #[cfg(test)]

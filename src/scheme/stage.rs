@@ -457,3 +457,23 @@ pub fn apply_stored(
         }
     }
 }
+
+/// The update `out = f + dt L_h(f)` on `region`: from the kept face rates of a preceding
+/// [`max_rate`] pass over the same field when they are given ([`apply_stored`]), otherwise
+/// evaluating them ([`apply`]). Both give the same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn update<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    rates: Option<&FaceRates>,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
+    match rates {
+        Some(rates) => apply_stored(geom, f, rates, out, region, dt_over_h),
+        None => apply(fam, geom, f, scratch, out, region, dt_over_h),
+    }
+}

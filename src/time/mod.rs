@@ -392,20 +392,18 @@ impl<F: Family> TimeStepper for Explicit<F> {
             let t0 = Instant::now();
             let whole = self.geom.whole();
             let dt_over_h = dt / self.geom.h;
-            match (&self.rates, rejected) {
-                (Some(rates), 0) => {
-                    stage::apply_stored(&self.geom, f, rates, &mut self.stage1, &whole, dt_over_h)
-                }
-                _ => stage::apply(
-                    &self.family,
-                    &self.geom,
-                    f,
-                    &mut self.scratch,
-                    &mut self.stage1,
-                    &whole,
-                    dt_over_h,
-                ),
-            }
+            // After a rejection the kept rates are those of f*, not of f.
+            let kept = self.rates.as_ref().filter(|_| rejected == 0);
+            stage::update(
+                &self.family,
+                &self.geom,
+                f,
+                &mut self.scratch,
+                kept,
+                &mut self.stage1,
+                &whole,
+                dt_over_h,
+            );
             self.timers.update += t0.elapsed();
             if self.stepper == StepperKind::Euler {
                 std::mem::swap(f, &mut self.stage1);
@@ -428,14 +426,8 @@ impl<F: Family> TimeStepper for Explicit<F> {
                     let t0 = Instant::now();
                     let r = stage::max_rate(fam, geom, s1, scratch, region, rates.as_deref_mut());
                     let t1 = Instant::now();
-                    match rates {
-                        Some(rates) => {
-                            stage::apply_stored(geom, s1, rates, &mut stage2, region, dt_over_h)
-                        }
-                        None => {
-                            stage::apply(fam, geom, s1, scratch, &mut stage2, region, dt_over_h)
-                        }
-                    }
+                    let kept = rates.as_deref();
+                    stage::update(fam, geom, s1, scratch, kept, &mut stage2, region, dt_over_h);
                     rate_time += t1 - t0;
                     update_time += t1.elapsed();
                     r
@@ -453,25 +445,16 @@ impl<F: Family> TimeStepper for Explicit<F> {
                     self.rates.as_mut(),
                 ));
                 let t1 = Instant::now();
-                match &self.rates {
-                    Some(rates) => stage::apply_stored(
-                        &self.geom,
-                        &stage1,
-                        rates,
-                        &mut stage2,
-                        region,
-                        dt_over_h,
-                    ),
-                    None => stage::apply(
-                        &self.family,
-                        &self.geom,
-                        &stage1,
-                        &mut self.scratch,
-                        &mut stage2,
-                        region,
-                        dt_over_h,
-                    ),
-                }
+                stage::update(
+                    &self.family,
+                    &self.geom,
+                    &stage1,
+                    &mut self.scratch,
+                    self.rates.as_ref(),
+                    &mut stage2,
+                    region,
+                    dt_over_h,
+                );
                 rate_time += t1 - t0;
                 update_time += t1.elapsed();
             }
