@@ -42,6 +42,20 @@ pub enum Command {
         #[arg(long, value_name = "auto|PATH")]
         restart: Option<String>,
     },
+    /// Generate: forward from the data to T recording the trajectory, then the reverse sweep
+    /// from the start state of `reverse.start` (default: the data-independent asymptotic state)
+    /// back to t = 0.
+    Generate {
+        /// Config and overrides.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output directory (overrides `output.dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Print what an nlfp HDF5 file holds (kind, step, t, grid, config) and whether its
     /// checksums are valid.
     Info {

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod forward;
+pub mod generate;
 pub mod info;
 pub mod setup;
 
@@ -36,6 +37,11 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             restart,
         } => forward::run(comm, &run, out, overwrite, restart),
         Command::Info { file } => info::run(comm, &file),
+        Command::Generate {
+            run,
+            out,
+            overwrite,
+        } => generate::run(comm, &run, out, overwrite),
     }
 }
 
