@@ -268,3 +268,111 @@ impl<F: Family> ReverseStepper for Transpose<F> {
         self.timers
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decomp::ProcessGrid;
+    use crate::scheme::stage::Region;
+
+    /// A 1D Gaussian bump on a single block, forward Euler steps at the positivity bound.
+    fn forward_states(steps: usize) -> (Mesh, Sg, BlockGeometry, Vec<Field>, Vec<f64>) {
+        let mesh = Mesh::new(1, 41, 6.0);
+        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let geom = BlockGeometry::new(&mesh, &block);
+        let fam = Sg::new(FaceCoefficients {
+            diffusion: 1.0,
+            kappa: 1.0,
+            gamma: 3.0,
+            h: mesh.h,
+        });
+        let mut f = Field::zeros(block.ny, block.nx);
+        for i in 0..block.nx {
+            let x = mesh.centre(i) - 1.0;
+            let k = f.index(0, i as isize);
+            f.raw_mut()[k] = (-x * x / 0.5).exp();
+        }
+        let mut scratch = Scratch::new(&f);
+        let whole: Region = geom.whole();
+        let (mut states, mut dts) = (vec![f.clone()], Vec::new());
+        for _ in 0..steps {
+            stage::fill_aux_owned(&fam, &f, &mut scratch.aux);
+            let rate = stage::max_rate(&fam, &geom, &f, &mut scratch, &whole, None);
+            let dt = 0.9 / rate;
+            let mut next = f.clone();
+            stage::apply(&fam, &geom, &f, &mut scratch, &mut next, &whole, dt / geom.h);
+            f = next;
+            states.push(f.clone());
+            dts.push(dt);
+        }
+        (mesh, fam, geom, states, dts)
+    }
+
+    /// Test 5 of issue 5: the naive reversal `u^n = u^{n+1} - dt L(u^{n+1})` (the backward heat
+    /// equation `d_s u = -D Lap u - ...`) started from the exact `f^N` loses the forward states
+    /// within a few dozen steps of a 200-step run: round-off and the O(dt^2) mismatch per step
+    /// are amplified by up to `1 + 4 dt D / h^2` per step. The exact transposed step does not.
+    #[test]
+    fn naive_reversal_blows_up() {
+        let steps = 200;
+        let (_mesh, fam, geom, states, dts) = forward_states(steps);
+        let whole = geom.whole();
+        let mut u = states[steps].clone();
+        let mut scratch = Scratch::new(&u);
+        let l1 = |a: &Field, b: &Field| -> f64 {
+            a.interior()
+                .iter()
+                .zip(b.interior().iter())
+                .map(|(x, y)| (x - y).abs())
+                .sum()
+        };
+        let mut blew_up_after = None;
+        for n in (0..steps).rev() {
+            stage::fill_aux_owned(&fam, &u, &mut scratch.aux);
+            let mut prev = u.clone();
+            stage::apply(&fam, &geom, &u, &mut scratch, &mut prev, &whole, -dts[n] / geom.h);
+            u = prev;
+            let relative = l1(&u, &states[n]) / l1(&states[n], &Field::zeros(1, geom.nx));
+            if !(relative <= 1.0) {
+                blew_up_after = Some(steps - n);
+                break;
+            }
+        }
+        let after = blew_up_after.expect("the naive reversal did not blow up");
+        eprintln!("naive reversal: relative L1 error above 1 after {after} of {steps} reverse steps");
+        assert!(after <= 60, "relative error above 1 only after {after} reverse steps");
+    }
+
+    /// The transposed Euler step keeps `w = 1` exactly and conserves `sum f^n w^n = sum f^{n+1} w^{n+1}`
+    /// (the reverse mass) for arbitrary `w`, on a single block without communication.
+    #[test]
+    fn transposed_euler_step_is_the_adjoint() {
+        let steps = 5;
+        let (_mesh, fam, geom, states, dts) = forward_states(steps);
+        let whole = geom.whole();
+        let mut scratch = Scratch::new(&states[0]);
+        let mut rates = FaceRates::new(1, geom.nx);
+        let mut w = Field::zeros(1, geom.nx);
+        for i in 0..geom.nx {
+            let k = w.index(0, i as isize);
+            w.raw_mut()[k] = 1.0 + 0.5 * (i as f64 * 0.7).sin();
+        }
+        for n in (0..steps).rev() {
+            let f = &states[n];
+            stage::fill_aux_owned(&fam, f, &mut scratch.aux);
+            stage::flux_rates(&fam, &geom, f, &mut scratch, &whole, &mut rates);
+            let mut out = w.clone();
+            stage::apply_transpose(&geom, &w, &rates, &mut out, &whole, dts[n] / geom.h);
+            // <f^{n+1}, w^{n+1}> = <P f^n, w> = <f^n, P^T w>.
+            let before: f64 = states[n + 1].interior().iter().zip(w.interior().iter()).map(|(a, b)| a * b).sum();
+            let after: f64 = f.interior().iter().zip(out.interior().iter()).map(|(a, b)| a * b).sum();
+            assert!((before - after).abs() <= 1e-13 * before, "{before} vs {after}");
+            w = out;
+        }
+        let mut ones = Field::zeros(1, geom.nx);
+        ones.interior_mut().fill(1.0);
+        let mut out = ones.clone();
+        stage::apply_transpose(&geom, &ones, &rates, &mut out, &whole, dts[0] / geom.h);
+        assert!(out.interior().iter().all(|&v| v == 1.0));
+    }
+}
