@@ -4,6 +4,7 @@
 pub mod check;
 pub mod forward;
 pub mod info;
+pub mod plot;
 pub mod setup;
 
 use std::io::Write;
@@ -36,6 +37,7 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             restart,
         } => forward::run(comm, &run, out, overwrite, restart),
         Command::Info { file } => info::run(comm, &file),
+        Command::Plot(args) => plot::run(comm, &args),
     }
 }
 

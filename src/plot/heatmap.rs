@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::colour::ColourScale;
-use super::{draw_err, render, tick_label, Extent, PlotError, FAMILY};
+use super::{draw_err, render, short_number, Extent, PlotError, FAMILY};
 
 /// Picture size of [`heatmap`] in pixels (width, height).
 pub const HEATMAP_SIZE: (u32, u32) = (820, 700);
@@ -69,8 +69,8 @@ pub fn heatmap(
             .y_desc("y")
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 16))
-            .x_label_formatter(&|v| tick_label(*v))
-            .y_label_formatter(&|v| tick_label(*v))
+            .x_label_formatter(&|v| short_number(*v))
+            .y_label_formatter(&|v| short_number(*v))
             .draw()
             .map_err(draw_err)?;
         // The bar spans the same pixel rows as the plotting area.
@@ -127,7 +127,7 @@ where
         .y_desc(label)
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
-        .y_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| short_number(*v))
         .draw()
         .map_err(draw_err)
 }

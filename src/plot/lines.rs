@@ -1,5 +1,6 @@
 //! Line plots: one set of axes, several panels, the radial log-log profile, 1D profiles.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -7,7 +8,8 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::{draw_err, render, tick_label, Axes, LineStyle, PlotError, Series, FAMILY};
+use super::colour::MAX_LOG_DECADES;
+use super::{draw_err, render, short_number, Axes, LineStyle, PlotError, Series, FAMILY};
 
 /// Picture size of [`lines`], [`radial_profile`] and [`profile_1d`] in pixels.
 pub const LINES_SIZE: (u32, u32) = (800, 560);
@@ -72,7 +74,8 @@ pub fn reference_constant(gamma: f64, diffusion: f64, kappa: f64) -> Option<f64>
 /// Radial profile: the cell values `(|x|, f)` as points on log-log axes, plus the reference
 /// line `C |x|^(-2/gamma)` with `C = (2D/(gamma kappa))^(1/gamma)` over the radii drawn (left
 /// out when `C` does not exist, see [`reference_constant`]). Cells at `|x| = 0` or with
-/// `f <= 0` cannot be drawn on log axes and are skipped.
+/// `f <= 0` cannot be drawn on log axes and are skipped, and so are cells more than
+/// [`MAX_LOG_DECADES`] decades below the maximum (as in a log heat map).
 pub fn radial_profile(
     path: &Path,
     radius: &[f64],
@@ -85,13 +88,13 @@ pub fn radial_profile(
     let cells = Series {
         label: "cells".into(),
         x: radius.to_vec(),
-        y: f.to_vec(),
+        y: above_log_floor(f),
         style: LineStyle::Points,
     };
     check(std::slice::from_ref(&cells))?;
     let drawn: Vec<f64> = radius
         .iter()
-        .zip(f)
+        .zip(&cells.y)
         .filter(|(r, v)| valid(**r, true) && valid(**v, true))
         .map(|(r, _)| *r)
         .collect();
@@ -109,7 +112,7 @@ pub fn radial_profile(
             .collect();
         let y = x.iter().map(|r| c * r.powf(-2.0 / gamma)).collect();
         series.push(Series {
-            label: format!("{} |x|^(-2/γ), γ = {gamma}", tick_label(c)),
+            label: format!("{} |x|^(-2/γ), γ = {gamma}", short_number(c)),
             x,
             y,
             style: LineStyle::Dashed,
@@ -125,8 +128,8 @@ pub fn radial_profile(
     lines(path, &axes, &series)
 }
 
-/// A 1D field `f` against the cell centres `x` as a line (`log`: log10 vertical axis, cells
-/// `<= 0` skipped).
+/// A 1D field `f` against the cell centres `x` as a line (`log`: log10 vertical axis; cells
+/// `<= 0` or more than [`MAX_LOG_DECADES`] decades below the maximum are skipped).
 pub fn profile_1d(
     path: &Path,
     x: &[f64],
@@ -144,10 +147,25 @@ pub fn profile_1d(
     let series = Series {
         label: String::new(),
         x: x.to_vec(),
-        y: f.to_vec(),
+        y: if log { above_log_floor(f) } else { f.to_vec() },
         style: LineStyle::Solid,
     };
     lines(path, &axes, &[series])
+}
+
+/// `f` with values below `max f * 10^-MAX_LOG_DECADES` replaced by NaN (not drawn). Keeps log
+/// axes readable: far tails of a density reach 1e-60 and below, and plotters labels no log
+/// ticks under `f64::EPSILON`.
+fn above_log_floor(f: &[f64]) -> Vec<f64> {
+    let max = f
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let floor = max * 10f64.powf(-MAX_LOG_DECADES);
+    f.iter()
+        .map(|&v| if v >= floor { v } else { f64::NAN })
+        .collect()
 }
 
 /// `x` and `y` of every series have the same length.
@@ -267,8 +285,8 @@ where
         .y_desc(axes.y_label.as_str())
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
-        .x_label_formatter(&|v| tick_label(*v))
-        .y_label_formatter(&|v| tick_label(*v))
+        .x_label_formatter(&|v| short_number(*v))
+        .y_label_formatter(&|v| short_number(*v))
         .draw()
         .map_err(draw_err)?;
     for (k, (s, runs)) in series.iter().zip(segs).enumerate() {
@@ -281,16 +299,26 @@ where
             LineStyle::Dashed => chart
                 .draw_series(
                     runs.iter()
-                        .map(|run| DashedPathElement::new(run.clone().into_iter(), 9, 6, line)),
+                        .map(|run| DashedPathElement::new(run.clone(), 9, 6, line)),
                 )
                 .map_err(draw_err)?,
-            LineStyle::Points => chart
-                .draw_series(
-                    runs.iter()
-                        .flatten()
-                        .map(|&p| Circle::new(p, 3, colour.filled())),
-                )
-                .map_err(draw_err)?,
+            LineStyle::Points => {
+                // One marker per pixel position: large fields draw in time linear in the cells.
+                let mut seen = HashSet::new();
+                let points: Vec<(f64, f64)> = runs
+                    .iter()
+                    .flatten()
+                    .filter(|p| seen.insert(chart.backend_coord(p)))
+                    .copied()
+                    .collect();
+                chart
+                    .draw_series(
+                        points
+                            .into_iter()
+                            .map(|p| Circle::new(p, 3, colour.filled())),
+                    )
+                    .map_err(draw_err)?
+            }
         };
         if s.label.is_empty() {
             continue;
@@ -346,6 +374,13 @@ mod tests {
             vec![vec![(1.0, 1.0)], vec![(3.0, 3.0)], vec![(5.0, 5.0)]]
         );
         assert_eq!(segments(&s, false, false).len(), 2);
+    }
+
+    #[test]
+    fn log_floor_drops_far_tails() {
+        let f = above_log_floor(&[10.0, 1e-3, 1e-11, 1e-12, 0.0, f64::NAN]);
+        assert_eq!(&f[..3], [10.0, 1e-3, 1e-11]);
+        assert!(f[3..].iter().all(|v| v.is_nan()), "{f:?}");
     }
 
     #[test]

@@ -170,13 +170,13 @@ fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(), Plo
     writer.finish().map_err(|e| io(&e))
 }
 
-/// A tick label: plain for moderate magnitudes, `1.5e-7` style otherwise, at most 3 significant
-/// digits.
-fn tick_label(v: f64) -> String {
+/// A number for tick labels and titles: at most 4 significant digits, plain for moderate
+/// magnitudes (`0.5`, `1235`), `1.5e-7` style otherwise.
+pub fn short_number(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return if v == 0.0 { "0".into() } else { v.to_string() };
     }
-    let rounded: f64 = format!("{v:.2e}").parse().unwrap_or(v);
+    let rounded: f64 = format!("{v:.3e}").parse().unwrap_or(v);
     let a = rounded.abs();
     if (1e-3..1e5).contains(&a) {
         format!("{rounded}")
@@ -193,13 +193,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tick_labels_are_short() {
-        assert_eq!(tick_label(0.0), "0");
-        assert_eq!(tick_label(0.5), "0.5");
-        assert_eq!(tick_label(1234.5678), "1230");
-        assert_eq!(tick_label(1e-7), "1e-7");
-        assert_eq!(tick_label(-2.5e6), "-2.5e6");
-        assert_eq!(tick_label(0.30000000000000004), "0.3");
+    fn short_numbers_are_short() {
+        assert_eq!(short_number(0.0), "0");
+        assert_eq!(short_number(0.5), "0.5");
+        assert_eq!(short_number(1234.5678), "1235");
+        assert_eq!(short_number(1e-7), "1e-7");
+        assert_eq!(short_number(-2.5e6), "-2.5e6");
+        assert_eq!(short_number(0.30000000000000004), "0.3");
     }
 
     #[test]
