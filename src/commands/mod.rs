@@ -5,6 +5,7 @@ pub mod check;
 pub mod forward;
 pub mod generate;
 pub mod info;
+pub mod plot;
 pub mod setup;
 
 use std::io::Write;
@@ -37,11 +38,15 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             restart,
         } => forward::run(comm, &run, out, overwrite, restart),
         Command::Info { file } => info::run(comm, &file),
+<<<<<<< HEAD
         Command::Generate {
             run,
             out,
             overwrite,
         } => generate::run(comm, &run, out, overwrite),
+=======
+        Command::Plot(args) => plot::run(comm, &args),
+>>>>>>> plot
     }
 }
 
