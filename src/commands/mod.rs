@@ -38,15 +38,12 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             restart,
         } => forward::run(comm, &run, out, overwrite, restart),
         Command::Info { file } => info::run(comm, &file),
-<<<<<<< HEAD
         Command::Generate {
             run,
             out,
             overwrite,
         } => generate::run(comm, &run, out, overwrite),
-=======
         Command::Plot(args) => plot::run(comm, &args),
->>>>>>> plot
     }
 }
 
