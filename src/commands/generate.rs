@@ -31,7 +31,9 @@ use crate::scheme::FaceCoefficients;
 use crate::sweep::forward::{
     format_duration, ForwardMarch, MarchControl, MarchError, MarchSink, MarchState, OutputCadence,
 };
-use crate::sweep::reverse::{asymptotic_state, perturb, ReverseMarch, StartKind, REVERSE_HEADER};
+use crate::sweep::reverse::{
+    asymptotic_state, perturb, NoObserver, ReverseMarch, StartKind, REVERSE_HEADER,
+};
 use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
 use crate::time::reverse::build_reverse;
 use crate::time::Requests;
@@ -121,8 +123,9 @@ pub fn run(
             .map_err(CommandError::Fatal)
     };
     if comm.is_root() {
-        std::fs::write(dir.join("config.toml"), &config_text)
-            .map_err(|e| CommandError::Fatal(format!("{}: {e}", dir.join("config.toml").display())))?;
+        std::fs::write(dir.join("config.toml"), &config_text).map_err(|e| {
+            CommandError::Fatal(format!("{}: {e}", dir.join("config.toml").display()))
+        })?;
         log::info!(
             "generate: {}D n = {} on {} x {} ranks, {} / {}, m = {:.6e}{}, T = {}, start {}, store {}",
             setup.mesh.dim,
@@ -222,7 +225,13 @@ pub fn run(
         csv: csv("reverse.csv", &REVERSE_HEADER)?,
     };
     let result = reverse_march
-        .run(reverse.as_mut(), store.as_mut(), &state.dt_history, &mut u)
+        .run(
+            reverse.as_mut(),
+            store.as_mut(),
+            &state.dt_history,
+            &mut u,
+            &mut NoObserver,
+        )
         .map_err(CommandError::Runtime)?;
     write("reconstruction.h5", &u, 0.0, 0, 0.0)?;
     let summary = Summary {
@@ -309,8 +318,7 @@ impl MarchSink for Recorder<'_> {
     }
 
     fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
-        self.store
-            .record(self.comm, state.step, state.last_dt(), f)
+        self.store.record(self.comm, state.step, state.last_dt(), f)
     }
 }
 
