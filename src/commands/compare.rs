@@ -67,7 +67,9 @@ pub fn run(
     ou.model.mass_ratio = None;
     let mut results = Vec::new();
     for (model, config) in [("nonlinear", nonlinear), ("ou", ou)] {
-        results.push(search(comm, model, &config, mass, target, t_max, &dir, overwrite)?);
+        results.push(search(
+            comm, model, &config, mass, target, t_max, &dir, overwrite,
+        )?);
     }
     if comm.is_root() {
         let (csv, md) = table(&results, target, &base, mass);
@@ -75,7 +77,10 @@ pub fn run(
             .and_then(|_| crate::io::replace_file(&dir.join("compare.md"), md.as_bytes()));
         written.map_err(CommandError::Fatal)?;
         println!("{md}");
-        log::info!("results in {}: compare.md, compare.csv, one directory per probe", dir.display());
+        log::info!(
+            "results in {}: compare.md, compare.csv, one directory per probe",
+            dir.display()
+        );
     }
     Ok(())
 }
