@@ -1,3 +1,5 @@
-//! Marches in time: the forward sweep (the reverse sweep and trajectory stores come later).
+//! Marches in time: the forward sweep and the score-based reverse step (the exact reverse sweep
+//! and trajectory stores come later).
 
 pub mod forward;
+pub mod score;
