@@ -56,6 +56,21 @@ pub enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Density filtering: a noisy version of the `[initial]` density (seeded noise of
+    /// `[filter]`) through `filter.cycles` forward–reverse cycles, for every reverse variant of
+    /// `filter.variant`; reports the L1 distance to the clean density, total variation, mass, min
+    /// and the error spectrum per cycle (filter.csv, filter.md, PNG pictures).
+    Filter {
+        /// Config and overrides.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output directory (overrides `output.dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Nonlinear model vs the OU baseline (kappa = 0) on the same data and grid: the horizon T
     /// and the wall time each needs to reconstruct the data to a relative L1 error target.
     Compare {

@@ -56,7 +56,7 @@ pub const DEFAULT_CHECKPOINT_KEEP: u64 = 3;
 pub const DEFAULT_CHECKPOINT_DIR: &str = "checkpoints";
 
 /// The sections of a config file, in the order they are written.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "grid",
     "model",
     "initial",
@@ -65,6 +65,7 @@ pub const SECTIONS: [&str; 8] = [
     "output",
     "checkpoint",
     "reverse",
+    "filter",
 ];
 
 /// The keys of one table of the `initial.components` array.
@@ -85,6 +86,8 @@ enum Ty {
     IntArray,
     /// An array of tables.
     TableArray,
+    /// A string or an array of strings.
+    StrList,
 }
 
 /// Every valid `section.key`, with its expected type, in the order they are written.
@@ -129,6 +132,14 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("reverse.recompute_every", Ty::Int),
     ("reverse.samples", Ty::Int),
     ("reverse.seed", Ty::Int),
+    ("filter.cycles", Ty::Int),
+    ("filter.variant", Ty::StrList),
+    ("filter.lambda", Ty::Float),
+    ("filter.smoothing", Ty::Float),
+    ("filter.noise_kind", Ty::Str),
+    ("filter.noise", Ty::Float),
+    ("filter.seed", Ty::Int),
+    ("filter.samples", Ty::Int),
 ];
 
 /// Every valid `section.key` of a config file, in the order they are written.
@@ -175,6 +186,8 @@ pub struct Config {
     pub checkpoint: CheckpointConfig,
     /// `[reverse]`: the reverse sweep and generation.
     pub reverse: ReverseConfig,
+    /// `[filter]`: density filtering by forward–reverse cycles (`nlfp filter`).
+    pub filter: FilterConfig,
     /// Name of the config file, used in messages.
     pub source: String,
     /// Directory of the config file (made absolute); relative paths in the file are relative to it.
@@ -550,6 +563,90 @@ pub struct ReverseConfig {
     pub seed: u64,
 }
 
+/// `filter.variant`: the reverse of a filtering cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FilterVariantName {
+    /// Exact reversal from the terminal state (the identity: not a filter).
+    ExactTerminal,
+    /// Exact reversal from the asymptotic state.
+    ExactAsymptotic,
+    /// Score-based reverse from the terminal state, score of the smoothed forward states.
+    Score,
+    /// Score-based reverse from the asymptotic state.
+    ScoreAsymptotic,
+}
+
+impl FilterVariantName {
+    /// All variants, in the order they are listed in messages.
+    pub const ALL: [FilterVariantName; 4] = [
+        FilterVariantName::ExactTerminal,
+        FilterVariantName::ExactAsymptotic,
+        FilterVariantName::Score,
+        FilterVariantName::ScoreAsymptotic,
+    ];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FilterVariantName::ExactTerminal => "exact_terminal",
+            FilterVariantName::ExactAsymptotic => "exact_asymptotic",
+            FilterVariantName::Score => "score",
+            FilterVariantName::ScoreAsymptotic => "score_asymptotic",
+        }
+    }
+}
+
+/// `filter.noise_kind`: how the noisy density is made from the clean one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NoiseKindName {
+    /// `g (1 + noise xi)`.
+    Multiplicative,
+    /// `g + noise max(g) xi`, floored.
+    Additive,
+    /// Histogram of `samples` samples of `g`.
+    Samples,
+}
+
+impl NoiseKindName {
+    /// All kinds.
+    pub const ALL: [NoiseKindName; 3] = [
+        NoiseKindName::Multiplicative,
+        NoiseKindName::Additive,
+        NoiseKindName::Samples,
+    ];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NoiseKindName::Multiplicative => "multiplicative",
+            NoiseKindName::Additive => "additive",
+            NoiseKindName::Samples => "samples",
+        }
+    }
+}
+
+/// `[filter]`: density filtering by forward–reverse cycles.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FilterConfig {
+    /// Number of cycles `K >= 1`.
+    pub cycles: u64,
+    /// Reverse variants to run (each from the same noisy density), no duplicates.
+    pub variants: Vec<FilterVariantName>,
+    /// Stabilisation `lambda >= 0` of the score variants.
+    pub lambda: f64,
+    /// Width (standard deviation, in cells) of the smoothing of the forward states before their
+    /// score is taken, `>= 0` (0 = the raw grid score).
+    pub smoothing: f64,
+    /// Noise kind.
+    pub noise_kind: NoiseKindName,
+    /// Noise amplitude (`multiplicative`: `< 1`; unused by `samples`).
+    pub noise: f64,
+    /// Noise seed.
+    pub seed: u64,
+    /// Number of samples of the `samples` kind.
+    pub samples: u64,
+}
+
 /// A config error: where it came from, the key it concerns and what is wrong.
 ///
 /// Displays as `<origin>: <key>: <message>`, e.g. `quickstart.toml: grid.n: must be odd, got 100`.
@@ -773,6 +870,44 @@ impl<'a> Sec<'a> {
             msg += &format!(" (did you mean `{close}`?)");
         }
         Err(self.err(key, msg))
+    }
+
+    /// A name or an array of names from a fixed list.
+    fn names<T: Copy>(
+        &self,
+        key: &str,
+        all: &[T],
+        name: fn(&T) -> &'static str,
+    ) -> Result<Option<Vec<T>>, ConfigError> {
+        let Some(value) = self.raw(key) else {
+            return Ok(None);
+        };
+        let texts: Vec<&str> = match value {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(items) if items.iter().all(Value::is_str) => {
+                items.iter().filter_map(Value::as_str).collect()
+            }
+            v => {
+                let msg = format!(
+                    "expected a string or an array of strings, found {}",
+                    describe(v)
+                );
+                return Err(self.err(key, msg));
+            }
+        };
+        let names: Vec<&str> = all.iter().map(name).collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for text in texts {
+            let Some(found) = all.iter().find(|v| name(v) == text) else {
+                let mut msg = format!("unknown {key} `{text}`; valid: {}", names.join(", "));
+                if let Some(close) = closest(text, &names) {
+                    msg += &format!(" (did you mean `{close}`?)");
+                }
+                return Err(self.err(key, msg));
+            };
+            out.push(*found);
+        }
+        Ok(Some(out))
     }
 
     fn positive(&self, key: &str, x: f64) -> Result<f64, ConfigError> {
@@ -1024,6 +1159,7 @@ impl Config {
         let output = read_output(&sec("output"))?;
         let checkpoint = read_checkpoint(&sec("checkpoint"))?;
         let reverse = read_reverse(&sec("reverse"))?;
+        let filter = read_filter(&sec("filter"))?;
         Ok(Config {
             grid,
             model,
@@ -1033,6 +1169,7 @@ impl Config {
             output,
             checkpoint,
             reverse,
+            filter,
             source: source.to_string(),
             base_dir,
         })
@@ -1190,6 +1327,21 @@ impl Config {
                 format!("recompute_every = {}", r.recompute_every),
                 format!("samples = {}", r.samples),
                 format!("seed = {}", r.seed),
+            ],
+        );
+        let f = &self.filter;
+        let variants: Vec<String> = f.variants.iter().map(|v| fmt_str(v.name())).collect();
+        push(
+            "[filter]",
+            vec![
+                format!("cycles = {}", f.cycles),
+                format!("variant = [{}]", variants.join(", ")),
+                format!("lambda = {}", fmt_f64(f.lambda)),
+                format!("smoothing = {}", fmt_f64(f.smoothing)),
+                format!("noise_kind = {}", fmt_str(f.noise_kind.name())),
+                format!("noise = {}", fmt_f64(f.noise)),
+                format!("seed = {}", f.seed),
+                format!("samples = {}", f.samples),
             ],
         );
         let mut text = lines.join("\n");
@@ -1587,6 +1739,57 @@ fn read_reverse(r: &Sec) -> Result<ReverseConfig, ConfigError> {
         recompute_every: r.int_at_least("recompute_every", 0, 0)?,
         samples: r.int_at_least("samples", 0, 10_000)?,
         seed: r.int_at_least("seed", 0, 1)?,
+    })
+}
+
+/// Default `filter.variant`: every variant that `nlfp filter` compares.
+pub const DEFAULT_FILTER_VARIANTS: [FilterVariantName; 3] = [
+    FilterVariantName::ExactTerminal,
+    FilterVariantName::ExactAsymptotic,
+    FilterVariantName::Score,
+];
+
+/// `[filter]`.
+fn read_filter(f: &Sec) -> Result<FilterConfig, ConfigError> {
+    let cycles = f.int_at_least("cycles", 1, 3)?;
+    let variants = f
+        .names("variant", &FilterVariantName::ALL, FilterVariantName::name)?
+        .unwrap_or_else(|| DEFAULT_FILTER_VARIANTS.to_vec());
+    if variants.is_empty() {
+        return Err(f.err("variant", "must name at least one variant"));
+    }
+    for (i, v) in variants.iter().enumerate() {
+        if variants[..i].contains(v) {
+            return Err(f.err("variant", format!("lists `{}` twice", v.name())));
+        }
+    }
+    let noise_kind = f
+        .name("noise_kind", &NoiseKindName::ALL, NoiseKindName::name)?
+        .unwrap_or(NoiseKindName::Multiplicative);
+    let noise = f.non_negative_or("noise", 0.3)?;
+    if noise_kind == NoiseKindName::Multiplicative && noise >= 1.0 {
+        return Err(f.err(
+            "noise",
+            format!(
+                "must be < 1 for noise_kind = \"multiplicative\" (the density must stay \
+                 positive), got {}",
+                fmt_f64(noise)
+            ),
+        ));
+    }
+    let samples = f.int_at_least("samples", 0, 10_000)?;
+    if noise_kind == NoiseKindName::Samples && samples == 0 {
+        return Err(f.err("samples", "must be >= 1 for noise_kind = \"samples\""));
+    }
+    Ok(FilterConfig {
+        cycles,
+        variants,
+        lambda: f.non_negative_or("lambda", 1.0)?,
+        smoothing: f.non_negative_or("smoothing", 2.0)?,
+        noise_kind,
+        noise,
+        seed: f.int_at_least("seed", 0, 1)?,
+        samples,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod decomp;
 pub mod diagnostics;
 pub mod field;
+pub mod filter;
 pub mod initial;
 pub mod io;
 pub mod mesh;

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod filter;
 pub mod forward;
 pub mod generate;
 pub mod info;
@@ -45,6 +46,11 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             overwrite,
         } => generate::run(comm, &run, out, overwrite),
         Command::Plot(args) => plot::run(comm, &args),
+        Command::Filter {
+            run,
+            out,
+            overwrite,
+        } => filter::run(comm, &run, out, overwrite),
         Command::Compare {
             run,
             target,
