@@ -1784,8 +1784,8 @@ fn read_filter(f: &Sec) -> Result<FilterConfig, ConfigError> {
     Ok(FilterConfig {
         cycles,
         variants,
-        lambda: f.non_negative_or("lambda", 1.0)?,
-        smoothing: f.non_negative_or("smoothing", 2.0)?,
+        lambda: f.non_negative_or("lambda", 3.0)?,
+        smoothing: f.non_negative_or("smoothing", 1.0)?,
         noise_kind,
         noise,
         seed: f.int_at_least("seed", 0, 1)?,

@@ -6,11 +6,17 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::filter::cycle::{CycleReport, Variant};
+use crate::filter::cycle::CycleReport;
+#[cfg(doc)]
+use crate::filter::cycle::Variant;
 use crate::filter::metrics::{BandSplit, Metrics};
 use crate::filter::spectrum::band_lower;
 use crate::mesh::Mesh;
 use crate::plot::{self, Axes, Extent, LineStyle, PlotError, Series};
+
+/// Name of the reference run: the noisy data smoothed directly, `k` times at cycle `k` (the same
+/// binomial smoother as the score variants; no forward or reverse).
+pub const REFERENCE: &str = "smoothed_data";
 
 /// One cycle of one variant (cycle 0 = the noisy input, with a default report).
 #[derive(Clone, Debug)]
@@ -23,11 +29,13 @@ pub struct CycleRow {
     pub report: CycleReport,
 }
 
-/// Every cycle of one variant.
+/// Every cycle of one variant (or of the direct-smoothing reference).
 #[derive(Clone, Debug)]
 pub struct VariantRun {
-    /// The variant.
-    pub variant: Variant,
+    /// The variant's name ([`Variant::name`]) or [`REFERENCE`].
+    pub name: String,
+    /// Whether this is the reference (direct smoothing of the data), not a variant.
+    pub reference: bool,
     /// Cycles `0..=K`.
     pub rows: Vec<CycleRow>,
     /// The densities `g_0, ..., g_K` (global, row-major).
@@ -54,11 +62,12 @@ pub struct Study {
 }
 
 impl Study {
-    /// Index of the recommended run: the lowest L1 distance to the clean density after the last
-    /// cycle (the first such run on ties).
+    /// Index of the recommended run: the variant (not the reference) with the lowest L1
+    /// distance to the clean density after the last cycle (the first such run on ties).
     pub fn recommended(&self) -> usize {
         let last = |r: &VariantRun| r.rows.last().map_or(f64::INFINITY, |c| c.metrics.l1);
         (0..self.runs.len())
+            .filter(|&i| !self.runs[i].reference)
             .min_by(|&a, &b| last(&self.runs[a]).total_cmp(&last(&self.runs[b])))
             .unwrap_or(0)
     }
@@ -119,7 +128,7 @@ pub fn write_csv(path: &Path, study: &Study) -> Result<(), String> {
         for row in &run.rows {
             let m = &row.metrics;
             let r = &row.report;
-            let mut cells = vec![run.variant.name().to_string(), row.cycle.to_string()];
+            let mut cells = vec![run.name.clone(), row.cycle.to_string()];
             let floats = [
                 m.l1,
                 m.l1 / study.mass,
@@ -197,7 +206,7 @@ pub fn write_markdown(path: &Path, study: &Study) -> Result<(), String> {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} |",
-            run.variant.name(),
+            run.name,
             sci(first.l1),
             sci(one.l1),
             sci(last.l1),
@@ -213,7 +222,7 @@ pub fn write_markdown(path: &Path, study: &Study) -> Result<(), String> {
     let _ = writeln!(
         s,
         "\nLowest L1 distance to the clean density after the last cycle: **{}**.\n",
-        study.runs[rec].variant.name()
+        study.runs[rec].name
     );
     let _ = writeln!(s, "## Per cycle\n");
     let _ = writeln!(
@@ -228,7 +237,7 @@ pub fn write_markdown(path: &Path, study: &Study) -> Result<(), String> {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
-                run.variant.name(),
+                run.name,
                 row.cycle,
                 sci(m.l1),
                 sci(m.l1 / study.mass),
@@ -250,7 +259,7 @@ pub fn write_markdown(path: &Path, study: &Study) -> Result<(), String> {
         let last = run.rows.len() - 1;
         let cycles: Vec<usize> = if last > 1 { vec![1, last] } else { vec![last] };
         for c in cycles {
-            let _ = write!(head, " {} cycle {} |", run.variant.name(), c);
+            let _ = write!(head, " {} cycle {} |", run.name, c);
             rule += "---|";
         }
     }
@@ -317,7 +326,7 @@ pub fn write_plots(dir: &Path, study: &Study) -> Result<Vec<String>, PlotError> 
             });
         }
         let axes = Axes {
-            title: format!("density per cycle: {}", rec.variant.name()),
+            title: format!("density per cycle: {}", rec.name),
             x_label: "x".into(),
             y_label: "f".into(),
             ..Axes::default()
@@ -341,7 +350,7 @@ pub fn write_plots(dir: &Path, study: &Study) -> Result<Vec<String>, PlotError> 
                 pictures.push((
                     format!("density_cycle{c}.png"),
                     &rec.densities[c],
-                    format!("{} cycle {c}", rec.variant.name()),
+                    format!("{} cycle {c}", rec.name),
                 ));
             }
         }
@@ -357,10 +366,14 @@ pub fn write_plots(dir: &Path, study: &Study) -> Result<Vec<String>, PlotError> 
         .runs
         .iter()
         .map(|run| Series {
-            label: run.variant.name().into(),
+            label: run.name.clone(),
             x: run.rows.iter().map(|r| r.cycle as f64).collect(),
             y: run.rows.iter().map(|r| r.metrics.l1).collect(),
-            style: LineStyle::Solid,
+            style: if run.reference {
+                LineStyle::Dashed
+            } else {
+                LineStyle::Solid
+            },
         })
         .collect();
     let axes = Axes {
@@ -396,7 +409,7 @@ pub fn write_plots(dir: &Path, study: &Study) -> Result<Vec<String>, PlotError> 
                 });
             }
             let axes = Axes {
-                title: format!("error spectrum: {}", run.variant.name()),
+                title: format!("error spectrum: {}", run.name),
                 x_label: "band lower |k|".into(),
                 y_label: "energy".into(),
                 log_x: true,
