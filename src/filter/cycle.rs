@@ -24,8 +24,8 @@ use crate::filter::smooth::Smoother;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::scheme::{FaceCoefficients, SchemeKind};
-use crate::sweep::forward::{ForwardMarch, MarchControl, MarchError, MarchSink, MarchState};
 use crate::sweep::forward::OutputCadence;
+use crate::sweep::forward::{ForwardMarch, MarchControl, MarchError, MarchSink, MarchState};
 use crate::sweep::reverse::{asymptotic_state, NoObserver, ReverseMarch};
 use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::{MemoryStore, TrajectoryStore};
@@ -240,7 +240,8 @@ pub fn run_cycle(s: &CycleSetup, variant: Variant, g: &mut Field) -> Result<Cycl
             store.fetch(comm, n as u64, &mut fh_before)?;
             smoother.apply(comm, &mut fh_before);
             let dt = state.dt_history[n];
-            reverse_substeps += rev.interval(comm, &mut u, &mut fh_after, &mut fh_before, dt) as u64;
+            reverse_substeps +=
+                rev.interval(comm, &mut u, &mut fh_after, &mut fh_before, dt) as u64;
             std::mem::swap(&mut fh_after, &mut fh_before);
         }
     } else {

@@ -124,7 +124,9 @@ mod tests {
 
     #[test]
     fn metrics_of_the_clean_density_vanish() {
-        let g: Vec<f64> = (0..33).map(|i| (-(i as f64 - 16.0).powi(2) / 20.0).exp()).collect();
+        let g: Vec<f64> = (0..33)
+            .map(|i| (-(i as f64 - 16.0).powi(2) / 20.0).exp())
+            .collect();
         let gb = band_energies(&g, 1, 33, 0.1);
         let m = Metrics::of(&g, &g, &gb, 1, 33, 0.1, 1);
         assert_eq!((m.l1, m.l2, m.high, m.low_rel), (0.0, 0.0, 0.0, 0.0));

@@ -143,7 +143,10 @@ mod tests {
             };
             let v = noisy_density(&g, &spec);
             let s: f64 = v.iter().sum();
-            assert!((s - total).abs() < 1e-13 * total, "{kind:?}: {s} vs {total}");
+            assert!(
+                (s - total).abs() < 1e-13 * total,
+                "{kind:?}: {s} vs {total}"
+            );
             assert!(v.iter().all(|&x| x > 0.0), "{kind:?}");
             assert_ne!(v, g);
             // Seeded: the same numbers again, other numbers for another seed.

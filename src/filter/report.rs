@@ -338,7 +338,11 @@ pub fn write_plots(dir: &Path, study: &Study) -> Result<Vec<String>, PlotError> 
         let extent = Extent::square(mesh.half_width);
         let last = rec.densities.len() - 1;
         let mut pictures: Vec<(String, &[f64], String)> = vec![
-            ("density_clean.png".into(), &study.clean, "clean density".into()),
+            (
+                "density_clean.png".into(),
+                &study.clean,
+                "clean density".into(),
+            ),
             (
                 "density_noisy.png".into(),
                 &rec.densities[0],
@@ -346,7 +350,11 @@ pub fn write_plots(dir: &Path, study: &Study) -> Result<Vec<String>, PlotError> 
             ),
         ];
         for c in [1, last] {
-            if c >= 1 && !pictures.iter().any(|p| p.0 == format!("density_cycle{c}.png")) {
+            if c >= 1
+                && !pictures
+                    .iter()
+                    .any(|p| p.0 == format!("density_cycle{c}.png"))
+            {
                 pictures.push((
                     format!("density_cycle{c}.png"),
                     &rec.densities[c],

@@ -206,7 +206,9 @@ mod tests {
         // 8 passes of [1/4, 1/2, 1/4] = the binomial C(16, k) / 2^16.
         assert!((v[20] - 12870.0 / 65536.0).abs() < 1e-15);
         // Rough 2D data next to the boundary: mass kept, positivity kept.
-        let mut g = filled(7, 7, |j, i| ((j * 7 + i) % 3) as f64 + 0.1 * (i == 0) as u8 as f64);
+        let mut g = filled(7, 7, |j, i| {
+            ((j * 7 + i) % 3) as f64 + 0.1 * (i == 0) as u8 as f64
+        });
         let before: f64 = g.interior().sum();
         smooth_single(2, 7, 1.5, &mut g);
         let after: f64 = g.interior().sum();
