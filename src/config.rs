@@ -54,9 +54,13 @@ pub const DEFAULT_PROGRESS_EVERY: f64 = 5.0;
 pub const DEFAULT_CHECKPOINT_KEEP: u64 = 3;
 /// Default checkpoint directory, relative to the output directory (`checkpoint.dir`).
 pub const DEFAULT_CHECKPOINT_DIR: &str = "checkpoints";
+/// Default radius window `[r_min, r_max]` of the near-origin profile fit (`study.profile_fit`).
+pub const DEFAULT_PROFILE_FIT: [f64; 2] = [0.0, 0.5];
+/// Default time window of the relaxation fit, as fractions of `t_end` (`study.relax_window`).
+pub const DEFAULT_RELAX_WINDOW: [f64; 2] = [0.25, 1.0];
 
 /// The sections of a config file, in the order they are written.
-pub const SECTIONS: [&str; 7] = [
+pub const SECTIONS: [&str; 8] = [
     "grid",
     "model",
     "initial",
@@ -64,6 +68,7 @@ pub const SECTIONS: [&str; 7] = [
     "decomposition",
     "output",
     "checkpoint",
+    "study",
 ];
 
 /// The keys of one table of the `initial.components` array.
@@ -84,6 +89,10 @@ enum Ty {
     IntArray,
     /// An array of tables.
     TableArray,
+    /// An array of strings (a single string is accepted as a one-element list).
+    StrArray,
+    /// A boolean.
+    Bool,
 }
 
 /// Every valid `section.key`, with its expected type, in the order they are written.
@@ -120,6 +129,14 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("checkpoint.keep", Ty::Int),
     ("checkpoint.dir", Ty::Str),
     ("checkpoint.on_usr1", Ty::Str),
+    ("study.mass_ratio", Ty::FloatArray),
+    ("study.gamma", Ty::FloatArray),
+    ("study.n", Ty::IntArray),
+    ("study.scheme", Ty::StrArray),
+    ("study.refine", Ty::Bool),
+    ("study.r0", Ty::Float),
+    ("study.profile_fit", Ty::FloatArray),
+    ("study.relax_window", Ty::FloatArray),
 ];
 
 /// Every valid `section.key` of a config file, in the order they are written.
@@ -164,6 +181,8 @@ pub struct Config {
     pub output: OutputConfig,
     /// `[checkpoint]`: crash-safe restart files.
     pub checkpoint: CheckpointConfig,
+    /// `[study]`: the sweep of `nlfp study` (ignored by the other commands).
+    pub study: StudyConfig,
     /// Name of the config file, used in messages.
     pub source: String,
     /// Directory of the config file (made absolute); relative paths in the file are relative to it.
@@ -442,6 +461,45 @@ pub struct CheckpointConfig {
     pub on_usr1: Usr1Action,
 }
 
+/// `[study]`: the sweep run by `nlfp study`, the Cartesian product of the four lists (an empty
+/// list means the single value of the base config: `model.mass_ratio` or `model.mass`,
+/// `model.gamma`, `grid.n`, `time.scheme`), and the settings of its analysis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyConfig {
+    /// Masses as multiples `> 0` of the critical mass, distinct.
+    pub mass_ratio: Vec<f64>,
+    /// Exponents `gamma > 0`, distinct.
+    pub gamma: Vec<f64>,
+    /// Cells per axis, odd and `>= 5`, distinct.
+    pub n: Vec<usize>,
+    /// Face-flux schemes, distinct.
+    pub scheme: Vec<SchemeName>,
+    /// Whether each supercritical run gets its refined companion (`n -> 2n + 1`) for the
+    /// blow-up time estimate.
+    pub refine: bool,
+    /// Radius `r0 > 0` of the condensate estimate; `None` = `0.5 sqrt(D)`.
+    pub r0: Option<f64>,
+    /// Radius window `[r_min, r_max]`, `0 <= r_min < r_max`, of the near-origin profile fit.
+    pub profile_fit: [f64; 2],
+    /// Time window of the relaxation-rate fit as fractions of `t_end`, `0 <= a < b <= 1`.
+    pub relax_window: [f64; 2],
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        StudyConfig {
+            mass_ratio: Vec::new(),
+            gamma: Vec::new(),
+            n: Vec::new(),
+            scheme: Vec::new(),
+            refine: true,
+            r0: None,
+            profile_fit: DEFAULT_PROFILE_FIT,
+            relax_window: DEFAULT_RELAX_WINDOW,
+        }
+    }
+}
+
 /// A config error: where it came from, the key it concerns and what is wrong.
 ///
 /// Displays as `<origin>: <key>: <message>`, e.g. `quickstart.toml: grid.n: must be odd, got 100`.
@@ -628,6 +686,97 @@ impl<'a> Sec<'a> {
                 return Err(self.err(key, msg));
             }
             out.push(x);
+        }
+        Ok(Some(out))
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.err(
+                key,
+                format!("expected true or false, found {}", describe(v)),
+            )),
+        }
+    }
+
+    /// A study list: an array, or a single value taken as a one-element list.
+    fn list(&self, key: &str) -> Option<Vec<&'a Value>> {
+        match self.raw(key)? {
+            Value::Array(items) => Some(items.iter().collect()),
+            single => Some(vec![single]),
+        }
+    }
+
+    /// A list of numbers (a single number is a one-element list), non-empty.
+    fn float_list(&self, key: &str) -> Result<Option<Vec<f64>>, ConfigError> {
+        let Some(items) = self.list(key) else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            let x = match item {
+                Value::Float(x) => *x,
+                Value::Integer(i) => *i as f64,
+                v => {
+                    let msg = format!("expected a list of numbers, found {}", describe(v));
+                    return Err(self.err(key, msg));
+                }
+            };
+            if !x.is_finite() {
+                let msg = format!("must contain finite numbers, got {}", fmt_f64(x));
+                return Err(self.err(key, msg));
+            }
+            out.push(x);
+        }
+        Ok(Some(out))
+    }
+
+    /// A list of integers (a single integer is a one-element list).
+    fn int_list(&self, key: &str) -> Result<Option<Vec<i64>>, ConfigError> {
+        let Some(items) = self.list(key) else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .map(|v| {
+                v.as_integer().ok_or_else(|| {
+                    let msg = format!("expected a list of integers, found {}", describe(v));
+                    self.err(key, msg)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// A list of names from a fixed list (a single name is a one-element list).
+    fn name_list<T: Copy>(
+        &self,
+        key: &str,
+        all: &[T],
+        name: fn(&T) -> &'static str,
+    ) -> Result<Option<Vec<T>>, ConfigError> {
+        let Some(items) = self.list(key) else {
+            return Ok(None);
+        };
+        let names: Vec<&str> = all.iter().map(name).collect();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String(text) = item else {
+                let msg = format!("expected a list of names, found {}", describe(item));
+                return Err(self.err(key, msg));
+            };
+            match all.iter().find(|v| name(v) == text) {
+                Some(found) => out.push(*found),
+                None => {
+                    let mut msg = format!("unknown {key} `{text}`; valid: {}", names.join(", "));
+                    if let Some(close) = closest(text, &names) {
+                        msg += &format!(" (did you mean `{close}`?)");
+                    }
+                    return Err(self.err(key, msg));
+                }
+            }
         }
         Ok(Some(out))
     }
@@ -863,6 +1012,14 @@ fn override_value(raw: &str, ty: Ty) -> Value {
     match parsed {
         Some(Value::String(s)) => Value::String(s),
         Some(v) if ty != Ty::Str => v,
+        // `study.scheme=[sg,upwind]`: bare words in a list are names.
+        _ if ty == Ty::StrArray && raw.starts_with('[') && raw.ends_with(']') => Value::Array(
+            raw[1..raw.len() - 1]
+                .split(',')
+                .map(|w| Value::String(w.trim().trim_matches('"').to_string()))
+                .filter(|v| v.as_str() != Some(""))
+                .collect(),
+        ),
         _ => Value::String(raw.to_string()),
     }
 }
@@ -915,6 +1072,7 @@ impl Config {
         let decomposition = read_decomposition(&sec("decomposition"), grid.dim)?;
         let output = read_output(&sec("output"))?;
         let checkpoint = read_checkpoint(&sec("checkpoint"))?;
+        let study = read_study(&sec("study"), grid.half_width)?;
         Ok(Config {
             grid,
             model,
@@ -923,6 +1081,7 @@ impl Config {
             decomposition,
             output,
             checkpoint,
+            study,
             source: source.to_string(),
             base_dir,
         })
@@ -1068,6 +1227,10 @@ impl Config {
                 format!("on_usr1 = {}", fmt_str(c.on_usr1.name())),
             ],
         );
+        // A run's own config (the study's runs, forward runs) has no [study] section.
+        if self.study != StudyConfig::default() {
+            push("[study]", self.study_lines());
+        }
         let mut text = lines.join("\n");
         text.push('\n');
         text
@@ -1149,6 +1312,31 @@ impl Config {
         if let (true, Some(f)) = (kind.uses("file"), &init.file) {
             out.push(format!("file = {}", fmt_str(&f.to_string_lossy())));
         }
+        out
+    }
+
+    fn study_lines(&self) -> Vec<String> {
+        let s = &self.study;
+        let mut out = Vec::new();
+        if !s.mass_ratio.is_empty() {
+            out.push(format!("mass_ratio = {}", fmt_floats(&s.mass_ratio)));
+        }
+        if !s.gamma.is_empty() {
+            out.push(format!("gamma = {}", fmt_floats(&s.gamma)));
+        }
+        if !s.n.is_empty() {
+            out.push(format!("n = {}", fmt_ints(&s.n)));
+        }
+        if !s.scheme.is_empty() {
+            let names: Vec<String> = s.scheme.iter().map(|x| fmt_str(x.name())).collect();
+            out.push(format!("scheme = [{}]", names.join(", ")));
+        }
+        out.push(format!("refine = {}", s.refine));
+        if let Some(r0) = s.r0 {
+            out.push(format!("r0 = {}", fmt_f64(r0)));
+        }
+        out.push(format!("profile_fit = {}", fmt_floats(&s.profile_fit)));
+        out.push(format!("relax_window = {}", fmt_floats(&s.relax_window)));
         out
     }
 
@@ -1429,6 +1617,98 @@ fn read_checkpoint(c: &Sec) -> Result<CheckpointConfig, ConfigError> {
         on_usr1: c
             .name("on_usr1", &Usr1Action::ALL, Usr1Action::name)?
             .unwrap_or(Usr1Action::Continue),
+    })
+}
+
+/// Rejects repeated entries of a study list (they would give two runs of the same name).
+fn check_distinct<T: PartialEq>(
+    s: &Sec,
+    key: &str,
+    items: &[T],
+    show: impl Fn(&T) -> String,
+) -> Result<(), ConfigError> {
+    if items.is_empty() {
+        return Err(s.err(key, "must not be empty (leave the key out for the base value)"));
+    }
+    for (i, a) in items.iter().enumerate() {
+        if items[..i].contains(a) {
+            return Err(s.err(key, format!("lists {} twice", show(a))));
+        }
+    }
+    Ok(())
+}
+
+/// A `[lo, hi]` window: two numbers with `lo >= 0`, `lo < hi` (and `hi <= max`, when given).
+fn read_window(
+    s: &Sec,
+    key: &str,
+    default: [f64; 2],
+    max: Option<f64>,
+) -> Result<[f64; 2], ConfigError> {
+    let Some(v) = s.floats(key)? else {
+        return Ok(default);
+    };
+    let shown = fmt_floats(&v);
+    let ok = v.len() == 2 && v[0] >= 0.0 && v[0] < v[1] && max.is_none_or(|m| v[1] <= m);
+    if !ok {
+        let bound = max.map_or(String::new(), |m| format!(" <= {}", fmt_f64(m)));
+        let msg = format!("must be two numbers [lo, hi] with 0 <= lo < hi{bound}, got {shown}");
+        return Err(s.err(key, msg));
+    }
+    Ok([v[0], v[1]])
+}
+
+/// `[study]`.
+fn read_study(s: &Sec, half_width: f64) -> Result<StudyConfig, ConfigError> {
+    let mass_ratio = s.float_list("mass_ratio")?.unwrap_or_default();
+    for &r in &mass_ratio {
+        s.positive("mass_ratio", r)?;
+    }
+    if s.has("mass_ratio") {
+        check_distinct(s, "mass_ratio", &mass_ratio, |x| fmt_f64(*x))?;
+    }
+    let gamma = s.float_list("gamma")?.unwrap_or_default();
+    for &g in &gamma {
+        s.positive("gamma", g)?;
+    }
+    if s.has("gamma") {
+        check_distinct(s, "gamma", &gamma, |x| fmt_f64(*x))?;
+    }
+    let mut n = Vec::new();
+    for k in s.int_list("n")?.unwrap_or_default() {
+        if k < 5 || k % 2 == 0 {
+            let msg = format!("entries must be odd and at least 5, got {k}");
+            return Err(s.err("n", msg));
+        }
+        n.push(usize::try_from(k).map_err(|_| s.err("n", format!("is too large, got {k}")))?);
+    }
+    if s.has("n") {
+        check_distinct(s, "n", &n, usize::to_string)?;
+    }
+    let scheme = s
+        .name_list("scheme", &SchemeName::ALL, SchemeName::name)?
+        .unwrap_or_default();
+    if s.has("scheme") {
+        check_distinct(s, "scheme", &scheme, |x| x.name().to_string())?;
+    }
+    let r0 = s.opt_positive("r0")?;
+    if let Some(r0) = r0.filter(|&r| r >= half_width) {
+        let msg = format!(
+            "must be below grid.half_width = {}, got {}",
+            fmt_f64(half_width),
+            fmt_f64(r0)
+        );
+        return Err(s.err("r0", msg));
+    }
+    Ok(StudyConfig {
+        mass_ratio,
+        gamma,
+        n,
+        scheme,
+        refine: s.boolean("refine")?.unwrap_or(true),
+        r0,
+        profile_fit: read_window(s, "profile_fit", DEFAULT_PROFILE_FIT, None)?,
+        relax_window: read_window(s, "relax_window", DEFAULT_RELAX_WINDOW, Some(1.0))?,
     })
 }
 

@@ -22,7 +22,7 @@ pub struct Mpi {
     _universe: Universe,
 }
 
-/// The world communicator.
+/// A communicator: the world, or a group split from it with [`Comm::split`].
 pub struct Comm {
     world: SimpleCommunicator,
 }
@@ -171,6 +171,17 @@ impl Comm {
             root.gather_varcount_into(local);
             Vec::new()
         }
+    }
+
+    /// Splits the ranks into sub-communicators by `color` (collective): ranks passing the same
+    /// color form one communicator, ordered by their rank here. Every rank gets its group.
+    pub fn split(&self, color: usize) -> Comm {
+        let color = i32::try_from(color).expect("color fits in an MPI int");
+        let sub = self
+            .world
+            .split_by_color(mpi::topology::Color::with_value(color))
+            .expect("a non-undefined color always yields a communicator");
+        Comm { world: sub }
     }
 
     /// Waits for every rank.
