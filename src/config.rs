@@ -56,8 +56,9 @@ pub const DEFAULT_CHECKPOINT_KEEP: u64 = 3;
 pub const DEFAULT_CHECKPOINT_DIR: &str = "checkpoints";
 /// Default radius window `[r_min, r_max]` of the near-origin profile fit (`study.profile_fit`).
 pub const DEFAULT_PROFILE_FIT: [f64; 2] = [0.0, 0.5];
-/// Default time window of the relaxation fit, as fractions of `t_end` (`study.relax_window`).
-pub const DEFAULT_RELAX_WINDOW: [f64; 2] = [0.25, 1.0];
+/// Default window `[lo, hi]` of entropy-excess levels, relative to the excess at `t = 0`, of the
+/// relaxation-rate fit (`study.relax_levels`).
+pub const DEFAULT_RELAX_LEVELS: [f64; 2] = [1e-8, 1e-2];
 
 /// The sections of a config file, in the order they are written.
 pub const SECTIONS: [&str; 8] = [
@@ -136,7 +137,7 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("study.refine", Ty::Bool),
     ("study.r0", Ty::Float),
     ("study.profile_fit", Ty::FloatArray),
-    ("study.relax_window", Ty::FloatArray),
+    ("study.relax_levels", Ty::FloatArray),
 ];
 
 /// Every valid `section.key` of a config file, in the order they are written.
@@ -481,8 +482,9 @@ pub struct StudyConfig {
     pub r0: Option<f64>,
     /// Radius window `[r_min, r_max]`, `0 <= r_min < r_max`, of the near-origin profile fit.
     pub profile_fit: [f64; 2],
-    /// Time window of the relaxation-rate fit as fractions of `t_end`, `0 <= a < b <= 1`.
-    pub relax_window: [f64; 2],
+    /// Window `[lo, hi]`, `0 < lo < hi <= 1`, of entropy-excess levels (relative to the excess
+    /// at `t = 0`) over which the relaxation rate is fitted.
+    pub relax_levels: [f64; 2],
 }
 
 impl Default for StudyConfig {
@@ -495,7 +497,7 @@ impl Default for StudyConfig {
             refine: true,
             r0: None,
             profile_fit: DEFAULT_PROFILE_FIT,
-            relax_window: DEFAULT_RELAX_WINDOW,
+            relax_levels: DEFAULT_RELAX_LEVELS,
         }
     }
 }
@@ -1336,7 +1338,7 @@ impl Config {
             out.push(format!("r0 = {}", fmt_f64(r0)));
         }
         out.push(format!("profile_fit = {}", fmt_floats(&s.profile_fit)));
-        out.push(format!("relax_window = {}", fmt_floats(&s.relax_window)));
+        out.push(format!("relax_levels = {}", fmt_floats(&s.relax_levels)));
         out
     }
 
@@ -1638,21 +1640,27 @@ fn check_distinct<T: PartialEq>(
     Ok(())
 }
 
-/// A `[lo, hi]` window: two numbers with `lo >= 0`, `lo < hi` (and `hi <= max`, when given).
+/// A `[lo, hi]` window: two numbers with `lo < hi`, `lo >= 0` (`lo > 0` if `positive`), and
+/// `hi <= max` when given.
 fn read_window(
     s: &Sec,
     key: &str,
     default: [f64; 2],
+    positive: bool,
     max: Option<f64>,
 ) -> Result<[f64; 2], ConfigError> {
     let Some(v) = s.floats(key)? else {
         return Ok(default);
     };
     let shown = fmt_floats(&v);
-    let ok = v.len() == 2 && v[0] >= 0.0 && v[0] < v[1] && max.is_none_or(|m| v[1] <= m);
+    let ok = v.len() == 2
+        && (v[0] > 0.0 || (!positive && v[0] == 0.0))
+        && v[0] < v[1]
+        && max.is_none_or(|m| v[1] <= m);
     if !ok {
+        let low = if positive { "0 < lo" } else { "0 <= lo" };
         let bound = max.map_or(String::new(), |m| format!(" <= {}", fmt_f64(m)));
-        let msg = format!("must be two numbers [lo, hi] with 0 <= lo < hi{bound}, got {shown}");
+        let msg = format!("must be two numbers [lo, hi] with {low} < hi{bound}, got {shown}");
         return Err(s.err(key, msg));
     }
     Ok([v[0], v[1]])
@@ -1707,8 +1715,8 @@ fn read_study(s: &Sec, half_width: f64) -> Result<StudyConfig, ConfigError> {
         scheme,
         refine: s.boolean("refine")?.unwrap_or(true),
         r0,
-        profile_fit: read_window(s, "profile_fit", DEFAULT_PROFILE_FIT, None)?,
-        relax_window: read_window(s, "relax_window", DEFAULT_RELAX_WINDOW, Some(1.0))?,
+        profile_fit: read_window(s, "profile_fit", DEFAULT_PROFILE_FIT, false, None)?,
+        relax_levels: read_window(s, "relax_levels", DEFAULT_RELAX_LEVELS, true, Some(1.0))?,
     })
 }
 

@@ -21,5 +21,6 @@ pub mod mesh;
 pub mod physics;
 pub mod scheme;
 pub mod signals;
+pub mod study;
 pub mod sweep;
 pub mod time;

@@ -173,6 +173,43 @@ impl Comm {
         }
     }
 
+    /// Gathers variable-length byte strings on rank 0, in rank order (empty elsewhere).
+    pub fn gather_bytes_to_root(&self, local: &[u8]) -> Vec<Vec<u8>> {
+        let root = self.world.process_at_rank(0);
+        let n = local.len() as u64;
+        if !self.is_root() {
+            root.gather_into(&n);
+            root.gather_varcount_into(local);
+            return Vec::new();
+        }
+        let mut counts = vec![0u64; self.size()];
+        root.gather_into_root(&n, &mut counts[..]);
+        let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
+        let displs: Vec<i32> = counts_i
+            .iter()
+            .scan(0i32, |acc, &c| {
+                let d = *acc;
+                *acc += c;
+                Some(d)
+            })
+            .collect();
+        let mut all = vec![0u8; counts.iter().sum::<u64>() as usize];
+        {
+            let mut partition =
+                mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
+            root.gather_varcount_into_root(local, &mut partition);
+        }
+        let mut at = 0usize;
+        counts
+            .iter()
+            .map(|&c| {
+                let part = all[at..at + c as usize].to_vec();
+                at += c as usize;
+                part
+            })
+            .collect()
+    }
+
     /// Splits the ranks into sub-communicators by `color` (collective): ranks passing the same
     /// color form one communicator, ordered by their rank here. Every rank gets its group.
     pub fn split(&self, color: usize) -> Comm {
