@@ -42,6 +42,20 @@ pub enum Command {
         #[arg(long, value_name = "auto|PATH")]
         restart: Option<String>,
     },
+    /// Run a condensation study: the Cartesian product of the lists in the config's [study]
+    /// section, each run a forward sweep into OUT/runs/<name>/ (plus a refined companion for
+    /// supercritical runs), summarised in OUT/study.csv and OUT/study.md.
+    Study {
+        /// Config and overrides.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output directory (overrides `output.dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Print what an nlfp HDF5 file holds (kind, step, t, grid, config) and whether its
     /// checksums are valid.
     Info {

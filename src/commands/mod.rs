@@ -5,6 +5,7 @@ pub mod check;
 pub mod forward;
 pub mod info;
 pub mod setup;
+pub mod study;
 
 use std::io::Write;
 
@@ -35,6 +36,11 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             overwrite,
             restart,
         } => forward::run(comm, &run, out, overwrite, restart),
+        Command::Study {
+            run,
+            out,
+            overwrite,
+        } => study::run(comm, &run, out, overwrite),
         Command::Info { file } => info::run(comm, &file),
     }
 }

@@ -230,6 +230,8 @@ pub fn csv(rows: &[Row]) -> String {
 pub struct StudyInfo {
     /// The config file.
     pub source: String,
+    /// Forward runs, refined companions included.
+    pub runs: usize,
     /// Ranks of the job.
     pub ranks: usize,
     /// Rank groups the runs were spread over.
@@ -253,7 +255,8 @@ pub fn markdown(rows: &[Row], info: &StudyInfo) -> String {
     let mut s = String::new();
     s += "# nlfp study\n\n";
     s += &format!(
-        "Config `{}`; D = {}, kappa = {}, stepper `{}`; {} run(s) on {} rank(s) in {} group(s). \
+        "Config `{}`; D = {}, kappa = {}, stepper `{}`; {} study point(s), {} run(s) with the refined \
+         companions, on {} rank(s) in {} group(s). \
          Every figure is in model units (length, time, mass of `d_t f = D Lap f + div(x f (1 + kappa f^gamma))`); \
          wall times in seconds. The same numbers, unrounded and with every column, are in `study.csv`.\n\n",
         info.source,
@@ -261,6 +264,7 @@ pub fn markdown(rows: &[Row], info: &StudyInfo) -> String {
         sig(info.kappa),
         info.stepper,
         rows.len(),
+        info.runs,
         info.ranks,
         info.groups
     );
@@ -465,6 +469,7 @@ mod tests {
     fn markdown_has_both_tables() {
         let info = StudyInfo {
             source: "s.toml".into(),
+            runs: 2,
             ranks: 2,
             groups: 2,
             r0: 0.5,
