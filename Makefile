@@ -3,6 +3,7 @@
 #   make run    install missing system packages, build (release), run configs/quickstart.toml
 #               on 2 MPI ranks, print where the results are
 #   make test   same set-up, then the whole test suite (unit, integration, MPI launch tests)
+#   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels)
 #   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
 #   make io-bench   checkpoint write rate (collective / independent) against a plain dd
 #   make scaling    strong and weak scaling study, CSV + PNG
@@ -21,7 +22,7 @@ export OMPI_MCA_rmaps_base_oversubscribe := 1
 export OMPI_MCA_io := ^ompio
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 
-.PHONY: setup build run test bench lint clean slurm-up slurm-down scaling io-bench
+.PHONY: setup build run plot test bench lint clean slurm-up slurm-down scaling io-bench
 
 setup:
 	@bash scripts/setup.sh
@@ -32,6 +33,9 @@ build: setup
 run: build
 	mpirun -n $(NP) target/release/nlfp forward $(CONFIG) --out $(OUT) --overwrite
 	@echo "results in $(OUT)/ (final.h5, diagnostics.csv, config.toml)"
+
+plot: build
+	target/release/nlfp plot $(OUT)
 
 test: setup
 	cargo build --release

@@ -56,6 +56,20 @@ pub enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Generate: forward from the data to T recording the trajectory, then the reverse sweep
+    /// from the start state of `reverse.start` (default: the data-independent asymptotic state)
+    /// back to t = 0.
+    Generate {
+        /// Config and overrides.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output directory (overrides `output.dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Print what an nlfp HDF5 file holds (kind, step, t, grid, config) and whether its
     /// checksums are valid.
     Info {
@@ -63,6 +77,48 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Draw PNG pictures: of a snapshot, final or checkpoint file the heat map (2D) or line (1D)
+    /// of f and its radial log-log profile with the |x|^(-2/gamma) line; of a diagnostics CSV
+    /// the time series (max f, ||f||_2, centre mass, entropy against t); of a run directory
+    /// both (its diagnostics.csv and final.h5).
+    Plot(PlotArgs),
+}
+
+/// What `nlfp plot` draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlotWhat {
+    /// The density: heat map (2D) or line (1D).
+    Field,
+    /// The radial profile (|x|, f) on log-log axes with C |x|^(-2/gamma).
+    Radial,
+    /// Diagnostics columns against t, one panel each.
+    Series,
+}
+
+/// Arguments of `nlfp plot`.
+#[derive(Debug, clap::Args)]
+pub struct PlotArgs {
+    /// An HDF5 snapshot, final or checkpoint file, a diagnostics CSV, or a run directory.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where the pictures go: a directory (created if missing; default: the directory of
+    /// FILE), or a `.png` path (with several pictures, `<stem>_<what>.png` next to it).
+    #[arg(long, value_name = "DIR|PNG")]
+    pub out: Option<PathBuf>,
+    /// Log10 colour scale for the heat map (log vertical axis for a 1D field).
+    #[arg(long)]
+    pub log: bool,
+    /// Pictures to draw (comma-separated); default: all that FILE allows.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "WHAT")]
+    pub what: Vec<PlotWhat>,
+    /// Diagnostics columns to plot against t (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "COLUMNS",
+        default_value = "max,l2,centre_mass,entropy"
+    )]
+    pub columns: Vec<String>,
 }
 
 /// A config file plus command-line overrides.

@@ -61,7 +61,7 @@ pub const DEFAULT_PROFILE_FIT: [f64; 2] = [0.0, 0.5];
 pub const DEFAULT_RELAX_LEVELS: [f64; 2] = [1e-8, 1e-2];
 
 /// The sections of a config file, in the order they are written.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "grid",
     "model",
     "initial",
@@ -69,6 +69,7 @@ pub const SECTIONS: [&str; 8] = [
     "decomposition",
     "output",
     "checkpoint",
+    "reverse",
     "study",
 ];
 
@@ -130,6 +131,14 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("checkpoint.keep", Ty::Int),
     ("checkpoint.dir", Ty::Str),
     ("checkpoint.on_usr1", Ty::Str),
+    ("reverse.start", Ty::Str),
+    ("reverse.noise", Ty::Float),
+    ("reverse.method", Ty::Str),
+    ("reverse.lambda", Ty::Float),
+    ("reverse.store", Ty::Str),
+    ("reverse.recompute_every", Ty::Int),
+    ("reverse.samples", Ty::Int),
+    ("reverse.seed", Ty::Int),
     ("study.mass_ratio", Ty::FloatArray),
     ("study.gamma", Ty::FloatArray),
     ("study.n", Ty::IntArray),
@@ -182,6 +191,8 @@ pub struct Config {
     pub output: OutputConfig,
     /// `[checkpoint]`: crash-safe restart files.
     pub checkpoint: CheckpointConfig,
+    /// `[reverse]`: the reverse sweep and generation.
+    pub reverse: ReverseConfig,
     /// `[study]`: the sweep of `nlfp study` (ignored by the other commands).
     pub study: StudyConfig,
     /// Name of the config file, used in messages.
@@ -500,6 +511,99 @@ impl Default for StudyConfig {
             relax_levels: DEFAULT_RELAX_LEVELS,
         }
     }
+}
+
+/// `reverse.start`: the state the reverse sweep starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StartName {
+    /// The data-independent asymptotic state of the same mass (generation).
+    Asymptotic,
+    /// The terminal forward state `f(T)` itself.
+    Terminal,
+    /// `f(T)` with seeded multiplicative noise of size `reverse.noise`.
+    Perturbed,
+}
+
+impl StartName {
+    /// All start states, in the order they are listed in messages.
+    pub const ALL: [StartName; 3] = [StartName::Asymptotic, StartName::Terminal, StartName::Perturbed];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StartName::Asymptotic => "asymptotic",
+            StartName::Terminal => "terminal",
+            StartName::Perturbed => "perturbed",
+        }
+    }
+}
+
+/// `reverse.method`: how the reverse sweep is discretised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReverseMethodName {
+    /// The exact discrete time reversal of the forward steps.
+    Exact,
+    /// The direct discretisation of the stabilized reverse PDE with the score.
+    Score,
+}
+
+impl ReverseMethodName {
+    /// All methods.
+    pub const ALL: [ReverseMethodName; 2] = [ReverseMethodName::Exact, ReverseMethodName::Score];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReverseMethodName::Exact => "exact",
+            ReverseMethodName::Score => "score",
+        }
+    }
+}
+
+/// `reverse.store`: where the forward states wait for the reverse sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoreName {
+    /// Every state in memory.
+    Memory,
+    /// Every state in an HDF5 scratch file in the output directory.
+    Disk,
+    /// Every K-th state in memory, segments recomputed.
+    Recompute,
+}
+
+impl StoreName {
+    /// All stores.
+    pub const ALL: [StoreName; 3] = [StoreName::Memory, StoreName::Disk, StoreName::Recompute];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreName::Memory => "memory",
+            StoreName::Disk => "disk",
+            StoreName::Recompute => "recompute",
+        }
+    }
+}
+
+/// `[reverse]`: the reverse sweep and generation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReverseConfig {
+    /// Start state.
+    pub start: StartName,
+    /// Noise amplitude of the `perturbed` start, `0 <= noise < 1`.
+    pub noise: f64,
+    /// Discretisation.
+    pub method: ReverseMethodName,
+    /// Stabilisation `lambda >= 0` of the `score` method.
+    pub lambda: f64,
+    /// Trajectory store.
+    pub store: StoreName,
+    /// `K` of the `recompute` store, `0` = automatic (`~ sqrt(steps)`).
+    pub recompute_every: u64,
+    /// Number of generated samples (`nlfp generate`), `0` = none.
+    pub samples: u64,
+    /// Seed of the noise and of the samples.
+    pub seed: u64,
 }
 
 /// A config error: where it came from, the key it concerns and what is wrong.
@@ -1074,6 +1178,7 @@ impl Config {
         let decomposition = read_decomposition(&sec("decomposition"), grid.dim)?;
         let output = read_output(&sec("output"))?;
         let checkpoint = read_checkpoint(&sec("checkpoint"))?;
+        let reverse = read_reverse(&sec("reverse"))?;
         let study = read_study(&sec("study"), grid.half_width)?;
         Ok(Config {
             grid,
@@ -1083,6 +1188,7 @@ impl Config {
             decomposition,
             output,
             checkpoint,
+            reverse,
             study,
             source: source.to_string(),
             base_dir,
@@ -1227,6 +1333,20 @@ impl Config {
                 format!("keep = {}", c.keep),
                 format!("dir = {}", fmt_str(&c.dir.to_string_lossy())),
                 format!("on_usr1 = {}", fmt_str(c.on_usr1.name())),
+            ],
+        );
+        let r = &self.reverse;
+        push(
+            "[reverse]",
+            vec![
+                format!("start = {}", fmt_str(r.start.name())),
+                format!("noise = {}", fmt_f64(r.noise)),
+                format!("method = {}", fmt_str(r.method.name())),
+                format!("lambda = {}", fmt_f64(r.lambda)),
+                format!("store = {}", fmt_str(r.store.name())),
+                format!("recompute_every = {}", r.recompute_every),
+                format!("samples = {}", r.samples),
+                format!("seed = {}", r.seed),
             ],
         );
         // A run's own config (the study's runs, forward runs) has no [study] section.
@@ -1717,6 +1837,37 @@ fn read_study(s: &Sec, half_width: f64) -> Result<StudyConfig, ConfigError> {
         r0,
         profile_fit: read_window(s, "profile_fit", DEFAULT_PROFILE_FIT, false, None)?,
         relax_levels: read_window(s, "relax_levels", DEFAULT_RELAX_LEVELS, true, Some(1.0))?,
+    })
+}
+
+/// `[reverse]`.
+fn read_reverse(r: &Sec) -> Result<ReverseConfig, ConfigError> {
+    let start = r
+        .name("start", &StartName::ALL, StartName::name)?
+        .unwrap_or(StartName::Asymptotic);
+    let noise = r.non_negative_or("noise", 0.0)?;
+    if noise >= 1.0 {
+        return Err(r.err(
+            "noise",
+            format!("must be < 1 (the density must stay positive), got {}", fmt_f64(noise)),
+        ));
+    }
+    if start == StartName::Perturbed && noise == 0.0 {
+        return Err(r.err("noise", "must be > 0 for start = \"perturbed\""));
+    }
+    Ok(ReverseConfig {
+        start,
+        noise,
+        method: r
+            .name("method", &ReverseMethodName::ALL, ReverseMethodName::name)?
+            .unwrap_or(ReverseMethodName::Exact),
+        lambda: r.non_negative_or("lambda", 1.0)?,
+        store: r
+            .name("store", &StoreName::ALL, StoreName::name)?
+            .unwrap_or(StoreName::Memory),
+        recompute_every: r.int_at_least("recompute_every", 0, 0)?,
+        samples: r.int_at_least("samples", 0, 10_000)?,
+        seed: r.int_at_least("seed", 0, 1)?,
     })
 }
 

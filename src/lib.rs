@@ -19,6 +19,8 @@ pub mod initial;
 pub mod io;
 pub mod mesh;
 pub mod physics;
+pub mod plot;
+pub mod random;
 pub mod scheme;
 pub mod signals;
 pub mod study;

@@ -3,7 +3,9 @@
 
 pub mod check;
 pub mod forward;
+pub mod generate;
 pub mod info;
+pub mod plot;
 pub mod setup;
 pub mod study;
 
@@ -42,6 +44,12 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             overwrite,
         } => study::run(comm, &run, out, overwrite),
         Command::Info { file } => info::run(comm, &file),
+        Command::Generate {
+            run,
+            out,
+            overwrite,
+        } => generate::run(comm, &run, out, overwrite),
+        Command::Plot(args) => plot::run(comm, &args),
     }
 }
 

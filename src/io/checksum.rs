@@ -11,13 +11,7 @@ use crate::decomp::Block;
 use crate::field::Field;
 use crate::mesh::Mesh;
 
-/// `splitmix64`: a fast, well-mixed 64-bit hash step.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::random::mix;
 
 /// Hash of one element at a global index.
 fn element_hash(index: u64, value: f64) -> u64 {

@@ -113,3 +113,97 @@ impl From<Option<f64>> for CsvValue {
         v.map_or(CsvValue::Empty, CsvValue::Float)
     }
 }
+
+/// A numeric CSV table read back (e.g. the diagnostics): the header and one column per header
+/// entry; empty or non-numeric cells are NaN.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsvTable {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Column values, in header order.
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl CsvTable {
+    /// Reads `path`. A last line with too few cells (a row torn by a killed run) is dropped;
+    /// any other row whose length differs from the header's is an error naming the line.
+    pub fn read(path: &Path) -> Result<CsvTable, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let mut lines = text.lines().enumerate();
+        let header: Vec<String> = match lines.next() {
+            Some((_, h)) if !h.trim().is_empty() => {
+                h.split(',').map(|c| c.trim().to_string()).collect()
+            }
+            _ => return Err(format!("{}: empty file, no CSV header", path.display())),
+        };
+        let mut columns = vec![Vec::new(); header.len()];
+        let rows: Vec<(usize, &str)> = lines.filter(|(_, l)| !l.trim().is_empty()).collect();
+        for (k, &(line_no, line)) in rows.iter().enumerate() {
+            let cells: Vec<&str> = line.split(',').collect();
+            if cells.len() != header.len() {
+                if k + 1 == rows.len() && cells.len() < header.len() {
+                    break;
+                }
+                return Err(format!(
+                    "{}: line {} has {} cells, the header has {}",
+                    path.display(),
+                    line_no + 1,
+                    cells.len(),
+                    header.len()
+                ));
+            }
+            for (col, cell) in columns.iter_mut().zip(cells) {
+                col.push(cell.trim().parse::<f64>().unwrap_or(f64::NAN));
+            }
+        }
+        Ok(CsvTable { header, columns })
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<&[f64]> {
+        let k = self.header.iter().position(|h| h == name)?;
+        Some(&self.columns[k])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_tables_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        let mut w = CsvWriter::create(&path, &["step", "t", "x"]).unwrap();
+        w.row(&[CsvValue::Int(0), 0.0.into(), CsvValue::Empty])
+            .unwrap();
+        w.row(&[CsvValue::Int(1), 0.1.into(), 2.5.into()]).unwrap();
+        drop(w);
+        // A row torn by a killed run is dropped.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("2,0.2");
+        std::fs::write(&path, &text).unwrap();
+        let table = CsvTable::read(&path).unwrap();
+        assert_eq!(table.header, ["step", "t", "x"]);
+        assert_eq!(table.column("t").unwrap(), [0.0, 0.1]);
+        let x = table.column("x").unwrap();
+        assert!(x[0].is_nan() && x[1] == 2.5);
+        assert_eq!(table.column("y"), None);
+    }
+
+    #[test]
+    fn malformed_tables_are_errors_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.csv");
+        std::fs::write(&path, "a,b\n1,2\n1,2,3\n4,5\n").unwrap();
+        let err = CsvTable::read(&path).unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        std::fs::write(&path, "").unwrap();
+        assert!(CsvTable::read(&path).unwrap_err().contains("header"));
+        let missing = dir.path().join("missing.csv");
+        assert!(CsvTable::read(&missing)
+            .unwrap_err()
+            .contains("missing.csv"));
+    }
+}

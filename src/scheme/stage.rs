@@ -221,6 +221,16 @@ impl FaceOp for DtRateOp {
     }
 }
 
+/// The flux rates `(k_plus, k_minus)` of [`Family::rates`].
+struct FluxRateOp;
+
+impl FaceOp for FluxRateOp {
+    #[inline(always)]
+    fn eval<F: Family>(fam: &F, x_f: f64, f_l: f64, f_r: f64, l: F::Aux, r: F::Aux) -> (f64, f64) {
+        fam.rates(x_f, f_l, f_r, l, r)
+    }
+}
+
 /// What every face loop reads: family, geometry, field values and per-cell values.
 struct FaceInputs<'a, F: Family> {
     fam: &'a F,
@@ -333,6 +343,33 @@ pub fn max_rate<F: Family>(
     f: &Field,
     scratch: &mut Scratch<F::Aux>,
     region: &Region,
+    store: Option<&mut FaceRates>,
+) -> f64 {
+    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, store)
+}
+
+/// The flux rates `(k_plus, k_minus)` of [`Family::rates`] of every face of `region` (the
+/// faces of its cells), stored in `rates`: the generator `L_h(f)` as a linear operator, for the
+/// transposed (reverse) step [`apply_transpose`]. Returns the largest outgoing flux rate.
+pub fn flux_rates<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    rates: &mut FaceRates,
+) -> f64 {
+    rate_pass::<F, FluxRateOp>(fam, geom, f, scratch, region, Some(rates))
+}
+
+/// One pass over the faces of `region` evaluating rate pairs with `O`, optionally storing them;
+/// returns `max_i (sum of the outgoing rates of cell i) / h`.
+fn rate_pass<F: Family, O: FaceOp>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
     mut store: Option<&mut FaceRates>,
 ) -> f64 {
     if region.is_empty() {
@@ -350,14 +387,14 @@ pub fn max_rate<F: Family>(
     } = scratch;
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
-    faces.y_row::<DtRateOp>(region.rows.start, cols, fy_south, fy_south2);
+    faces.y_row::<O>(region.rows.start, cols, fy_south, fy_south2);
     if let Some(store) = store.as_deref_mut() {
         store.put_y(region.rows.start, cols, fy_south, fy_south2);
     }
     let mut max_rate = 0.0f64;
     for j in region.rows.clone() {
-        faces.x_row::<DtRateOp>(j, cols, fx, fx2);
-        faces.y_row::<DtRateOp>(j + 1, cols, fy_north, fy_north2);
+        faces.x_row::<O>(j, cols, fx, fx2);
+        faces.y_row::<O>(j + 1, cols, fy_north, fy_north2);
         if let Some(store) = store.as_deref_mut() {
             store.put_x(j, cols, fx, fx2);
             store.put_y(j + 1, cols, fy_north, fy_north2);
@@ -475,5 +512,71 @@ pub fn update<F: Family>(
     match rates {
         Some(rates) => apply_stored(geom, f, rates, out, region, dt_over_h),
         None => apply(fam, geom, f, scratch, out, region, dt_over_h),
+    }
+}
+
+/// The transposed update `out = w + dt L_h^T w` on `region`, with the flux rates of `L_h`
+/// stored by [`flux_rates`] (the reverse step of MODEL.md section 6, `w^n = (P^n)^T w^{n+1}`).
+///
+/// `L_h^T` is the generator of the jump process behind the fluxes: through a face with
+/// `F = k_plus f_L - k_minus f_R`, the lower cell jumps up at rate `k_plus / h` and the upper
+/// cell down at rate `k_minus / h`, so
+///
+/// ```text
+/// out[c] = w[c] + (dt/h) ( (km_west (w_W - w_c) + kp_east (w_E - w_c))
+///                        + (km_south (w_S - w_c) + kp_north (w_N - w_c)) )
+/// ```
+///
+/// Zero-flux boundary faces carry zero rates. Reads the ghosts of `w` at faces with a
+/// neighbour; the operation order per cell is fixed, so results are bit-identical for any split
+/// into regions or ranks.
+pub fn apply_transpose(
+    geom: &BlockGeometry,
+    w: &Field,
+    rates: &FaceRates,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
+    if region.is_empty() {
+        return;
+    }
+    let (c0, c1) = (region.cols.start, region.cols.end);
+    let n = c1 - c0;
+    let nx = geom.nx;
+    let raw = w.raw();
+    for j in region.rows.clone() {
+        let k = w.index(j as isize, c0 as isize);
+        let wc = &raw[k..k + n];
+        let west = &raw[k - 1..k - 1 + n];
+        let east = &raw[k + 1..k + 1 + n];
+        let south = &raw[k - w.stride()..k - w.stride() + n];
+        let north = &raw[k + w.stride()..k + w.stride() + n];
+        let xb = j * (nx + 1) + c0;
+        let (kpx, kmx) = (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]);
+        let (sb, nb) = (j * nx + c0, (j + 1) * nx + c0);
+        let kms = &rates.km_y[sb..sb + n];
+        let kpn = &rates.kp_y[nb..nb + n];
+        let dst = &mut out.raw_mut()[k..k + n];
+        for c in 0..n {
+            let x_part = kmx[c] * (west[c] - wc[c]) + kpx[c + 1] * (east[c] - wc[c]);
+            let y_part = kms[c] * (south[c] - wc[c]) + kpn[c] * (north[c] - wc[c]);
+            dst[c] = wc[c] + dt_over_h * (x_part + y_part);
+        }
+    }
+}
+
+impl FaceRates {
+    /// The rates at which cell `(j, i)` (local) jumps to its west, east, south and north
+    /// neighbours, times `h` (zero across the physical boundary).
+    #[inline]
+    pub fn outgoing(&self, j: usize, i: usize) -> [f64; 4] {
+        let nx = self.nx;
+        [
+            self.km_x[j * (nx + 1) + i],
+            self.kp_x[j * (nx + 1) + i + 1],
+            self.km_y[j * nx + i],
+            self.kp_y[(j + 1) * nx + i],
+        ]
     }
 }

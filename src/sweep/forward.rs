@@ -58,6 +58,11 @@ pub trait MarchSink {
     /// This rank's pending requests (signals, timers), polled once per step before step
     /// `step + 1`. An error is a failure of this rank alone: the job must be aborted.
     fn poll(&mut self, step: u64) -> Result<Requests, String>;
+    /// Sees the state after every step (and the start state), e.g. to record the trajectory
+    /// for a reverse sweep (collective). Does nothing by default.
+    fn after_step(&mut self, _f: &Field, _state: &MarchState) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Why a march failed.
@@ -166,6 +171,7 @@ impl ForwardMarch<'_> {
         if state.step == 0 && (cadence.snapshot_every > 0 || cadence.snapshot_dt > 0.0) {
             sink.snapshot(f, state).map_err(Global)?;
         }
+        sink.after_step(f, state).map_err(Global)?;
         let mut last_progress = Instant::now();
         let mut end = MarchEnd::Done;
         let mut last_checkpoint: Option<u64> = None;
@@ -197,6 +203,7 @@ impl ForwardMarch<'_> {
                     .record(f, state, max_rate, start, stepper.iteration_counts())
                     .map_err(Global)?;
             }
+            sink.after_step(f, state).map_err(Global)?;
             if cadence.snapshot_due(before, state.t, state.step) {
                 sink.snapshot(f, state).map_err(Global)?;
             }

@@ -19,6 +19,7 @@
 
 pub mod implicit;
 pub mod krylov;
+pub mod reverse;
 
 use std::time::{Duration, Instant};
 
@@ -166,6 +167,11 @@ pub trait TimeStepper {
         t_end: f64,
         requests: Requests,
     ) -> StepReport;
+
+    /// Repeats a step of the original march from `f` with its recorded `dt` (collective), for
+    /// the `recompute` trajectory store: a forward step is deterministic, so the result has the
+    /// same bits as the original step on the same rank count.
+    fn replay(&mut self, comm: &Comm, f: &mut Field, dt: f64) -> Result<(), String>;
 
     /// Accumulated stage timers.
     fn timers(&self) -> StageTimers;
@@ -320,6 +326,95 @@ impl<F: Family> Explicit<F> {
     }
 }
 
+impl<F: Family> Explicit<F> {
+    /// The stage updates of one step with `dt` from `f`, whose ghosts and per-cell values are
+    /// current (and whose kept face rates are those of `f` when `rates_kept`). Euler: `f` is
+    /// advanced, returns 0. SSP-RK2: returns the MAX-reduced positivity rate at `f*`; `f` is
+    /// advanced to `1/2 f + 1/2 (f* + dt L(f*))` when `dt * rate(f*) <= 1` or `!check`, and left
+    /// unchanged otherwise (the caller retries with a smaller dt).
+    fn stages(&mut self, comm: &Comm, f: &mut Field, dt: f64, rates_kept: bool, check: bool) -> f64 {
+        // Stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh).
+        let t0 = Instant::now();
+        let whole = self.geom.whole();
+        let dt_over_h = dt / self.geom.h;
+        let kept = self.rates.as_ref().filter(|_| rates_kept);
+        stage::update(
+            &self.family,
+            &self.geom,
+            f,
+            &mut self.scratch,
+            kept,
+            &mut self.stage1,
+            &whole,
+            dt_over_h,
+        );
+        self.timers.update += t0.elapsed();
+        if self.stepper == StepperKind::Euler {
+            std::mem::swap(f, &mut self.stage1);
+            return 0.0;
+        }
+        // SSP-RK2 stage 2, f** = f* + dt L(f*), overlapped with the exchange of f*, together
+        // with the positivity rate at f*.
+        let mut stage1 = std::mem::replace(&mut self.stage1, Field::zeros(0, 0));
+        let mut stage2 = std::mem::replace(&mut self.stage2, Field::zeros(0, 0));
+        let (mut update_time, mut rate_time) = (Duration::ZERO, Duration::ZERO);
+        let interior_rate = self.exchange_with(
+            comm,
+            &mut stage1,
+            |fam, geom, s1, scratch, mut rates, region| {
+                let t0 = Instant::now();
+                let r = stage::max_rate(fam, geom, s1, scratch, region, rates.as_deref_mut());
+                let t1 = Instant::now();
+                let kept = rates.as_deref();
+                stage::update(fam, geom, s1, scratch, kept, &mut stage2, region, dt_over_h);
+                rate_time += t1 - t0;
+                update_time += t1.elapsed();
+                r
+            },
+        );
+        let mut local_rate = interior_rate;
+        for region in &self.rim {
+            let t0 = Instant::now();
+            local_rate = local_rate.max(stage::max_rate(
+                &self.family,
+                &self.geom,
+                &stage1,
+                &mut self.scratch,
+                region,
+                self.rates.as_mut(),
+            ));
+            let t1 = Instant::now();
+            stage::update(
+                &self.family,
+                &self.geom,
+                &stage1,
+                &mut self.scratch,
+                self.rates.as_ref(),
+                &mut stage2,
+                region,
+                dt_over_h,
+            );
+            rate_time += t1 - t0;
+            update_time += t1.elapsed();
+        }
+        let t0 = Instant::now();
+        let stage_rate = comm.max(local_rate);
+        self.timers.reduce += t0.elapsed();
+        self.stage1 = stage1;
+        self.stage2 = stage2;
+        self.timers.rate += rate_time;
+        self.timers.update += update_time;
+        if !check || dt * stage_rate <= 1.0 {
+            // f^{n+1} = 1/2 f^n + 1/2 f**: a convex combination of positive states.
+            let t0 = Instant::now();
+            f.interior_mut()
+                .zip_mut_with(&self.stage2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+            self.timers.update += t0.elapsed();
+        }
+        stage_rate
+    }
+}
+
 impl<F: Family> TimeStepper for Explicit<F> {
     fn next_dt(
         &mut self,
@@ -388,89 +483,9 @@ impl<F: Family> TimeStepper for Explicit<F> {
                 stage::fill_aux_owned(&self.family, f, &mut self.scratch.aux);
                 stage::fill_aux_ghosts(&self.family, f, &mut self.scratch.aux);
             }
-            // 3: stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh).
-            let t0 = Instant::now();
-            let whole = self.geom.whole();
-            let dt_over_h = dt / self.geom.h;
             // After a rejection the kept rates are those of f*, not of f.
-            let kept = self.rates.as_ref().filter(|_| rejected == 0);
-            stage::update(
-                &self.family,
-                &self.geom,
-                f,
-                &mut self.scratch,
-                kept,
-                &mut self.stage1,
-                &whole,
-                dt_over_h,
-            );
-            self.timers.update += t0.elapsed();
-            if self.stepper == StepperKind::Euler {
-                std::mem::swap(f, &mut self.stage1);
-                return StepReport {
-                    dt,
-                    max_rate,
-                    rejected,
-                    requests,
-                };
-            }
-            // SSP-RK2 stage 2, f** = f* + dt L(f*), overlapped with the exchange of f*,
-            // together with the positivity rate at f*.
-            let mut stage1 = std::mem::replace(&mut self.stage1, Field::zeros(0, 0));
-            let mut stage2 = std::mem::replace(&mut self.stage2, Field::zeros(0, 0));
-            let (mut update_time, mut rate_time) = (Duration::ZERO, Duration::ZERO);
-            let interior_rate = self.exchange_with(
-                comm,
-                &mut stage1,
-                |fam, geom, s1, scratch, mut rates, region| {
-                    let t0 = Instant::now();
-                    let r = stage::max_rate(fam, geom, s1, scratch, region, rates.as_deref_mut());
-                    let t1 = Instant::now();
-                    let kept = rates.as_deref();
-                    stage::update(fam, geom, s1, scratch, kept, &mut stage2, region, dt_over_h);
-                    rate_time += t1 - t0;
-                    update_time += t1.elapsed();
-                    r
-                },
-            );
-            let mut local_rate = interior_rate;
-            for region in &self.rim {
-                let t0 = Instant::now();
-                local_rate = local_rate.max(stage::max_rate(
-                    &self.family,
-                    &self.geom,
-                    &stage1,
-                    &mut self.scratch,
-                    region,
-                    self.rates.as_mut(),
-                ));
-                let t1 = Instant::now();
-                stage::update(
-                    &self.family,
-                    &self.geom,
-                    &stage1,
-                    &mut self.scratch,
-                    self.rates.as_ref(),
-                    &mut stage2,
-                    region,
-                    dt_over_h,
-                );
-                rate_time += t1 - t0;
-                update_time += t1.elapsed();
-            }
-            let t0 = Instant::now();
-            let stage_rate = comm.max(local_rate);
-            self.timers.reduce += t0.elapsed();
-            self.stage1 = stage1;
-            self.stage2 = stage2;
-            self.timers.rate += rate_time;
-            self.timers.update += update_time;
+            let stage_rate = self.stages(comm, f, dt, rejected == 0, true);
             if dt * stage_rate <= 1.0 {
-                // f^{n+1} = 1/2 f^n + 1/2 f**: a convex combination of positive states.
-                let t0 = Instant::now();
-                f.interior_mut()
-                    .zip_mut_with(&self.stage2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
-                self.timers.update += t0.elapsed();
                 return StepReport {
                     dt,
                     max_rate: max_rate.max(stage_rate),
@@ -484,6 +499,14 @@ impl<F: Family> TimeStepper for Explicit<F> {
             dt = self.control.safety / stage_rate;
             max_rate = max_rate.max(stage_rate);
         }
+    }
+
+    fn replay(&mut self, comm: &Comm, f: &mut Field, dt: f64) -> Result<(), String> {
+        // Ghosts and per-cell values of f, then the stages with this dt (rates evaluated, not
+        // kept: the same bits as the original step).
+        self.exchange_with(comm, f, |_, _, _, _, _, _| ());
+        self.stages(comm, f, dt, false, false);
+        Ok(())
     }
 
     fn timers(&self) -> StageTimers {

@@ -1,0 +1,365 @@
+//! `nlfp generate CONFIG [--out DIR] [--overwrite]`: the generative model end to end.
+//!
+//! 1. Forward from the data `f0` to `T = time.t_end`, recording every state in the trajectory
+//!    store of `reverse.store` (and the exact step sizes).
+//! 2. The start state of `reverse.start` (by default the data-independent asymptotic state of
+//!    the same mass).
+//! 3. The reverse sweep back to `t = 0` (`reverse.method = "exact"`: the exact discrete time
+//!    reversal of every forward step).
+//!
+//! Writes into the output directory: `config.toml`, `data.h5` (`f0`), `terminal.h5` (`f(T)`),
+//! `start.h5` (`u(T)`), `reconstruction.h5` (`u(0)`), `forward.csv` (forward diagnostics, the
+//! columns of `nlfp forward`), `reverse.csv` (per reverse step: mass, min, max,
+//! `||u - f(t)||_1`, `sup |w - 1|`), `summary.toml` (start and reconstruction errors, timings,
+//! store memory).
+//!
+//! A generate run is one job: it has no checkpoints (a reverse needs the whole forward history,
+//! which the `disk` store keeps only as scratch); rerun it from the start after an interruption.
+
+use std::path::{Path, PathBuf};
+
+use super::setup::RunSetup;
+use super::CommandError;
+use crate::cli::RunArgs;
+use crate::comm::Comm;
+use crate::config::{IoName, StartName, StoreName};
+use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
+use crate::field::Field;
+use crate::io::csv::CsvWriter;
+use crate::io::hdf5::{write_field, FieldMeta, IoMode};
+use crate::scheme::FaceCoefficients;
+use crate::sweep::forward::{
+    format_duration, ForwardMarch, MarchControl, MarchError, MarchSink, MarchState, OutputCadence,
+};
+use crate::sweep::reverse::{asymptotic_state, perturb, ReverseMarch, StartKind, REVERSE_HEADER};
+use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
+use crate::time::reverse::build_reverse;
+use crate::time::Requests;
+
+/// Files a generate run writes; a directory holding any of them is not reused without
+/// `--overwrite`.
+pub const OUTPUT_FILES: [&str; 9] = [
+    "config.toml",
+    "data.h5",
+    "terminal.h5",
+    "start.h5",
+    "reconstruction.h5",
+    "forward.csv",
+    "reverse.csv",
+    "summary.toml",
+    "trajectory.h5",
+];
+
+/// What a generate run measured (also written to `summary.toml`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Forward steps.
+    pub steps: u64,
+    /// `T`.
+    pub t_end: f64,
+    /// `||u(T) - f(T)||_1`.
+    pub start_error: f64,
+    /// `||u(0) - f0||_1`.
+    pub reconstruction_error: f64,
+    /// Forward wall seconds (recording included).
+    pub forward_seconds: f64,
+    /// Reverse wall seconds (store reads and recomputation included).
+    pub reverse_seconds: f64,
+    /// Reverse seconds spent reading the store.
+    pub store_seconds: f64,
+    /// Peak store memory on rank 0, bytes.
+    pub store_peak_bytes: usize,
+    /// Forward steps recomputed by the store.
+    pub recomputed_steps: u64,
+}
+
+/// Runs the command.
+pub fn run(
+    comm: &Comm,
+    args: &RunArgs,
+    out: Option<PathBuf>,
+    overwrite: bool,
+) -> Result<(), CommandError> {
+    let setup = RunSetup::load(comm, args)?;
+    let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
+    let prepared = if comm.is_root() {
+        prepare_dir(&dir, overwrite).map(|_| Vec::new())
+    } else {
+        Ok(Vec::new())
+    };
+    comm.broadcast_result(prepared)
+        .map_err(CommandError::Input)?;
+    let config_text = setup.config.to_toml();
+    let io_mode = match setup.config.output.io {
+        IoName::Collective => IoMode::Collective,
+        IoName::Independent => IoMode::Independent,
+    };
+    let write = |name: &str, f: &Field, t: f64, step: u64, dt: f64| {
+        write_field(
+            comm,
+            &dir.join(name),
+            &setup.mesh,
+            setup.grid,
+            &setup.block,
+            f,
+            &FieldMeta {
+                t,
+                step,
+                dt,
+                config: config_text.clone(),
+            },
+            io_mode,
+        )
+        .map_err(CommandError::Runtime)
+    };
+    let csv = |name: &str, header: &[&str]| -> Result<Option<CsvWriter>, CommandError> {
+        if !comm.is_root() {
+            return Ok(None);
+        }
+        CsvWriter::create(&dir.join(name), header)
+            .map(Some)
+            .map_err(CommandError::Fatal)
+    };
+    if comm.is_root() {
+        std::fs::write(dir.join("config.toml"), &config_text)
+            .map_err(|e| CommandError::Fatal(format!("{}: {e}", dir.join("config.toml").display())))?;
+        log::info!(
+            "generate: {}D n = {} on {} x {} ranks, {} / {}, m = {:.6e}{}, T = {}, start {}, store {}",
+            setup.mesh.dim,
+            setup.mesh.n,
+            setup.grid.px,
+            setup.grid.py,
+            setup.scheme.name(),
+            setup.stepper.name(),
+            setup.mass,
+            setup
+                .critical_mass
+                .map(|mc| format!(" ({:.4} m_c)", setup.mass / mc))
+                .unwrap_or_default(),
+            setup.config.time.t_end,
+            setup.config.reverse.start.name(),
+            setup.config.reverse.store.name(),
+        );
+    }
+
+    // 1. Forward, recording the trajectory.
+    let mut f = setup.initial_field()?;
+    write("data.h5", &f, 0.0, 0, 0.0)?;
+    let mut store = build_store(comm, &setup, &dir)?;
+    let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
+    let mut march = ForwardMarch {
+        comm,
+        mesh: &setup.mesh,
+        block: &setup.block,
+        diagnostics: &diagnostics,
+        csv: csv("forward.csv", &Diagnostics::HEADER)?,
+    };
+    let control = MarchControl {
+        t_end: setup.config.time.t_end,
+        max_steps: setup.config.time.max_steps,
+        diagnostics_every: setup.config.output.diagnostics_every,
+        progress_every: setup.config.output.progress_every,
+    };
+    let mut state = MarchState::start();
+    let mut stepper = setup.stepper();
+    let mut sink = Recorder {
+        comm,
+        store: store.as_mut(),
+    };
+    let forward = march
+        .run(
+            stepper.as_mut(),
+            &mut f,
+            &mut state,
+            control,
+            OutputCadence {
+                snapshot_every: 0,
+                snapshot_dt: 0.0,
+                checkpoint_every: 0,
+            },
+            &mut sink,
+        )
+        .map_err(|e| match e {
+            MarchError::Global(msg) => CommandError::Runtime(msg),
+            MarchError::Local(msg) => CommandError::Fatal(msg),
+        })?;
+    write("terminal.h5", &f, state.t, state.step, state.last_dt())?;
+
+    // 2. The start state.
+    let start_kind = match setup.config.reverse.start {
+        StartName::Terminal => StartKind::Terminal,
+        StartName::Asymptotic => StartKind::Asymptotic,
+        StartName::Perturbed => StartKind::Perturbed {
+            amplitude: setup.config.reverse.noise,
+            seed: setup.config.reverse.seed,
+        },
+    };
+    let mut u = match start_kind {
+        StartKind::Terminal => f.clone(),
+        StartKind::Asymptotic => {
+            asymptotic_state(&setup.params, &setup.mesh, &setup.block, setup.mass)
+        }
+        StartKind::Perturbed { amplitude, seed } => {
+            let mut u = f.clone();
+            perturb(&setup.mesh, &setup.block, &mut u, amplitude, seed);
+            u
+        }
+    };
+    write("start.h5", &u, state.t, state.step, state.last_dt())?;
+
+    // 3. The reverse.
+    let mut reverse = build_reverse(
+        &setup.mesh,
+        &setup.block,
+        coefficients(&setup),
+        setup.scheme,
+        setup.stepper,
+    );
+    let mut reverse_march = ReverseMarch {
+        comm,
+        mesh: &setup.mesh,
+        block: &setup.block,
+        csv: csv("reverse.csv", &REVERSE_HEADER)?,
+    };
+    let result = reverse_march
+        .run(reverse.as_mut(), store.as_mut(), &state.dt_history, &mut u)
+        .map_err(CommandError::Runtime)?;
+    write("reconstruction.h5", &u, 0.0, 0, 0.0)?;
+    let summary = Summary {
+        steps: state.step,
+        t_end: state.t,
+        start_error: result.start_error,
+        reconstruction_error: result.reconstruction_error,
+        forward_seconds: forward.wall.as_secs_f64(),
+        reverse_seconds: result.wall.as_secs_f64(),
+        store_seconds: result.store_wall.as_secs_f64(),
+        store_peak_bytes: store.peak_memory_bytes(),
+        recomputed_steps: store.recomputed_steps(),
+    };
+    store.finish(comm).map_err(CommandError::Runtime)?;
+    if comm.is_root() {
+        let text = summary_toml(&summary, start_kind);
+        crate::io::replace_file(&dir.join("summary.toml"), text.as_bytes())
+            .map_err(CommandError::Fatal)?;
+        log::info!(
+            "reverse: {} steps in {} (forward {}); start error ||u(T) - f(T)||_1 = {:.3e}, \
+             reconstruction error ||u(0) - f0||_1 = {:.3e} (ratio {:.3e})",
+            summary.steps,
+            format_duration(summary.reverse_seconds),
+            format_duration(summary.forward_seconds),
+            summary.start_error,
+            summary.reconstruction_error,
+            summary.reconstruction_error / summary.start_error.max(f64::MIN_POSITIVE),
+        );
+        log::info!(
+            "results in {}: data.h5, terminal.h5, start.h5, reconstruction.h5, forward.csv, \
+             reverse.csv, summary.toml",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn coefficients(setup: &RunSetup) -> FaceCoefficients {
+    FaceCoefficients {
+        diffusion: setup.params.diffusion,
+        kappa: setup.params.kappa,
+        gamma: setup.params.gamma,
+        h: setup.mesh.h,
+    }
+}
+
+/// The trajectory store of `reverse.store`.
+fn build_store(
+    comm: &Comm,
+    setup: &RunSetup,
+    dir: &Path,
+) -> Result<Box<dyn TrajectoryStore>, CommandError> {
+    Ok(match setup.config.reverse.store {
+        StoreName::Memory => Box::new(MemoryStore::new()),
+        StoreName::Disk => Box::new(
+            DiskStore::create(comm, &dir.join("trajectory.h5"), &setup.mesh, &setup.block)
+                .map_err(CommandError::Runtime)?,
+        ),
+        StoreName::Recompute => Box::new(RecomputeStore::new(
+            setup.stepper(),
+            setup.config.reverse.recompute_every,
+            &setup.block,
+        )),
+    })
+}
+
+/// The forward sink of a generate run: records every state, writes nothing else.
+struct Recorder<'a> {
+    comm: &'a Comm,
+    store: &'a mut dyn TrajectoryStore,
+}
+
+impl MarchSink for Recorder<'_> {
+    fn snapshot(&mut self, _f: &Field, _state: &MarchState) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, _f: &Field, _state: &MarchState, _s: &[f64]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn poll(&mut self, _step: u64) -> Result<Requests, String> {
+        Ok(Requests::default())
+    }
+
+    fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
+        self.store
+            .record(self.comm, state.step, state.last_dt(), f)
+    }
+}
+
+fn summary_toml(s: &Summary, start: StartKind) -> String {
+    format!(
+        "# nlfp generate: what the run measured\n\
+         start = \"{}\"\n\
+         steps = {}\n\
+         t_end = {:e}\n\
+         start_error_l1 = {:e}\n\
+         reconstruction_error_l1 = {:e}\n\
+         forward_seconds = {:.6}\n\
+         reverse_seconds = {:.6}\n\
+         store_seconds = {:.6}\n\
+         store_peak_bytes = {}\n\
+         recomputed_steps = {}\n",
+        start.name(),
+        s.steps,
+        s.t_end,
+        s.start_error,
+        s.reconstruction_error,
+        s.forward_seconds,
+        s.reverse_seconds,
+        s.store_seconds,
+        s.store_peak_bytes,
+        s.recomputed_steps,
+    )
+}
+
+/// Creates the output directory; refuses to reuse one holding results unless `overwrite`.
+fn prepare_dir(dir: &Path, overwrite: bool) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "output directory {} exists and is not a directory",
+            dir.display()
+        ));
+    }
+    let existing: Vec<&str> = OUTPUT_FILES
+        .iter()
+        .copied()
+        .filter(|name| dir.join(name).exists())
+        .collect();
+    if !existing.is_empty() && !overwrite {
+        return Err(format!(
+            "output directory {} already holds {}; choose another with --out DIR or pass --overwrite",
+            dir.display(),
+            existing.join(", ")
+        ));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))
+}

@@ -1,0 +1,311 @@
+//! Trajectory stores: the forward states `f^0, ..., f^N` the reverse sweep reads back in
+//! reverse order (ARCHITECTURE.md principle 9: the reverse reuses the forward coefficients and
+//! reads a pluggable store).
+//!
+//! * [`MemoryStore`]: every state in memory, `(N + 1) cells 8` bytes per rank.
+//! * [`DiskStore`]: every state in one HDF5 scratch file (global-shaped, one dataset per step,
+//!   written and read collectively), streamed back in reverse order; memory `O(1)` states.
+//! * [`RecomputeStore`]: keeps every `K`-th state and recomputes a segment of `K` states from
+//!   its first one when the reverse reaches it, replaying the recorded step sizes
+//!   ([`TimeStepper::replay`]). A forward step is deterministic, so the recomputed states have
+//!   the same bits as the originals on the same rank count, and the reverse results of all three
+//!   stores are identical. With `K = 0` the store chooses `K ~ sqrt(N)` as it goes: it starts at
+//!   `K = 1` and doubles `K` (dropping the states that are no longer multiples) whenever it holds
+//!   more than `2 K` states, so it ends with `K <= sqrt(2N)`-ish and at most `3 K` states in
+//!   memory, at the price of about one extra forward step per step.
+//!
+//! All methods are collective. States are recorded in order `0, 1, ..., N` and fetched in order
+//! `N, N - 1, ..., 0` (each at most once; the recompute store assumes it).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::comm::Comm;
+use crate::decomp::Block;
+use crate::field::Field;
+use crate::io::hdf5::SeriesFile;
+use crate::mesh::Mesh;
+use crate::time::TimeStepper;
+
+/// The trajectory store, selected by `reverse.store`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Every state in memory.
+    Memory,
+    /// Every state in an HDF5 scratch file.
+    Disk,
+    /// Every `K`-th state in memory; segments recomputed.
+    Recompute,
+}
+
+impl StoreKind {
+    /// Every store: tests iterate over this list.
+    pub const ALL: [StoreKind; 3] = [StoreKind::Memory, StoreKind::Disk, StoreKind::Recompute];
+
+    /// Config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Memory => "memory",
+            StoreKind::Disk => "disk",
+            StoreKind::Recompute => "recompute",
+        }
+    }
+}
+
+/// Forward states for the reverse sweep.
+pub trait TrajectoryStore {
+    /// Records `f^step` (`step = 0` first), reached by a step of size `dt` (0 for step 0).
+    fn record(&mut self, comm: &Comm, step: u64, dt: f64, f: &Field) -> Result<(), String>;
+    /// Writes `f^step` into the owned cells of `out`.
+    fn fetch(&mut self, comm: &Comm, step: u64, out: &mut Field) -> Result<(), String>;
+    /// Bytes of field data held in memory now, on this rank.
+    fn memory_bytes(&self) -> usize;
+    /// Largest [`TrajectoryStore::memory_bytes`] so far.
+    fn peak_memory_bytes(&self) -> usize;
+    /// Forward steps recomputed so far.
+    fn recomputed_steps(&self) -> u64 {
+        0
+    }
+    /// Releases what the store holds (removes scratch files; collective).
+    fn finish(self: Box<Self>, comm: &Comm) -> Result<(), String>;
+}
+
+/// Owned cells of a field, row-major.
+fn owned(f: &Field) -> Vec<f64> {
+    f.interior().iter().copied().collect()
+}
+
+/// Copies row-major owned values into `out`.
+fn restore(values: &[f64], out: &mut Field) {
+    let nx = out.nx();
+    for j in 0..out.ny() {
+        let k = out.index(j as isize, 0);
+        out.raw_mut()[k..k + nx].copy_from_slice(&values[j * nx..(j + 1) * nx]);
+    }
+}
+
+fn missing(step: u64) -> String {
+    format!("trajectory store: state {step} was not recorded")
+}
+
+/// Every state in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    states: Vec<Vec<f64>>,
+    peak: usize,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+}
+
+impl TrajectoryStore for MemoryStore {
+    fn record(&mut self, _comm: &Comm, step: u64, _dt: f64, f: &Field) -> Result<(), String> {
+        if step as usize != self.states.len() {
+            return Err(format!(
+                "trajectory store: state {step} recorded out of order (expected {})",
+                self.states.len()
+            ));
+        }
+        self.states.push(owned(f));
+        self.peak = self.peak.max(self.memory_bytes());
+        Ok(())
+    }
+
+    fn fetch(&mut self, _comm: &Comm, step: u64, out: &mut Field) -> Result<(), String> {
+        let values = self.states.get(step as usize).ok_or_else(|| missing(step))?;
+        restore(values, out);
+        Ok(())
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.states.iter().map(|s| 8 * s.len()).sum()
+    }
+
+    fn peak_memory_bytes(&self) -> usize {
+        self.peak
+    }
+
+    fn finish(self: Box<Self>, _comm: &Comm) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Every state in an HDF5 scratch file, dataset `f_<step>`.
+pub struct DiskStore {
+    file: SeriesFile,
+    mesh: Mesh,
+    block: Block,
+}
+
+impl DiskStore {
+    /// A store writing to `path` (created, truncated; removed by [`TrajectoryStore::finish`]).
+    pub fn create(comm: &Comm, path: &Path, mesh: &Mesh, block: &Block) -> Result<Self, String> {
+        Ok(DiskStore {
+            file: SeriesFile::create(comm, path)?,
+            mesh: mesh.clone(),
+            block: block.clone(),
+        })
+    }
+}
+
+impl TrajectoryStore for DiskStore {
+    fn record(&mut self, comm: &Comm, step: u64, _dt: f64, f: &Field) -> Result<(), String> {
+        self.file
+            .write(comm, &format!("f_{step}"), &self.mesh, &self.block, f)
+    }
+
+    fn fetch(&mut self, comm: &Comm, step: u64, out: &mut Field) -> Result<(), String> {
+        self.file
+            .read(comm, &format!("f_{step}"), &self.mesh, &self.block, out)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        0
+    }
+
+    fn peak_memory_bytes(&self) -> usize {
+        0
+    }
+
+    fn finish(self: Box<Self>, comm: &Comm) -> Result<(), String> {
+        self.file.remove(comm)
+    }
+}
+
+/// Every `K`-th state kept; segments recomputed by replaying the forward steps.
+pub struct RecomputeStore {
+    stepper: Box<dyn TimeStepper>,
+    /// `K`; doubled as the run grows when `adaptive`.
+    every: u64,
+    adaptive: bool,
+    kept: BTreeMap<u64, Vec<f64>>,
+    /// The last recorded state (the reverse starts there).
+    last: Option<(u64, Vec<f64>)>,
+    /// `dt_history[s - 1]` took state `s - 1` to state `s`.
+    dt_history: Vec<f64>,
+    /// The recomputed segment: first step and its states.
+    segment: Option<(u64, Vec<Vec<f64>>)>,
+    work: Field,
+    recomputed: u64,
+    peak: usize,
+}
+
+impl RecomputeStore {
+    /// A store keeping every `every`-th state (`0` = choose `K ~ sqrt(N)` adaptively); `stepper`
+    /// is a fresh stepper of the forward run's kind, used only to replay steps.
+    pub fn new(stepper: Box<dyn TimeStepper>, every: u64, block: &Block) -> RecomputeStore {
+        RecomputeStore {
+            stepper,
+            every: every.max(1),
+            adaptive: every == 0,
+            kept: BTreeMap::new(),
+            last: None,
+            dt_history: Vec::new(),
+            segment: None,
+            work: Field::zeros(block.ny, block.nx),
+            recomputed: 0,
+            peak: 0,
+        }
+    }
+
+    /// The current `K`.
+    pub fn every(&self) -> u64 {
+        self.every
+    }
+
+    fn note_peak(&mut self) {
+        self.peak = self.peak.max(self.memory_bytes());
+    }
+}
+
+impl TrajectoryStore for RecomputeStore {
+    fn record(&mut self, _comm: &Comm, step: u64, dt: f64, f: &Field) -> Result<(), String> {
+        let expected = if self.last.is_some() {
+            self.dt_history.len() as u64 + 1
+        } else {
+            0
+        };
+        if step != expected {
+            return Err(format!(
+                "trajectory store: state {step} recorded out of order (expected {expected})"
+            ));
+        }
+        if step > 0 {
+            self.dt_history.push(dt);
+        }
+        let values = owned(f);
+        if step.is_multiple_of(self.every) {
+            self.kept.insert(step, values.clone());
+        }
+        self.last = Some((step, values));
+        if self.adaptive && self.kept.len() as u64 > 2 * self.every {
+            self.every *= 2;
+            let every = self.every;
+            self.kept.retain(|s, _| s.is_multiple_of(every));
+        }
+        self.note_peak();
+        Ok(())
+    }
+
+    fn fetch(&mut self, comm: &Comm, step: u64, out: &mut Field) -> Result<(), String> {
+        if let Some((last_step, values)) = &self.last {
+            if *last_step == step {
+                restore(values, out);
+                return Ok(());
+            }
+        }
+        let base = step - step % self.every;
+        let cached = matches!(&self.segment, Some((first, _)) if *first == base);
+        if !cached {
+            // Recompute states base ..= min(base + K - 1, N - 1) from the kept state at base.
+            let start = self.kept.get(&base).ok_or_else(|| missing(base))?;
+            let last_step = self.last.as_ref().map_or(0, |(s, _)| *s);
+            let end = (base + self.every - 1).min(last_step.saturating_sub(1)).max(base);
+            self.segment = None; // release the previous segment before building the next
+            restore(start, &mut self.work);
+            let mut states = vec![start.clone()];
+            for s in base..end {
+                let dt = self.dt_history[s as usize];
+                self.stepper.replay(comm, &mut self.work, dt)?;
+                self.recomputed += 1;
+                states.push(owned(&self.work));
+            }
+            self.segment = Some((base, states));
+            self.note_peak();
+        }
+        let (first, states) = self.segment.as_ref().expect("segment just built");
+        let values = states
+            .get((step - first) as usize)
+            .ok_or_else(|| missing(step))?;
+        restore(values, out);
+        // Kept states above the segment are no longer needed (fetches go downwards).
+        self.kept.retain(|s, _| *s <= base);
+        Ok(())
+    }
+
+    fn memory_bytes(&self) -> usize {
+        let kept: usize = self.kept.values().map(|v| 8 * v.len()).sum();
+        let last = self.last.as_ref().map_or(0, |(_, v)| 8 * v.len());
+        let segment: usize = self
+            .segment
+            .as_ref()
+            .map_or(0, |(_, s)| s.iter().map(|v| 8 * v.len()).sum());
+        kept + last + segment
+    }
+
+    fn peak_memory_bytes(&self) -> usize {
+        self.peak
+    }
+
+    fn recomputed_steps(&self) -> u64 {
+        self.recomputed
+    }
+
+    fn finish(self: Box<Self>, _comm: &Comm) -> Result<(), String> {
+        Ok(())
+    }
+}

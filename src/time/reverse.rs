@@ -1,0 +1,378 @@
+//! The exact discrete time reversal of a forward step (MODEL.md section 6).
+//!
+//! Every forward step is a column-stochastic matrix, `f^{n+1} = P^n f^n`:
+//!
+//! ```text
+//! euler:    P = I + dt L(f^n)
+//! ssprk2:   P = 1/2 I + 1/2 (I + dt L(f*)) (I + dt L(f^n)),   f* = f^n + dt L(f^n)
+//! implicit: P = (I - dt L(f^{n+1}))^-1
+//! ```
+//!
+//! with `L(g)` the generator whose face rates `(k_plus, k_minus)` are evaluated at `g`. The reverse
+//! step is `w^n = (P^n)^T w^{n+1}`; the reverse density is `u^n = f^n w^n`. `L^T` is applied by
+//! [`stage::apply_transpose`] from the stored flux rates; the implicit transpose is a linear solve
+//! `(I - dt L(f^{n+1}))^T w^n = w^{n+1}` with the distributed BiCGStab of [`super::krylov`].
+//!
+//! The explicit reversals are bit-identical for any rank count (the same face rates from the same
+//! inputs, a fixed operation order per cell, no sums). The implicit one agrees across rank counts
+//! to the Krylov tolerance. `w = 1` is reproduced exactly by every variant (`L^T 1 = 0` in floating
+//! point, and BiCGStab returns its exact initial guess), so a reverse started from `u^N = f^N`
+//! returns `u^n = f^n` to round-off.
+
+use std::time::{Duration, Instant};
+
+use super::krylov::{bicgstab, BlockIlu0, KrylovControl, Stencil5};
+use super::StepperKind;
+use crate::comm::{Comm, HaloExchange};
+use crate::decomp::Block;
+use crate::field::Field;
+use crate::mesh::Mesh;
+use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
+use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+
+/// What one reverse step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReverseReport {
+    /// Krylov iterations (implicit only).
+    pub krylov_iterations: usize,
+}
+
+/// Reverse steps for one block: `w <- (P^n)^T w`.
+pub trait ReverseStepper {
+    /// Replaces `w` (owned cells) by `(P^n)^T w`, where step `n` went from `f_before` to
+    /// `f_after` with step size `dt` (collective; refreshes the ghosts of all three fields).
+    fn step(
+        &mut self,
+        comm: &Comm,
+        f_before: &mut Field,
+        f_after: &mut Field,
+        dt: f64,
+        w: &mut Field,
+    ) -> Result<ReverseReport, String>;
+
+    /// Wall time spent waiting for halo messages and in the transposed updates.
+    fn timers(&self) -> ReverseTimers;
+}
+
+/// Where the reverse step spends its time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReverseTimers {
+    /// Halo exchanges of `f` and `w`.
+    pub halo: Duration,
+    /// Per-cell values and face rates of the forward states.
+    pub rates: Duration,
+    /// Transposed updates and linear solves.
+    pub update: Duration,
+}
+
+/// Builds the reverse stepper matching a forward scheme/stepper pair.
+pub fn build_reverse(
+    mesh: &Mesh,
+    block: &Block,
+    coefficients: FaceCoefficients,
+    scheme: SchemeKind,
+    stepper: StepperKind,
+) -> Box<dyn ReverseStepper> {
+    match scheme {
+        SchemeKind::Upwind => Box::new(Transpose::new(
+            Upwind::new(coefficients),
+            mesh,
+            block,
+            stepper,
+        )),
+        SchemeKind::Sg => Box::new(Transpose::new(Sg::new(coefficients), mesh, block, stepper)),
+    }
+}
+
+/// The transposed forward step of a flux family.
+pub struct Transpose<F: Family> {
+    family: F,
+    geom: BlockGeometry,
+    scratch: Scratch<F::Aux>,
+    halo: HaloExchange,
+    /// Rates at `f^n` (and, for implicit, at `f^{n+1}`).
+    rates: FaceRates,
+    /// SSP-RK2: rates at `f*`.
+    rates_star: FaceRates,
+    /// SSP-RK2: `f*`; a work field otherwise.
+    star: Field,
+    work: Field,
+    work2: Field,
+    stepper: StepperKind,
+    krylov: KrylovControl,
+    matrix: Stencil5,
+    timers: ReverseTimers,
+}
+
+impl<F: Family> Transpose<F> {
+    /// A reverse stepper for `block` of `mesh`.
+    pub fn new(family: F, mesh: &Mesh, block: &Block, stepper: StepperKind) -> Self {
+        let field = Field::zeros(block.ny, block.nx);
+        Transpose {
+            family,
+            geom: BlockGeometry::new(mesh, block),
+            scratch: Scratch::new(&field),
+            halo: HaloExchange::new(block),
+            rates: FaceRates::new(block.ny, block.nx),
+            rates_star: FaceRates::new(block.ny, block.nx),
+            star: field.clone(),
+            work: field.clone(),
+            work2: field,
+            stepper,
+            krylov: KrylovControl {
+                tol: 1e-13,
+                max_iterations: 2000,
+            },
+            matrix: Stencil5::zeros(block.ny, block.nx),
+            timers: ReverseTimers::default(),
+        }
+    }
+
+    /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)` in `rates`.
+    fn rates_of(&mut self, comm: &Comm, f: &mut Field, star: bool) {
+        let t0 = Instant::now();
+        let (family, scratch) = (&self.family, &mut self.scratch);
+        self.halo
+            .exchange(comm, f, |f| stage::fill_aux_owned(family, f, &mut scratch.aux));
+        let t1 = Instant::now();
+        stage::fill_aux_ghosts(&self.family, f, &mut self.scratch.aux);
+        let rates = if star {
+            &mut self.rates_star
+        } else {
+            &mut self.rates
+        };
+        let whole = self.geom.whole();
+        stage::flux_rates(&self.family, &self.geom, f, &mut self.scratch, &whole, rates);
+        self.timers.halo += t1 - t0;
+        self.timers.rates += t1.elapsed();
+    }
+
+    /// `out = (I + dt L)^T w` with the rates in `rates` (or `rates_star`).
+    fn explicit_transpose(&mut self, comm: &Comm, w: &mut Field, out_is_work2: bool, dt: f64, star: bool) {
+        let t0 = Instant::now();
+        self.halo.exchange(comm, w, |_| ());
+        let t1 = Instant::now();
+        let rates = if star { &self.rates_star } else { &self.rates };
+        let out = if out_is_work2 {
+            &mut self.work2
+        } else {
+            &mut self.work
+        };
+        let whole = self.geom.whole();
+        stage::apply_transpose(&self.geom, w, rates, out, &whole, dt / self.geom.h);
+        self.timers.halo += t1 - t0;
+        self.timers.update += t1.elapsed();
+    }
+
+    /// Solves `(I - dt L(f^{n+1}))^T x = w` (rates of `f^{n+1}` in `rates`), `x` starting from
+    /// `w`, and stores it in `w`.
+    fn implicit_transpose(&mut self, comm: &Comm, w: &mut Field, dt: f64) -> Result<usize, String> {
+        let t0 = Instant::now();
+        let (nx, ny) = (self.geom.nx, self.geom.ny);
+        let c = dt / self.geom.h;
+        let a = &mut self.matrix;
+        for j in 0..ny {
+            for i in 0..nx {
+                let cell = j * nx + i;
+                let [west, east, south, north] = self.rates.outgoing(j, i);
+                a.diag[cell] = 1.0 + c * ((west + east) + (south + north));
+                a.west[cell] = -c * west;
+                a.east[cell] = -c * east;
+                a.south[cell] = -c * south;
+                a.north[cell] = -c * north;
+            }
+        }
+        let mut b = vec![0.0; nx * ny];
+        for j in 0..ny {
+            let k = w.index(j as isize, 0);
+            b[j * nx..(j + 1) * nx].copy_from_slice(&w.raw()[k..k + nx]);
+        }
+        let mut x = b.clone();
+        let ilu = BlockIlu0::new(&self.matrix);
+        if comm.any(ilu.is_err()) {
+            return Err("reverse implicit step: ILU(0) failed".into());
+        }
+        let ilu = ilu.map_err(|e| e.to_string())?;
+        let stats = bicgstab(
+            comm,
+            &self.matrix,
+            &mut self.halo,
+            &ilu,
+            &b,
+            &mut x,
+            self.krylov,
+        )
+        .map_err(|e| format!("reverse implicit step (dt = {dt:e}): {e}"))?;
+        for j in 0..ny {
+            let k = w.index(j as isize, 0);
+            w.raw_mut()[k..k + nx].copy_from_slice(&x[j * nx..(j + 1) * nx]);
+        }
+        self.timers.update += t0.elapsed();
+        Ok(stats.iterations)
+    }
+}
+
+impl<F: Family> ReverseStepper for Transpose<F> {
+    fn step(
+        &mut self,
+        comm: &Comm,
+        f_before: &mut Field,
+        f_after: &mut Field,
+        dt: f64,
+        w: &mut Field,
+    ) -> Result<ReverseReport, String> {
+        match self.stepper {
+            StepperKind::Euler => {
+                self.rates_of(comm, f_before, false);
+                self.explicit_transpose(comm, w, false, dt, false);
+                std::mem::swap(w, &mut self.work);
+                Ok(ReverseReport::default())
+            }
+            StepperKind::Ssprk2 => {
+                // f* = f^n + dt L(f^n), the same bits as the forward stage 1.
+                self.rates_of(comm, f_before, false);
+                let t0 = Instant::now();
+                let whole = self.geom.whole();
+                stage::apply_stored(
+                    &self.geom,
+                    f_before,
+                    &self.rates,
+                    &mut self.star,
+                    &whole,
+                    dt / self.geom.h,
+                );
+                self.timers.update += t0.elapsed();
+                let mut star = std::mem::replace(&mut self.star, Field::zeros(0, 0));
+                self.rates_of(comm, &mut star, true);
+                self.star = star;
+                // w^n = 1/2 w + 1/2 A1^T (A2^T w).
+                self.explicit_transpose(comm, w, false, dt, true);
+                let mut a2w = std::mem::replace(&mut self.work, Field::zeros(0, 0));
+                self.explicit_transpose(comm, &mut a2w, true, dt, false);
+                self.work = a2w;
+                let t0 = Instant::now();
+                w.interior_mut()
+                    .zip_mut_with(&self.work2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                self.timers.update += t0.elapsed();
+                Ok(ReverseReport::default())
+            }
+            StepperKind::Implicit => {
+                self.rates_of(comm, f_after, false);
+                let krylov_iterations = self.implicit_transpose(comm, w, dt)?;
+                Ok(ReverseReport { krylov_iterations })
+            }
+        }
+    }
+
+    fn timers(&self) -> ReverseTimers {
+        self.timers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decomp::ProcessGrid;
+    use crate::scheme::stage::Region;
+
+    /// A 1D Gaussian bump on a single block, forward Euler steps at the positivity bound.
+    fn forward_states(steps: usize) -> (Mesh, Sg, BlockGeometry, Vec<Field>, Vec<f64>) {
+        let mesh = Mesh::new(1, 41, 6.0);
+        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let geom = BlockGeometry::new(&mesh, &block);
+        let fam = Sg::new(FaceCoefficients {
+            diffusion: 1.0,
+            kappa: 1.0,
+            gamma: 3.0,
+            h: mesh.h,
+        });
+        let mut f = Field::zeros(block.ny, block.nx);
+        for i in 0..block.nx {
+            let x = mesh.centre(i) - 1.0;
+            let k = f.index(0, i as isize);
+            f.raw_mut()[k] = (-x * x / 0.5).exp();
+        }
+        let mut scratch = Scratch::new(&f);
+        let whole: Region = geom.whole();
+        let (mut states, mut dts) = (vec![f.clone()], Vec::new());
+        for _ in 0..steps {
+            stage::fill_aux_owned(&fam, &f, &mut scratch.aux);
+            let rate = stage::max_rate(&fam, &geom, &f, &mut scratch, &whole, None);
+            let dt = 0.9 / rate;
+            let mut next = f.clone();
+            stage::apply(&fam, &geom, &f, &mut scratch, &mut next, &whole, dt / geom.h);
+            f = next;
+            states.push(f.clone());
+            dts.push(dt);
+        }
+        (mesh, fam, geom, states, dts)
+    }
+
+    /// Test 5 of issue 5: the naive reversal `u^n = u^{n+1} - dt L(u^{n+1})` (the backward heat
+    /// equation `d_s u = -D Lap u - ...`) started from the exact `f^N` loses the forward states
+    /// within a few dozen steps of a 200-step run: round-off and the O(dt^2) mismatch per step
+    /// are amplified by up to `1 + 4 dt D / h^2` per step. The exact transposed step does not.
+    #[test]
+    fn naive_reversal_blows_up() {
+        let steps = 200;
+        let (_mesh, fam, geom, states, dts) = forward_states(steps);
+        let whole = geom.whole();
+        let mut u = states[steps].clone();
+        let mut scratch = Scratch::new(&u);
+        let l1 = |a: &Field, b: &Field| -> f64 {
+            a.interior()
+                .iter()
+                .zip(b.interior().iter())
+                .map(|(x, y)| (x - y).abs())
+                .sum()
+        };
+        let mut blew_up_after = None;
+        for n in (0..steps).rev() {
+            stage::fill_aux_owned(&fam, &u, &mut scratch.aux);
+            let mut prev = u.clone();
+            stage::apply(&fam, &geom, &u, &mut scratch, &mut prev, &whole, -dts[n] / geom.h);
+            u = prev;
+            let relative = l1(&u, &states[n]) / l1(&states[n], &Field::zeros(1, geom.nx));
+            if !(relative <= 1.0) {
+                blew_up_after = Some(steps - n);
+                break;
+            }
+        }
+        let after = blew_up_after.expect("the naive reversal did not blow up");
+        eprintln!("naive reversal: relative L1 error above 1 after {after} of {steps} reverse steps");
+        assert!(after <= 60, "relative error above 1 only after {after} reverse steps");
+    }
+
+    /// The transposed Euler step keeps `w = 1` exactly and conserves `sum f^n w^n = sum f^{n+1} w^{n+1}`
+    /// (the reverse mass) for arbitrary `w`, on a single block without communication.
+    #[test]
+    fn transposed_euler_step_is_the_adjoint() {
+        let steps = 5;
+        let (_mesh, fam, geom, states, dts) = forward_states(steps);
+        let whole = geom.whole();
+        let mut scratch = Scratch::new(&states[0]);
+        let mut rates = FaceRates::new(1, geom.nx);
+        let mut w = Field::zeros(1, geom.nx);
+        for i in 0..geom.nx {
+            let k = w.index(0, i as isize);
+            w.raw_mut()[k] = 1.0 + 0.5 * (i as f64 * 0.7).sin();
+        }
+        for n in (0..steps).rev() {
+            let f = &states[n];
+            stage::fill_aux_owned(&fam, f, &mut scratch.aux);
+            stage::flux_rates(&fam, &geom, f, &mut scratch, &whole, &mut rates);
+            let mut out = w.clone();
+            stage::apply_transpose(&geom, &w, &rates, &mut out, &whole, dts[n] / geom.h);
+            // <f^{n+1}, w^{n+1}> = <P f^n, w> = <f^n, P^T w>.
+            let before: f64 = states[n + 1].interior().iter().zip(w.interior().iter()).map(|(a, b)| a * b).sum();
+            let after: f64 = f.interior().iter().zip(out.interior().iter()).map(|(a, b)| a * b).sum();
+            assert!((before - after).abs() <= 1e-13 * before, "{before} vs {after}");
+            w = out;
+        }
+        let mut ones = Field::zeros(1, geom.nx);
+        ones.interior_mut().fill(1.0);
+        let mut out = ones.clone();
+        stage::apply_transpose(&geom, &ones, &rates, &mut out, &whole, dts[0] / geom.h);
+        assert!(out.interior().iter().all(|&v| v == 1.0));
+    }
+}

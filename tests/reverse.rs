@@ -1,0 +1,251 @@
+//! The reverse sweep (issue 5): exact discrete time reversal from the terminal state, the
+//! contraction properties, generation from the asymptotic state, the three trajectory stores,
+//! rank-count independence.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// A small config: 1D (gamma = 3, n = 41) or 2D (gamma = 2, n = 21), mass `ratio` m_c.
+fn config(dim: usize, ratio: f64) -> String {
+    let (n, gamma, components) = if dim == 1 {
+        (
+            41,
+            3.0,
+            "{ weight = 1.0, mean = [1.2], std = 0.4 }, { weight = 0.6, mean = [-1.5], std = 0.5 }",
+        )
+    } else {
+        (
+            21,
+            2.0,
+            "{ weight = 1.0, mean = [1.2, 0.3], std = 0.6 }, { weight = 0.7, mean = [-1.0, -1.0], std = 0.5 }",
+        )
+    };
+    format!(
+        "[grid]\ndim = {dim}\nn = {n}\nhalf_width = 6.0\n\
+         [model]\ngamma = {gamma}\nmass_ratio = {ratio}\n\
+         [initial]\nkind = \"gaussian_mixture\"\ncomponents = [{components}]\n\
+         [time]\nt_end = 1.5\ndt_max = 0.05\n\
+         [output]\ndiagnostics_every = 1\nprogress_every = 1000.0\n"
+    )
+}
+
+/// Runs `nlfp generate` and returns the output directory.
+fn generate(dir: &Path, name: &str, cfg: &str, np: usize, sets: &[&str]) -> PathBuf {
+    let config = write(dir, &format!("{name}.toml"), cfg);
+    let out = dir.join(name);
+    let mut args = vec![
+        "generate".to_string(),
+        config,
+        "--out".into(),
+        out.to_string_lossy().into_owned(),
+        "--overwrite".into(),
+    ];
+    for s in sets {
+        args.push("--set".into());
+        args.push((*s).into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_ok(np, &args);
+    out
+}
+
+fn field(dir: &Path, name: &str) -> Vec<f64> {
+    nlfp::io::hdf5::read_field(&dir.join(name))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .values
+}
+
+/// A column of `reverse.csv`, from `n = N` down to `n = 0`.
+fn reverse_column(dir: &Path, name: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(dir.join("reverse.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let k = header.iter().position(|h| *h == name).unwrap();
+    lines
+        .map(|l| l.split(',').nth(k).unwrap().parse().unwrap())
+        .collect()
+}
+
+fn summary(dir: &Path, key: &str) -> f64 {
+    let text = std::fs::read_to_string(dir.join("summary.toml")).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    table[key]
+        .as_float()
+        .or_else(|| table[key].as_integer().map(|i| i as f64))
+        .unwrap()
+}
+
+fn l1(a: &[f64], b: &[f64], cell_volume: f64) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() * cell_volume
+}
+
+fn cell_volume(dim: usize) -> f64 {
+    let h: f64 = if dim == 1 { 12.0 / 41.0 } else { 12.0 / 21.0 };
+    h.powi(dim as i32)
+}
+
+const STEPPERS: [&str; 3] = ["euler", "ssprk2", "implicit"];
+
+/// Test 1: from the terminal state the reverse returns `f^0` to `1e-11 m`, 1D and 2D, sub- and
+/// supercritical, every stepper, at 1 and 3 ranks; explicit runs are bit-identical across rank
+/// counts (also from the asymptotic state, where `w` is far from 1).
+#[test]
+fn exact_reversal_from_the_terminal_state() {
+    let tmp = tempdir();
+    for dim in [1, 2] {
+        for ratio in [0.6, 1.5] {
+            let cfg = config(dim, ratio);
+            for stepper in STEPPERS {
+                for np in [0, 3] {
+                    let name = format!("d{dim}_{ratio}_{stepper}_{np}");
+                    let sets = [
+                        &format!("time.stepper={stepper}") as &str,
+                        "reverse.start=terminal",
+                    ];
+                    let out = generate(tmp.path(), &name, &cfg, np, &sets);
+                    let data = field(&out, "data.h5");
+                    let mass: f64 = data.iter().sum::<f64>() * cell_volume(dim);
+                    let back = field(&out, "reconstruction.h5");
+                    let err = l1(&back, &data, cell_volume(dim));
+                    assert!(err <= 1e-11 * mass, "{name}: ||u0 - f0||_1 = {err:e}");
+                }
+                if stepper != "implicit" {
+                    for start in ["terminal", "asymptotic"] {
+                        let sets = [&format!("time.stepper={stepper}") as &str, &format!("reverse.start={start}")];
+                        let one = generate(tmp.path(), "one", &cfg, 0, &sets);
+                        let three = generate(tmp.path(), "three", &cfg, 3, &sets);
+                        let (a, b) = (field(&one, "reconstruction.h5"), field(&three, "reconstruction.h5"));
+                        assert!(
+                            a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                            "{dim}D {ratio} {stepper} {start}: 1 and 3 ranks differ by {:e}",
+                            max_diff(&a, &b)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tests 2 and 3: from the asymptotic state, `||u^n - f^n||_1` and `sup |w - 1|` never grow in
+/// reverse time, mass and positivity are kept, and the reconstruction error is at most 0.2 of
+/// the start error.
+#[test]
+fn reverse_contracts_and_generation_beats_the_start_error() {
+    let tmp = tempdir();
+    for dim in [1, 2] {
+        for ratio in [0.6, 1.5] {
+            let cfg = config(dim, ratio);
+            for stepper in STEPPERS {
+                let name = format!("d{dim}_{ratio}_{stepper}");
+                let sets = [&format!("time.stepper={stepper}") as &str, "time.t_end=3.0"];
+                let out = generate(tmp.path(), &name, &cfg, 2, &sets);
+                let l1s = reverse_column(&out, "l1_to_forward");
+                let sup_w = reverse_column(&out, "sup_w_minus_1");
+                let mass = reverse_column(&out, "mass");
+                let min = reverse_column(&out, "min");
+                for k in 1..l1s.len() {
+                    assert!(
+                        l1s[k] <= l1s[k - 1] * (1.0 + 1e-12) + 1e-15,
+                        "{name}: ||u - f||_1 grew at reverse row {k}: {:e} -> {:e}",
+                        l1s[k - 1],
+                        l1s[k]
+                    );
+                    assert!(
+                        sup_w[k] <= sup_w[k - 1] * (1.0 + 1e-12) + 1e-15,
+                        "{name}: sup |w - 1| grew at row {k}: {:e} -> {:e}",
+                        sup_w[k - 1],
+                        sup_w[k]
+                    );
+                    assert!(
+                        (mass[k] - mass[0]).abs() <= 1e-12 * mass[0],
+                        "{name}: mass drift {:e}",
+                        (mass[k] - mass[0]) / mass[0]
+                    );
+                }
+                assert!(min.iter().all(|&m| m >= 0.0), "{name}: negative density");
+                let start = summary(&out, "start_error_l1");
+                let end = summary(&out, "reconstruction_error_l1");
+                assert!(start > 1e-3, "{name}: the test needs a real start error, got {start:e}");
+                assert!(
+                    end <= 0.2 * start,
+                    "{name}: reconstruction error {end:e} vs start error {start:e}"
+                );
+            }
+        }
+    }
+}
+
+/// Test 4: the memory, disk and recompute stores (automatic K and K = 3) give bit-identical
+/// reverse results, for every stepper, at 2 ranks.
+#[test]
+fn every_trajectory_store_gives_the_same_bits() {
+    let tmp = tempdir();
+    let cfg = config(2, 1.5);
+    for stepper in STEPPERS {
+        let stepper_set = format!("time.stepper={stepper}");
+        let reference = generate(
+            tmp.path(),
+            "memory",
+            &cfg,
+            2,
+            &[&stepper_set, "reverse.store=memory"],
+        );
+        let want = field(&reference, "reconstruction.h5");
+        let want_csv = std::fs::read_to_string(reference.join("reverse.csv")).unwrap();
+        for (name, sets) in [
+            ("disk", vec!["reverse.store=disk"]),
+            ("recompute_auto", vec!["reverse.store=recompute"]),
+            (
+                "recompute_3",
+                vec!["reverse.store=recompute", "reverse.recompute_every=3"],
+            ),
+        ] {
+            let mut all = vec![stepper_set.as_str()];
+            all.extend(sets);
+            let out = generate(tmp.path(), name, &cfg, 2, &all);
+            let got = field(&out, "reconstruction.h5");
+            assert!(
+                want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{stepper} {name}: differs from memory by {:e}",
+                max_diff(&want, &got)
+            );
+            // The per-step diagnostics agree too (wall time aside).
+            let strip = |t: &str| -> Vec<String> {
+                t.lines()
+                    .map(|l| l.rsplitn(2, ',').nth(1).unwrap_or("").to_string())
+                    .collect()
+            };
+            let got_csv = std::fs::read_to_string(out.join("reverse.csv")).unwrap();
+            assert_eq!(strip(&want_csv), strip(&got_csv), "{stepper} {name}");
+            assert!(!out.join("trajectory.h5").exists(), "scratch file left behind");
+            if name.starts_with("recompute") {
+                assert!(summary(&out, "recomputed_steps") > 0.0);
+            }
+        }
+    }
+}
+
+/// The perturbed start: seeded noise, the same for any rank count, damped by the reverse.
+#[test]
+fn perturbed_start_is_seeded_and_damped() {
+    let tmp = tempdir();
+    let cfg = config(1, 0.6);
+    let sets = ["reverse.start=perturbed", "reverse.noise=0.2", "reverse.seed=7"];
+    let one = generate(tmp.path(), "one", &cfg, 0, &sets);
+    let two = generate(tmp.path(), "two", &cfg, 2, &sets);
+    let (a, b) = (field(&one, "start.h5"), field(&two, "start.h5"));
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    let terminal = field(&one, "terminal.h5");
+    let ratio: Vec<f64> = a.iter().zip(&terminal).map(|(u, f)| u / f - 1.0).collect();
+    assert!(ratio.iter().all(|r| r.abs() <= 0.2 + 1e-12));
+    assert!(ratio.iter().any(|r| r.abs() > 0.1), "noise too weak");
+    // Cell-wise independent noise in w is averaged by the reverse kernel over the forward
+    // spread sqrt(2 D T) ~ 1.7 ~ 6 cells here, so its L1 size falls by about sqrt(6).
+    let start = summary(&one, "start_error_l1");
+    let end = summary(&one, "reconstruction_error_l1");
+    assert!(end < 0.5 * start, "noise not damped: {end:e} vs {start:e}");
+}
