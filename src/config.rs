@@ -147,6 +147,8 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("study.r0", Ty::Float),
     ("study.profile_fit", Ty::FloatArray),
     ("study.relax_levels", Ty::FloatArray),
+    ("study.pictures", Ty::Bool),
+    ("study.heatmap_log", Ty::Bool),
 ];
 
 /// Every valid `section.key` of a config file, in the order they are written.
@@ -496,6 +498,10 @@ pub struct StudyConfig {
     /// Window `[lo, hi]`, `0 < lo < hi <= 1`, of entropy-excess levels (relative to the excess
     /// at `t = 0`) over which the relaxation rate is fitted.
     pub relax_levels: [f64; 2],
+    /// Whether every run gets its PNG pictures.
+    pub pictures: bool,
+    /// Whether the density pictures use a log colour scale (log vertical axis in 1D).
+    pub heatmap_log: bool,
 }
 
 impl Default for StudyConfig {
@@ -509,6 +515,8 @@ impl Default for StudyConfig {
             r0: None,
             profile_fit: DEFAULT_PROFILE_FIT,
             relax_levels: DEFAULT_RELAX_LEVELS,
+            pictures: true,
+            heatmap_log: true,
         }
     }
 }
@@ -1459,6 +1467,8 @@ impl Config {
         }
         out.push(format!("profile_fit = {}", fmt_floats(&s.profile_fit)));
         out.push(format!("relax_levels = {}", fmt_floats(&s.relax_levels)));
+        out.push(format!("pictures = {}", s.pictures));
+        out.push(format!("heatmap_log = {}", s.heatmap_log));
         out
     }
 
@@ -1837,6 +1847,8 @@ fn read_study(s: &Sec, half_width: f64) -> Result<StudyConfig, ConfigError> {
         r0,
         profile_fit: read_window(s, "profile_fit", DEFAULT_PROFILE_FIT, false, None)?,
         relax_levels: read_window(s, "relax_levels", DEFAULT_RELAX_LEVELS, true, Some(1.0))?,
+        pictures: s.boolean("pictures")?.unwrap_or(true),
+        heatmap_log: s.boolean("heatmap_log")?.unwrap_or(true),
     })
 }
 

@@ -28,6 +28,7 @@ dt_max = 0.01
 [output]
 diagnostics_every = 1
 progress_every = 100.0
+snapshot_dt = 4.0
 [study]
 mass_ratio = [0.8, 1.5]
 profile_fit = [0.0, 0.3]
@@ -142,6 +143,20 @@ fn tiny_1d_study_table() {
     );
     let p_ref = num(&header, sup, "profile_exponent_reference");
     assert!((p - p_ref).abs() < 1e-3, "{p} vs the nodal f_c fit {p_ref}");
+    // Pictures: the density at every snapshot and at the end, the series, the radial profile,
+    // and the max-f ratio of the supercritical run.
+    for (run, extra) in [("mr0.8_g3_n101_sg", None), ("mr1.5_g3_n101_sg", Some("max_ratio.png"))] {
+        let pictures = out.join("runs").join(run).join("pictures");
+        for file in ["f_step000000.png", "f_final.png", "series.png", "radial.png"]
+            .into_iter()
+            .chain(extra)
+        {
+            let meta = std::fs::metadata(pictures.join(file))
+                .unwrap_or_else(|e| panic!("{}: {e}", pictures.join(file).display()));
+            assert!(meta.len() > 1000, "{file} is too small to be a picture");
+        }
+        assert_eq!(extra.is_none(), !pictures.join("max_ratio.png").exists());
+    }
     let md = std::fs::read_to_string(out.join("study.md")).unwrap();
     assert!(md.contains("| mr1.5_g3_n101_sg |") && md.contains("T_blowup"));
 }

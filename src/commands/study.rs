@@ -34,7 +34,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::forward::{execute, Execution, OUTPUT_FILES};
+use super::forward::{execute, Execution, OUTPUT_FILES, SNAPSHOT_DIR};
 use super::setup::{load_config, RunSetup};
 use super::CommandError;
 use crate::cli::RunArgs;
@@ -46,6 +46,7 @@ use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::signals::SignalFlags;
 use crate::study::analysis::{self, RunData, Series};
+use crate::study::pictures::{self, Frame, RunPictures};
 use crate::study::schedule;
 use crate::study::table::{self, Row, RunCost, StudyInfo};
 use crate::sweep::forward::{MarchEnd, MarchState};
@@ -114,6 +115,12 @@ pub fn run(
     };
     comm.broadcast_result(checked)
         .map_err(CommandError::Input)?;
+    if comm.is_root() {
+        // Pictures of an earlier study in the same directory (other snapshot times) go.
+        for job in &jobs {
+            let _ = std::fs::remove_dir_all(job.dir.join(pictures::PICTURES_DIR));
+        }
+    }
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     if comm.is_root() {
         log::info!(
@@ -183,10 +190,19 @@ pub fn run(
             .into_iter()
             .map(|o| o.unwrap_or_else(|| Err("no result reported".into())))
             .collect();
-        let rows: Vec<Row> = points
+        let mut rows: Vec<Row> = points
             .iter()
             .map(|p| row(p, &jobs, &outcomes, &base.study, &base))
             .collect();
+        if base.study.pictures {
+            for (p, r) in points.iter().zip(rows.iter_mut()) {
+                if let Err(e) = pictures(p, r, &jobs, &base) {
+                    log::warn!("{}: pictures: {e}", r.name);
+                    r.status = format!("{} (pictures failed: {e})", r.status);
+                }
+            }
+        }
+        let failed_runs = outcomes.iter().filter(|o| o.is_err()).count();
         let info = StudyInfo {
             source: base.source.clone(),
             runs: jobs.len(),
@@ -198,11 +214,11 @@ pub fn run(
             diffusion: base.model.diffusion,
             kappa: base.model.kappa,
             stepper: base.time.stepper.name().to_string(),
+            pictures: base.study.pictures,
         };
         write_tables(&dir, &rows, &info).map(|_| {
             log_summary(&rows, &dir);
-            let failed = rows.iter().filter(|r| r.status != "ok").count();
-            failed.to_string().into_bytes()
+            failed_runs.to_string().into_bytes()
         })
     } else {
         Ok(Vec::new())
@@ -213,8 +229,8 @@ pub fn run(
     let failed: usize = String::from_utf8_lossy(&failed).parse().unwrap_or(0);
     if failed > 0 {
         return Err(CommandError::Runtime(format!(
-            "{failed} of {} study point(s) had a failed run; see {}",
-            points.len(),
+            "{failed} of {} run(s) failed; see {}",
+            jobs.len(),
             dir.join("study.md").display()
         )));
     }
@@ -577,6 +593,67 @@ fn row(point: &Point, jobs: &[Job], outcomes: &[Outcome], study: &StudyConfig, b
         row.status = format!("ok ({})", notes.join("; "));
     }
     row
+}
+
+/// The snapshots of a run (`snapshots/snap_<step>.h5`), in step order.
+fn snapshots(dir: &Path) -> Result<Vec<Frame>, String> {
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir.join(SNAPSHOT_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let step = name.strip_prefix("snap_")?.strip_suffix(".h5")?.parse().ok()?;
+            Some((step, e.path()))
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|(_, path)| {
+            let f = io::hdf5::read_field(&path)?;
+            Ok(Frame {
+                t: f.t,
+                step: f.step,
+                values: f.values,
+            })
+        })
+        .collect()
+}
+
+/// Draws the pictures of a study point's run (rank 0), when it has figures.
+fn pictures(point: &Point, row: &Row, jobs: &[Job], base: &Config) -> Result<(), String> {
+    let Some(figures) = &row.figures else {
+        return Ok(());
+    };
+    let job = &jobs[point.run];
+    let series = read_series(&job.dir)?;
+    let stored = io::hdf5::read_field(&job.dir.join("final.h5"))?;
+    let last = Frame {
+        t: stored.t,
+        step: stored.step,
+        values: stored.values,
+    };
+    let refined = match (point.refined, row.refined) {
+        (Some(k), Some(cost)) => Some((read_series(&jobs[k].dir)?, cost.n)),
+        _ => None,
+    };
+    let frames = snapshots(&job.dir)?;
+    let written = pictures::draw(&RunPictures {
+        name: &point.name,
+        dir: &job.dir,
+        mesh: Mesh::new(base.grid.dim, point.n, base.grid.half_width),
+        params: ModelParams::new(base.model.diffusion, base.model.kappa, point.gamma),
+        series: &series,
+        refined: refined.as_ref().map(|(s, n)| (s, *n)),
+        snapshots: &frames,
+        last: &last,
+        figures,
+        log: base.study.heatmap_log,
+    })
+    .map_err(|e| e.to_string())?;
+    log::debug!("{}: {} picture(s) in {}", point.name, written.len(), job.dir.join(pictures::PICTURES_DIR).display());
+    Ok(())
 }
 
 /// Writes `study.csv` and `study.md` crash-safely.

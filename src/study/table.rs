@@ -248,6 +248,8 @@ pub struct StudyInfo {
     pub kappa: f64,
     /// Stepper name.
     pub stepper: String,
+    /// Whether the runs have pictures.
+    pub pictures: bool,
 }
 
 /// The Markdown text.
@@ -303,6 +305,12 @@ pub fn markdown(rows: &[Row], info: &StudyInfo) -> String {
         sig(info.relax_levels[1])
     );
     s += "- Subcritical runs (`m/m_c < 1`) have no refined companion and are compared with `f_beta` instead of `f_c`.\n\n";
+    if info.pictures {
+        s += "Pictures of each run are in `runs/<run>/pictures/`: `f_step<step>.png` (the density at every \
+              snapshot) and `f_final.png`, `series.png` (max f, ‖f‖₂, centre-cell mass, entropy against t), \
+              `radial.png` (log-log profile with `|x|^(-2/gamma)`), and `max_ratio.png` for runs with a refined \
+              companion.\n\n";
+    }
 
     s += "## Figures\n\n";
     let head = [
@@ -478,6 +486,7 @@ mod tests {
             diffusion: 1.0,
             kappa: 1.0,
             stepper: "implicit".into(),
+            pictures: true,
         };
         let text = markdown(&[row(true)], &info);
         assert!(text.contains("## Figures") && text.contains("## Cost"));
