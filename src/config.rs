@@ -534,7 +534,11 @@ pub enum StartName {
 
 impl StartName {
     /// All start states, in the order they are listed in messages.
-    pub const ALL: [StartName; 3] = [StartName::Asymptotic, StartName::Terminal, StartName::Perturbed];
+    pub const ALL: [StartName; 3] = [
+        StartName::Asymptotic,
+        StartName::Terminal,
+        StartName::Perturbed,
+    ];
 
     /// The name used in config files.
     pub fn name(&self) -> &'static str {
@@ -1861,7 +1865,10 @@ fn read_reverse(r: &Sec) -> Result<ReverseConfig, ConfigError> {
     if noise >= 1.0 {
         return Err(r.err(
             "noise",
-            format!("must be < 1 (the density must stay positive), got {}", fmt_f64(noise)),
+            format!(
+                "must be < 1 (the density must stay positive), got {}",
+                fmt_f64(noise)
+            ),
         ));
     }
     if start == StartName::Perturbed && noise == 0.0 {

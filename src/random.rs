@@ -49,7 +49,10 @@ mod tests {
         }
         let mean = s / n as f64;
         let var = s2 / n as f64 - mean * mean;
-        assert!((mean - 0.5).abs() < 5.0 * (1.0 / 12.0 / n as f64).sqrt(), "{mean}");
+        assert!(
+            (mean - 0.5).abs() < 5.0 * (1.0 / 12.0 / n as f64).sqrt(),
+            "{mean}"
+        );
         assert!((var - 1.0 / 12.0).abs() < 1e-3, "{var}");
         assert_ne!(uniform(7, 1, 3), uniform(7, 1, 4));
         assert_ne!(uniform(7, 1, 3), uniform(8, 1, 3));

@@ -113,14 +113,25 @@ fn exact_reversal_from_the_terminal_state() {
                     assert!(err <= 1e-11 * mass, "{name}: ||u0 - f0||_1 = {err:e}");
                 }
                 if stepper != "implicit" {
-                    for start in ["terminal", "asymptotic"] {
-                        let sets = [&format!("time.stepper={stepper}") as &str, &format!("reverse.start={start}")];
+                    for (start, scheme) in [
+                        ("terminal", "sg"),
+                        ("asymptotic", "sg"),
+                        ("asymptotic", "upwind"),
+                    ] {
+                        let sets = [
+                            &format!("time.stepper={stepper}") as &str,
+                            &format!("reverse.start={start}"),
+                            &format!("time.scheme={scheme}"),
+                        ];
                         let one = generate(tmp.path(), "one", &cfg, 0, &sets);
                         let three = generate(tmp.path(), "three", &cfg, 3, &sets);
-                        let (a, b) = (field(&one, "reconstruction.h5"), field(&three, "reconstruction.h5"));
+                        let (a, b) = (
+                            field(&one, "reconstruction.h5"),
+                            field(&three, "reconstruction.h5"),
+                        );
                         assert!(
                             a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                            "{dim}D {ratio} {stepper} {start}: 1 and 3 ranks differ by {:e}",
+                            "{dim}D {ratio} {stepper} {scheme} {start}: 1 and 3 ranks differ by {:e}",
                             max_diff(&a, &b)
                         );
                     }
@@ -169,7 +180,10 @@ fn reverse_contracts_and_generation_beats_the_start_error() {
                 assert!(min.iter().all(|&m| m >= 0.0), "{name}: negative density");
                 let start = summary(&out, "start_error_l1");
                 let end = summary(&out, "reconstruction_error_l1");
-                assert!(start > 1e-3, "{name}: the test needs a real start error, got {start:e}");
+                assert!(
+                    start > 1e-3,
+                    "{name}: the test needs a real start error, got {start:e}"
+                );
                 assert!(
                     end <= 0.2 * start,
                     "{name}: reconstruction error {end:e} vs start error {start:e}"
@@ -209,19 +223,24 @@ fn every_trajectory_store_gives_the_same_bits() {
             let out = generate(tmp.path(), name, &cfg, 2, &all);
             let got = field(&out, "reconstruction.h5");
             assert!(
-                want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()),
+                want.iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{stepper} {name}: differs from memory by {:e}",
                 max_diff(&want, &got)
             );
             // The per-step diagnostics agree too (wall time aside).
             let strip = |t: &str| -> Vec<String> {
                 t.lines()
-                    .map(|l| l.rsplitn(2, ',').nth(1).unwrap_or("").to_string())
+                    .map(|l| l.rsplit_once(',').map_or("", |x| x.0).to_string())
                     .collect()
             };
             let got_csv = std::fs::read_to_string(out.join("reverse.csv")).unwrap();
             assert_eq!(strip(&want_csv), strip(&got_csv), "{stepper} {name}");
-            assert!(!out.join("trajectory.h5").exists(), "scratch file left behind");
+            assert!(
+                !out.join("trajectory.h5").exists(),
+                "scratch file left behind"
+            );
             if name.starts_with("recompute") {
                 assert!(summary(&out, "recomputed_steps") > 0.0);
             }
@@ -234,7 +253,11 @@ fn every_trajectory_store_gives_the_same_bits() {
 fn perturbed_start_is_seeded_and_damped() {
     let tmp = tempdir();
     let cfg = config(1, 0.6);
-    let sets = ["reverse.start=perturbed", "reverse.noise=0.2", "reverse.seed=7"];
+    let sets = [
+        "reverse.start=perturbed",
+        "reverse.noise=0.2",
+        "reverse.seed=7",
+    ];
     let one = generate(tmp.path(), "one", &cfg, 0, &sets);
     let two = generate(tmp.path(), "two", &cfg, 2, &sets);
     let (a, b) = (field(&one, "start.h5"), field(&two, "start.h5"));
@@ -248,4 +271,52 @@ fn perturbed_start_is_seeded_and_damped() {
     let start = summary(&one, "start_error_l1");
     let end = summary(&one, "reconstruction_error_l1");
     assert!(end < 0.5 * start, "noise not damped: {end:e} vs {start:e}");
+}
+
+/// `nlfp compare`: both models reach the target, the table says at which T, and the T found
+/// meets the target while the probe below it (when there is one) does not.
+#[test]
+fn compare_finds_the_horizon_for_both_models() {
+    let tmp = tempdir();
+    let cfg = write(tmp.path(), "c.toml", &config(1, 1.5));
+    let out = tmp.path().join("cmp");
+    run_ok(
+        2,
+        &[
+            "compare",
+            &cfg,
+            "--target",
+            "1e-3",
+            "--t-max",
+            "16",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "time.t_end=0.5",
+        ],
+    );
+    let text = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for (row, model) in rows.iter().zip(["nonlinear", "ou"]) {
+        assert_eq!(row[0], model);
+        let t: f64 = row[1]
+            .parse()
+            .unwrap_or_else(|_| panic!("{model}: no T found: {text}"));
+        let relative: f64 = row[6].parse().unwrap();
+        assert!(t > 0.0 && t <= 16.0 && relative <= 1e-3, "{row:?}");
+        let probe_dir = out.join(model).join(format!("T_{t:.6}"));
+        assert!(
+            probe_dir.join("summary.toml").exists(),
+            "{}",
+            probe_dir.display()
+        );
+    }
+    assert!(std::fs::read_to_string(out.join("compare.md"))
+        .unwrap()
+        .contains("| ou |"));
 }

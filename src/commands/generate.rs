@@ -31,7 +31,9 @@ use crate::scheme::FaceCoefficients;
 use crate::sweep::forward::{
     format_duration, ForwardMarch, MarchControl, MarchError, MarchSink, MarchState, OutputCadence,
 };
-use crate::sweep::reverse::{asymptotic_state, perturb, ReverseMarch, StartKind, REVERSE_HEADER};
+use crate::sweep::reverse::{
+    asymptotic_state, perturb, NoObserver, ReverseMarch, StartKind, REVERSE_HEADER,
+};
 use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
 use crate::time::reverse::build_reverse;
 use crate::time::Requests;
@@ -82,6 +84,17 @@ pub fn run(
 ) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, args)?;
     let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
+    execute(comm, &setup, &dir, overwrite).map(|_| ())
+}
+
+/// The whole pipeline for a built setup, writing into `dir`; returns what it measured.
+pub fn execute(
+    comm: &Comm,
+    setup: &RunSetup,
+    dir: &Path,
+    overwrite: bool,
+) -> Result<Summary, CommandError> {
+    let dir = dir.to_path_buf();
     let prepared = if comm.is_root() {
         prepare_dir(&dir, overwrite).map(|_| Vec::new())
     } else {
@@ -121,8 +134,9 @@ pub fn run(
             .map_err(CommandError::Fatal)
     };
     if comm.is_root() {
-        std::fs::write(dir.join("config.toml"), &config_text)
-            .map_err(|e| CommandError::Fatal(format!("{}: {e}", dir.join("config.toml").display())))?;
+        std::fs::write(dir.join("config.toml"), &config_text).map_err(|e| {
+            CommandError::Fatal(format!("{}: {e}", dir.join("config.toml").display()))
+        })?;
         log::info!(
             "generate: {}D n = {} on {} x {} ranks, {} / {}, m = {:.6e}{}, T = {}, start {}, store {}",
             setup.mesh.dim,
@@ -145,7 +159,7 @@ pub fn run(
     // 1. Forward, recording the trajectory.
     let mut f = setup.initial_field()?;
     write("data.h5", &f, 0.0, 0, 0.0)?;
-    let mut store = build_store(comm, &setup, &dir)?;
+    let mut store = build_store(comm, setup, &dir)?;
     let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
     let mut march = ForwardMarch {
         comm,
@@ -211,7 +225,7 @@ pub fn run(
     let mut reverse = build_reverse(
         &setup.mesh,
         &setup.block,
-        coefficients(&setup),
+        coefficients(setup),
         setup.scheme,
         setup.stepper,
     );
@@ -222,7 +236,13 @@ pub fn run(
         csv: csv("reverse.csv", &REVERSE_HEADER)?,
     };
     let result = reverse_march
-        .run(reverse.as_mut(), store.as_mut(), &state.dt_history, &mut u)
+        .run(
+            reverse.as_mut(),
+            store.as_mut(),
+            &state.dt_history,
+            &mut u,
+            &mut NoObserver,
+        )
         .map_err(CommandError::Runtime)?;
     write("reconstruction.h5", &u, 0.0, 0, 0.0)?;
     let summary = Summary {
@@ -257,7 +277,7 @@ pub fn run(
             dir.display()
         );
     }
-    Ok(())
+    Ok(summary)
 }
 
 fn coefficients(setup: &RunSetup) -> FaceCoefficients {
@@ -309,8 +329,7 @@ impl MarchSink for Recorder<'_> {
     }
 
     fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
-        self.store
-            .record(self.comm, state.step, state.last_dt(), f)
+        self.store.record(self.comm, state.step, state.last_dt(), f)
     }
 }
 

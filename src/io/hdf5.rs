@@ -961,7 +961,9 @@ impl SeriesFile {
     }
 
     fn file(&self) -> &hdf5::File {
-        self.file.as_ref().expect("series file is open until closed")
+        self.file
+            .as_ref()
+            .expect("series file is open until closed")
     }
 
     /// Writes the owned cells of `field` as the block's hyperslab of a new dataset `name`
@@ -1010,7 +1012,8 @@ impl SeriesFile {
         };
         agree(comm, &path, closed)?;
         let removed = if comm.is_root() {
-            std::fs::remove_file(&path).map_err(|e| format!("{}: cannot remove: {e}", path.display()))
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("{}: cannot remove: {e}", path.display()))
         } else {
             Ok(())
         };

@@ -102,6 +102,45 @@ pub struct ReverseResult {
     pub krylov_iterations: u64,
 }
 
+/// Sees every reverse step (e.g. to move samples along with the reverse density). Collective.
+pub trait ReverseObserver {
+    /// Called once before the first reverse step with the terminal forward state `f^N` and the
+    /// start state `u^N`.
+    fn start(&mut self, comm: &Comm, f_end: &mut Field, u_start: &Field) -> Result<(), String>;
+    /// Called after reverse step `n` (which took `w^{n+1}` to `w^n` for the forward step from
+    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n`. Ghosts of the
+    /// fields are not guaranteed current: exchange them if needed.
+    fn step(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_before: &mut Field,
+        f_after: &mut Field,
+        u: &Field,
+    ) -> Result<(), String>;
+}
+
+/// An observer that does nothing.
+pub struct NoObserver;
+
+impl ReverseObserver for NoObserver {
+    fn start(&mut self, _: &Comm, _: &mut Field, _: &Field) -> Result<(), String> {
+        Ok(())
+    }
+    fn step(
+        &mut self,
+        _: &Comm,
+        _: u64,
+        _: f64,
+        _: &mut Field,
+        _: &mut Field,
+        _: &Field,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// The reverse march over one block.
 pub struct ReverseMarch<'a> {
     /// Communicator.
@@ -123,6 +162,7 @@ impl ReverseMarch<'_> {
         store: &mut dyn TrajectoryStore,
         dt_history: &[f64],
         u: &mut Field,
+        observer: &mut dyn ReverseObserver,
     ) -> Result<ReverseResult, String> {
         let start = Instant::now();
         let mut store_wall = Duration::ZERO;
@@ -136,21 +176,38 @@ impl ReverseMarch<'_> {
         store_wall += t0.elapsed();
         // w^N = u^N / f^N; where f^N = 0 nothing can be transported: w = 1 (u there is lost).
         let mut w = Field::zeros(ny, nx);
-        w.interior_mut().zip_mut_with(&u.interior(), |w, _| *w = 1.0);
+        w.interior_mut()
+            .zip_mut_with(&u.interior(), |w, _| *w = 1.0);
         ndarray::Zip::from(w.interior_mut())
             .and(u.interior())
             .and(f_after.interior())
             .for_each(|w, &u, &f| *w = if f > 0.0 { u / f } else { 1.0 });
         let mut rows = Vec::with_capacity(steps + 1);
-        let first = self.row(steps as u64, times[steps], dt_history.last().copied(), u, &f_after, &w, 0, start)?;
+        let first = self.row(
+            steps as u64,
+            times[steps],
+            dt_history.last().copied(),
+            u,
+            &f_after,
+            &w,
+            0,
+            start,
+        )?;
         let start_error = first.l1_to_forward;
+        observer.start(self.comm, &mut f_after, u)?;
         rows.push(first);
         let mut krylov = 0u64;
         for n in (0..steps).rev() {
             let t0 = Instant::now();
             store.fetch(self.comm, n as u64, &mut f_before)?;
             store_wall += t0.elapsed();
-            let report = stepper.step(self.comm, &mut f_before, &mut f_after, dt_history[n], &mut w)?;
+            let report = stepper.step(
+                self.comm,
+                &mut f_before,
+                &mut f_after,
+                dt_history[n],
+                &mut w,
+            )?;
             krylov += report.krylov_iterations as u64;
             ndarray::Zip::from(u.interior_mut())
                 .and(f_before.interior())
@@ -167,6 +224,14 @@ impl ReverseMarch<'_> {
                 start,
             )?;
             rows.push(row);
+            observer.step(
+                self.comm,
+                n as u64,
+                dt_history[n],
+                &mut f_before,
+                &mut f_after,
+                u,
+            )?;
             std::mem::swap(&mut f_before, &mut f_after);
         }
         let reconstruction_error = rows.last().map_or(0.0, |r| r.l1_to_forward);
@@ -241,7 +306,9 @@ impl ReverseMarch<'_> {
             }
         }
         if maxes[3] > 0.0 {
-            return Err(format!("non-finite reverse density at step {step} (t = {t:e})"));
+            return Err(format!(
+                "non-finite reverse density at step {step} (t = {t:e})"
+            ));
         }
         Ok(row)
     }
@@ -323,14 +390,22 @@ pub fn asymptotic_state(params: &ModelParams, mesh: &Mesh, block: &Block, mass: 
 
 /// `beta > 0` with `discrete_mass(beta) = mass` (decreasing in `beta`, `+inf` at 0 on a grid
 /// containing the origin), by bisection in `ln beta`.
-fn beta_for_discrete_mass(params: &ModelParams, mass: f64, discrete_mass: &dyn Fn(f64) -> f64) -> f64 {
+fn beta_for_discrete_mass(
+    params: &ModelParams,
+    mass: f64,
+    discrete_mass: &dyn Fn(f64) -> f64,
+) -> f64 {
     let _ = params;
     let (mut lo, mut hi) = (1e-300f64, 1.0f64);
     while discrete_mass(hi) > mass && hi < 1e6 {
         hi *= 2.0;
     }
     for _ in 0..200 {
-        let mid = if hi / lo > 4.0 { (lo * hi).sqrt() } else { 0.5 * (lo + hi) };
+        let mid = if hi / lo > 4.0 {
+            (lo * hi).sqrt()
+        } else {
+            0.5 * (lo + hi)
+        };
         if mid <= lo || mid >= hi {
             break;
         }

@@ -116,7 +116,10 @@ impl TrajectoryStore for MemoryStore {
     }
 
     fn fetch(&mut self, _comm: &Comm, step: u64, out: &mut Field) -> Result<(), String> {
-        let values = self.states.get(step as usize).ok_or_else(|| missing(step))?;
+        let values = self
+            .states
+            .get(step as usize)
+            .ok_or_else(|| missing(step))?;
         restore(values, out);
         Ok(())
     }
@@ -146,7 +149,7 @@ impl DiskStore {
     pub fn create(comm: &Comm, path: &Path, mesh: &Mesh, block: &Block) -> Result<Self, String> {
         Ok(DiskStore {
             file: SeriesFile::create(comm, path)?,
-            mesh: mesh.clone(),
+            mesh: *mesh,
             block: block.clone(),
         })
     }
@@ -264,7 +267,9 @@ impl TrajectoryStore for RecomputeStore {
             // Recompute states base ..= min(base + K - 1, N - 1) from the kept state at base.
             let start = self.kept.get(&base).ok_or_else(|| missing(base))?;
             let last_step = self.last.as_ref().map_or(0, |(s, _)| *s);
-            let end = (base + self.every - 1).min(last_step.saturating_sub(1)).max(base);
+            let end = (base + self.every - 1)
+                .min(last_step.saturating_sub(1))
+                .max(base);
             self.segment = None; // release the previous segment before building the next
             restore(start, &mut self.work);
             let mut states = vec![start.clone()];

@@ -330,7 +330,9 @@ impl<F: Family> TimeStepper for Implicit<F> {
                 f.copy_interior_from(&self.iterate);
                 Ok(())
             }
-            None => Err(format!("the replayed implicit step with dt = {dt:e} did not converge")),
+            None => Err(format!(
+                "the replayed implicit step with dt = {dt:e} did not converge"
+            )),
         }
     }
 

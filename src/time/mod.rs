@@ -332,7 +332,14 @@ impl<F: Family> Explicit<F> {
     /// advanced, returns 0. SSP-RK2: returns the MAX-reduced positivity rate at `f*`; `f` is
     /// advanced to `1/2 f + 1/2 (f* + dt L(f*))` when `dt * rate(f*) <= 1` or `!check`, and left
     /// unchanged otherwise (the caller retries with a smaller dt).
-    fn stages(&mut self, comm: &Comm, f: &mut Field, dt: f64, rates_kept: bool, check: bool) -> f64 {
+    fn stages(
+        &mut self,
+        comm: &Comm,
+        f: &mut Field,
+        dt: f64,
+        rates_kept: bool,
+        check: bool,
+    ) -> f64 {
         // Stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh).
         let t0 = Instant::now();
         let whole = self.geom.whole();
