@@ -1764,7 +1764,10 @@ fn check_distinct<T: PartialEq>(
     show: impl Fn(&T) -> String,
 ) -> Result<(), ConfigError> {
     if items.is_empty() {
-        return Err(s.err(key, "must not be empty (leave the key out for the base value)"));
+        return Err(s.err(
+            key,
+            "must not be empty (leave the key out for the base value)",
+        ));
     }
     for (i, a) in items.iter().enumerate() {
         if items[..i].contains(a) {

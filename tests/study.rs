@@ -39,7 +39,13 @@ fn study(dir: &Path, name: &str, np: usize, sets: &[&str]) -> std::path::PathBuf
     let cfg = write(dir, "study.toml", STUDY);
     let out = dir.join(name);
     let out_s = out.to_string_lossy().into_owned();
-    let mut args = vec!["study", cfg.as_str(), "--out", out_s.as_str(), "--overwrite"];
+    let mut args = vec![
+        "study",
+        cfg.as_str(),
+        "--out",
+        out_s.as_str(),
+        "--overwrite",
+    ];
     for s in sets {
         args.push("--set");
         args.push(s);
@@ -52,7 +58,12 @@ fn study(dir: &Path, name: &str, np: usize, sets: &[&str]) -> std::path::PathBuf
 fn table(dir: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(dir.join("study.csv")).expect("study.csv");
     let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(str::to_string).collect();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
     let rows = lines
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect();
@@ -133,7 +144,10 @@ fn tiny_1d_study_table() {
     // the exact discrete steady state f_beta_h (beta_h ~ 1e-6: 5e-5 here). 1e-3, the issue's
     // late-state tolerance, leaves a margin of 20 over both.
     let rel = num(&header, sup, "centre_mass_discrete_rel_err");
-    assert!(rel.abs() < 1e-3, "centre mass vs discrete prediction: {rel:e}");
+    assert!(
+        rel.abs() < 1e-3,
+        "centre mass vs discrete prediction: {rel:e}"
+    );
     // Near-origin profile: two radii within 0.3 on this grid; f_c itself is |x|^(-2/3) only as
     // |x| -> 0 (its own fit over the window: -0.682), so 5 % of -2/gamma.
     let p = num(&header, sup, "profile_exponent");
@@ -145,11 +159,19 @@ fn tiny_1d_study_table() {
     assert!((p - p_ref).abs() < 1e-3, "{p} vs the nodal f_c fit {p_ref}");
     // Pictures: the density at every snapshot and at the end, the series, the radial profile,
     // and the max-f ratio of the supercritical run.
-    for (run, extra) in [("mr0.8_g3_n101_sg", None), ("mr1.5_g3_n101_sg", Some("max_ratio.png"))] {
+    for (run, extra) in [
+        ("mr0.8_g3_n101_sg", None),
+        ("mr1.5_g3_n101_sg", Some("max_ratio.png")),
+    ] {
         let pictures = out.join("runs").join(run).join("pictures");
-        for file in ["f_step000000.png", "f_final.png", "series.png", "radial.png"]
-            .into_iter()
-            .chain(extra)
+        for file in [
+            "f_step000000.png",
+            "f_final.png",
+            "series.png",
+            "radial.png",
+        ]
+        .into_iter()
+        .chain(extra)
         {
             let meta = std::fs::metadata(pictures.join(file))
                 .unwrap_or_else(|e| panic!("{}: {e}", pictures.join(file).display()));
@@ -196,8 +218,16 @@ fn bad_study_values_exit_2_naming_the_key() {
         ("study.mass_ratio=[1.5, 1.5]", "study.mass_ratio", "twice"),
         ("study.scheme=[sg,upwnd]", "study.scheme", "upwind"),
         ("study.gamma=[3.0, 2.0]", "study.gamma", "critical mass"),
-        ("study.profile_fit=[0.0, 0.1]", "study.profile_fit", "distinct cell radii"),
-        ("study.relax_levels=[0.0, 0.1]", "study.relax_levels", "0 < lo"),
+        (
+            "study.profile_fit=[0.0, 0.1]",
+            "study.profile_fit",
+            "distinct cell radii",
+        ),
+        (
+            "study.relax_levels=[0.0, 0.1]",
+            "study.relax_levels",
+            "0 < lo",
+        ),
         ("study.refine=3", "study.refine", "true or false"),
         ("study.r0=7.0", "study.r0", "half_width"),
     ] {

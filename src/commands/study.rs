@@ -253,7 +253,8 @@ fn token(x: f64) -> String {
 /// The study points and the runs, from the base config.
 fn plan(base: &Config, dir: &Path) -> Result<(Vec<Point>, Vec<Job>), CommandError> {
     let s = &base.study;
-    let input = |key: &str, msg: String| CommandError::Input(format!("{}: {key}: {msg}", base.source));
+    let input =
+        |key: &str, msg: String| CommandError::Input(format!("{}: {key}: {msg}", base.source));
     if let Some(procs) = &base.decomposition.procs {
         return Err(input(
             "decomposition.procs",
@@ -407,7 +408,11 @@ fn check_output_dir(dir: &Path, jobs: &[Job], overwrite: bool) -> Result<(), Str
         return Ok(());
     }
     let shown = if existing.len() > 4 {
-        format!("{}, ... ({} in all)", existing[..4].join(", "), existing.len())
+        format!(
+            "{}, ... ({} in all)",
+            existing[..4].join(", "),
+            existing.len()
+        )
     } else {
         existing.join(", ")
     };
@@ -504,13 +509,18 @@ fn decode(line: &str) -> Option<(usize, Outcome)> {
 /// Reads a run's diagnostics.
 fn read_series(dir: &Path) -> Result<Series, String> {
     let path = dir.join("diagnostics.csv");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Series::from_csv(&text, &path.display().to_string())
 }
 
 /// The table row of a study point (rank 0).
-fn row(point: &Point, jobs: &[Job], outcomes: &[Outcome], study: &StudyConfig, base: &Config) -> Row {
+fn row(
+    point: &Point,
+    jobs: &[Job],
+    outcomes: &[Outcome],
+    study: &StudyConfig,
+    base: &Config,
+) -> Row {
     let job = &jobs[point.run];
     let mesh = Mesh::new(base.grid.dim, point.n, base.grid.half_width);
     let mut row = Row {
@@ -603,7 +613,11 @@ fn snapshots(dir: &Path) -> Result<Vec<Frame>, String> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let step = name.strip_prefix("snap_")?.strip_suffix(".h5")?.parse().ok()?;
+            let step = name
+                .strip_prefix("snap_")?
+                .strip_suffix(".h5")?
+                .parse()
+                .ok()?;
             Some((step, e.path()))
         })
         .collect();
@@ -652,7 +666,12 @@ fn pictures(point: &Point, row: &Row, jobs: &[Job], base: &Config) -> Result<(),
         log: base.study.heatmap_log,
     })
     .map_err(|e| e.to_string())?;
-    log::debug!("{}: {} picture(s) in {}", point.name, written.len(), job.dir.join(pictures::PICTURES_DIR).display());
+    log::debug!(
+        "{}: {} picture(s) in {}",
+        point.name,
+        written.len(),
+        job.dir.join(pictures::PICTURES_DIR).display()
+    );
     Ok(())
 }
 
@@ -660,7 +679,10 @@ fn pictures(point: &Point, row: &Row, jobs: &[Job], base: &Config) -> Result<(),
 fn write_tables(dir: &Path, rows: &[Row], info: &StudyInfo) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     io::replace_file(&dir.join("study.csv"), table::csv(rows).as_bytes())?;
-    io::replace_file(&dir.join("study.md"), table::markdown(rows, info).as_bytes())
+    io::replace_file(
+        &dir.join("study.md"),
+        table::markdown(rows, info).as_bytes(),
+    )
 }
 
 /// A few figures per run on the log.

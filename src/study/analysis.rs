@@ -89,7 +89,11 @@ impl Series {
                     continue; // no iteration counts: explicit stepper
                 }
                 let v = cell.parse::<f64>().map_err(|_| {
-                    format!("{name}: row {}: `{}` = `{cell}` is not a number", row + 2, keys[k])
+                    format!(
+                        "{name}: row {}: `{}` = `{cell}` is not a number",
+                        row + 2,
+                        keys[k]
+                    )
                 })?;
                 columns[k].push(v);
             }
@@ -210,10 +214,7 @@ pub fn profile_cells(mesh: &Mesh, window: [f64; 2]) -> Vec<usize> {
 /// Number of distinct radii among [`profile_cells`] (the fit needs two).
 pub fn profile_radii(mesh: &Mesh, window: [f64; 2]) -> usize {
     let r2 = radii_squared(mesh);
-    let mut radii: Vec<f64> = profile_cells(mesh, window)
-        .iter()
-        .map(|&j| r2[j])
-        .collect();
+    let mut radii: Vec<f64> = profile_cells(mesh, window).iter().map(|&j| r2[j]).collect();
     radii.sort_by(f64::total_cmp);
     radii.dedup();
     radii.len()
@@ -326,8 +327,7 @@ pub fn analyse(run: &RunData) -> Figures {
         .filter(|(_, &s)| s > run.r0 * run.r0)
         .map(|(v, _)| v)
         .sum();
-    let condensate =
-        run.mass - outside * vol - p.steady_mass_in_ball(mesh.dim, beta_cont, run.r0);
+    let condensate = run.mass - outside * vol - p.steady_mass_in_ball(mesh.dim, beta_cont, run.r0);
     let condensate_expected = if supercritical {
         run.mass - run.critical_mass
     } else {
@@ -543,7 +543,8 @@ mod tests {
 
     #[test]
     fn series_are_read_from_the_diagnostics_csv() {
-        let text = "step,t,dt,mass,min,max,l2,entropy,centre_mass,newton_iterations,krylov_iterations\n\
+        let text =
+            "step,t,dt,mass,min,max,l2,entropy,centre_mass,newton_iterations,krylov_iterations\n\
                     0,0e0,0e0,1e0,0e0,2e0,1e0,5e0,1e-1,0,0\n\
                     1,1e-1,1e-1,1e0,0e0,3e0,1e0,4e0,2e-1,3,17\n";
         let s = Series::from_csv(text, "d.csv").unwrap();

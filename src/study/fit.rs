@@ -203,6 +203,9 @@ mod tests {
         assert_eq!(first_crossing(&ta, &ya, &tb, &yb, 5.0), None);
         assert_eq!(first_crossing(&ta, &ya, &tb, &yb, -1.0), Some(0.0));
         // Only the common range counts.
-        assert_eq!(first_crossing(&[0.0, 1.0], &[0.0, 0.0], &[0.0, 9.0], &[0.0, -9.0], 2.0), None);
+        assert_eq!(
+            first_crossing(&[0.0, 1.0], &[0.0, 0.0], &[0.0, 9.0], &[0.0, -9.0], 2.0),
+            None
+        );
     }
 }

@@ -173,10 +173,7 @@ fn series_panels(p: &RunPictures) -> Vec<(Axes, Vec<plot::Series>)> {
             axes("max f", "max f", true),
             with_refined(&s.max, |x| &x.max),
         ),
-        (
-            axes("‖f‖₂", "‖f‖₂", true),
-            with_refined(&s.l2, |x| &x.l2),
-        ),
+        (axes("‖f‖₂", "‖f‖₂", true), with_refined(&s.l2, |x| &x.l2)),
         (
             axes("centre-cell mass", "f(0) h^d", false),
             vec![
@@ -199,13 +196,12 @@ fn max_ratio(p: &RunPictures, fine: &Series, n_fine: usize, path: &Path) -> Resu
     let t_end = s.t[s.t.len() - 1].min(fine.t[fine.t.len() - 1]);
     // ln max f interpolated linearly in t, as for the blow-up time.
     let ln_fine: Vec<f64> = fine.max.iter().map(|m| m.ln()).collect();
-    let (t, ratio): (Vec<f64>, Vec<f64>) = s
-        .t
-        .iter()
-        .zip(&s.max)
-        .filter(|(t, _)| **t <= t_end)
-        .map(|(&t, &m)| (t, (fit::interpolate(&fine.t, &ln_fine, t) - m.ln()).exp()))
-        .unzip();
+    let (t, ratio): (Vec<f64>, Vec<f64>) =
+        s.t.iter()
+            .zip(&s.max)
+            .filter(|(t, _)| **t <= t_end)
+            .map(|(&t, &m)| (t, (fit::interpolate(&fine.t, &ln_fine, t) - m.ln()).exp()))
+            .unzip();
     let d = p.mesh.dim as i32;
     let title = format!(
         "{}: max f (n = {n_fine}) / max f (n = {}); T_blowup = {}",
@@ -306,7 +302,13 @@ mod tests {
                 .collect();
             assert_eq!(
                 names,
-                ["f_step000009.png", "f_final.png", "series.png", "radial.png", "max_ratio.png"]
+                [
+                    "f_step000009.png",
+                    "f_final.png",
+                    "series.png",
+                    "radial.png",
+                    "max_ratio.png"
+                ]
             );
             for p in &written {
                 let bytes = std::fs::read(p).unwrap();
