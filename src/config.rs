@@ -2784,4 +2784,93 @@ t_end = 1e20
         let w = ok(DISC, &["initial.radius=5.5", "initial.centre=[1, 0]"]).warnings();
         assert!(w.iter().any(|w| w.contains("disc reaches beyond")), "{w:?}");
     }
+
+    // --- [study] -----------------------------------------------------------------------------
+
+    #[test]
+    fn study_section_round_trips_and_is_left_out_when_default() {
+        let c = ok(MINIMAL, &[]);
+        assert_eq!(c.study, StudyConfig::default());
+        assert!(!c.to_toml().contains("[study]"));
+        let c = ok(
+            &format!(
+                "{MINIMAL}[study]\nmass_ratio = [0.8, 1.5]\ngamma = [2, 3.0]\nn = [41, 81]\n\
+                 scheme = [\"sg\", \"upwind\"]\nrefine = false\nr0 = 0.25\n\
+                 profile_fit = [0.1, 0.4]\nrelax_levels = [1e-6, 0.1]\npictures = false\n\
+                 heatmap_log = false\n"
+            ),
+            &[],
+        );
+        let s = &c.study;
+        assert_eq!(s.mass_ratio, vec![0.8, 1.5]);
+        assert_eq!(s.gamma, vec![2.0, 3.0]);
+        assert_eq!(s.n, vec![41, 81]);
+        assert_eq!(s.scheme, vec![SchemeName::Sg, SchemeName::Upwind]);
+        assert_eq!(
+            (s.refine, s.r0, s.pictures, s.heatmap_log),
+            (false, Some(0.25), false, false)
+        );
+        assert_eq!((s.profile_fit, s.relax_levels), ([0.1, 0.4], [1e-6, 0.1]));
+        assert!(c.to_toml().contains("[study]"));
+        assert_round_trip(&c);
+        // The study does not change the physics of a run.
+        assert_eq!(
+            c.physics_fingerprint(),
+            ok(MINIMAL, &[]).physics_fingerprint()
+        );
+    }
+
+    #[test]
+    fn study_lists_take_single_values_and_bare_scheme_names() {
+        let c = ok(
+            MINIMAL,
+            &["study.n=41", "study.scheme=[sg, upwind]", "study.gamma=3"],
+        );
+        assert_eq!(c.study.n, vec![41]);
+        assert_eq!(c.study.scheme, vec![SchemeName::Sg, SchemeName::Upwind]);
+        assert_eq!(c.study.gamma, vec![3.0]);
+        let c = ok(MINIMAL, &["study.scheme=upwind"]);
+        assert_eq!(c.study.scheme, vec![SchemeName::Upwind]);
+    }
+
+    #[test]
+    fn study_values_are_checked_and_named() {
+        assert_err(&set_err("study.n=[41, 40]"), "study.n", &["odd", "40"]);
+        assert_err(&set_err("study.n=[41, 41]"), "study.n", &["twice", "41"]);
+        assert_err(&set_err("study.n=[]"), "study.n", &["must not be empty"]);
+        assert_err(
+            &set_err("study.mass_ratio=[0.0]"),
+            "study.mass_ratio",
+            &["> 0", "0.0"],
+        );
+        assert_err(
+            &set_err("study.gamma=[\"x\"]"),
+            "study.gamma",
+            &["list of numbers"],
+        );
+        assert_err(
+            &set_err("study.scheme=[sg, sgg]"),
+            "study.scheme",
+            &["`sgg`", "sg"],
+        );
+        assert_err(
+            &set_err("study.refine=1"),
+            "study.refine",
+            &["true or false"],
+        );
+        assert_err(&set_err("study.r0=6.0"), "study.r0", &["half_width", "6.0"]);
+        assert_err(
+            &set_err("study.profile_fit=[0.5, 0.2]"),
+            "study.profile_fit",
+            &["0 <= lo < hi", "[0.5, 0.2]"],
+        );
+        assert_err(
+            &set_err("study.relax_levels=[1e-8, 2.0]"),
+            "study.relax_levels",
+            &["<= 1.0", "2.0"],
+        );
+        let e = set_err("study.gama=[2.0]");
+        assert_eq!(e.key.as_deref(), Some("study.gama"));
+        assert!(e.message.contains("study.gamma"), "{e}");
+    }
 }
