@@ -205,6 +205,36 @@ fn two_ranks_give_the_same_table_as_one() {
     }
 }
 
+/// With more ranks than runs a group holds several ranks and decomposes its run: the table then
+/// agrees with the single-process one to the implicit solver's tolerance (Krylov counts differ,
+/// the block-Jacobi preconditioner depends on the decomposition).
+#[test]
+fn more_ranks_than_runs_decompose_runs_within_groups() {
+    let dir = tempdir();
+    // One supercritical point: the run and its companion, on 3 ranks = groups of 2 and 1.
+    let sets = ["study.mass_ratio=[1.5]", "time.t_end=2.0"];
+    let one = study(dir.path(), "one", 0, &sets);
+    let three = study(dir.path(), "three", 3, &sets);
+    let (h, r1) = table(&one);
+    let (_, r3) = table(&three);
+    assert_eq!(r1.len(), 1);
+    assert_eq!(r3.len(), 1);
+    for name in [
+        "blowup_time",
+        "max_f_ratio_final",
+        "centre_mass",
+        "profile_exponent",
+        "entropy",
+        "relax_rate",
+    ] {
+        let (a, b) = (num(&h, &r1[0], name), num(&h, &r3[0], name));
+        assert!(
+            (a - b).abs() <= 1e-6 * a.abs(),
+            "{name}: {a} on 1 rank, {b} on 3"
+        );
+    }
+}
+
 #[test]
 fn bad_study_values_exit_2_naming_the_key() {
     let dir = tempdir();

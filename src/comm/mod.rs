@@ -173,9 +173,15 @@ impl Comm {
         }
     }
 
-    /// Gathers variable-length byte strings on rank 0, in rank order (empty elsewhere).
+    /// Gathers variable-length byte strings on rank 0, in rank order (empty elsewhere). Empty
+    /// strings are fine: every rank sends its bytes behind a one-byte frame, since OpenMPI
+    /// rejects the dangling pointer of an empty send buffer.
     pub fn gather_bytes_to_root(&self, local: &[u8]) -> Vec<Vec<u8>> {
         let root = self.world.process_at_rank(0);
+        let mut framed = Vec::with_capacity(local.len() + 1);
+        framed.push(0u8);
+        framed.extend_from_slice(local);
+        let local = &framed[..];
         let n = local.len() as u64;
         if !self.is_root() {
             root.gather_into(&n);
@@ -203,7 +209,7 @@ impl Comm {
         counts
             .iter()
             .map(|&c| {
-                let part = all[at..at + c as usize].to_vec();
+                let part = all[at + 1..at + c as usize].to_vec();
                 at += c as usize;
                 part
             })
