@@ -68,11 +68,13 @@ for np in $RANKS; do
 done
 
 echo "== headline: 2D, gamma = 2, m = 1.5 m_c, n = $N, t = 0..$T_END, sg, implicit (dt_max = $DT_MAX)"
-awk -F, 'NR > 1 && $2 == "implicit" { imp[$1] = $0 } NR > 1 && $2 == "explicit_euler" { stage[$1] = $7 }
+awk -F, -v ranks="$RANKS" 'NR > 1 && $2 == "implicit" { imp[$1] = $0 } NR > 1 && $2 == "explicit_euler" { stage[$1] = $7 }
     END {
         printf "%5s %10s %7s %8s %9s %14s %16s %12s %14s\n", "ranks", "wall [s]", "steps", "Newton", "Krylov",
             "ms per step", "ms per stage", "step/stage", "Krylov/stage"
-        for (p in imp) {
+        k = split(ranks, order, " ")
+        for (i = 1; i <= k; i++) {
+            p = order[i]
             split(imp[p], c, ",")
             printf "%5s %10.2f %7d %8d %9d %14.3f %16.4f %12.1f %14.2f\n", p, c[4], c[3], c[5], c[6], 1e3 * c[7],
                 1e3 * stage[p], c[7] / stage[p], (c[4] / c[6]) / stage[p]
@@ -80,3 +82,4 @@ awk -F, 'NR > 1 && $2 == "implicit" { imp[$1] = $0 } NR > 1 && $2 == "explicit_e
     }' "$OUT/headline.csv"
 echo "(ms per stage: one explicit forward-Euler sg stage on the same grid and rank count, $STAGE_STEPS steps;"
 echo " Krylov/stage: wall time per Krylov iteration in explicit stages; CSV: $OUT/headline.csv)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) core(s) (shared machines make these figures noisy)"
