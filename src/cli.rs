@@ -42,6 +42,20 @@ pub enum Command {
         #[arg(long, value_name = "auto|PATH")]
         restart: Option<String>,
     },
+    /// Run the interacting particle system (the microscopic model whose mean-field limit is the
+    /// forward PDE): particles drawn from the initial density, pushed to `time.t_end`; writes the
+    /// deposited density (same layout as `forward`), diagnostics and particle positions.
+    Particles {
+        /// Config and overrides (the `[particles]` section).
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output directory (overrides `output.dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Print what an nlfp HDF5 file holds (kind, step, t, grid, config) and whether its
     /// checksums are valid.
     Info {

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod forward;
 pub mod info;
+pub mod particles;
 pub mod setup;
 
 use std::io::Write;
@@ -35,6 +36,11 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             overwrite,
             restart,
         } => forward::run(comm, &run, out, overwrite, restart),
+        Command::Particles {
+            run,
+            out,
+            overwrite,
+        } => particles::run(comm, &run, out, overwrite),
         Command::Info { file } => info::run(comm, &file),
     }
 }

@@ -16,7 +16,7 @@
 //! # Exact deposits
 //!
 //! Every particle deposits exactly [`UNITS_PER_PARTICLE`] `= 2^32` integer units: in 1D the
-//! weights are `2^32 - a` and `a` with `a = round(frac 2^32)`; in 2D each axis is quantised to
+//! weights are `2^32 - a` and `a` with `a = floor(frac 2^32 + 1/2)`; in 2D each axis is quantised to
 //! 16 bits (`a_x`, `a_y` in `0..=2^16`) and the four products sum to `2^32`. Integer addition is
 //! associative, so the deposit does not depend on the order in which particles are visited,
 //! on which rank visits them, or on the order in which ghost contributions are added: the
@@ -95,7 +95,7 @@ impl Cic {
         if self.dim == 1 {
             for p in particles {
                 let (i0, f) = self.axis(p.pos[0]);
-                let a = (f * UNITS_PER_PARTICLE as f64).round() as i64;
+                let a = (f * UNITS_PER_PARTICLE as f64 + 0.5) as i64;
                 let k = (base + i0 as isize) as usize;
                 raw[k] += UNITS_PER_PARTICLE - a;
                 raw[k + 1] += a;
@@ -104,8 +104,8 @@ impl Cic {
             for p in particles {
                 let (i0, fx) = self.axis(p.pos[0]);
                 let (j0, fy) = self.axis(p.pos[1]);
-                let ax = (fx * Q2 as f64).round() as i64;
-                let ay = (fy * Q2 as f64).round() as i64;
+                let ax = (fx * Q2 as f64 + 0.5) as i64;
+                let ay = (fy * Q2 as f64 + 0.5) as i64;
                 let k = (base + (j0 * stride) as isize + i0 as isize) as usize;
                 raw[k] += (Q2 - ax) * (Q2 - ay);
                 raw[k + 1] += ax * (Q2 - ay);
