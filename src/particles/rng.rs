@@ -11,7 +11,7 @@
 //! ```
 //!
 //! (steps below 2^56, 256 streams). One block gives four 32-bit words: two standard normals by
-//! inversion of two 53-bit uniforms ([`normal_quantile`]; Box–Muller is kept as
+//! inversion of two 52-bit uniforms ([`normal_quantile`]; Box–Muller is kept as
 //! [`CounterRng::normals_box_muller`] but costs about twice as much, and the normals are most of
 //! the push), or a 53-bit uniform and two 32-bit uniforms (the initial draw). Known-answer tests against Random123's `kat_vectors` are below.
 
@@ -140,11 +140,12 @@ pub fn normal_quantile(p: f64) -> f64 {
     }
 }
 
-/// A uniform in `(0, 1)` with 53 random bits from two words: `(k + 1/2) / 2^53`.
+/// A uniform in `(0, 1)` with 52 random bits from two words: `(k + 1/2) / 2^52`, so that both
+/// ends are representable (`2^-53` and `1 - 2^-53`).
 #[inline(always)]
-pub fn uniform53_open(hi: u32, lo: u32) -> f64 {
-    let bits = ((u64::from(hi) << 32) | u64::from(lo)) >> 11;
-    (bits as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+pub fn uniform52_open(hi: u32, lo: u32) -> f64 {
+    let bits = ((u64::from(hi) << 32) | u64::from(lo)) >> 12;
+    (bits as f64 + 0.5) * (1.0 / (1u64 << 52) as f64)
 }
 
 /// The generator of one run: Philox4x32-10 keyed by the seed.
@@ -183,13 +184,13 @@ impl CounterRng {
     }
 
     /// Two independent standard normals for `(id, step, stream)` by inversion
-    /// ([`normal_quantile`] of two 53-bit uniforms in `(0, 1)`; `|z| < 8.3`).
+    /// ([`normal_quantile`] of two 52-bit uniforms in `(0, 1)`; `|z| < 8.3`).
     #[inline(always)]
     pub fn normals(&self, id: u64, step: u64, stream: Stream) -> [f64; 2] {
         let b = self.block(id, step, stream);
         [
-            normal_quantile(uniform53_open(b[0], b[1])),
-            normal_quantile(uniform53_open(b[2], b[3])),
+            normal_quantile(uniform52_open(b[0], b[1])),
+            normal_quantile(uniform52_open(b[2], b[3])),
         ]
     }
 }
@@ -290,7 +291,7 @@ mod tests {
                 assert!((normal_quantile(1.0 - p) + got).abs() < 1e-9 * got.abs().max(1.0));
             }
         }
-        let (lo, hi) = (uniform53_open(0, 0), uniform53_open(u32::MAX, u32::MAX));
+        let (lo, hi) = (uniform52_open(0, 0), uniform52_open(u32::MAX, u32::MAX));
         assert!(lo > 0.0 && hi < 1.0);
         assert!(normal_quantile(lo) > -8.3 && normal_quantile(hi) < 8.3);
         // Monotone across the region boundaries.
