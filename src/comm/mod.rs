@@ -178,6 +178,14 @@ impl Comm {
         }
     }
 
+    /// A communicator holding this rank alone (`MPI_COMM_SELF`): serial reference computations
+    /// with the same code as the distributed ones.
+    pub fn solo(&self) -> Comm {
+        Comm {
+            world: SimpleCommunicator::self_comm(),
+        }
+    }
+
     /// Waits for every rank.
     pub fn barrier(&self) {
         self.world.barrier();

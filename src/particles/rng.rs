@@ -13,7 +13,8 @@
 //! (steps below 2^56, 256 streams). One block gives four 32-bit words: two standard normals by
 //! inversion of two 52-bit uniforms ([`normal_quantile`]; Box–Muller is kept as
 //! [`CounterRng::normals_box_muller`] but costs about twice as much, and the normals are most of
-//! the push), or a 53-bit uniform and two 32-bit uniforms (the initial draw). Known-answer tests against Random123's `kat_vectors` are below.
+//! the push), or a 53-bit uniform and two 32-bit uniforms (the initial draw). Known-answer
+//! tests against Random123's `kat_vectors` are below.
 
 /// Philox multipliers and Weyl key increments (Random123).
 const M0: u32 = 0xD251_1F53;
