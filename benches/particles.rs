@@ -161,7 +161,9 @@ fn system(comm: &Comm, dim: usize, n: usize, count: u64, steps: usize) {
     let worst = |x: f64| -comm.max(-x);
     let push_deposit = worst(rate(total.push + total.deposit));
     let best_rate = worst(1e-6 / best);
-    let all = worst(rate(total.push + total.deposit + total.migrate + total.smooth));
+    let all = worst(rate(
+        total.push + total.deposit + total.migrate + total.smooth,
+    ));
     let push_only = worst(rate(total.push));
     let deposit_only = worst(rate(total.deposit));
     let migrate_share = comm.max(

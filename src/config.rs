@@ -2199,7 +2199,10 @@ t_end = 1e20
         assert_err(&e, "particles.count", &["must be >= 1, got 0"]);
         let e = set_err("particles.count=2147483648");
         assert_err(&e, "particles.count", &["at most 2147483647"]);
-        assert_eq!(ok(MINIMAL, &["particles.count=2147483647"]).particles.count, (1 << 31) - 1);
+        assert_eq!(
+            ok(MINIMAL, &["particles.count=2147483647"]).particles.count,
+            (1 << 31) - 1
+        );
         let e = set_err("particles.seed=-1");
         assert_err(&e, "particles.seed", &["must be >= 0"]);
         let e = set_err("particles.dt=0");

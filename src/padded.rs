@@ -119,7 +119,10 @@ impl<T: Copy + Default> Padded<T> {
         let mut at = 0;
         for j in rows {
             let k = self.index(j, cols.start);
-            for (cell, &v) in self.data[k..k + width].iter_mut().zip(&values[at..at + width]) {
+            for (cell, &v) in self.data[k..k + width]
+                .iter_mut()
+                .zip(&values[at..at + width])
+            {
                 op(cell, v);
             }
             at += width;

@@ -197,13 +197,16 @@ seed = 17
 
 fn assert_same_positions(a: &Path, b: &Path, what: &str) {
     let (pa, pb) = (read_positions(a).unwrap(), read_positions(b).unwrap());
-    assert_eq!((pa.count, pa.dim, pa.step), (pb.count, pb.dim, pb.step), "{what}");
-    let differing = pa
-        .x
-        .iter()
-        .zip(&pb.x)
-        .filter(|(x, y)| x.to_bits() != y.to_bits())
-        .count();
+    assert_eq!(
+        (pa.count, pa.dim, pa.step),
+        (pb.count, pb.dim, pb.step),
+        "{what}"
+    );
+    let differing =
+        pa.x.iter()
+            .zip(&pb.x)
+            .filter(|(x, y)| x.to_bits() != y.to_bits())
+            .count();
     assert_eq!(differing, 0, "{what}: {differing} coordinates differ");
 }
 
@@ -296,18 +299,36 @@ smoothing = 1
         let out = particles(dir.path(), &format!("m{dim}"), &cfg, np, &[]);
         let count = column(&out, "particles");
         assert_eq!(count.len(), 101);
-        assert!(count.iter().all(|&c| c == 20000.0), "{dim}D: counts {count:?}");
+        assert!(
+            count.iter().all(|&c| c == 20000.0),
+            "{dim}D: counts {count:?}"
+        );
         let defect = column(&out, "mass_units_defect");
-        assert!(defect.iter().all(|&d| d == 0.0), "{dim}D: units defect {defect:?}");
+        assert!(
+            defect.iter().all(|&d| d == 0.0),
+            "{dim}D: units defect {defect:?}"
+        );
         let drift = column(&out, "mass_drift");
-        assert!(drift.iter().all(|d| d.abs() < 1e-13), "{dim}D: mass drift {drift:?}");
+        assert!(
+            drift.iter().all(|d| d.abs() < 1e-13),
+            "{dim}D: mass drift {drift:?}"
+        );
         let migrated: f64 = column(&out, "migrated").iter().sum();
-        assert!(migrated > 5.0 * 20000.0, "{dim}D: only {migrated} migrations");
+        assert!(
+            migrated > 5.0 * 20000.0,
+            "{dim}D: only {migrated} migrations"
+        );
         let p = read_positions(&out.join("positions.h5")).unwrap();
         assert_eq!((p.count, p.dim, p.step), (20000, dim, 100));
-        assert!(p.x.iter().all(|x| x.abs() <= 2.0), "{dim}D: a particle left the box");
+        assert!(
+            p.x.iter().all(|x| x.abs() <= 2.0),
+            "{dim}D: a particle left the box"
+        );
         let imbalance = column(&out, "imbalance");
-        assert!(imbalance.iter().all(|&i| (1.0..3.0).contains(&i)), "{imbalance:?}");
+        assert!(
+            imbalance.iter().all(|&i| (1.0..3.0).contains(&i)),
+            "{imbalance:?}"
+        );
         // The output is a regular field file.
         let info = run_ok(0, &["info", out.join("final.h5").to_str().unwrap()]);
         assert!(info.contains("verdict       valid"), "{info}");

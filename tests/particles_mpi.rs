@@ -41,7 +41,9 @@ fn check_sum(comm: &Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
         }
     }
     GhostStrips::new(&block).sum(comm, &mut a, 1);
-    let blocks: Vec<Block> = (0..grid.size()).map(|r| Block::new(mesh, grid, r)).collect();
+    let blocks: Vec<Block> = (0..grid.size())
+        .map(|r| Block::new(mesh, grid, r))
+        .collect();
     let mut errors = Vec::new();
     for j in 0..ny {
         for i in 0..nx {
@@ -199,7 +201,11 @@ fn check_deposit(comm: &Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
         for i in 0..block.nx as isize {
             let (gj, gi) = (block.y0 as isize + j, block.x0 as isize + i);
             for (what, a, b) in [
-                ("deposit", g.deposited().get(j, i), r.deposited().get(gj, gi)),
+                (
+                    "deposit",
+                    g.deposited().get(j, i),
+                    r.deposited().get(gj, gi),
+                ),
                 ("smoothed", g.smoothed().get(j, i), r.smoothed().get(gj, gi)),
             ] {
                 if a.to_bits() != b.to_bits() {

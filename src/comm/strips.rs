@@ -84,61 +84,85 @@ impl GhostStrips {
     /// Fills the `w` ghost columns on each side of the owned rows.
     pub fn fill_x<T: StripCell>(&self, comm: &Comm, a: &mut Padded<T>, w: usize) {
         let (nx, ny, wi) = (a.nx() as isize, a.ny() as isize, w as isize);
-        self.run(comm, a, [Side::West, Side::East], TAG_FILL, |a, side, dir| {
-            // dir = Out: owned edge columns to send; In: ghost columns to receive into.
-            let cols = match (side, dir) {
-                (Side::West, Dir::Out) => 0..wi,
-                (Side::West, Dir::In) => -wi..0,
-                (_, Dir::Out) => nx - wi..nx,
-                (_, Dir::In) => nx..nx + wi,
-            };
-            (0..ny, cols, a.gx() >= w)
-        });
+        self.run(
+            comm,
+            a,
+            [Side::West, Side::East],
+            TAG_FILL,
+            |a, side, dir| {
+                // dir = Out: owned edge columns to send; In: ghost columns to receive into.
+                let cols = match (side, dir) {
+                    (Side::West, Dir::Out) => 0..wi,
+                    (Side::West, Dir::In) => -wi..0,
+                    (_, Dir::Out) => nx - wi..nx,
+                    (_, Dir::In) => nx..nx + wi,
+                };
+                (0..ny, cols, a.gx() >= w)
+            },
+        );
     }
 
     /// Fills the `w` ghost rows on each side, across the full padded width.
     pub fn fill_y<T: StripCell>(&self, comm: &Comm, a: &mut Padded<T>, w: usize) {
         let (ny, wi, gx) = (a.ny() as isize, w as isize, a.gx() as isize);
         let nx = a.nx() as isize;
-        self.run(comm, a, [Side::South, Side::North], TAG_FILL, |a, side, dir| {
-            let rows = match (side, dir) {
-                (Side::South, Dir::Out) => 0..wi,
-                (Side::South, Dir::In) => -wi..0,
-                (_, Dir::Out) => ny - wi..ny,
-                (_, Dir::In) => ny..ny + wi,
-            };
-            (rows, -gx..nx + gx, a.gy() >= w)
-        });
+        self.run(
+            comm,
+            a,
+            [Side::South, Side::North],
+            TAG_FILL,
+            |a, side, dir| {
+                let rows = match (side, dir) {
+                    (Side::South, Dir::Out) => 0..wi,
+                    (Side::South, Dir::In) => -wi..0,
+                    (_, Dir::Out) => ny - wi..ny,
+                    (_, Dir::In) => ny..ny + wi,
+                };
+                (rows, -gx..nx + gx, a.gy() >= w)
+            },
+        );
     }
 
     /// Adds the `w` ghost rows on each side (full padded width) into the y-neighbours' edge rows.
     pub fn sum_y<T: StripCell>(&self, comm: &Comm, a: &mut Padded<T>, w: usize) {
         let (ny, wi, gx) = (a.ny() as isize, w as isize, a.gx() as isize);
         let nx = a.nx() as isize;
-        self.run(comm, a, [Side::South, Side::North], TAG_SUM, |a, side, dir| {
-            // dir = Out: my ghost rows go out; In: the neighbour's ghosts land on my edge rows.
-            let rows = match (side, dir) {
-                (Side::South, Dir::Out) => -wi..0,
-                (Side::South, Dir::In) => 0..wi,
-                (_, Dir::Out) => ny..ny + wi,
-                (_, Dir::In) => ny - wi..ny,
-            };
-            (rows, -gx..nx + gx, a.gy() >= w)
-        });
+        self.run(
+            comm,
+            a,
+            [Side::South, Side::North],
+            TAG_SUM,
+            |a, side, dir| {
+                // dir = Out: my ghost rows go out; In: the neighbour's ghosts land on my edge rows.
+                let rows = match (side, dir) {
+                    (Side::South, Dir::Out) => -wi..0,
+                    (Side::South, Dir::In) => 0..wi,
+                    (_, Dir::Out) => ny..ny + wi,
+                    (_, Dir::In) => ny - wi..ny,
+                };
+                (rows, -gx..nx + gx, a.gy() >= w)
+            },
+        );
     }
 
     /// Adds the `w` ghost columns on each side (owned rows) into the x-neighbours' edge columns.
     pub fn sum_x<T: StripCell>(&self, comm: &Comm, a: &mut Padded<T>, w: usize) {
         let (nx, ny, wi) = (a.nx() as isize, a.ny() as isize, w as isize);
-        self.run(comm, a, [Side::West, Side::East], TAG_SUM, |a, side, dir| {
-            let cols = match (side, dir) {
-                (Side::West, Dir::Out) => -wi..0,
-                (Side::West, Dir::In) => 0..wi,
-                (_, Dir::Out) => nx..nx + wi,
-                (_, Dir::In) => nx - wi..nx,
-            };
-            (0..ny, cols, a.gx() >= w)
-        });
+        self.run(
+            comm,
+            a,
+            [Side::West, Side::East],
+            TAG_SUM,
+            |a, side, dir| {
+                let cols = match (side, dir) {
+                    (Side::West, Dir::Out) => -wi..0,
+                    (Side::West, Dir::In) => 0..wi,
+                    (_, Dir::Out) => nx..nx + wi,
+                    (_, Dir::In) => nx - wi..nx,
+                };
+                (0..ny, cols, a.gx() >= w)
+            },
+        );
     }
 
     /// One exchange across the two `sides` of an axis: pack the `Out` rectangles, post the

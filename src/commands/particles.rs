@@ -210,9 +210,7 @@ pub fn run(
         let smoothed = Instant::now();
         push.push(&pgrid, &mut particles, step);
         let pushed = Instant::now();
-        let report = migrator.migrate(comm, &mut particles, |p: &Particle| {
-            ownership.coords(p.pos)
-        });
+        let report = migrator.migrate(comm, &mut particles, |p: &Particle| ownership.coords(p.pos));
         let migrated = Instant::now();
         pgrid.deposit(comm, &particles);
         let deposited = Instant::now();

@@ -88,7 +88,11 @@ fn order_by_id(parts: &[Vec<f64>], meta: &PositionsMeta) -> Result<Vec<f64>, Str
             if id >= n || seen[id] {
                 return Err(format!(
                     "particle {id} from rank {rank} is {} (step {})",
-                    if id >= n { "out of range" } else { "duplicated" },
+                    if id >= n {
+                        "out of range"
+                    } else {
+                        "duplicated"
+                    },
                     meta.step
                 ));
             }
@@ -117,7 +121,8 @@ fn write_file(path: &Path, x: &[f64], meta: &PositionsMeta) -> Result<(), String
             .shape([meta.count as usize, meta.dim])
             .create("x")
             .map_err(|e| err("cannot create dataset x", e))?;
-        ds.write_raw(x).map_err(|e| err("cannot write dataset x", e))?;
+        ds.write_raw(x)
+            .map_err(|e| err("cannot write dataset x", e))?;
         let f64_attr = |name: &str, v: f64| {
             file.new_attr::<f64>()
                 .create(name)

@@ -179,8 +179,14 @@ mod tests {
             let gy = usize::from(dim == 2);
             let mut particles = random_particles(&mesh, 5000, 3);
             // Walls and exact corners included.
-            particles.push(Particle { id: 9000, pos: [2.0, if dim == 2 { -2.0 } else { 0.0 }] });
-            particles.push(Particle { id: 9001, pos: [-2.0, 0.0] });
+            particles.push(Particle {
+                id: 9000,
+                pos: [2.0, if dim == 2 { -2.0 } else { 0.0 }],
+            });
+            particles.push(Particle {
+                id: 9001,
+                pos: [-2.0, 0.0],
+            });
             let mut a: Padded<i64> = Padded::new(block.ny, block.nx, gy, 1);
             cic.deposit(&particles, &mut a);
             let total: i64 = a.raw().iter().sum();
@@ -206,12 +212,18 @@ mod tests {
         let block = whole(&mesh);
         let cic = Cic::new(&mesh, &block);
         let mut a: Padded<i64> = Padded::new(7, 7, 1, 1);
-        let p = Particle { id: 0, pos: [mesh.centre(4), mesh.centre(2)] };
+        let p = Particle {
+            id: 0,
+            pos: [mesh.centre(4), mesh.centre(2)],
+        };
         cic.deposit(&[p], &mut a);
         assert_eq!(a.get(2, 4), UNITS_PER_PARTICLE);
         // Halfway between centres: a quarter in each of four cells.
         let mut b: Padded<i64> = Padded::new(7, 7, 1, 1);
-        let q = Particle { id: 1, pos: [mesh.face(4), mesh.face(3)] };
+        let q = Particle {
+            id: 1,
+            pos: [mesh.face(4), mesh.face(3)],
+        };
         cic.deposit(&[q], &mut b);
         for (j, i) in [(2, 3), (2, 4), (3, 3), (3, 4)] {
             assert_eq!(b.get(j, i), UNITS_PER_PARTICLE / 4);
@@ -240,7 +252,11 @@ mod tests {
                 }
                 let got = cic.gather(&a, p.pos);
                 let want = g(p.pos[0], p.pos[1]);
-                assert!((got - want).abs() < 1e-13, "{dim}D at {:?}: {got} vs {want}", p.pos);
+                assert!(
+                    (got - want).abs() < 1e-13,
+                    "{dim}D at {:?}: {got} vs {want}",
+                    p.pos
+                );
             }
             // Constants everywhere, walls included.
             a.fill(2.5);

@@ -72,9 +72,7 @@ impl ParticleGrid {
             raw: Padded::new(ny, nx, gy, g),
             tmp: Padded::new(ny, nx, gy, g),
             smooth: Padded::new(ny, nx, gy, g),
-            density_per_unit: particle_mass
-                / UNITS_PER_PARTICLE as f64
-                / mesh.cell_volume(),
+            density_per_unit: particle_mass / UNITS_PER_PARTICLE as f64 / mesh.cell_volume(),
         }
     }
 

@@ -222,7 +222,11 @@ mod tests {
     #[test]
     fn philox_known_answers() {
         for (ctr, key, want) in KAT {
-            assert_eq!(philox4x32_10(ctr, key), want, "ctr {ctr:08x?} key {key:08x?}");
+            assert_eq!(
+                philox4x32_10(ctr, key),
+                want,
+                "ctr {ctr:08x?} key {key:08x?}"
+            );
         }
     }
 
@@ -240,7 +244,10 @@ mod tests {
             (((step >> 32) as u32) << 8) | Stream::Reverse as u32,
         ];
         assert_eq!(ctr[3], 0x0370_7302);
-        assert_eq!(rng.block(id, step, Stream::Reverse), philox4x32_10(ctr, KAT[2].1));
+        assert_eq!(
+            rng.block(id, step, Stream::Reverse),
+            philox4x32_10(ctr, KAT[2].1)
+        );
         let kat = [ctr[0], ctr[1], ctr[2], 0x0370_7344];
         assert_eq!(philox4x32_10(kat, rng.key), KAT[2].2);
         // Every part of the counter and the key matters.
@@ -314,7 +321,10 @@ mod tests {
             s2 += a * a + b * b;
         }
         let var = s2 / (2 * n) as f64;
-        assert!((var - 1.0).abs() < 5.0 * (2.0 / (2 * n) as f64).sqrt(), "{var}");
+        assert!(
+            (var - 1.0).abs() < 5.0 * (2.0 / (2 * n) as f64).sqrt(),
+            "{var}"
+        );
     }
 
     /// Mean, variance, skewness, kurtosis and the normal CDF at a few points, over many
@@ -349,12 +359,28 @@ mod tests {
         let m = (2 * n) as f64;
         let se = 1.0 / m.sqrt();
         assert!((s1 / m).abs() < 5.0 * se, "mean {}", s1 / m);
-        assert!((s2 / m - 1.0).abs() < 5.0 * 2f64.sqrt() * se, "var {}", s2 / m);
+        assert!(
+            (s2 / m - 1.0).abs() < 5.0 * 2f64.sqrt() * se,
+            "var {}",
+            s2 / m
+        );
         assert!((s3 / m).abs() < 5.0 * 15f64.sqrt() * se, "skew {}", s3 / m);
-        assert!((s4 / m - 3.0).abs() < 5.0 * 96f64.sqrt() * se, "kurt {}", s4 / m);
+        assert!(
+            (s4 / m - 3.0).abs() < 5.0 * 96f64.sqrt() * se,
+            "kurt {}",
+            s4 / m
+        );
         let se1 = 1.0 / (n as f64).sqrt();
-        assert!((cross / n as f64).abs() < 5.0 * se1, "pair corr {}", cross / n as f64);
-        assert!((lag / n as f64).abs() < 5.0 * se1, "step corr {}", lag / n as f64);
+        assert!(
+            (cross / n as f64).abs() < 5.0 * se1,
+            "pair corr {}",
+            cross / n as f64
+        );
+        assert!(
+            (lag / n as f64).abs() < 5.0 * se1,
+            "step corr {}",
+            lag / n as f64
+        );
         for ((t, c), p) in thresholds.iter().zip(below).zip(cdf) {
             let frac = c as f64 / m;
             let sd = (p * (1.0 - p) / m).sqrt();

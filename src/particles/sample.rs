@@ -21,12 +21,14 @@ impl CellSampler {
         let mut cdf = Vec::with_capacity(weights.len());
         for (k, &w) in weights.iter().enumerate() {
             if !(w >= 0.0 && w.is_finite()) {
-                return Err(format!("cell {k} has weight {w}: weights must be finite and >= 0"));
+                return Err(format!(
+                    "cell {k} has weight {w}: weights must be finite and >= 0"
+                ));
             }
             acc += w;
             cdf.push(acc);
         }
-        if !(acc > 0.0) {
+        if acc <= 0.0 {
             return Err("every cell has weight 0: there is nothing to sample".into());
         }
         Ok(CellSampler { cdf })
@@ -97,6 +99,9 @@ mod tests {
             in_centre += u64::from((iy, ix) == (2, 2));
         }
         let p = in_centre as f64 / n as f64;
-        assert!((p - 0.25).abs() < 5.0 * (0.25 * 0.75 / n as f64).sqrt(), "{p}");
+        assert!(
+            (p - 0.25).abs() < 5.0 * (0.25 * 0.75 / n as f64).sqrt(),
+            "{p}"
+        );
     }
 }

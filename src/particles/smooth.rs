@@ -142,6 +142,7 @@ mod tests {
         pass_x(&c, &mut tmp, &kernel);
         mirror_y(&mut tmp, w, true, true);
         pass_y(&tmp, &mut out, &kernel);
-        assert!((0..ny as isize).all(|j| (0..nx as isize).all(|i| (out.get(j, i) - 1.25).abs() < 1e-15)));
+        assert!((0..ny as isize)
+            .all(|j| (0..nx as isize).all(|i| (out.get(j, i) - 1.25).abs() < 1e-15)));
     }
 }
