@@ -3,7 +3,7 @@
 #   make run    install missing system packages, build (release), run configs/quickstart.toml
 #               on 2 MPI ranks, print where the results are
 #   make test   same set-up, then the whole test suite (unit, integration, MPI launch tests)
-#   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
+#   make bench  kernel benchmarks (cargo bench: stage, particles) and the halo share at 2 ranks
 #   make io-bench   checkpoint write rate (collective / independent) against a plain dd
 #   make scaling    strong and weak scaling study, CSV + PNG
 #   make slurm-up / slurm-down   a single-node Slurm for trying the batch scripts
@@ -39,6 +39,7 @@ test: setup
 
 bench: build
 	cargo bench --bench stage
+	cargo bench --bench particles
 	bash benches/halo_share.sh
 
 io-bench: build
