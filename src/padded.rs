@@ -6,6 +6,8 @@
 //! (`-gy..ny + gy`) and column `i` (`-gx..nx + gx`) live at `(j + gy, i + gx)`. The array knows
 //! nothing of ranks: who fills the ghosts is the business of `comm`.
 
+use crate::field::Field;
+
 /// A block of cells plus `gx` ghost columns and `gy` ghost rows on each side.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Padded<T> {
@@ -131,6 +133,23 @@ impl<T: Copy + Default> Padded<T> {
     }
 }
 
+impl Padded<f64> {
+    /// Copies the owned cells of a PDE [`Field`] of the same owned shape (ghosts untouched), so
+    /// that particle kernels can interpolate PDE fields (a reverse-time sampler's coefficients).
+    pub fn copy_owned_from_field(&mut self, f: &Field) {
+        assert_eq!(
+            (f.ny(), f.nx()),
+            (self.ny, self.nx),
+            "field and array shapes differ"
+        );
+        for j in 0..self.ny as isize {
+            for i in 0..self.nx as isize {
+                self.set(j, i, f.get(j, i));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,8 +172,13 @@ mod tests {
         a.apply_rect(-2..-1, -1..1, &[5, 7], |c, v| *c += v);
         assert_eq!(a.get(-2, -1), -201 + 5);
         assert_eq!(a.get(-2, 0), -200 + 7);
-        let one_d: Padded<f64> = Padded::new(1, 5, 0, 3);
+        let mut one_d: Padded<f64> = Padded::new(1, 5, 0, 3);
         assert_eq!(one_d.raw().len(), 11);
         assert_eq!(one_d.index(0, -3), 0);
+        let mut f = Field::zeros(1, 5);
+        let k = f.index(0, 4);
+        f.raw_mut()[k] = 2.5;
+        one_d.copy_owned_from_field(&f);
+        assert_eq!(one_d.get(0, 4), 2.5);
     }
 }

@@ -8,6 +8,7 @@ use super::rng::{CounterRng, Stream};
 use super::Particle;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
+use crate::scheme::power::Power;
 
 /// The forward push of a run: step size, model, generator, box.
 #[derive(Clone, Copy, Debug)]
@@ -32,19 +33,37 @@ impl ForwardPush {
     /// Moves every particle by step number `step` (1 for the first step), reading the smoothed
     /// density of `grid` (after [`ParticleGrid::smooth`]).
     pub fn push(&self, grid: &ParticleGrid, particles: &mut [Particle], step: u64) {
+        // The exponent's branch is taken once, outside the loop; each arm is the same
+        // arithmetic as `Power::eval`, so the result does not depend on the arm.
+        match self.kernel.power() {
+            Power::Int(1) => self.push_with(grid, particles, step, |r| r),
+            Power::Int(2) => self.push_with(grid, particles, step, |r| r * r),
+            Power::Int(3) => self.push_with(grid, particles, step, |r| r * r * r),
+            power => self.push_with(grid, particles, step, move |r| power.eval(r)),
+        }
+    }
+
+    #[inline(always)]
+    fn push_with(
+        &self,
+        grid: &ParticleGrid,
+        particles: &mut [Particle],
+        step: u64,
+        pow: impl Fn(f64) -> f64,
+    ) {
         let rho = grid.smoothed();
         let cic = grid.cic();
         let l = self.half_width;
         let k = &self.kernel;
         if self.dim == 1 {
             for p in particles.iter_mut() {
-                let factor = k.factor(cic.gather(rho, p.pos));
+                let factor = k.factor_of_power(pow(cic.gather(rho, p.pos)));
                 let [xi, _] = self.rng.normals(p.id, step, Stream::Forward);
                 p.pos[0] = reflect(k.advance(p.pos[0], factor, xi), l);
             }
         } else {
             for p in particles.iter_mut() {
-                let factor = k.factor(cic.gather(rho, p.pos));
+                let factor = k.factor_of_power(pow(cic.gather(rho, p.pos)));
                 let [xi, eta] = self.rng.normals(p.id, step, Stream::Forward);
                 p.pos[0] = reflect(k.advance(p.pos[0], factor, xi), l);
                 p.pos[1] = reflect(k.advance(p.pos[1], factor, eta), l);

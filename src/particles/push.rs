@@ -37,7 +37,19 @@ impl SemiImplicit {
     /// The contraction factor `1 / (1 + dt (1 + kappa rho^gamma))` at density `rho >= 0`.
     #[inline(always)]
     pub fn factor(&self, rho: f64) -> f64 {
-        1.0 / (1.0 + self.dt * (1.0 + self.kappa * self.power.eval(rho)))
+        self.factor_of_power(self.power.eval(rho))
+    }
+
+    /// The contraction factor from `rho^gamma` (for loops that evaluate the power themselves,
+    /// with the exponent's branch hoisted: see [`SemiImplicit::power`]).
+    #[inline(always)]
+    pub fn factor_of_power(&self, rho_gamma: f64) -> f64 {
+        1.0 / (1.0 + self.dt * (1.0 + self.kappa * rho_gamma))
+    }
+
+    /// How `rho^gamma` is evaluated.
+    pub fn power(&self) -> Power {
+        self.power
     }
 
     /// The noise amplitude `sqrt(2 D dt)`.
