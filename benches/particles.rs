@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 use nlfp::comm::{self, Comm, Migrator};
 use nlfp::decomp::{Block, ProcessGrid};
 use nlfp::mesh::Mesh;
+use nlfp::padded::Padded;
 use nlfp::particles::forward::ForwardPush;
 use nlfp::particles::grid::ParticleGrid;
 use nlfp::particles::rng::{CounterRng, Stream};
 use nlfp::particles::sample::{draw_position, CellSampler};
-use nlfp::padded::Padded;
 use nlfp::particles::{Ownership, Particle};
 use nlfp::physics::ModelParams;
 

@@ -415,3 +415,24 @@ fn smoothing_wider_than_a_block_is_refused() {
     assert!(err.contains("particles.smoothing"), "{err}");
     assert!(!out.join("diagnostics.csv").exists());
 }
+
+/// Results already in the output directory are kept unless `--overwrite` is given.
+#[test]
+fn existing_particle_results_are_not_overwritten() {
+    let dir = tempdir();
+    let cfg = write(
+        dir.path(),
+        "e.toml",
+        &identity_config(1).replace("count = 6000", "count = 300"),
+    );
+    let out = dir.path().join("e");
+    let out_s = out.to_string_lossy().into_owned();
+    let args = ["particles", cfg.as_str(), "--out", out_s.as_str()];
+    run_ok(0, &args);
+    let before = std::fs::read(out.join("positions.h5")).unwrap();
+    let again = run(2, &args);
+    assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("--overwrite"), "{err}");
+    assert_eq!(std::fs::read(out.join("positions.h5")).unwrap(), before);
+}
