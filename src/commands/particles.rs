@@ -194,13 +194,14 @@ pub fn run(
     let mut timers = ParticleTimers::default();
     let out_cfg = &setup.config.output;
 
+    // Step 0: no step taken yet, so the last step size is 0 (as in the PDE's output).
     pgrid.deposit(comm, &particles);
-    run.record(&particles, &pgrid, &mut field, 0, 0.0, dt)?;
+    run.record(&particles, &pgrid, &mut field, 0, 0.0, 0.0)?;
     if out_cfg.snapshot_every > 0 || out_cfg.snapshot_dt > 0.0 {
-        run.snapshot(&field, 0, 0.0, dt)?;
+        run.snapshot(&field, 0, 0.0, 0.0)?;
     }
     if pc.positions_every > 0 {
-        run.positions(&particles, &positions_path(&dir, 0), 0, 0.0, dt)?;
+        run.positions(&particles, &positions_path(&dir, 0), 0, 0.0, 0.0)?;
     }
     let mut last_progress = Instant::now();
     let mut t = 0.0;
