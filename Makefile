@@ -6,7 +6,7 @@
 #   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels)
 #   make study  the example condensation study configs/study.toml on NP ranks (runs/study/study.md)
 #   make headline   issue 4 headline benchmark (implicit 2D n = 255 to t = 40 at 1 and 2 ranks)
-#   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
+#   make bench  kernel benchmarks (cargo bench: stage, particles) and the halo share at 2 ranks
 #   make io-bench   checkpoint write rate (collective / independent) against a plain dd
 #   make scaling    strong and weak scaling study, CSV + PNG
 #   make slurm-up / slurm-down   a single-node Slurm for trying the batch scripts
@@ -51,6 +51,7 @@ test: setup
 
 bench: build
 	cargo bench --bench stage
+	cargo bench --bench particles
 	bash benches/halo_share.sh
 
 io-bench: build

@@ -1,7 +1,8 @@
 //! The TOML run configuration: sections, defaults, `--set` overrides and validation.
 //!
-//! A config file has six sections, `[grid]`, `[model]`, `[initial]`, `[time]`,
-//! `[decomposition]` and `[output]`; every key is documented in `configs/defaults.toml`.
+//! A config file has the sections `[grid]`, `[model]`, `[initial]`, `[time]`,
+//! `[decomposition]`, `[output]`, `[checkpoint]` and `[particles]` (read by `nlfp particles`
+//! only); every key is documented in `configs/defaults.toml`.
 //! Loading goes through five stages, each of which names the offending key on failure:
 //!
 //! 1. parse the text as a TOML table;
@@ -60,8 +61,17 @@ pub const DEFAULT_PROFILE_FIT: [f64; 2] = [0.0, 0.5];
 /// relaxation-rate fit (`study.relax_levels`).
 pub const DEFAULT_RELAX_LEVELS: [f64; 2] = [1e-8, 1e-2];
 
+/// Default number of particles (`particles.count`).
+pub const DEFAULT_PARTICLE_COUNT: u64 = 100_000;
+/// Default seed of the particles' random numbers (`particles.seed`).
+pub const DEFAULT_PARTICLE_SEED: u64 = 1;
+/// Default particle time step (`particles.dt`).
+pub const DEFAULT_PARTICLE_DT: f64 = 1.0e-2;
+/// Default half-width in cells of the density smoothing (`particles.smoothing`).
+pub const DEFAULT_PARTICLE_SMOOTHING: u64 = 2;
+
 /// The sections of a config file, in the order they are written.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "grid",
     "model",
     "initial",
@@ -71,6 +81,7 @@ pub const SECTIONS: [&str; 9] = [
     "checkpoint",
     "reverse",
     "study",
+    "particles",
 ];
 
 /// The keys of one table of the `initial.components` array.
@@ -149,6 +160,12 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("study.relax_levels", Ty::FloatArray),
     ("study.pictures", Ty::Bool),
     ("study.heatmap_log", Ty::Bool),
+    ("particles.count", Ty::Int),
+    ("particles.seed", Ty::Int),
+    ("particles.dt", Ty::Float),
+    ("particles.smoothing", Ty::Int),
+    ("particles.positions_every", Ty::Int),
+    ("particles.r0", Ty::Float),
 ];
 
 /// Every valid `section.key` of a config file, in the order they are written.
@@ -197,6 +214,8 @@ pub struct Config {
     pub reverse: ReverseConfig,
     /// `[study]`: the sweep of `nlfp study` (ignored by the other commands).
     pub study: StudyConfig,
+    /// `[particles]`: the interacting particle system (`nlfp particles`).
+    pub particles: ParticlesConfig,
     /// Name of the config file, used in messages.
     pub source: String,
     /// Directory of the config file (made absolute); relative paths in the file are relative to it.
@@ -616,6 +635,24 @@ pub struct ReverseConfig {
     pub samples: u64,
     /// Seed of the noise and of the samples.
     pub seed: u64,
+}
+
+/// `[particles]`: the interacting particle system run by `nlfp particles` (other commands
+/// ignore it). Time runs to `time.t_end` (at most `time.max_steps` steps).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParticlesConfig {
+    /// Number of particles `N_p`, `1 <= N_p < 2^31`; each has mass `m / N_p`.
+    pub count: u64,
+    /// Seed of the counter-based generator, `>= 0`.
+    pub seed: u64,
+    /// Largest step; the run takes `ceil(t_end / dt)` equal steps.
+    pub dt: f64,
+    /// Half-width in cells of the tent smoothing of the deposited density, `>= 0`.
+    pub smoothing: u64,
+    /// Steps between two position files, `0` = only the final positions.
+    pub positions_every: u64,
+    /// Radius of the particle condensate estimate; `None`: `0.5 sqrt(D)`, as the PDE's.
+    pub r0: Option<f64>,
 }
 
 /// A config error: where it came from, the key it concerns and what is wrong.
@@ -1192,6 +1229,7 @@ impl Config {
         let checkpoint = read_checkpoint(&sec("checkpoint"))?;
         let reverse = read_reverse(&sec("reverse"))?;
         let study = read_study(&sec("study"), grid.half_width)?;
+        let particles = read_particles(&sec("particles"))?;
         Ok(Config {
             grid,
             model,
@@ -1202,6 +1240,7 @@ impl Config {
             checkpoint,
             reverse,
             study,
+            particles,
             source: source.to_string(),
             base_dir,
         })
@@ -1365,6 +1404,21 @@ impl Config {
         if self.study != StudyConfig::default() {
             push("[study]", self.study_lines());
         }
+        let p = &self.particles;
+        push(
+            "[particles]",
+            vec![
+                format!("count = {}", p.count),
+                format!("seed = {}", p.seed),
+                format!("dt = {}", fmt_f64(p.dt)),
+                format!("smoothing = {}", p.smoothing),
+                format!("positions_every = {}", p.positions_every),
+                match p.r0 {
+                    Some(r0) => format!("r0 = {}", fmt_f64(r0)),
+                    None => "# r0 not set: 0.5 sqrt(model.diffusion)".to_string(),
+                },
+            ],
+        );
         let mut text = lines.join("\n");
         text.push('\n');
         text
@@ -1893,6 +1947,27 @@ fn read_reverse(r: &Sec) -> Result<ReverseConfig, ConfigError> {
     })
 }
 
+/// `[particles]`.
+fn read_particles(p: &Sec) -> Result<ParticlesConfig, ConfigError> {
+    let count = p.int_at_least("count", 1, DEFAULT_PARTICLE_COUNT)?;
+    let max = crate::particles::cic::MAX_PARTICLES;
+    if count > max {
+        let msg = format!(
+            "must be at most {max} (2^31 - 1: the exact integer deposit holds 2^32 units per \
+             particle in 64 bits), got {count}"
+        );
+        return Err(p.err("count", msg));
+    }
+    Ok(ParticlesConfig {
+        count,
+        seed: p.int_at_least("seed", 0, DEFAULT_PARTICLE_SEED)?,
+        dt: p.positive_or("dt", DEFAULT_PARTICLE_DT)?,
+        smoothing: p.int_at_least("smoothing", 0, DEFAULT_PARTICLE_SMOOTHING)?,
+        positions_every: p.int_at_least("positions_every", 0, 0)?,
+        r0: p.opt_positive("r0")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2021,6 +2096,17 @@ t_end = 1.0
                 keep: 3,
                 dir: PathBuf::from("checkpoints"),
                 on_usr1: Usr1Action::Continue,
+            }
+        );
+        assert_eq!(
+            c.particles,
+            ParticlesConfig {
+                count: 100_000,
+                seed: 1,
+                dt: 1.0e-2,
+                smoothing: 2,
+                positions_every: 0,
+                r0: None,
             }
         );
         assert_eq!(c.source, SOURCE);
@@ -2166,6 +2252,12 @@ t_end = 1.0
                 "time.max_steps=7",
                 "output.progress_every=0.1",
                 "grid.half_width=6.123456789012345",
+                "particles.count=7",
+                "particles.seed=9007199254740993",
+                "particles.dt=0.1",
+                "particles.smoothing=0",
+                "particles.positions_every=3",
+                "particles.r0=0.25",
             ],
         ));
         let ring = r#"
@@ -2560,6 +2652,33 @@ t_end = 1e20
             &set_err("output.dir=\"\""),
             "output.dir",
             &["must not be empty"],
+        );
+    }
+
+    #[test]
+    fn particles_ranges() {
+        let e = set_err("particles.count=0");
+        assert_err(&e, "particles.count", &["must be >= 1, got 0"]);
+        let e = set_err("particles.count=2147483648");
+        assert_err(&e, "particles.count", &["at most 2147483647"]);
+        assert_eq!(
+            ok(MINIMAL, &["particles.count=2147483647"]).particles.count,
+            (1 << 31) - 1
+        );
+        let e = set_err("particles.seed=-1");
+        assert_err(&e, "particles.seed", &["must be >= 0"]);
+        let e = set_err("particles.dt=0");
+        assert_err(&e, "particles.dt", &["must be > 0"]);
+        let e = set_err("particles.smoothing=-2");
+        assert_err(&e, "particles.smoothing", &["must be >= 0"]);
+        let e = set_err("particles.r0=-0.5");
+        assert_err(&e, "particles.r0", &["must be > 0"]);
+        let e = set_err("particles.cuont=5");
+        assert_err(&e, "particles.cuont", &["did you mean `particles.count`?"]);
+        // Particle settings are not physics of the PDE: checkpoints do not care.
+        assert_eq!(
+            ok(MINIMAL, &["particles.count=5", "particles.dt=0.5"]).physics_fingerprint(),
+            ok(MINIMAL, &[]).physics_fingerprint()
         );
     }
 

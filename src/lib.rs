@@ -18,6 +18,8 @@ pub mod field;
 pub mod initial;
 pub mod io;
 pub mod mesh;
+pub mod padded;
+pub mod particles;
 pub mod physics;
 pub mod plot;
 pub mod random;

@@ -1,11 +1,14 @@
-//! Everything that names MPI lives here: start-up, reductions, broadcasts, halo exchange and
-//! abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
+//! Everything that names MPI lives here: start-up, reductions, broadcasts, halo exchange (PDE
+//! ghosts in [`halo`], ghost strips of any width and reverse-halo sums in [`strips`]), particle
+//! migration ([`migrate`]) and abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
 //!
 //! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact,
 //! so every rank takes the same decision and results do not depend on the rank count. Sums are
 //! diagnostics only.
 
 pub mod halo;
+pub mod migrate;
+pub mod strips;
 
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
@@ -13,6 +16,8 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 pub use halo::HaloExchange;
+pub use migrate::{MigrationReport, Migrator, Packable};
+pub use strips::{GhostStrips, StripCell};
 
 /// The raw communicator handle, for libraries that take one (parallel HDF5).
 pub type RawComm = mpi::ffi::MPI_Comm;
@@ -225,6 +230,14 @@ impl Comm {
             .split_by_color(mpi::topology::Color::with_value(color))
             .expect("a non-undefined color always yields a communicator");
         Comm { world: sub }
+    }
+
+    /// A communicator holding this rank alone (`MPI_COMM_SELF`): serial reference computations
+    /// with the same code as the distributed ones.
+    pub fn solo(&self) -> Comm {
+        Comm {
+            world: SimpleCommunicator::self_comm(),
+        }
     }
 
     /// Waits for every rank.

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod forward;
 pub mod generate;
 pub mod info;
+pub mod particles;
 pub mod plot;
 pub mod setup;
 pub mod study;
@@ -44,6 +45,11 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             out,
             overwrite,
         } => study::run(comm, &run, out, overwrite),
+        Command::Particles {
+            run,
+            out,
+            overwrite,
+        } => particles::run(comm, &run, out, overwrite),
         Command::Info { file } => info::run(comm, &file),
         Command::Generate {
             run,
