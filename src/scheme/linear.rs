@@ -225,7 +225,10 @@ mod tests {
             assert!(kp >= 0.0 && km >= 0.0);
             let (ep, em) = (eps / h * b(-pe), eps / h * b(pe));
             assert!((kp - ep).abs() <= 1e-13 * ep, "{v}: {kp} vs {ep}");
-            assert!((km - em).abs() <= 1e-13 * em.max(1e-300), "{v}: {km} vs {em}");
+            assert!(
+                (km - em).abs() <= 1e-13 * em.max(1e-300),
+                "{v}: {km} vs {em}"
+            );
         }
     }
 
@@ -242,7 +245,10 @@ mod tests {
                 let err = (kp - up.0).abs() + (km - up.1).abs();
                 assert!(err <= prev, "lambda {lambda}: {err} > {prev}");
                 // The diffusive excess is (eps/h) B(|Pe|) <= (eps/h) (1 + ...) -> 0.
-                assert!(err <= 2.0 * lambda * d / h + 1e-15, "lambda {lambda}: {err}");
+                assert!(
+                    err <= 2.0 * lambda * d / h + 1e-15,
+                    "lambda {lambda}: {err}"
+                );
                 prev = err;
             }
             assert!(prev < 1e-12, "{v}: {prev}");
