@@ -13,8 +13,8 @@
 //!    (it is close to the sqrt(t) law `2 D t`);
 //! 3. bit-identical fields and sub-step counts at 1, 2 and 3 ranks (automatic and 1xP / Px1
 //!    process grids), grid and closure mode, linear and nonlinear forward coefficients, and a
-//!    closure whose rates burst inside an interval (the interval is redone): every rank also
-//!    runs the single-block reference and rank 0 compares bit for bit.
+//!    closure whose rates burst inside an interval (the interval is redone): rank 0 also runs
+//!    the single-block reference on `Comm::solo` and compares bit for bit.
 //!
 //! Run by `cargo test` as a plain program that relaunches itself under `mpirun` at 1, 2, 3
 //! ranks; the convergence and memorisation studies run at 1 rank.
@@ -85,7 +85,7 @@ fn fill(mesh: &Mesh, block: &Block, f: &mut Field, g: impl Fn([f64; 2]) -> f64) 
 }
 
 /// The global field on rank 0 (empty elsewhere).
-fn gather(comm: &Comm, mesh: &Mesh, grid: ProcessGrid, block: &Block, f: &Field) -> Vec<f64> {
+fn gather(comm: &Comm, mesh: &Mesh, grid: ProcessGrid, f: &Field) -> Vec<f64> {
     let local: Vec<f64> = f.interior().iter().copied().collect();
     let parts = comm.gather_to_root(&local);
     if !comm.is_root() {
@@ -94,11 +94,7 @@ fn gather(comm: &Comm, mesh: &Mesh, grid: ProcessGrid, block: &Block, f: &Field)
     let nx = mesh.nx();
     let mut global = vec![f64::NAN; mesh.cells()];
     for (r, part) in parts.iter().enumerate() {
-        let b = if grid.size() == 1 {
-            block.clone()
-        } else {
-            Block::new(mesh, grid, r)
-        };
+        let b = Block::new(mesh, grid, r);
         for j in 0..b.ny {
             for i in 0..b.nx {
                 global[(b.y0 + j) * nx + b.x0 + i] = part[j * b.nx + i];
@@ -109,16 +105,11 @@ fn gather(comm: &Comm, mesh: &Mesh, grid: ProcessGrid, block: &Block, f: &Field)
 }
 
 impl Run<'_> {
-    /// Runs on the block of this rank (`grid` must match the communicator size, or be 1x1:
-    /// then every rank runs the whole mesh, a single-block reference).
+    /// Runs on the block of this rank (`grid` must match the communicator size).
     fn go(&self, comm: &Comm) -> Outcome {
         let mesh = &self.mesh;
-        let rank = if self.grid.size() == 1 {
-            0
-        } else {
-            comm.rank()
-        };
-        let block = Block::new(mesh, self.grid, rank);
+        assert_eq!(self.grid.size(), comm.size());
+        let block = Block::new(mesh, self.grid, comm.rank());
         let (d, data) = (self.diffusion, self.data);
         let mut stepper = ScoreReverse::new(mesh, &block, d, self.kappa, 2.0, self.lambda, 0.9);
         let mut u = Field::zeros(block.ny, block.nx);
@@ -135,7 +126,7 @@ impl Run<'_> {
         }
         let cell = mesh.cell_volume();
         let mass = |u: &Field| -> f64 {
-            let g = gather(comm, mesh, self.grid, &block, u);
+            let g = gather(comm, mesh, self.grid, u);
             g.iter().sum::<f64>() * cell
         };
         let mass_start = mass(&u);
@@ -160,7 +151,7 @@ impl Run<'_> {
             };
         }
         Outcome {
-            field: gather(comm, mesh, self.grid, &block, &u),
+            field: gather(comm, mesh, self.grid, &u),
             substeps,
             retries: stepper.stats().retries,
             mass_start,
@@ -430,12 +421,15 @@ fn rank_independence(comm: &Comm, checks: &mut Checks) -> usize {
                 mode,
                 start_from_q: false,
             };
-            let reference = run(ProcessGrid { px: 1, py: 1 }).go(comm);
+            // The single-block reference, on rank 0 alone.
+            let reference = comm
+                .is_root()
+                .then(|| run(ProcessGrid { px: 1, py: 1 }).go(&comm.solo()));
             for &grid in &grids {
                 cases += 1;
                 let out = run(grid).go(comm);
                 let what = format!("{dim}D {mode:?} kappa {kappa} lambda {lambda} grid {grid:?}");
-                if comm.is_root() {
+                if let Some(reference) = &reference {
                     checks.mass_and_sign(&what, &out, mesh.cell_volume());
                     if mode == Mode::Burst {
                         checks.check(out.retries > 0, format!("{what}: no interval was redone"));
