@@ -22,7 +22,7 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{IoName, StartName, StoreName};
+use crate::config::{IoName, ReverseMethodName, StartName, StoreName};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::csv::CsvWriter;
@@ -32,8 +32,9 @@ use crate::sweep::forward::{
     format_duration, ForwardMarch, MarchControl, MarchError, MarchSink, MarchState, OutputCadence,
 };
 use crate::sweep::reverse::{
-    asymptotic_state, perturb, NoObserver, ReverseMarch, StartKind, REVERSE_HEADER,
+    asymptotic_state, perturb, NoObserver, ReverseMarch, ReverseMethod, StartKind, REVERSE_HEADER,
 };
+use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
 use crate::time::reverse::build_reverse;
 use crate::time::Requests;
@@ -222,13 +223,32 @@ pub fn execute(
     write("start.h5", &u, state.t, state.step, state.last_dt())?;
 
     // 3. The reverse.
-    let mut reverse = build_reverse(
-        &setup.mesh,
-        &setup.block,
-        coefficients(setup),
-        setup.scheme,
-        setup.stepper,
-    );
+    let mut exact;
+    let mut score;
+    let method = match setup.config.reverse.method {
+        ReverseMethodName::Exact => {
+            exact = build_reverse(
+                &setup.mesh,
+                &setup.block,
+                coefficients(setup),
+                setup.scheme,
+                setup.stepper,
+            );
+            ReverseMethod::Exact(exact.as_mut())
+        }
+        ReverseMethodName::Score => {
+            score = ScoreReverse::new(
+                &setup.mesh,
+                &setup.block,
+                setup.params.diffusion,
+                setup.params.kappa,
+                setup.params.gamma,
+                setup.config.reverse.lambda,
+                setup.control.safety,
+            );
+            ReverseMethod::Score(&mut score)
+        }
+    };
     let mut reverse_march = ReverseMarch {
         comm,
         mesh: &setup.mesh,
@@ -237,7 +257,7 @@ pub fn execute(
     };
     let result = reverse_march
         .run(
-            reverse.as_mut(),
+            method,
             store.as_mut(),
             &state.dt_history,
             &mut u,
@@ -261,15 +281,22 @@ pub fn execute(
         let text = summary_toml(&summary, start_kind);
         crate::io::replace_file(&dir.join("summary.toml"), text.as_bytes())
             .map_err(CommandError::Fatal)?;
+        let ratio = if summary.start_error > 0.0 {
+            format!(
+                " (ratio {:.3e})",
+                summary.reconstruction_error / summary.start_error
+            )
+        } else {
+            String::new()
+        };
         log::info!(
             "reverse: {} steps in {} (forward {}); start error ||u(T) - f(T)||_1 = {:.3e}, \
-             reconstruction error ||u(0) - f0||_1 = {:.3e} (ratio {:.3e})",
+             reconstruction error ||u(0) - f0||_1 = {:.3e}{ratio}",
             summary.steps,
             format_duration(summary.reverse_seconds),
             format_duration(summary.forward_seconds),
             summary.start_error,
             summary.reconstruction_error,
-            summary.reconstruction_error / summary.start_error.max(f64::MIN_POSITIVE),
         );
         log::info!(
             "results in {}: data.h5, terminal.h5, start.h5, reconstruction.h5, forward.csv, \
