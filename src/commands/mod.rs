@@ -4,6 +4,7 @@
 pub mod check;
 pub mod forward;
 pub mod generate;
+pub mod generate_output;
 pub mod info;
 pub mod plot;
 pub mod setup;

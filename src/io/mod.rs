@@ -8,6 +8,7 @@ pub mod checksum;
 pub mod csv;
 pub mod hdf5;
 pub mod points;
+pub mod samples;
 pub mod xdmf;
 
 /// The code version recorded in every output file (`git describe` at build time).
