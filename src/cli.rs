@@ -56,6 +56,25 @@ pub enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Nonlinear model vs the OU baseline (kappa = 0) on the same data and grid: the horizon T
+    /// and the wall time each needs to reconstruct the data to a relative L1 error target.
+    Compare {
+        /// Config and overrides (the nonlinear run; the OU run sets kappa = 0 and keeps m).
+        #[command(flatten)]
+        run: RunArgs,
+        /// Relative L1 reconstruction error target: ||u(0) - f0||_1 <= target * m.
+        #[arg(long, default_value_t = 1e-3)]
+        target: f64,
+        /// Largest horizon T tried.
+        #[arg(long = "t-max", default_value_t = 64.0)]
+        t_max: f64,
+        /// Output directory (default: `output.dir`/compare).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directories.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Print what an nlfp HDF5 file holds (kind, step, t, grid, config) and whether its
     /// checksums are valid.
     Info {

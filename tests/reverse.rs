@@ -113,10 +113,15 @@ fn exact_reversal_from_the_terminal_state() {
                     assert!(err <= 1e-11 * mass, "{name}: ||u0 - f0||_1 = {err:e}");
                 }
                 if stepper != "implicit" {
-                    for start in ["terminal", "asymptotic"] {
+                    for (start, scheme) in [
+                        ("terminal", "sg"),
+                        ("asymptotic", "sg"),
+                        ("asymptotic", "upwind"),
+                    ] {
                         let sets = [
                             &format!("time.stepper={stepper}") as &str,
                             &format!("reverse.start={start}"),
+                            &format!("time.scheme={scheme}"),
                         ];
                         let one = generate(tmp.path(), "one", &cfg, 0, &sets);
                         let three = generate(tmp.path(), "three", &cfg, 3, &sets);
@@ -126,7 +131,7 @@ fn exact_reversal_from_the_terminal_state() {
                         );
                         assert!(
                             a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                            "{dim}D {ratio} {stepper} {start}: 1 and 3 ranks differ by {:e}",
+                            "{dim}D {ratio} {stepper} {scheme} {start}: 1 and 3 ranks differ by {:e}",
                             max_diff(&a, &b)
                         );
                     }
@@ -266,4 +271,52 @@ fn perturbed_start_is_seeded_and_damped() {
     let start = summary(&one, "start_error_l1");
     let end = summary(&one, "reconstruction_error_l1");
     assert!(end < 0.5 * start, "noise not damped: {end:e} vs {start:e}");
+}
+
+/// `nlfp compare`: both models reach the target, the table says at which T, and the T found
+/// meets the target while the probe below it (when there is one) does not.
+#[test]
+fn compare_finds_the_horizon_for_both_models() {
+    let tmp = tempdir();
+    let cfg = write(tmp.path(), "c.toml", &config(1, 1.5));
+    let out = tmp.path().join("cmp");
+    run_ok(
+        2,
+        &[
+            "compare",
+            &cfg,
+            "--target",
+            "1e-3",
+            "--t-max",
+            "16",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "time.t_end=0.5",
+        ],
+    );
+    let text = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for (row, model) in rows.iter().zip(["nonlinear", "ou"]) {
+        assert_eq!(row[0], model);
+        let t: f64 = row[1]
+            .parse()
+            .unwrap_or_else(|_| panic!("{model}: no T found: {text}"));
+        let relative: f64 = row[6].parse().unwrap();
+        assert!(t > 0.0 && t <= 16.0 && relative <= 1e-3, "{row:?}");
+        let probe_dir = out.join(model).join(format!("T_{t:.6}"));
+        assert!(
+            probe_dir.join("summary.toml").exists(),
+            "{}",
+            probe_dir.display()
+        );
+    }
+    assert!(std::fs::read_to_string(out.join("compare.md"))
+        .unwrap()
+        .contains("| ou |"));
 }

@@ -81,10 +81,30 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
         "first dt      {:.6e}  (max outgoing rate {:.6e}, safety {}, dt_max {})",
         first.dt, first.max_rate, setup.control.safety, setup.control.dt_max
     );
+    let steps = (setup.config.time.t_end / first.dt).ceil();
     println!(
-        "estimate      about {:.0} steps to t_end = {} at the first dt",
-        (setup.config.time.t_end / first.dt).ceil(),
+        "estimate      about {steps:.0} steps to t_end = {} at the first dt",
         setup.config.time.t_end
+    );
+    // The trajectory stores of the reverse sweep (`nlfp generate`), per step count.
+    let state = (8 * big_x * big_y) as f64;
+    let k = match setup.config.reverse.recompute_every {
+        0 => steps.sqrt().ceil().max(1.0),
+        k => k as f64,
+    };
+    println!(
+        "reverse store {} (selected); on the largest rank for {steps:.0} steps: \
+         memory {:.2} MiB, disk {:.2} MiB of file (0 in memory), recompute {:.2} MiB (K = {k:.0}, \
+         about one extra forward step per step){}",
+        setup.config.reverse.store.name(),
+        mib(((steps + 1.0) * state) as usize),
+        mib(((steps + 1.0) * state) as usize * grid.size()),
+        mib(((steps / k).ceil() + k + 1.0) as usize * state as usize),
+        if setup.stepper == crate::time::StepperKind::Implicit {
+            " (implicit: the step count grows with dt; scale by the steps the run takes)"
+        } else {
+            " (explicit dt shrinks when a condensate forms: more steps than estimated)"
+        }
     );
     Ok(())
 }

@@ -106,6 +106,17 @@ pub fn run(
 ) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, args)?;
     let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
+    execute(comm, &setup, &dir, overwrite).map(|_| ())
+}
+
+/// The whole pipeline for a built setup, writing into `dir`; returns what it measured.
+pub fn execute(
+    comm: &Comm,
+    setup: &RunSetup,
+    dir: &Path,
+    overwrite: bool,
+) -> Result<Summary, CommandError> {
+    let dir = dir.to_path_buf();
     let prepared = if comm.is_root() {
         prepare_dir(&dir, overwrite).map(|_| Vec::new())
     } else {
@@ -171,7 +182,7 @@ pub fn run(
     let mut f = setup.initial_field()?;
     write("data.h5", &f, 0.0, 0, 0.0)?;
     let f0 = f.clone();
-    let mut store = build_store(comm, &setup, &dir)?;
+    let mut store = build_store(comm, setup, &dir)?;
     let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
     let mut march = ForwardMarch {
         comm,
@@ -239,7 +250,7 @@ pub fn run(
     let mut reverse = build_reverse(
         &setup.mesh,
         &setup.block,
-        coefficients(&setup),
+        coefficients(setup),
         setup.scheme,
         setup.stepper,
     );
@@ -381,7 +392,7 @@ pub fn run(
         files.push("summary.toml");
         log::info!("results in {}: {}", dir.display(), files.join(", "));
     }
-    Ok(())
+    Ok(summary)
 }
 
 fn coefficients(setup: &RunSetup) -> FaceCoefficients {

@@ -2,6 +2,7 @@
 //! Only this module and the config module see config types.
 
 pub mod check;
+pub mod compare;
 pub mod forward;
 pub mod generate;
 pub mod generate_output;
@@ -45,6 +46,13 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             overwrite,
         } => generate::run(comm, &run, out, overwrite),
         Command::Plot(args) => plot::run(comm, &args),
+        Command::Compare {
+            run,
+            target,
+            t_max,
+            out,
+            overwrite,
+        } => compare::run(comm, &run, target, t_max, out, overwrite),
     }
 }
 

@@ -79,7 +79,8 @@ impl RunSetup {
         Self::from_config(comm, config)
     }
 
-    fn from_config(comm: &Comm, config: Config) -> Result<RunSetup, CommandError> {
+    /// Builds the run from a validated config (e.g. one a command derived from another).
+    pub fn from_config(comm: &Comm, config: Config) -> Result<RunSetup, CommandError> {
         let input = |msg: String| CommandError::Input(format!("{}: {msg}", config.source));
         let g = &config.grid;
         let mesh = Mesh::new(g.dim, g.n, g.half_width);
