@@ -59,12 +59,13 @@ use std::time::{Duration, Instant};
 use super::binomial::{self, Stream};
 use super::{global_cell, multinomial_counts, stream_seed, Purpose};
 use crate::comm::{Comm, HaloExchange};
-use crate::decomp::{Block, ProcessGrid};
+use crate::decomp::{Block, ProcessGrid, Side};
 use crate::field::Field;
 use crate::mesh::Mesh;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
 use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
 use crate::sweep::reverse::ReverseObserver;
+use crate::time::reverse::StepRates;
 use crate::time::StepperKind;
 
 /// Upper bound on the uniformised sub-steps of one implicit step.
@@ -147,11 +148,11 @@ pub struct ReverseWalk<F: Family> {
     samples: u64,
     seed: u64,
     move_seed: u64,
-    /// Rates of `L(f^n)` (implicit: `L(f^{n+1})`).
+    /// Own rates of `L(f^n)` (implicit: `L(f^{n+1})`), when the stepper lends none.
     rates: FaceRates,
-    /// SSP-RK2: rates of `L(f*)`.
+    /// SSP-RK2: own rates of `L(f*)`.
     rates_star: FaceRates,
-    /// SSP-RK2: `f*`.
+    /// SSP-RK2: own `f*`.
     star: Field,
     /// SSP-RK2: `f**`.
     star2: Field,
@@ -160,9 +161,90 @@ pub struct ReverseWalk<F: Family> {
     held: Field,
     /// Particles leaving west, east, south, north.
     out: [Field; 4],
-    /// Kernel weights `[stay, west, east, south, north]` per owned cell (row-major).
+    /// Packed exchange: west/east leavers in the first/last column, south/north leavers in
+    /// the first/last row (two exchanges instead of four; needs two columns, and two rows when
+    /// there are south/north neighbours).
+    packed: bool,
+    out_x: Field,
+    out_y: Field,
+    /// Kernel weights `[stay, west, east, south, north]` per owned cell (row-major), and a
+    /// second set (SSP-RK2: the `A1` stage).
     weights: Vec<[f64; 5]>,
+    weights2: Vec<[f64; 5]>,
     report: WalkReport,
+}
+
+/// Weights of the reverse Euler kernel of `I + c L` (flux rates `rates`) with the law `g`
+/// before the stage (ghosts current), into `weights`.
+fn explicit_weights(
+    weights: &mut [[f64; 5]],
+    geom: &BlockGeometry,
+    g: &Field,
+    rates: &FaceRates,
+    c: f64,
+) {
+    let nx = geom.nx;
+    for j in 0..geom.ny {
+        for i in 0..nx {
+            let (jj, ii) = (j as isize, i as isize);
+            let [ow, oe, os, on] = rates.outgoing(j, i);
+            let inc = rates.incoming(j, i);
+            let from = [
+                g.get(jj, ii - 1),
+                g.get(jj, ii + 1),
+                g.get(jj - 1, ii),
+                g.get(jj + 1, ii),
+            ];
+            let mut w = [0.0; 5];
+            w[0] = (g.get(jj, ii) * (1.0 - c * ((ow + oe) + (os + on)))).max(0.0);
+            for k in 0..4 {
+                if inc[k] > 0.0 {
+                    w[k + 1] = (c * inc[k] * from[k]).max(0.0);
+                }
+            }
+            weights[j * nx + i] = w;
+        }
+    }
+}
+
+/// The frozen-rate reverse chain of `L(f)` (flux rates `rates`, ghosts of `f` current):
+/// per-cell reverse jump rates into `weights[.][1..]`; returns the largest total rate over
+/// cells with `f >= RATE_FLOOR * max_f`.
+fn reverse_rates(
+    weights: &mut [[f64; 5]],
+    geom: &BlockGeometry,
+    f: &Field,
+    rates: &FaceRates,
+    max_f: f64,
+) -> f64 {
+    let (nx, h) = (geom.nx, geom.h);
+    let mut lambda = 0.0f64;
+    for j in 0..geom.ny {
+        for i in 0..nx {
+            let (jj, ii) = (j as isize, i as isize);
+            let fc = f.get(jj, ii);
+            let inc = rates.incoming(j, i);
+            let from = [
+                f.get(jj, ii - 1),
+                f.get(jj, ii + 1),
+                f.get(jj - 1, ii),
+                f.get(jj + 1, ii),
+            ];
+            let mut w = [0.0; 5];
+            if fc > 0.0 {
+                for k in 0..4 {
+                    if inc[k] > 0.0 {
+                        w[k + 1] = (inc[k] * from[k] / (h * fc)).max(0.0);
+                    }
+                }
+                if fc >= RATE_FLOOR * max_f {
+                    lambda = lambda.max((w[1] + w[2]) + (w[3] + w[4]));
+                }
+            }
+            weights[j * nx + i] = w;
+        }
+    }
+    lambda
 }
 
 impl<F: Family> ReverseWalk<F> {
@@ -177,6 +259,8 @@ impl<F: Family> ReverseWalk<F> {
         seed: u64,
     ) -> Self {
         let field = Field::zeros(block.ny, block.nx);
+        let y_neighbours = block.neighbours[Side::South.index()].is_some()
+            || block.neighbours[Side::North.index()].is_some();
         ReverseWalk {
             family,
             mesh: *mesh,
@@ -195,13 +279,18 @@ impl<F: Family> ReverseWalk<F> {
             star2: field.clone(),
             counts: field.clone(),
             held: field.clone(),
-            out: [field.clone(), field.clone(), field.clone(), field],
+            out: [field.clone(), field.clone(), field.clone(), field.clone()],
+            packed: block.nx >= 2 && (block.ny >= 2 || !y_neighbours),
+            out_x: field.clone(),
+            out_y: field,
             weights: vec![[0.0; 5]; block.cells()],
+            weights2: vec![[0.0; 5]; block.cells()],
             report: WalkReport::default(),
         }
     }
 
-    /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)`.
+    /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)` in `rates` (or
+    /// `rates_star`).
     fn rates_of(&mut self, comm: &Comm, f: &mut Field, star: bool) {
         let (family, scratch) = (&self.family, &mut self.scratch);
         self.halo.exchange(comm, f, |f| {
@@ -217,73 +306,17 @@ impl<F: Family> ReverseWalk<F> {
         stage::flux_rates(&self.family, &self.geom, f, &mut self.scratch, &whole, rates);
     }
 
-    /// Weights of the reverse Euler kernel of `I + c L` (rates `star` or not) with the law `g`
-    /// before the stage (ghosts current).
-    fn explicit_weights(&mut self, g: &Field, star: bool, c: f64) {
-        let rates = if star { &self.rates_star } else { &self.rates };
-        let nx = self.geom.nx;
-        for j in 0..self.geom.ny {
-            for i in 0..nx {
-                let (jj, ii) = (j as isize, i as isize);
-                let [ow, oe, os, on] = rates.outgoing(j, i);
-                let inc = rates.incoming(j, i);
-                let from = [
-                    g.get(jj, ii - 1),
-                    g.get(jj, ii + 1),
-                    g.get(jj - 1, ii),
-                    g.get(jj + 1, ii),
-                ];
-                let mut w = [0.0; 5];
-                w[0] = (g.get(jj, ii) * (1.0 - c * ((ow + oe) + (os + on)))).max(0.0);
-                for k in 0..4 {
-                    if inc[k] > 0.0 {
-                        w[k + 1] = (c * inc[k] * from[k]).max(0.0);
-                    }
-                }
-                self.weights[j * nx + i] = w;
-            }
-        }
-    }
-
-    /// The frozen-rate reverse chain of `L(f)` (rates in `rates`, ghosts of `f` current):
-    /// per-cell reverse jump rates into `weights[.][1..]`; returns the largest total rate over
-    /// cells with `f >= RATE_FLOOR * max_f`.
-    fn reverse_rates(&mut self, f: &Field, max_f: f64) -> f64 {
-        let (nx, h) = (self.geom.nx, self.geom.h);
-        let mut lambda = 0.0f64;
-        for j in 0..self.geom.ny {
-            for i in 0..nx {
-                let (jj, ii) = (j as isize, i as isize);
-                let fc = f.get(jj, ii);
-                let inc = self.rates.incoming(j, i);
-                let from = [
-                    f.get(jj, ii - 1),
-                    f.get(jj, ii + 1),
-                    f.get(jj - 1, ii),
-                    f.get(jj + 1, ii),
-                ];
-                let mut w = [0.0; 5];
-                if fc > 0.0 {
-                    for k in 0..4 {
-                        if inc[k] > 0.0 {
-                            w[k + 1] = (inc[k] * from[k] / (h * fc)).max(0.0);
-                        }
-                    }
-                    if fc >= RATE_FLOOR * max_f {
-                        lambda = lambda.max((w[1] + w[2]) + (w[3] + w[4]));
-                    }
-                }
-                self.weights[j * nx + i] = w;
-            }
-        }
-        lambda
-    }
-
-    /// Moves the particles of `counts` by the kernel `weights` (phase `phase` of reverse step
-    /// `n`): split, exchange the leaving counts, pull the arrivals.
-    fn move_counts(&mut self, comm: &Comm, n: u64, phase: u64, weights: &[[f64; 5]]) {
+    /// Moves the particles of `counts` by the kernel `weights` (`second`: `weights2`) in
+    /// phase `phase` of reverse step `n`: split, exchange the leaving counts, pull the
+    /// arrivals.
+    fn move_counts(&mut self, comm: &Comm, n: u64, phase: u64, second: bool) {
         let (ny, nx) = (self.geom.ny, self.geom.nx);
         let key0 = n.wrapping_mul(self.mesh.cells() as u64);
+        let weights = if second {
+            &self.weights2
+        } else {
+            &self.weights
+        };
         for j in 0..ny {
             for i in 0..nx {
                 let k = self.counts.index(j as isize, i as isize);
@@ -306,9 +339,7 @@ impl<F: Family> ReverseWalk<F> {
                 }
             }
         }
-        for field in &mut self.out {
-            self.halo.exchange(comm, field, |_| ());
-        }
+        self.exchange_leavers(comm);
         let [west, east, south, north] = &self.out;
         for j in 0..ny as isize {
             for i in 0..nx as isize {
@@ -321,23 +352,75 @@ impl<F: Family> ReverseWalk<F> {
         }
     }
 
-    fn euler(&mut self, comm: &Comm, n: u64, dt: f64, f_before: &mut Field) {
-        self.rates_of(comm, f_before, false);
-        self.explicit_weights(f_before, false, dt / self.geom.h);
-        let weights = std::mem::take(&mut self.weights);
-        self.move_counts(comm, n, 0, &weights);
-        self.weights = weights;
+    /// Fills the ghosts of the leaving counts that the arrivals read: east-movers west of the
+    /// block, west-movers east of it, north-movers south of it, south-movers north of it.
+    fn exchange_leavers(&mut self, comm: &Comm) {
+        if !self.packed {
+            for field in &mut self.out {
+                self.halo.exchange(comm, field, |_| ());
+            }
+            return;
+        }
+        let (ny, nx) = (self.geom.ny as isize, self.geom.nx as isize);
+        let [west, east, south, north] = &mut self.out;
+        let set = |f: &mut Field, j: isize, i: isize, v: f64| {
+            let k = f.index(j, i);
+            f.raw_mut()[k] = v;
+        };
+        for j in 0..ny {
+            set(&mut self.out_x, j, 0, west.get(j, 0));
+            set(&mut self.out_x, j, nx - 1, east.get(j, nx - 1));
+        }
+        for i in 0..nx {
+            set(&mut self.out_y, 0, i, south.get(0, i));
+            set(&mut self.out_y, ny - 1, i, north.get(ny - 1, i));
+        }
+        self.halo.exchange(comm, &mut self.out_x, |_| ());
+        let y_neighbours = self.block.neighbours[Side::South.index()].is_some()
+            || self.block.neighbours[Side::North.index()].is_some();
+        if y_neighbours {
+            self.halo.exchange(comm, &mut self.out_y, |_| ());
+        }
+        // Ghosts on the physical boundary stay zero (never written by an exchange).
+        for j in 0..ny {
+            set(east, j, -1, self.out_x.get(j, -1));
+            set(west, j, nx, self.out_x.get(j, nx));
+        }
+        for i in 0..nx {
+            set(north, -1, i, self.out_y.get(-1, i));
+            set(south, ny, i, self.out_y.get(ny, i));
+        }
     }
 
-    fn ssprk2(&mut self, comm: &Comm, n: u64, dt: f64, f_before: &mut Field) {
+    fn euler(&mut self, comm: &Comm, n: u64, dt: f64, f_before: &mut Field, lent: Option<StepRates>) {
+        let rates = match lent {
+            Some(r) => r.rates,
+            None => {
+                self.rates_of(comm, f_before, false);
+                &self.rates
+            }
+        };
+        explicit_weights(&mut self.weights, &self.geom, f_before, rates, dt / self.geom.h);
+        self.move_counts(comm, n, 0, false);
+    }
+
+    fn ssprk2(&mut self, comm: &Comm, n: u64, dt: f64, f_before: &mut Field, lent: Option<StepRates>) {
         let c = dt / self.geom.h;
         let whole = self.geom.whole();
-        // f* = A1 f^n and f** = A2 f*, the forward's own bits.
-        self.rates_of(comm, f_before, false);
-        stage::apply_stored(&self.geom, f_before, &self.rates, &mut self.star, &whole, c);
-        let mut star = std::mem::replace(&mut self.star, Field::zeros(0, 0));
-        self.rates_of(comm, &mut star, true);
-        stage::apply_stored(&self.geom, &star, &self.rates_star, &mut self.star2, &whole, c);
+        let lent = lent.and_then(|r| r.star.map(|(star, rates_star)| (r.rates, star, rates_star)));
+        if lent.is_none() {
+            // f* = A1 f^n, the forward's own bits, and the rates of L(f^n), L(f*).
+            self.rates_of(comm, f_before, false);
+            stage::apply_stored(&self.geom, f_before, &self.rates, &mut self.star, &whole, c);
+            let mut star = std::mem::replace(&mut self.star, Field::zeros(0, 0));
+            self.rates_of(comm, &mut star, true);
+            self.star = star;
+        }
+        let (rates, star, rates_star) = lent.unwrap_or((&self.rates, &self.star, &self.rates_star));
+        // f** = A2 f*.
+        stage::apply_stored(&self.geom, star, rates_star, &mut self.star2, &whole, c);
+        explicit_weights(&mut self.weights, &self.geom, star, rates_star, c);
+        explicit_weights(&mut self.weights2, &self.geom, f_before, rates, c);
         // The I branch (weight f^n / 2) against the two stages (weight f** / 2).
         let key0 = n.wrapping_mul(self.mesh.cells() as u64);
         for j in 0..self.geom.ny {
@@ -360,25 +443,25 @@ impl<F: Family> ReverseWalk<F> {
             }
         }
         // Back through A2 (law f*), then A1 (law f^n).
-        self.explicit_weights(&star, true, c);
-        let weights = std::mem::take(&mut self.weights);
-        self.move_counts(comm, n, 1, &weights);
-        self.weights = weights;
-        self.star = star;
-        self.explicit_weights(f_before, false, c);
-        let weights = std::mem::take(&mut self.weights);
-        self.move_counts(comm, n, 2, &weights);
-        self.weights = weights;
+        self.move_counts(comm, n, 1, false);
+        self.move_counts(comm, n, 2, true);
         let held = &self.held;
         self.counts
             .interior_mut()
             .zip_mut_with(&held.interior(), |a, &b| *a += b);
     }
 
-    fn implicit(&mut self, comm: &Comm, n: u64, dt: f64, f_after: &mut Field) {
-        self.rates_of(comm, f_after, false);
+    fn implicit(&mut self, comm: &Comm, n: u64, dt: f64, f_after: &mut Field, lent: Option<StepRates>) {
+        let rates = match lent {
+            Some(r) => r.rates,
+            None => {
+                self.rates_of(comm, f_after, false);
+                &self.rates
+            }
+        };
         let max_f = comm.max(f_after.interior().iter().fold(0.0f64, |m, &v| m.max(v)));
-        let lambda = comm.max(self.reverse_rates(f_after, max_f));
+        let local = reverse_rates(&mut self.weights, &self.geom, f_after, rates, max_f);
+        let lambda = comm.max(local);
         let m = if lambda > 0.0 && lambda.is_finite() {
             ((dt * lambda / SUBSTEP_SAFETY).ceil() as u64).clamp(1, MAX_SUBSTEPS)
         } else if lambda > 0.0 {
@@ -387,17 +470,15 @@ impl<F: Family> ReverseWalk<F> {
             1
         };
         let tau = dt / m as f64;
-        let mut weights = std::mem::take(&mut self.weights);
-        for w in &mut weights {
+        for w in &mut self.weights {
             for r in &mut w[1..] {
                 *r *= tau;
             }
             w[0] = (1.0 - ((w[1] + w[2]) + (w[3] + w[4]))).max(0.0);
         }
         for sub in 0..m {
-            self.move_counts(comm, n, sub, &weights);
+            self.move_counts(comm, n, sub, false);
         }
-        self.weights = weights;
         self.report.substeps += m;
         self.report.max_substeps = self.report.max_substeps.max(m);
     }
@@ -427,20 +508,21 @@ impl<F: Family> ReverseObserver for ReverseWalk<F> {
         f_before: &mut Field,
         f_after: &mut Field,
         _u: &Field,
+        rates: Option<StepRates<'_>>,
     ) -> Result<(), String> {
         let t0 = Instant::now();
         match self.stepper {
             StepperKind::Euler => {
-                self.euler(comm, n, dt, f_before);
+                self.euler(comm, n, dt, f_before, rates);
                 self.report.substeps += 1;
                 self.report.max_substeps = 1;
             }
             StepperKind::Ssprk2 => {
-                self.ssprk2(comm, n, dt, f_before);
+                self.ssprk2(comm, n, dt, f_before, rates);
                 self.report.substeps += 1;
                 self.report.max_substeps = 1;
             }
-            StepperKind::Implicit => self.implicit(comm, n, dt, f_after),
+            StepperKind::Implicit => self.implicit(comm, n, dt, f_after, rates),
         }
         self.report.wall += t0.elapsed();
         Ok(())

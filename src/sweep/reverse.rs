@@ -23,7 +23,7 @@ use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::sweep::trajectory::TrajectoryStore;
-use crate::time::reverse::ReverseStepper;
+use crate::time::reverse::{ReverseStepper, StepRates};
 
 /// Where the reverse starts, selected by `reverse.start`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -108,8 +108,10 @@ pub trait ReverseObserver {
     /// start state `u^N`.
     fn start(&mut self, comm: &Comm, f_end: &mut Field, u_start: &Field) -> Result<(), String>;
     /// Called after reverse step `n` (which took `w^{n+1}` to `w^n` for the forward step from
-    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n`. Ghosts of the
+    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n` and, when the
+    /// stepper lends them, the forward coefficients it used. Without `rates`, ghosts of the
     /// fields are not guaranteed current: exchange them if needed.
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         comm: &Comm,
@@ -118,6 +120,7 @@ pub trait ReverseObserver {
         f_before: &mut Field,
         f_after: &mut Field,
         u: &Field,
+        rates: Option<StepRates<'_>>,
     ) -> Result<(), String>;
 }
 
@@ -136,6 +139,7 @@ impl ReverseObserver for NoObserver {
         _: &mut Field,
         _: &mut Field,
         _: &Field,
+        _: Option<StepRates<'_>>,
     ) -> Result<(), String> {
         Ok(())
     }
@@ -231,6 +235,7 @@ impl ReverseMarch<'_> {
                 &mut f_before,
                 &mut f_after,
                 u,
+                stepper.step_rates(),
             )?;
             std::mem::swap(&mut f_before, &mut f_after);
         }
