@@ -1,9 +1,11 @@
 # nlfp: the two commands a newcomer needs are `make run` and `make test`.
 #
-#   make run    install missing system packages, build (release), run configs/quickstart.toml
-#               on 2 MPI ranks, print where the results are
+#   make run    install missing system packages, build (release), run the generative model on
+#               configs/quickstart.toml (nlfp generate, 2 MPI ranks, about a minute): forward to
+#               condensation, reverse from the asymptotic state, 10^4 samples, pictures
 #   make test   same set-up, then the whole test suite (unit, integration, MPI launch tests)
-#   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels)
+#   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels;
+#               for a generate run: of forward.csv and terminal.h5)
 #   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
 #   make io-bench   checkpoint write rate (collective / independent) against a plain dd
 #   make scaling    strong and weak scaling study, CSV + PNG
@@ -31,11 +33,16 @@ build: setup
 	cargo build --release
 
 run: build
-	mpirun -n $(NP) target/release/nlfp forward $(CONFIG) --out $(OUT) --overwrite
-	@echo "results in $(OUT)/ (final.h5, diagnostics.csv, config.toml)"
+	mpirun -n $(NP) target/release/nlfp generate $(CONFIG) --out $(OUT) --overwrite
+	@echo "results in $(OUT)/: generate.png (data, condensed state, reconstruction), samples.png,"
+	@echo "  samples.h5 / samples.csv (generated samples), summary.toml (errors, sample quality)"
 
 plot: build
-	target/release/nlfp plot $(OUT)
+	@if [ -f $(OUT)/forward.csv ]; then \
+		target/release/nlfp plot $(OUT)/forward.csv && target/release/nlfp plot $(OUT)/terminal.h5; \
+	else \
+		target/release/nlfp plot $(OUT); \
+	fi
 
 test: setup
 	cargo build --release
