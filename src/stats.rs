@@ -175,8 +175,10 @@ mod tests {
             e_sum += energy_distance(&a, &b);
             let delta = mean_self_distance(&a) * n as f64 / (n - 1) as f64;
             e_floor += energy_floor(delta, n, n);
-            let (ax, bx): (Vec<f64>, Vec<f64>) =
-                (a.iter().map(|p| p[0]).collect(), b.iter().map(|p| p[0]).collect());
+            let (ax, bx): (Vec<f64>, Vec<f64>) = (
+                a.iter().map(|p| p[0]).collect(),
+                b.iter().map(|p| p[0]).collect(),
+            );
             w_sum += wasserstein1(&ax, &bx);
             w_floor += w1_floor(&ax, n, n);
         }

@@ -36,15 +36,14 @@ use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::csv::CsvWriter;
 use crate::io::hdf5::{write_field, FieldMeta, IoMode};
+use crate::sampling::walk::{build_walk, WalkReport};
+use crate::sampling::{self, Purpose};
 use crate::scheme::FaceCoefficients;
 use crate::sweep::forward::{
     format_duration, ForwardMarch, MarchControl, MarchError, MarchSink, MarchState, OutputCadence,
 };
-use crate::sampling::walk::{build_walk, WalkReport};
-use crate::sampling::{self, Purpose};
 use crate::sweep::reverse::{
-    asymptotic_state, perturb, NoObserver, ReverseMarch, ReverseObserver, StartKind,
-    REVERSE_HEADER,
+    asymptotic_state, perturb, NoObserver, ReverseMarch, ReverseObserver, StartKind, REVERSE_HEADER,
 };
 use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
 use crate::time::reverse::build_reverse;
@@ -181,7 +180,9 @@ pub fn execute(
     // 1. Forward, recording the trajectory.
     let mut f = setup.initial_field()?;
     write("data.h5", &f, 0.0, 0, 0.0)?;
-    let f0 = f.clone();
+    // The data again after the forward, for the sample report and the pictures (if any).
+    let draw_pictures = setup.mesh.cells() <= PICTURE_CELLS;
+    let f0 = (setup.config.reverse.samples > 0 || draw_pictures).then(|| f.clone());
     let mut store = build_store(comm, setup, &dir)?;
     let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
     let mut march = ForwardMarch {
@@ -243,7 +244,6 @@ pub fn execute(
         }
     };
     write("start.h5", &u, state.t, state.step, state.last_dt())?;
-    let draw_pictures = setup.mesh.cells() <= PICTURE_CELLS;
     let u_start = draw_pictures.then(|| u.clone());
 
     // 3. The reverse.
@@ -266,7 +266,7 @@ pub fn execute(
             &setup.mesh,
             setup.grid,
             &setup.block,
-            coefficients(&setup),
+            coefficients(setup),
             setup.scheme,
             setup.stepper,
             n_samples,
@@ -291,7 +291,7 @@ pub fn execute(
     // 4. Samples, their quality, pictures.
     let mut points = Vec::new();
     let (mut walk_report, mut quality) = (None, None);
-    if let Some(walk) = &walk {
+    if let (Some(walk), Some(f0)) = (&walk, &f0) {
         let jitter = sampling::stream_seed(setup.config.reverse.seed, Purpose::Jitter);
         let local = sampling::jittered_positions(&setup.mesh, &setup.block, walk.counts(), jitter);
         points = sampling::gather_samples(comm, &local);
@@ -303,14 +303,14 @@ pub fn execute(
                     points.len()
                 )));
             }
-            output::write_samples(&dir, &points, &setup, &config_text)
+            output::write_samples(&dir, &points, setup, &config_text)
                 .map_err(CommandError::Fatal)?;
         }
-        quality = output::quality(comm, &setup, &f0, &points).map_err(CommandError::Runtime)?;
+        quality = output::quality(comm, setup, f0, &points).map_err(CommandError::Runtime)?;
     }
     let mut pictures = Vec::new();
-    if let Some(u_start) = &u_start {
-        let fields = [&f0, &f, u_start, &u].map(|x| output::gather_global(comm, &setup, x));
+    if let (Some(u_start), Some(f0)) = (&u_start, &f0) {
+        let fields = [f0, &f, u_start, &u].map(|x| output::gather_global(comm, setup, x));
         if let [Some(data), Some(terminal), Some(start), Some(reconstruction)] = fields {
             let fields = PictureFields {
                 data,
@@ -318,7 +318,7 @@ pub fn execute(
                 start,
                 reconstruction,
             };
-            match output::pictures(&dir, &setup, &fields, &points, state.t) {
+            match output::pictures(&dir, setup, &fields, &points, state.t) {
                 Ok(names) => pictures = names,
                 Err(e) => log::warn!("pictures not drawn: {e}"),
             }

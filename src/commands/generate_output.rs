@@ -189,12 +189,20 @@ pub fn pictures(
     let mut written = vec!["generate.png"];
     if mesh.dim == 2 {
         let parts = [
-            (".generate_data.png", &fields.data, false, "data f0".to_string()),
+            (
+                ".generate_data.png",
+                &fields.data,
+                false,
+                "data f0".to_string(),
+            ),
             (
                 ".generate_terminal.png",
                 &fields.terminal,
                 true,
-                format!("condensed state f(T), T = {} (log)", plot::short_number(t_end)),
+                format!(
+                    "condensed state f(T), T = {} (log)",
+                    plot::short_number(t_end)
+                ),
             ),
             (
                 ".generate_reconstruction.png",
@@ -204,8 +212,14 @@ pub fn pictures(
             ),
         ];
         for (name, field, log, title) in &parts {
-            plot::heatmap(&dir.join(name), field.view(), Extent::square(l), *log, title)
-                .map_err(err)?;
+            plot::heatmap(
+                &dir.join(name),
+                field.view(),
+                Extent::square(l),
+                *log,
+                title,
+            )
+            .map_err(err)?;
         }
         let paths: Vec<std::path::PathBuf> = parts.iter().map(|p| dir.join(p.0)).collect();
         let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
@@ -223,11 +237,7 @@ pub fn pictures(
                 style: LineStyle::Points,
             };
             let axes = Axes {
-                title: format!(
-                    "generated samples ({} of {})",
-                    shown.len(),
-                    points.len()
-                ),
+                title: format!("generated samples ({} of {})", shown.len(), points.len()),
                 x_label: "x".into(),
                 y_label: "y".into(),
                 ..Axes::default()

@@ -139,6 +139,9 @@ mod tests {
         write_csv(&p, &pts, 1).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         let back = crate::io::points::parse_points_csv(&text, 1, "s.csv").unwrap();
-        assert_eq!(back.iter().map(|p| p[0]).collect::<Vec<_>>(), [0.1, 1e-300, -3.25]);
+        assert_eq!(
+            back.iter().map(|p| p[0]).collect::<Vec<_>>(),
+            [0.1, 1e-300, -3.25]
+        );
     }
 }

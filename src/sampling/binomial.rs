@@ -194,8 +194,11 @@ mod tests {
             let want = ln_factorial(k)
                 - (0.5 * (2.0 * std::f64::consts::PI).ln() + (kf + 0.5) * (kf + 1.0).ln()
                     - (kf + 1.0));
+            // The table is exact; the series (k >= 10) is good to 3e-11, which moves the
+            // acceptance test of BTRS by that much in log space: negligible.
+            let tol = if k <= 9 { 1e-12 } else { 1e-10 };
             assert!(
-                (stirling_tail(kf) - want).abs() < 1e-12,
+                (stirling_tail(kf) - want).abs() < tol,
                 "k = {k}: {} vs {want}",
                 stirling_tail(kf)
             );
@@ -283,7 +286,10 @@ mod tests {
         assert_eq!(binomial(10, 1.0, &mut s), 10);
         assert_eq!(binomial(10, f64::NAN, &mut s), 0);
         assert_eq!(split(7, &[0.0; 5], &mut s), [7, 0, 0, 0, 0]);
-        assert_eq!(split(7, &[0.0, 0.0, 2.0, 0.0, 0.0], &mut s), [0, 0, 7, 0, 0]);
+        assert_eq!(
+            split(7, &[0.0, 0.0, 2.0, 0.0, 0.0], &mut s),
+            [0, 0, 7, 0, 0]
+        );
         let parts = split(1000, &[1.0, 2.0, 3.0, 0.0, 4.0], &mut s);
         assert_eq!(parts.iter().sum::<u64>(), 1000);
         assert_eq!(parts[3], 0);
@@ -305,7 +311,10 @@ mod tests {
         for k in 0..5 {
             let mean = sums[k] / reps as f64;
             let sd = (n as f64 * w[k] * (1.0 - w[k]) / reps as f64).sqrt();
-            assert!((mean - n as f64 * w[k]).abs() < 5.0 * sd, "category {k}: {mean}");
+            assert!(
+                (mean - n as f64 * w[k]).abs() < 5.0 * sd,
+                "category {k}: {mean}"
+            );
         }
     }
 }

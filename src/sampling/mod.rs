@@ -109,8 +109,8 @@ pub fn multinomial_counts(
     // Every rank draws every target (O(n) each), keyed by the sample index.
     let mut targets: Vec<u64> = (0..n)
         .map(|i| {
-            let wide = (u128::from(random::bits(seed, i, 0)) << 64)
-                | u128::from(random::bits(seed, i, 1));
+            let wide =
+                (u128::from(random::bits(seed, i, 0)) << 64) | u128::from(random::bits(seed, i, 1));
             (wide % u128::from(total)) as u64
         })
         .collect();

@@ -303,7 +303,14 @@ impl<F: Family> ReverseWalk<F> {
             &mut self.rates
         };
         let whole = self.geom.whole();
-        stage::flux_rates(&self.family, &self.geom, f, &mut self.scratch, &whole, rates);
+        stage::flux_rates(
+            &self.family,
+            &self.geom,
+            f,
+            &mut self.scratch,
+            &whole,
+            rates,
+        );
     }
 
     /// Moves the particles of `counts` by the kernel `weights` (`second`: `weights2`) in
@@ -392,7 +399,14 @@ impl<F: Family> ReverseWalk<F> {
         }
     }
 
-    fn euler(&mut self, comm: &Comm, n: u64, dt: f64, f_before: &mut Field, lent: Option<StepRates>) {
+    fn euler(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_before: &mut Field,
+        lent: Option<StepRates>,
+    ) {
         let rates = match lent {
             Some(r) => r.rates,
             None => {
@@ -400,11 +414,24 @@ impl<F: Family> ReverseWalk<F> {
                 &self.rates
             }
         };
-        explicit_weights(&mut self.weights, &self.geom, f_before, rates, dt / self.geom.h);
+        explicit_weights(
+            &mut self.weights,
+            &self.geom,
+            f_before,
+            rates,
+            dt / self.geom.h,
+        );
         self.move_counts(comm, n, 0, false);
     }
 
-    fn ssprk2(&mut self, comm: &Comm, n: u64, dt: f64, f_before: &mut Field, lent: Option<StepRates>) {
+    fn ssprk2(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_before: &mut Field,
+        lent: Option<StepRates>,
+    ) {
         let c = dt / self.geom.h;
         let whole = self.geom.whole();
         let lent = lent.and_then(|r| r.star.map(|(star, rates_star)| (r.rates, star, rates_star)));
@@ -431,7 +458,8 @@ impl<F: Family> ReverseWalk<F> {
                     [0, 0]
                 } else {
                     let w = [0.5 * f_before.raw()[k], 0.5 * self.star2.raw()[k]];
-                    if !(w[0] + w[1] > 0.0) {
+                    let total = w[0] + w[1];
+                    if total.is_nan() || total <= 0.0 {
                         self.report.stuck += c;
                     }
                     let cell = global_cell(&self.mesh, self.block.y0 + j, self.block.x0 + i);
@@ -451,7 +479,14 @@ impl<F: Family> ReverseWalk<F> {
             .zip_mut_with(&held.interior(), |a, &b| *a += b);
     }
 
-    fn implicit(&mut self, comm: &Comm, n: u64, dt: f64, f_after: &mut Field, lent: Option<StepRates>) {
+    fn implicit(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_after: &mut Field,
+        lent: Option<StepRates>,
+    ) {
         let rates = match lent {
             Some(r) => r.rates,
             None => {
