@@ -33,7 +33,7 @@ use crate::sampling::{self, Purpose};
 use crate::stats;
 
 /// Largest point set the O(N^2) energy distance uses (random subsets above).
-pub const METRIC_POINTS: usize = 10_000;
+pub const METRIC_POINTS: usize = 5_000;
 
 /// Largest grid (cells) that is gathered on rank 0 and drawn.
 pub const PICTURE_CELLS: usize = 4 << 20;

@@ -47,9 +47,15 @@
 //! Each step every cell splits its count by sequential binomials over
 //! `{stay, west, east, south, north}` ([`binomial::split`]), the uniforms keyed by
 //! `(moves seed, step * cells + global cell, phase << 32 | draw)`. The counts leaving in each
-//! direction go into four fields whose halos are exchanged with [`HaloExchange`]; each cell then
-//! pulls its arrivals from its neighbours' values (ghosts at block edges). No rank or loop
-//! order enters a random number, so the counts are bit-identical for any rank count.
+//! direction go into four fields; each cell pulls its arrivals from its neighbours' values, at
+//! block edges from ghosts filled with [`HaloExchange`]: the west/east leavers of the first/last
+//! column travel in one field, the south/north leavers of the first/last row in another (two
+//! exchanges per kernel; four when a block is one cell wide). No rank or loop order enters a
+//! random number, so the counts are bit-identical for any rank count.
+//!
+//! The face rates come from the reverse stepper when it lends them
+//! ([`crate::time::reverse::ReverseStepper::step_rates`]: the same bits it used for
+//! `w^n = (P^n)^T w^{n+1}`); otherwise the walk evaluates them from the forward states itself.
 //!
 //! A particle in a cell where every weight is zero (the forward density vanished there, which
 //! the exact kernels never lead to) stays put and is counted in [`WalkReport::stuck`].
