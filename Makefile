@@ -6,7 +6,9 @@
 #   make test   same set-up, then the whole test suite (unit, integration, MPI launch tests)
 #   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels;
 #               for a generate run: of forward.csv and terminal.h5)
-#   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
+#   make study  the example condensation study configs/study.toml on NP ranks (runs/study/study.md)
+#   make headline   issue 4 headline benchmark (implicit 2D n = 255 to t = 40 at 1 and 2 ranks)
+#   make bench  kernel benchmarks (cargo bench: stage, particles) and the halo share at 2 ranks
 #   make io-bench   checkpoint write rate (collective / independent) against a plain dd
 #   make scaling    strong and weak scaling study, CSV + PNG
 #   make slurm-up / slurm-down   a single-node Slurm for trying the batch scripts
@@ -24,7 +26,7 @@ export OMPI_MCA_rmaps_base_oversubscribe := 1
 export OMPI_MCA_io := ^ompio
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 
-.PHONY: setup build run plot test bench lint clean slurm-up slurm-down scaling io-bench
+.PHONY: setup build run plot study headline test bench lint clean slurm-up slurm-down scaling io-bench
 
 setup:
 	@bash scripts/setup.sh
@@ -44,12 +46,19 @@ plot: build
 		target/release/nlfp plot $(OUT); \
 	fi
 
+study: build
+	mpirun -n $(NP) target/release/nlfp study configs/study.toml --out runs/study --overwrite
+
+headline: build
+	bash benches/headline.sh runs/headline
+
 test: setup
 	cargo build --release
 	cargo test --release --lib --bins --tests -- --test-threads=2
 
 bench: build
 	cargo bench --bench stage
+	cargo bench --bench particles
 	bash benches/halo_share.sh
 
 io-bench: build
