@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The headline benchmark of issue 4: time to solution of the condensation run
 #   2D, gamma = 2, m = 1.5 m_c, n = 255, t = 0 .. 40, sg, implicit (backward Euler + Newton-Krylov,
-#   time.dt_max = 0.1), the three Gaussian blobs of configs/quickstart.toml,
+#   time.dt_max = 0.1), the three Gaussian blobs of configs/condensation.toml,
 # at 1 and 2 ranks, with the Newton and Krylov iteration totals; and the cost of one implicit step
 # relative to one explicit sg stage on the same grid, both measured in this script run (the
 # explicit reference: STAGE_STEPS forward-Euler steps, one stage each, from the same initial data).
@@ -48,7 +48,7 @@ last() { # csv column
 printf 'ranks,kind,steps,wall_seconds,newton,krylov,seconds_per_step\n' >"$OUT/headline.csv"
 for np in $RANKS; do
     dir="$OUT/implicit-$np"
-    mpirun -n "$np" "$NLFP_BIN" forward configs/quickstart.toml --out "$dir" --overwrite "${common[@]}" \
+    mpirun -n "$np" "$NLFP_BIN" forward configs/condensation.toml --out "$dir" --overwrite "${common[@]}" \
         --set time.stepper=implicit --set time.dt_max="$DT_MAX" --set time.t_end="$T_END" \
         >"$OUT/implicit-$np.log" 2>&1 || { cat "$OUT/implicit-$np.log" >&2; exit 1; }
     csv="$dir/diagnostics.csv"
@@ -58,7 +58,7 @@ for np in $RANKS; do
         'BEGIN { printf "%s,implicit,%s,%s,%s,%s,%.6e\n", p, s, w, nw, k, w / s }' >>"$OUT/headline.csv"
 
     dir="$OUT/explicit-$np"
-    mpirun -n "$np" "$NLFP_BIN" forward configs/quickstart.toml --out "$dir" --overwrite "${common[@]}" \
+    mpirun -n "$np" "$NLFP_BIN" forward configs/condensation.toml --out "$dir" --overwrite "${common[@]}" \
         --set time.stepper=euler --set time.t_end=1e6 --set time.max_steps="$STAGE_STEPS" \
         >"$OUT/explicit-$np.log" 2>&1 || { cat "$OUT/explicit-$np.log" >&2; exit 1; }
     csv="$dir/diagnostics.csv"

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compare;
 pub mod forward;
 pub mod generate;
+pub mod generate_output;
 pub mod info;
 pub mod particles;
 pub mod plot;

@@ -9,6 +9,7 @@ pub mod csv;
 pub mod hdf5;
 pub mod particles;
 pub mod points;
+pub mod samples;
 pub mod xdmf;
 
 /// The code version recorded in every output file (`git describe` at build time).

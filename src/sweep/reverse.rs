@@ -24,7 +24,7 @@ use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::TrajectoryStore;
-use crate::time::reverse::ReverseStepper;
+use crate::time::reverse::{ReverseStepper, StepRates};
 
 /// Where the reverse starts, selected by `reverse.start`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -109,8 +109,10 @@ pub trait ReverseObserver {
     /// start state `u^N`.
     fn start(&mut self, comm: &Comm, f_end: &mut Field, u_start: &Field) -> Result<(), String>;
     /// Called after reverse step `n` (which took `w^{n+1}` to `w^n` for the forward step from
-    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n`. Ghosts of the
+    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n` and, when the
+    /// stepper lends them, the forward coefficients it used. Without `rates`, ghosts of the
     /// fields are not guaranteed current: exchange them if needed.
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         comm: &Comm,
@@ -119,6 +121,7 @@ pub trait ReverseObserver {
         f_before: &mut Field,
         f_after: &mut Field,
         u: &Field,
+        rates: Option<StepRates<'_>>,
     ) -> Result<(), String>;
 }
 
@@ -137,6 +140,7 @@ impl ReverseObserver for NoObserver {
         _: &mut Field,
         _: &mut Field,
         _: &Field,
+        _: Option<StepRates<'_>>,
     ) -> Result<(), String> {
         Ok(())
     }
@@ -254,6 +258,10 @@ impl ReverseMarch<'_> {
                 &mut f_before,
                 &mut f_after,
                 u,
+                match &method {
+                    ReverseMethod::Exact(stepper) => stepper.step_rates(),
+                    ReverseMethod::Score(_) => None,
+                },
             )?;
             std::mem::swap(&mut f_before, &mut f_after);
         }
