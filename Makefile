@@ -1,10 +1,14 @@
 # nlfp: the two commands a newcomer needs are `make run` and `make test`.
 #
-#   make run    install missing system packages, build (release), run configs/quickstart.toml
-#               on 2 MPI ranks, print where the results are
+#   make run    install missing system packages, build (release), run the generative model on
+#               configs/quickstart.toml (nlfp generate, 2 MPI ranks, about a minute): forward to
+#               condensation, reverse from the asymptotic state, 10^4 samples, pictures
 #   make test   same set-up, then the whole test suite (unit, integration, MPI launch tests)
-#   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels)
-#   make bench  kernel benchmark (cargo bench) and the halo-share measurement at 2 ranks
+#   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels;
+#               for a generate run: of forward.csv and terminal.h5)
+#   make study  the example condensation study configs/study.toml on NP ranks (runs/study/study.md)
+#   make headline   issue 4 headline benchmark (implicit 2D n = 255 to t = 40 at 1 and 2 ranks)
+#   make bench  kernel benchmarks (cargo bench: stage, particles) and the halo share at 2 ranks
 #   make io-bench   checkpoint write rate (collective / independent) against a plain dd
 #   make scaling    strong and weak scaling study, CSV + PNG
 #   make slurm-up / slurm-down   a single-node Slurm for trying the batch scripts
@@ -22,7 +26,7 @@ export OMPI_MCA_rmaps_base_oversubscribe := 1
 export OMPI_MCA_io := ^ompio
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 
-.PHONY: setup build run plot test bench lint clean slurm-up slurm-down scaling io-bench
+.PHONY: setup build run plot study headline test bench lint clean slurm-up slurm-down scaling io-bench
 
 setup:
 	@bash scripts/setup.sh
@@ -31,11 +35,22 @@ build: setup
 	cargo build --release
 
 run: build
-	mpirun -n $(NP) target/release/nlfp forward $(CONFIG) --out $(OUT) --overwrite
-	@echo "results in $(OUT)/ (final.h5, diagnostics.csv, config.toml)"
+	mpirun -n $(NP) target/release/nlfp generate $(CONFIG) --out $(OUT) --overwrite
+	@echo "results in $(OUT)/: generate.png (data, condensed state, reconstruction), samples.png,"
+	@echo "  samples.h5 / samples.csv (generated samples), summary.toml (errors, sample quality)"
 
 plot: build
-	target/release/nlfp plot $(OUT)
+	@if [ -f $(OUT)/forward.csv ]; then \
+		target/release/nlfp plot $(OUT)/forward.csv && target/release/nlfp plot $(OUT)/terminal.h5; \
+	else \
+		target/release/nlfp plot $(OUT); \
+	fi
+
+study: build
+	mpirun -n $(NP) target/release/nlfp study configs/study.toml --out runs/study --overwrite
+
+headline: build
+	bash benches/headline.sh runs/headline
 
 test: setup
 	cargo build --release
@@ -43,6 +58,7 @@ test: setup
 
 bench: build
 	cargo bench --bench stage
+	cargo bench --bench particles
 	bash benches/halo_share.sh
 
 io-bench: build

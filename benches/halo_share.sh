@@ -13,7 +13,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for scheme in upwind sg; do
     for np in 1 2; do
-        log=$(mpirun -n "$np" target/release/nlfp forward configs/quickstart.toml \
+        log=$(mpirun -n "$np" target/release/nlfp forward configs/condensation.toml \
             --out "$out/$scheme-$np" --overwrite \
             --set grid.n="$N" --set time.scheme="\"$scheme\"" --set time.stepper='"euler"' \
             --set time.max_steps="$STEPS" --set time.t_end=100.0 \

@@ -23,6 +23,7 @@ for stepper in euler ssprk2 implicit; do
             mpirun -n "$np" target/release/nlfp generate configs/quickstart.toml --out "$d" \
                 --overwrite --set grid.n="$N" --set time.t_end="$T" --set time.dt_max=0.01 \
                 --set time.stepper="\"$stepper\"" --set reverse.store="\"$store\"" \
+                --set reverse.samples=0 \
                 --set output.diagnostics_every=100000 --set output.progress_every=1000.0 \
                 >"$d.log" 2>&1 || { cat "$d.log"; exit 1; }
             steps=$(value "$d" steps)

@@ -42,6 +42,34 @@ pub enum Command {
         #[arg(long, value_name = "auto|PATH")]
         restart: Option<String>,
     },
+    /// Run a condensation study: the Cartesian product of the lists in the config's [study]
+    /// section, each run a forward sweep into OUT/runs/<name>/ (plus a refined companion for
+    /// supercritical runs), summarised in OUT/study.csv and OUT/study.md.
+    Study {
+        /// Config and overrides.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output directory (overrides `output.dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Run the interacting particle system (the microscopic model whose mean-field limit is the
+    /// forward PDE): particles drawn from the initial density, pushed to `time.t_end`; writes the
+    /// deposited density (same layout as `forward`), diagnostics and particle positions.
+    Particles {
+        /// Config and overrides (the `[particles]` section).
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output directory (overrides `output.dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow replacing results already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Generate: forward from the data to T recording the trajectory, then the reverse sweep
     /// from the start state of `reverse.start` (default: the data-independent asymptotic state)
     /// back to t = 0.

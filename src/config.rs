@@ -1,7 +1,8 @@
 //! The TOML run configuration: sections, defaults, `--set` overrides and validation.
 //!
-//! A config file has six sections, `[grid]`, `[model]`, `[initial]`, `[time]`,
-//! `[decomposition]` and `[output]`; every key is documented in `configs/defaults.toml`.
+//! A config file has the sections `[grid]`, `[model]`, `[initial]`, `[time]`,
+//! `[decomposition]`, `[output]`, `[checkpoint]` and `[particles]` (read by `nlfp particles`
+//! only); every key is documented in `configs/defaults.toml`.
 //! Loading goes through five stages, each of which names the offending key on failure:
 //!
 //! 1. parse the text as a TOML table;
@@ -54,9 +55,23 @@ pub const DEFAULT_PROGRESS_EVERY: f64 = 5.0;
 pub const DEFAULT_CHECKPOINT_KEEP: u64 = 3;
 /// Default checkpoint directory, relative to the output directory (`checkpoint.dir`).
 pub const DEFAULT_CHECKPOINT_DIR: &str = "checkpoints";
+/// Default radius window `[r_min, r_max]` of the near-origin profile fit (`study.profile_fit`).
+pub const DEFAULT_PROFILE_FIT: [f64; 2] = [0.0, 0.5];
+/// Default window `[lo, hi]` of entropy-excess levels, relative to the excess at `t = 0`, of the
+/// relaxation-rate fit (`study.relax_levels`).
+pub const DEFAULT_RELAX_LEVELS: [f64; 2] = [1e-8, 1e-2];
+
+/// Default number of particles (`particles.count`).
+pub const DEFAULT_PARTICLE_COUNT: u64 = 100_000;
+/// Default seed of the particles' random numbers (`particles.seed`).
+pub const DEFAULT_PARTICLE_SEED: u64 = 1;
+/// Default particle time step (`particles.dt`).
+pub const DEFAULT_PARTICLE_DT: f64 = 1.0e-2;
+/// Default half-width in cells of the density smoothing (`particles.smoothing`).
+pub const DEFAULT_PARTICLE_SMOOTHING: u64 = 2;
 
 /// The sections of a config file, in the order they are written.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 11] = [
     "grid",
     "model",
     "initial",
@@ -65,6 +80,8 @@ pub const SECTIONS: [&str; 9] = [
     "output",
     "checkpoint",
     "reverse",
+    "study",
+    "particles",
     "filter",
 ];
 
@@ -86,8 +103,10 @@ enum Ty {
     IntArray,
     /// An array of tables.
     TableArray,
-    /// A string or an array of strings.
-    StrList,
+    /// An array of strings (a single string is accepted as a one-element list).
+    StrArray,
+    /// A boolean.
+    Bool,
 }
 
 /// Every valid `section.key`, with its expected type, in the order they are written.
@@ -132,8 +151,24 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("reverse.recompute_every", Ty::Int),
     ("reverse.samples", Ty::Int),
     ("reverse.seed", Ty::Int),
+    ("study.mass_ratio", Ty::FloatArray),
+    ("study.gamma", Ty::FloatArray),
+    ("study.n", Ty::IntArray),
+    ("study.scheme", Ty::StrArray),
+    ("study.refine", Ty::Bool),
+    ("study.r0", Ty::Float),
+    ("study.profile_fit", Ty::FloatArray),
+    ("study.relax_levels", Ty::FloatArray),
+    ("study.pictures", Ty::Bool),
+    ("study.heatmap_log", Ty::Bool),
+    ("particles.count", Ty::Int),
+    ("particles.seed", Ty::Int),
+    ("particles.dt", Ty::Float),
+    ("particles.smoothing", Ty::Int),
+    ("particles.positions_every", Ty::Int),
+    ("particles.r0", Ty::Float),
     ("filter.cycles", Ty::Int),
-    ("filter.variant", Ty::StrList),
+    ("filter.variant", Ty::StrArray),
     ("filter.lambda", Ty::Float),
     ("filter.smoothing", Ty::Float),
     ("filter.noise_kind", Ty::Str),
@@ -186,6 +221,10 @@ pub struct Config {
     pub checkpoint: CheckpointConfig,
     /// `[reverse]`: the reverse sweep and generation.
     pub reverse: ReverseConfig,
+    /// `[study]`: the sweep of `nlfp study` (ignored by the other commands).
+    pub study: StudyConfig,
+    /// `[particles]`: the interacting particle system (`nlfp particles`).
+    pub particles: ParticlesConfig,
     /// `[filter]`: density filtering by forward–reverse cycles (`nlfp filter`).
     pub filter: FilterConfig,
     /// Name of the config file, used in messages.
@@ -466,6 +505,52 @@ pub struct CheckpointConfig {
     pub on_usr1: Usr1Action,
 }
 
+/// `[study]`: the sweep run by `nlfp study`, the Cartesian product of the four lists (an empty
+/// list means the single value of the base config: `model.mass_ratio` or `model.mass`,
+/// `model.gamma`, `grid.n`, `time.scheme`), and the settings of its analysis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyConfig {
+    /// Masses as multiples `> 0` of the critical mass, distinct.
+    pub mass_ratio: Vec<f64>,
+    /// Exponents `gamma > 0`, distinct.
+    pub gamma: Vec<f64>,
+    /// Cells per axis, odd and `>= 5`, distinct.
+    pub n: Vec<usize>,
+    /// Face-flux schemes, distinct.
+    pub scheme: Vec<SchemeName>,
+    /// Whether each supercritical run gets its refined companion (`n -> 2n + 1`) for the
+    /// blow-up time estimate.
+    pub refine: bool,
+    /// Radius `r0 > 0` of the condensate estimate; `None` = `0.5 sqrt(D)`.
+    pub r0: Option<f64>,
+    /// Radius window `[r_min, r_max]`, `0 <= r_min < r_max`, of the near-origin profile fit.
+    pub profile_fit: [f64; 2],
+    /// Window `[lo, hi]`, `0 < lo < hi <= 1`, of entropy-excess levels (relative to the excess
+    /// at `t = 0`) over which the relaxation rate is fitted.
+    pub relax_levels: [f64; 2],
+    /// Whether every run gets its PNG pictures.
+    pub pictures: bool,
+    /// Whether the density pictures use a log colour scale (log vertical axis in 1D).
+    pub heatmap_log: bool,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        StudyConfig {
+            mass_ratio: Vec::new(),
+            gamma: Vec::new(),
+            n: Vec::new(),
+            scheme: Vec::new(),
+            refine: true,
+            r0: None,
+            profile_fit: DEFAULT_PROFILE_FIT,
+            relax_levels: DEFAULT_RELAX_LEVELS,
+            pictures: true,
+            heatmap_log: true,
+        }
+    }
+}
+
 /// `reverse.start`: the state the reverse sweep starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StartName {
@@ -561,6 +646,24 @@ pub struct ReverseConfig {
     pub samples: u64,
     /// Seed of the noise and of the samples.
     pub seed: u64,
+}
+
+/// `[particles]`: the interacting particle system run by `nlfp particles` (other commands
+/// ignore it). Time runs to `time.t_end` (at most `time.max_steps` steps).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParticlesConfig {
+    /// Number of particles `N_p`, `1 <= N_p < 2^31`; each has mass `m / N_p`.
+    pub count: u64,
+    /// Seed of the counter-based generator, `>= 0`.
+    pub seed: u64,
+    /// Largest step; the run takes `ceil(t_end / dt)` equal steps.
+    pub dt: f64,
+    /// Half-width in cells of the tent smoothing of the deposited density, `>= 0`.
+    pub smoothing: u64,
+    /// Steps between two position files, `0` = only the final positions.
+    pub positions_every: u64,
+    /// Radius of the particle condensate estimate; `None`: `0.5 sqrt(D)`, as the PDE's.
+    pub r0: Option<f64>,
 }
 
 /// `filter.variant`: the reverse of a filtering cycle.
@@ -837,6 +940,97 @@ impl<'a> Sec<'a> {
         Ok(Some(out))
     }
 
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.err(
+                key,
+                format!("expected true or false, found {}", describe(v)),
+            )),
+        }
+    }
+
+    /// A study list: an array, or a single value taken as a one-element list.
+    fn list(&self, key: &str) -> Option<Vec<&'a Value>> {
+        match self.raw(key)? {
+            Value::Array(items) => Some(items.iter().collect()),
+            single => Some(vec![single]),
+        }
+    }
+
+    /// A list of numbers (a single number is a one-element list), non-empty.
+    fn float_list(&self, key: &str) -> Result<Option<Vec<f64>>, ConfigError> {
+        let Some(items) = self.list(key) else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            let x = match item {
+                Value::Float(x) => *x,
+                Value::Integer(i) => *i as f64,
+                v => {
+                    let msg = format!("expected a list of numbers, found {}", describe(v));
+                    return Err(self.err(key, msg));
+                }
+            };
+            if !x.is_finite() {
+                let msg = format!("must contain finite numbers, got {}", fmt_f64(x));
+                return Err(self.err(key, msg));
+            }
+            out.push(x);
+        }
+        Ok(Some(out))
+    }
+
+    /// A list of integers (a single integer is a one-element list).
+    fn int_list(&self, key: &str) -> Result<Option<Vec<i64>>, ConfigError> {
+        let Some(items) = self.list(key) else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .map(|v| {
+                v.as_integer().ok_or_else(|| {
+                    let msg = format!("expected a list of integers, found {}", describe(v));
+                    self.err(key, msg)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// A list of names from a fixed list (a single name is a one-element list).
+    fn name_list<T: Copy>(
+        &self,
+        key: &str,
+        all: &[T],
+        name: fn(&T) -> &'static str,
+    ) -> Result<Option<Vec<T>>, ConfigError> {
+        let Some(items) = self.list(key) else {
+            return Ok(None);
+        };
+        let names: Vec<&str> = all.iter().map(name).collect();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String(text) = item else {
+                let msg = format!("expected a list of names, found {}", describe(item));
+                return Err(self.err(key, msg));
+            };
+            match all.iter().find(|v| name(v) == text) {
+                Some(found) => out.push(*found),
+                None => {
+                    let mut msg = format!("unknown {key} `{text}`; valid: {}", names.join(", "));
+                    if let Some(close) = closest(text, &names) {
+                        msg += &format!(" (did you mean `{close}`?)");
+                    }
+                    return Err(self.err(key, msg));
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
     fn ints(&self, key: &str) -> Result<Option<Vec<i64>>, ConfigError> {
         let Some(value) = self.raw(key) else {
             return Ok(None);
@@ -870,44 +1064,6 @@ impl<'a> Sec<'a> {
             msg += &format!(" (did you mean `{close}`?)");
         }
         Err(self.err(key, msg))
-    }
-
-    /// A name or an array of names from a fixed list.
-    fn names<T: Copy>(
-        &self,
-        key: &str,
-        all: &[T],
-        name: fn(&T) -> &'static str,
-    ) -> Result<Option<Vec<T>>, ConfigError> {
-        let Some(value) = self.raw(key) else {
-            return Ok(None);
-        };
-        let texts: Vec<&str> = match value {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(items) if items.iter().all(Value::is_str) => {
-                items.iter().filter_map(Value::as_str).collect()
-            }
-            v => {
-                let msg = format!(
-                    "expected a string or an array of strings, found {}",
-                    describe(v)
-                );
-                return Err(self.err(key, msg));
-            }
-        };
-        let names: Vec<&str> = all.iter().map(name).collect();
-        let mut out = Vec::with_capacity(texts.len());
-        for text in texts {
-            let Some(found) = all.iter().find(|v| name(v) == text) else {
-                let mut msg = format!("unknown {key} `{text}`; valid: {}", names.join(", "));
-                if let Some(close) = closest(text, &names) {
-                    msg += &format!(" (did you mean `{close}`?)");
-                }
-                return Err(self.err(key, msg));
-            };
-            out.push(*found);
-        }
-        Ok(Some(out))
     }
 
     fn positive(&self, key: &str, x: f64) -> Result<f64, ConfigError> {
@@ -1106,6 +1262,14 @@ fn override_value(raw: &str, ty: Ty) -> Value {
     match parsed {
         Some(Value::String(s)) => Value::String(s),
         Some(v) if ty != Ty::Str => v,
+        // `study.scheme=[sg,upwind]`: bare words in a list are names.
+        _ if ty == Ty::StrArray && raw.starts_with('[') && raw.ends_with(']') => Value::Array(
+            raw[1..raw.len() - 1]
+                .split(',')
+                .map(|w| Value::String(w.trim().trim_matches('"').to_string()))
+                .filter(|v| v.as_str() != Some(""))
+                .collect(),
+        ),
         _ => Value::String(raw.to_string()),
     }
 }
@@ -1159,6 +1323,8 @@ impl Config {
         let output = read_output(&sec("output"))?;
         let checkpoint = read_checkpoint(&sec("checkpoint"))?;
         let reverse = read_reverse(&sec("reverse"))?;
+        let study = read_study(&sec("study"), grid.half_width)?;
+        let particles = read_particles(&sec("particles"))?;
         let filter = read_filter(&sec("filter"))?;
         Ok(Config {
             grid,
@@ -1169,6 +1335,8 @@ impl Config {
             output,
             checkpoint,
             reverse,
+            study,
+            particles,
             filter,
             source: source.to_string(),
             base_dir,
@@ -1329,6 +1497,25 @@ impl Config {
                 format!("seed = {}", r.seed),
             ],
         );
+        // A run's own config (the study's runs, forward runs) has no [study] section.
+        if self.study != StudyConfig::default() {
+            push("[study]", self.study_lines());
+        }
+        let p = &self.particles;
+        push(
+            "[particles]",
+            vec![
+                format!("count = {}", p.count),
+                format!("seed = {}", p.seed),
+                format!("dt = {}", fmt_f64(p.dt)),
+                format!("smoothing = {}", p.smoothing),
+                format!("positions_every = {}", p.positions_every),
+                match p.r0 {
+                    Some(r0) => format!("r0 = {}", fmt_f64(r0)),
+                    None => "# r0 not set: 0.5 sqrt(model.diffusion)".to_string(),
+                },
+            ],
+        );
         let f = &self.filter;
         let variants: Vec<String> = f.variants.iter().map(|v| fmt_str(v.name())).collect();
         push(
@@ -1425,6 +1612,33 @@ impl Config {
         if let (true, Some(f)) = (kind.uses("file"), &init.file) {
             out.push(format!("file = {}", fmt_str(&f.to_string_lossy())));
         }
+        out
+    }
+
+    fn study_lines(&self) -> Vec<String> {
+        let s = &self.study;
+        let mut out = Vec::new();
+        if !s.mass_ratio.is_empty() {
+            out.push(format!("mass_ratio = {}", fmt_floats(&s.mass_ratio)));
+        }
+        if !s.gamma.is_empty() {
+            out.push(format!("gamma = {}", fmt_floats(&s.gamma)));
+        }
+        if !s.n.is_empty() {
+            out.push(format!("n = {}", fmt_ints(&s.n)));
+        }
+        if !s.scheme.is_empty() {
+            let names: Vec<String> = s.scheme.iter().map(|x| fmt_str(x.name())).collect();
+            out.push(format!("scheme = [{}]", names.join(", ")));
+        }
+        out.push(format!("refine = {}", s.refine));
+        if let Some(r0) = s.r0 {
+            out.push(format!("r0 = {}", fmt_f64(r0)));
+        }
+        out.push(format!("profile_fit = {}", fmt_floats(&s.profile_fit)));
+        out.push(format!("relax_levels = {}", fmt_floats(&s.relax_levels)));
+        out.push(format!("pictures = {}", s.pictures));
+        out.push(format!("heatmap_log = {}", s.heatmap_log));
         out
     }
 
@@ -1708,6 +1922,109 @@ fn read_checkpoint(c: &Sec) -> Result<CheckpointConfig, ConfigError> {
     })
 }
 
+/// Rejects repeated entries of a study list (they would give two runs of the same name).
+fn check_distinct<T: PartialEq>(
+    s: &Sec,
+    key: &str,
+    items: &[T],
+    show: impl Fn(&T) -> String,
+) -> Result<(), ConfigError> {
+    if items.is_empty() {
+        return Err(s.err(
+            key,
+            "must not be empty (leave the key out for the base value)",
+        ));
+    }
+    for (i, a) in items.iter().enumerate() {
+        if items[..i].contains(a) {
+            return Err(s.err(key, format!("lists {} twice", show(a))));
+        }
+    }
+    Ok(())
+}
+
+/// A `[lo, hi]` window: two numbers with `lo < hi`, `lo >= 0` (`lo > 0` if `positive`), and
+/// `hi <= max` when given.
+fn read_window(
+    s: &Sec,
+    key: &str,
+    default: [f64; 2],
+    positive: bool,
+    max: Option<f64>,
+) -> Result<[f64; 2], ConfigError> {
+    let Some(v) = s.floats(key)? else {
+        return Ok(default);
+    };
+    let shown = fmt_floats(&v);
+    let ok = v.len() == 2
+        && (v[0] > 0.0 || (!positive && v[0] == 0.0))
+        && v[0] < v[1]
+        && max.is_none_or(|m| v[1] <= m);
+    if !ok {
+        let low = if positive { "0 < lo" } else { "0 <= lo" };
+        let bound = max.map_or(String::new(), |m| format!(" <= {}", fmt_f64(m)));
+        let msg = format!("must be two numbers [lo, hi] with {low} < hi{bound}, got {shown}");
+        return Err(s.err(key, msg));
+    }
+    Ok([v[0], v[1]])
+}
+
+/// `[study]`.
+fn read_study(s: &Sec, half_width: f64) -> Result<StudyConfig, ConfigError> {
+    let mass_ratio = s.float_list("mass_ratio")?.unwrap_or_default();
+    for &r in &mass_ratio {
+        s.positive("mass_ratio", r)?;
+    }
+    if s.has("mass_ratio") {
+        check_distinct(s, "mass_ratio", &mass_ratio, |x| fmt_f64(*x))?;
+    }
+    let gamma = s.float_list("gamma")?.unwrap_or_default();
+    for &g in &gamma {
+        s.positive("gamma", g)?;
+    }
+    if s.has("gamma") {
+        check_distinct(s, "gamma", &gamma, |x| fmt_f64(*x))?;
+    }
+    let mut n = Vec::new();
+    for k in s.int_list("n")?.unwrap_or_default() {
+        if k < 5 || k % 2 == 0 {
+            let msg = format!("entries must be odd and at least 5, got {k}");
+            return Err(s.err("n", msg));
+        }
+        n.push(usize::try_from(k).map_err(|_| s.err("n", format!("is too large, got {k}")))?);
+    }
+    if s.has("n") {
+        check_distinct(s, "n", &n, usize::to_string)?;
+    }
+    let scheme = s
+        .name_list("scheme", &SchemeName::ALL, SchemeName::name)?
+        .unwrap_or_default();
+    if s.has("scheme") {
+        check_distinct(s, "scheme", &scheme, |x| x.name().to_string())?;
+    }
+    let r0 = s.opt_positive("r0")?;
+    if let Some(r0) = r0.filter(|&r| r >= half_width) {
+        let msg = format!(
+            "must be below grid.half_width = {}, got {}",
+            fmt_f64(half_width),
+            fmt_f64(r0)
+        );
+        return Err(s.err("r0", msg));
+    }
+    Ok(StudyConfig {
+        mass_ratio,
+        gamma,
+        n,
+        scheme,
+        refine: s.boolean("refine")?.unwrap_or(true),
+        r0,
+        profile_fit: read_window(s, "profile_fit", DEFAULT_PROFILE_FIT, false, None)?,
+        relax_levels: read_window(s, "relax_levels", DEFAULT_RELAX_LEVELS, true, Some(1.0))?,
+        pictures: s.boolean("pictures")?.unwrap_or(true),
+        heatmap_log: s.boolean("heatmap_log")?.unwrap_or(true),
+    })
+}
+
 /// `[reverse]`.
 fn read_reverse(r: &Sec) -> Result<ReverseConfig, ConfigError> {
     let start = r
@@ -1742,6 +2059,27 @@ fn read_reverse(r: &Sec) -> Result<ReverseConfig, ConfigError> {
     })
 }
 
+/// `[particles]`.
+fn read_particles(p: &Sec) -> Result<ParticlesConfig, ConfigError> {
+    let count = p.int_at_least("count", 1, DEFAULT_PARTICLE_COUNT)?;
+    let max = crate::particles::cic::MAX_PARTICLES;
+    if count > max {
+        let msg = format!(
+            "must be at most {max} (2^31 - 1: the exact integer deposit holds 2^32 units per \
+             particle in 64 bits), got {count}"
+        );
+        return Err(p.err("count", msg));
+    }
+    Ok(ParticlesConfig {
+        count,
+        seed: p.int_at_least("seed", 0, DEFAULT_PARTICLE_SEED)?,
+        dt: p.positive_or("dt", DEFAULT_PARTICLE_DT)?,
+        smoothing: p.int_at_least("smoothing", 0, DEFAULT_PARTICLE_SMOOTHING)?,
+        positions_every: p.int_at_least("positions_every", 0, 0)?,
+        r0: p.opt_positive("r0")?,
+    })
+}
+
 /// Default `filter.variant`: every variant that `nlfp filter` compares.
 pub const DEFAULT_FILTER_VARIANTS: [FilterVariantName; 3] = [
     FilterVariantName::ExactTerminal,
@@ -1753,7 +2091,7 @@ pub const DEFAULT_FILTER_VARIANTS: [FilterVariantName; 3] = [
 fn read_filter(f: &Sec) -> Result<FilterConfig, ConfigError> {
     let cycles = f.int_at_least("cycles", 1, 3)?;
     let variants = f
-        .names("variant", &FilterVariantName::ALL, FilterVariantName::name)?
+        .name_list("variant", &FilterVariantName::ALL, FilterVariantName::name)?
         .unwrap_or_else(|| DEFAULT_FILTER_VARIANTS.to_vec());
     if variants.is_empty() {
         return Err(f.err("variant", "must name at least one variant"));
@@ -1923,6 +2261,17 @@ t_end = 1.0
                 on_usr1: Usr1Action::Continue,
             }
         );
+        assert_eq!(
+            c.particles,
+            ParticlesConfig {
+                count: 100_000,
+                seed: 1,
+                dt: 1.0e-2,
+                smoothing: 2,
+                positions_every: 0,
+                r0: None,
+            }
+        );
         assert_eq!(c.source, SOURCE);
         assert_eq!(c.base_dir, PathBuf::from(BASE));
     }
@@ -2066,6 +2415,12 @@ t_end = 1.0
                 "time.max_steps=7",
                 "output.progress_every=0.1",
                 "grid.half_width=6.123456789012345",
+                "particles.count=7",
+                "particles.seed=9007199254740993",
+                "particles.dt=0.1",
+                "particles.smoothing=0",
+                "particles.positions_every=3",
+                "particles.r0=0.25",
             ],
         ));
         let ring = r#"
@@ -2464,6 +2819,33 @@ t_end = 1e20
     }
 
     #[test]
+    fn particles_ranges() {
+        let e = set_err("particles.count=0");
+        assert_err(&e, "particles.count", &["must be >= 1, got 0"]);
+        let e = set_err("particles.count=2147483648");
+        assert_err(&e, "particles.count", &["at most 2147483647"]);
+        assert_eq!(
+            ok(MINIMAL, &["particles.count=2147483647"]).particles.count,
+            (1 << 31) - 1
+        );
+        let e = set_err("particles.seed=-1");
+        assert_err(&e, "particles.seed", &["must be >= 0"]);
+        let e = set_err("particles.dt=0");
+        assert_err(&e, "particles.dt", &["must be > 0"]);
+        let e = set_err("particles.smoothing=-2");
+        assert_err(&e, "particles.smoothing", &["must be >= 0"]);
+        let e = set_err("particles.r0=-0.5");
+        assert_err(&e, "particles.r0", &["must be > 0"]);
+        let e = set_err("particles.cuont=5");
+        assert_err(&e, "particles.cuont", &["did you mean `particles.count`?"]);
+        // Particle settings are not physics of the PDE: checkpoints do not care.
+        assert_eq!(
+            ok(MINIMAL, &["particles.count=5", "particles.dt=0.5"]).physics_fingerprint(),
+            ok(MINIMAL, &[]).physics_fingerprint()
+        );
+    }
+
+    #[test]
     fn unknown_names_list_valid_ones() {
         let e = set_err("time.stepper=rk4");
         assert_err(
@@ -2683,5 +3065,94 @@ t_end = 1e20
         );
         let w = ok(DISC, &["initial.radius=5.5", "initial.centre=[1, 0]"]).warnings();
         assert!(w.iter().any(|w| w.contains("disc reaches beyond")), "{w:?}");
+    }
+
+    // --- [study] -----------------------------------------------------------------------------
+
+    #[test]
+    fn study_section_round_trips_and_is_left_out_when_default() {
+        let c = ok(MINIMAL, &[]);
+        assert_eq!(c.study, StudyConfig::default());
+        assert!(!c.to_toml().contains("[study]"));
+        let c = ok(
+            &format!(
+                "{MINIMAL}[study]\nmass_ratio = [0.8, 1.5]\ngamma = [2, 3.0]\nn = [41, 81]\n\
+                 scheme = [\"sg\", \"upwind\"]\nrefine = false\nr0 = 0.25\n\
+                 profile_fit = [0.1, 0.4]\nrelax_levels = [1e-6, 0.1]\npictures = false\n\
+                 heatmap_log = false\n"
+            ),
+            &[],
+        );
+        let s = &c.study;
+        assert_eq!(s.mass_ratio, vec![0.8, 1.5]);
+        assert_eq!(s.gamma, vec![2.0, 3.0]);
+        assert_eq!(s.n, vec![41, 81]);
+        assert_eq!(s.scheme, vec![SchemeName::Sg, SchemeName::Upwind]);
+        assert_eq!(
+            (s.refine, s.r0, s.pictures, s.heatmap_log),
+            (false, Some(0.25), false, false)
+        );
+        assert_eq!((s.profile_fit, s.relax_levels), ([0.1, 0.4], [1e-6, 0.1]));
+        assert!(c.to_toml().contains("[study]"));
+        assert_round_trip(&c);
+        // The study does not change the physics of a run.
+        assert_eq!(
+            c.physics_fingerprint(),
+            ok(MINIMAL, &[]).physics_fingerprint()
+        );
+    }
+
+    #[test]
+    fn study_lists_take_single_values_and_bare_scheme_names() {
+        let c = ok(
+            MINIMAL,
+            &["study.n=41", "study.scheme=[sg, upwind]", "study.gamma=3"],
+        );
+        assert_eq!(c.study.n, vec![41]);
+        assert_eq!(c.study.scheme, vec![SchemeName::Sg, SchemeName::Upwind]);
+        assert_eq!(c.study.gamma, vec![3.0]);
+        let c = ok(MINIMAL, &["study.scheme=upwind"]);
+        assert_eq!(c.study.scheme, vec![SchemeName::Upwind]);
+    }
+
+    #[test]
+    fn study_values_are_checked_and_named() {
+        assert_err(&set_err("study.n=[41, 40]"), "study.n", &["odd", "40"]);
+        assert_err(&set_err("study.n=[41, 41]"), "study.n", &["twice", "41"]);
+        assert_err(&set_err("study.n=[]"), "study.n", &["must not be empty"]);
+        assert_err(
+            &set_err("study.mass_ratio=[0.0]"),
+            "study.mass_ratio",
+            &["> 0", "0.0"],
+        );
+        assert_err(
+            &set_err("study.gamma=[\"x\"]"),
+            "study.gamma",
+            &["list of numbers"],
+        );
+        assert_err(
+            &set_err("study.scheme=[sg, sgg]"),
+            "study.scheme",
+            &["`sgg`", "sg"],
+        );
+        assert_err(
+            &set_err("study.refine=1"),
+            "study.refine",
+            &["true or false"],
+        );
+        assert_err(&set_err("study.r0=6.0"), "study.r0", &["half_width", "6.0"]);
+        assert_err(
+            &set_err("study.profile_fit=[0.5, 0.2]"),
+            "study.profile_fit",
+            &["0 <= lo < hi", "[0.5, 0.2]"],
+        );
+        assert_err(
+            &set_err("study.relax_levels=[1e-8, 2.0]"),
+            "study.relax_levels",
+            &["<= 1.0", "2.0"],
+        );
+        let e = set_err("study.gama=[2.0]");
+        assert_eq!(e.key.as_deref(), Some("study.gama"));
+        assert!(e.message.contains("study.gamma"), "{e}");
     }
 }

@@ -133,6 +133,18 @@ pub fn split(n: usize, parts: usize, k: usize) -> (usize, usize) {
     (offset, len)
 }
 
+/// The part (`0..parts`) holding cell `i` when `n` cells are split by [`split`]; its inverse.
+pub fn part_of(n: usize, parts: usize, i: usize) -> usize {
+    let base = n / parts;
+    let rem = n % parts;
+    let big = rem * (base + 1);
+    if i < big {
+        i / (base + 1)
+    } else {
+        rem + (i - big) / base
+    }
+}
+
 /// The cells one rank owns, and who owns the cells across each side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
@@ -205,6 +217,20 @@ mod tests {
                     next = o + l;
                 }
                 assert_eq!(next, n);
+            }
+        }
+    }
+
+    #[test]
+    fn part_of_inverts_split() {
+        for n in 1..40 {
+            for parts in 1..=n {
+                for k in 0..parts {
+                    let (o, l) = split(n, parts, k);
+                    for i in o..o + l {
+                        assert_eq!(part_of(n, parts, i), k, "n {n} parts {parts} cell {i}");
+                    }
+                }
             }
         }
     }

@@ -26,12 +26,17 @@ impl DiagnosticsSetup {
     /// Grids up to this many cells get the symmetry defect (it gathers the field on rank 0).
     pub const SYMMETRY_MAX_CELLS: usize = 1 << 22;
 
-    /// Diagnostics for a run of mass `mass` on `mesh`.
+    /// Diagnostics for a run of mass `mass` on `mesh`, with the condensate estimate over the
+    /// ball of the default radius `r0 = 0.5 sqrt(D)`.
     pub fn new(params: ModelParams, mesh: &Mesh, mass: f64) -> Self {
-        let condensate_ball = params.critical_mass(mesh.dim).map(|_| {
-            let r0 = 0.5 * params.diffusion.sqrt();
-            (r0, params.steady_mass_in_ball(mesh.dim, 0.0, r0))
-        });
+        Self::with_condensate_radius(params, mesh, mass, 0.5 * params.diffusion.sqrt())
+    }
+
+    /// Diagnostics whose condensate estimate uses the ball `|x| < r0`.
+    pub fn with_condensate_radius(params: ModelParams, mesh: &Mesh, mass: f64, r0: f64) -> Self {
+        let condensate_ball = params
+            .critical_mass(mesh.dim)
+            .map(|_| (r0, params.steady_mass_in_ball(mesh.dim, 0.0, r0)));
         DiagnosticsSetup {
             params,
             mass,

@@ -324,7 +324,7 @@ fn filter_config_keys() {
         (
             "filter.variant=3",
             "filter.variant",
-            "string or an array of strings",
+            "expected a list of names",
         ),
         ("filter.cycles=0", "filter.cycles", ">= 1"),
         ("filter.smoothing=-1.0", "filter.smoothing", ">= 0"),

@@ -1,11 +1,14 @@
-//! Everything that names MPI lives here: start-up, reductions, broadcasts, halo exchange and
-//! abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
+//! Everything that names MPI lives here: start-up, reductions, broadcasts, halo exchange (PDE
+//! ghosts in [`halo`], ghost strips of any width and reverse-halo sums in [`strips`]), particle
+//! migration ([`migrate`]) and abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
 //!
 //! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact,
 //! so every rank takes the same decision and results do not depend on the rank count. Sums are
 //! diagnostics only.
 
 pub mod halo;
+pub mod migrate;
+pub mod strips;
 
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
@@ -13,6 +16,8 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 pub use halo::HaloExchange;
+pub use migrate::{MigrationReport, Migrator, Packable};
+pub use strips::{GhostStrips, StripCell};
 
 /// The raw communicator handle, for libraries that take one (parallel HDF5).
 pub type RawComm = mpi::ffi::MPI_Comm;
@@ -22,7 +27,7 @@ pub struct Mpi {
     _universe: Universe,
 }
 
-/// The world communicator.
+/// A communicator: the world, or a group split from it with [`Comm::split`].
 pub struct Comm {
     world: SimpleCommunicator,
 }
@@ -170,6 +175,68 @@ impl Comm {
             root.gather_into(&n);
             root.gather_varcount_into(local);
             Vec::new()
+        }
+    }
+
+    /// Gathers variable-length byte strings on rank 0, in rank order (empty elsewhere). Empty
+    /// strings are fine: every rank sends its bytes behind a one-byte frame, since OpenMPI
+    /// rejects the dangling pointer of an empty send buffer.
+    pub fn gather_bytes_to_root(&self, local: &[u8]) -> Vec<Vec<u8>> {
+        let root = self.world.process_at_rank(0);
+        let mut framed = Vec::with_capacity(local.len() + 1);
+        framed.push(0u8);
+        framed.extend_from_slice(local);
+        let local = &framed[..];
+        let n = local.len() as u64;
+        if !self.is_root() {
+            root.gather_into(&n);
+            root.gather_varcount_into(local);
+            return Vec::new();
+        }
+        let mut counts = vec![0u64; self.size()];
+        root.gather_into_root(&n, &mut counts[..]);
+        let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
+        let displs: Vec<i32> = counts_i
+            .iter()
+            .scan(0i32, |acc, &c| {
+                let d = *acc;
+                *acc += c;
+                Some(d)
+            })
+            .collect();
+        let mut all = vec![0u8; counts.iter().sum::<u64>() as usize];
+        {
+            let mut partition =
+                mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
+            root.gather_varcount_into_root(local, &mut partition);
+        }
+        let mut at = 0usize;
+        counts
+            .iter()
+            .map(|&c| {
+                let part = all[at + 1..at + c as usize].to_vec();
+                at += c as usize;
+                part
+            })
+            .collect()
+    }
+
+    /// Splits the ranks into sub-communicators by `color` (collective): ranks passing the same
+    /// color form one communicator, ordered by their rank here. Every rank gets its group.
+    pub fn split(&self, color: usize) -> Comm {
+        let color = i32::try_from(color).expect("color fits in an MPI int");
+        let sub = self
+            .world
+            .split_by_color(mpi::topology::Color::with_value(color))
+            .expect("a non-undefined color always yields a communicator");
+        Comm { world: sub }
+    }
+
+    /// A communicator holding this rank alone (`MPI_COMM_SELF`): serial reference computations
+    /// with the same code as the distributed ones.
+    pub fn solo(&self) -> Comm {
+        Comm {
+            world: SimpleCommunicator::self_comm(),
         }
     }
 

@@ -106,5 +106,20 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
             " (explicit dt shrinks when a condensate forms: more steps than estimated)"
         }
     );
+    let pc = &setup.config.particles;
+    let particle_steps = (setup.config.time.t_end / pc.dt).ceil();
+    println!(
+        "particles     (nlfp particles) N_p = {}, {particle_steps:.0} steps of {:e}, smoothing {} cells, \
+         ~{:.1} MiB of particles per rank{}",
+        pc.count,
+        setup.config.time.t_end / particle_steps,
+        pc.smoothing,
+        mib(std::mem::size_of::<crate::particles::Particle>() * pc.count as usize)
+            / grid.size() as f64,
+        match crate::particles::grid::ParticleGrid::check_width(mesh, grid, pc.smoothing as usize) {
+            Ok(()) => String::new(),
+            Err(e) => format!("; particles.smoothing: {e}"),
+        }
+    );
     Ok(())
 }

@@ -50,7 +50,7 @@ pub fn run(
         )));
     }
     let base = RunSetup::load(comm, args)?;
-    if !(t_max >= base.config.time.t_end) {
+    if t_max.is_nan() || t_max < base.config.time.t_end {
         return Err(CommandError::Input(format!(
             "--t-max {t_max} must be at least time.t_end = {}",
             base.config.time.t_end

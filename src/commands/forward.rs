@@ -11,7 +11,7 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{IoName, Usr1Action};
+use crate::config::{IoName, StudyConfig, Usr1Action};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::checkpoint::{self, CheckpointState, CheckpointWrite};
@@ -20,10 +20,10 @@ use crate::io::hdf5::{self as h5, write_field, FieldMeta, IoMode};
 use crate::io::xdmf::{self, SnapshotEntry};
 use crate::signals::SignalFlags;
 use crate::sweep::forward::{
-    format_duration, ForwardMarch, MarchControl, MarchEnd, MarchError, MarchSink, MarchState,
-    OutputCadence,
+    format_duration, ForwardMarch, MarchControl, MarchEnd, MarchError, MarchResult, MarchSink,
+    MarchState, OutputCadence,
 };
-use crate::time::Requests;
+use crate::time::{Requests, TimeStepper};
 
 /// Files a forward run writes; an output directory holding any of them is not reused unless
 /// `--overwrite` (start afresh) or `--restart` (continue) is given.
@@ -56,8 +56,10 @@ pub fn run(
     let mut stepper = setup.stepper();
     let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
     let ckpt_dir = dir.join(&setup.config.checkpoint.dir); // an absolute dir replaces `dir`
-    let config_text = setup.config.to_toml();
     let physics = setup.config.physics_fingerprint();
+    if comm.is_root() && setup.config.study != StudyConfig::default() {
+        log::warn!("[study] is used by `nlfp study` only; `nlfp forward` ignores it");
+    }
 
     // Where to start: t = 0, or a verified checkpoint.
     let resumed = match restart.as_deref() {
@@ -84,14 +86,70 @@ pub fn run(
         },
         None => MarchState::start(),
     };
+    let result = execute(
+        comm,
+        &Execution {
+            setup: &setup,
+            dir: &dir,
+            diagnostics: DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass),
+            signals: &signals,
+            replace: overwrite || restart.is_some(),
+            resumed: resumed.as_ref(),
+            label: "forward",
+        },
+        &mut f,
+        stepper.as_mut(),
+        &mut state,
+    )?;
+    if result.end == MarchEnd::Stopped {
+        return Err(CommandError::Requeue(format!(
+            "checkpoint {} written at step {} (t = {:e}); resume with --restart auto",
+            ckpt_dir.join(checkpoint::file_name(state.step)).display(),
+            state.step,
+            state.t
+        )));
+    }
+    Ok(())
+}
+
+/// What [`execute`] needs besides the field, the stepper and the march state.
+pub(crate) struct Execution<'a> {
+    /// The run.
+    pub setup: &'a RunSetup,
+    /// Output directory.
+    pub dir: &'a Path,
+    /// Diagnostics of the run.
+    pub diagnostics: DiagnosticsSetup,
+    /// Signal flags (installed once per process).
+    pub signals: &'a SignalFlags,
+    /// Whether results already in `dir` may be replaced (`--overwrite` or `--restart`).
+    pub replace: bool,
+    /// The checkpoint the run resumes from, if any (`f`, the stepper and the state are already
+    /// restored from it).
+    pub resumed: Option<&'a CheckpointState>,
+    /// Name of the run in log lines.
+    pub label: &'a str,
+}
+
+/// Marches `f` from `state` to `t_end` into `run.dir`: prepares the directory, writes
+/// `config.toml`, `diagnostics.csv`, snapshots and checkpoints at their cadences and `final.h5`
+/// (collective). When the march stops on request (signal) the result says so and no `final.h5`
+/// is written; the caller decides what that means.
+pub(crate) fn execute(
+    comm: &Comm,
+    run: &Execution,
+    f: &mut Field,
+    stepper: &mut dyn TimeStepper,
+    state: &mut MarchState,
+) -> Result<MarchResult, CommandError> {
+    let setup = run.setup;
+    let dir = run.dir.to_path_buf();
+    let ckpt_dir = dir.join(&setup.config.checkpoint.dir); // an absolute dir replaces `dir`
+    let config_text = setup.config.to_toml();
+    let physics = setup.config.physics_fingerprint();
+    let resumed = run.resumed;
     let prepared = if comm.is_root() {
-        prepare_output_dir(
-            &dir,
-            &ckpt_dir,
-            overwrite || restart.is_some(),
-            resumed.is_none(),
-        )
-        .map(|_| Vec::new())
+        prepare_output_dir(&dir, &ckpt_dir, run.replace, resumed.is_none()).map(|_| Vec::new())
     } else {
         Ok(Vec::new())
     };
@@ -103,7 +161,7 @@ pub fn run(
         let csv_path = dir.join("diagnostics.csv");
         let written = std::fs::write(dir.join("config.toml"), &config_text)
             .map_err(|e| format!("{}: {e}", dir.join("config.toml").display()))
-            .and_then(|_| match &resumed {
+            .and_then(|_| match resumed {
                 Some(c) => CsvWriter::resume(&csv_path, &Diagnostics::HEADER, c.step),
                 None => CsvWriter::create(&csv_path, &Diagnostics::HEADER),
             });
@@ -112,7 +170,8 @@ pub fn run(
             Err(e) => return Err(CommandError::Fatal(e)),
         }
         log::info!(
-            "forward: {}D n = {} on {} x {} ranks, {} / {}, m = {:.6e}{}, t_end = {}{}",
+            "{}: {}D n = {} on {} x {} ranks, {} / {}, m = {:.6e}{}, t_end = {}{}",
+            run.label,
             setup.mesh.dim,
             setup.mesh.n,
             setup.grid.px,
@@ -125,7 +184,7 @@ pub fn run(
                 .map(|mc| format!(" ({:.4} m_c)", setup.mass / mc))
                 .unwrap_or_default(),
             setup.config.time.t_end,
-            match &resumed {
+            match resumed {
                 Some(c) => format!(", resuming at step {} (t = {:e})", c.step, c.t),
                 None => String::new(),
             }
@@ -137,13 +196,13 @@ pub fn run(
     };
     let mut sink = ForwardSink {
         comm,
-        setup: &setup,
+        setup,
         dir: dir.clone(),
         ckpt_dir,
         config_text: config_text.clone(),
         physics,
         io_mode,
-        signals,
+        signals: run.signals,
         entries: if comm.is_root() {
             existing_snapshots(&dir, state.step)
         } else {
@@ -152,12 +211,11 @@ pub fn run(
         last_checkpoint: Instant::now(),
         fault: fault_injection(comm.rank()),
     };
-    let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
     let mut march = ForwardMarch {
         comm,
         mesh: &setup.mesh,
         block: &setup.block,
-        diagnostics: &diagnostics,
+        diagnostics: &run.diagnostics,
         csv,
     };
     let control = MarchControl {
@@ -172,27 +230,13 @@ pub fn run(
         checkpoint_every: setup.config.checkpoint.every_steps,
     };
     let result = march
-        .run(
-            stepper.as_mut(),
-            &mut f,
-            &mut state,
-            control,
-            cadence,
-            &mut sink,
-        )
+        .run(stepper, f, state, control, cadence, &mut sink)
         .map_err(|e| match e {
             MarchError::Global(msg) => CommandError::Runtime(msg),
             MarchError::Local(msg) => CommandError::Fatal(msg),
         })?;
     if result.end == MarchEnd::Stopped {
-        return Err(CommandError::Requeue(format!(
-            "checkpoint {} written at step {} (t = {:e}); resume with --restart auto",
-            sink.ckpt_dir
-                .join(checkpoint::file_name(state.step))
-                .display(),
-            state.step,
-            state.t
-        )));
+        return Ok(result);
     }
 
     let final_path = dir.join("final.h5");
@@ -202,7 +246,7 @@ pub fn run(
         &setup.mesh,
         setup.grid,
         &setup.block,
-        &f,
+        f,
         &FieldMeta {
             t: result.t,
             step: result.steps,
@@ -216,7 +260,7 @@ pub fn run(
     if comm.is_root() {
         let timers = result.timers;
         let total = timers.total().as_secs_f64().max(1e-12);
-        let steps_here = (result.steps - resumed.as_ref().map_or(0, |c| c.step)) as f64;
+        let steps_here = (result.steps - resumed.map_or(0, |c| c.step)) as f64;
         log::info!(
             "done: {} steps to t = {:.6e} in {} ({:.3e} cell-steps/s); mass drift {:.3e}, min f {:.3e}",
             result.steps,
@@ -239,7 +283,7 @@ pub fn run(
             dir.display()
         );
     }
-    Ok(())
+    Ok(result)
 }
 
 /// Snapshots, checkpoints and requests of a forward run.
@@ -251,7 +295,7 @@ struct ForwardSink<'a> {
     config_text: String,
     physics: String,
     io_mode: IoMode,
-    signals: SignalFlags,
+    signals: &'a SignalFlags,
     entries: Vec<SnapshotEntry>,
     last_checkpoint: Instant,
     fault: Option<u64>,

@@ -5,42 +5,55 @@
 //! 2. The start state of `reverse.start` (by default the data-independent asymptotic state of
 //!    the same mass).
 //! 3. The reverse sweep back to `t = 0` (`reverse.method = "exact"`: the exact discrete time
-//!    reversal of every forward step).
+//!    reversal of every forward step), carrying `reverse.samples` particles drawn from the start
+//!    state along with the reverse grid random walk ([`crate::sampling::walk`]; exact in law
+//!    for `euler` and `ssprk2`, first order for `implicit`).
+//! 4. The samples, jittered inside their cells; their quality against fresh samples of `f0`
+//!    ([`super::generate_output`]); the pictures.
 //!
 //! Writes into the output directory: `config.toml`, `data.h5` (`f0`), `terminal.h5` (`f(T)`),
 //! `start.h5` (`u(T)`), `reconstruction.h5` (`u(0)`), `forward.csv` (forward diagnostics, the
 //! columns of `nlfp forward`), `reverse.csv` (per reverse step: mass, min, max,
-//! `||u - f(t)||_1`, `sup |w - 1|`), `summary.toml` (start and reconstruction errors, timings,
-//! store memory).
+//! `||u - f(t)||_1`, `sup |w - 1|`), `samples.h5` (dataset `samples`, `[N, dim]`) and
+//! `samples.csv` (`x` or `x,y` per line), `generate.png` (data, condensed state and
+//! reconstruction side by side), `samples.png` (scatter in 2D, histogram in 1D),
+//! `summary.toml` (start and reconstruction errors, sample quality and its noise floor,
+//! timings, store memory). Results are bit-identical for any rank count (explicit steppers;
+//! the samples also for `implicit`, given the same reverse inputs).
 //!
 //! A generate run is one job: it has no checkpoints (a reverse needs the whole forward history,
 //! which the `disk` store keeps only as scratch); rerun it from the start after an interruption.
 
 use std::path::{Path, PathBuf};
 
+use super::generate_output::{self as output, PictureFields, Quality, PICTURE_CELLS};
 use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{IoName, StartName, StoreName};
+use crate::config::{IoName, ReverseMethodName, StartName, StoreName};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::csv::CsvWriter;
 use crate::io::hdf5::{write_field, FieldMeta, IoMode};
+use crate::sampling::walk::{build_walk, WalkReport};
+use crate::sampling::{self, Purpose};
 use crate::scheme::FaceCoefficients;
 use crate::sweep::forward::{
     format_duration, ForwardMarch, MarchControl, MarchError, MarchSink, MarchState, OutputCadence,
 };
 use crate::sweep::reverse::{
-    asymptotic_state, perturb, NoObserver, ReverseMarch, StartKind, REVERSE_HEADER,
+    asymptotic_state, perturb, NoObserver, ReverseMarch, ReverseMethod, ReverseObserver, StartKind,
+    REVERSE_HEADER,
 };
+use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
 use crate::time::reverse::build_reverse;
 use crate::time::Requests;
 
 /// Files a generate run writes; a directory holding any of them is not reused without
 /// `--overwrite`.
-pub const OUTPUT_FILES: [&str; 9] = [
+pub const OUTPUT_FILES: [&str; 13] = [
     "config.toml",
     "data.h5",
     "terminal.h5",
@@ -50,6 +63,10 @@ pub const OUTPUT_FILES: [&str; 9] = [
     "reverse.csv",
     "summary.toml",
     "trajectory.h5",
+    "samples.h5",
+    "samples.csv",
+    "generate.png",
+    "samples.png",
 ];
 
 /// What a generate run measured (also written to `summary.toml`).
@@ -73,6 +90,12 @@ pub struct Summary {
     pub store_peak_bytes: usize,
     /// Forward steps recomputed by the store.
     pub recomputed_steps: u64,
+    /// Generated samples.
+    pub samples: u64,
+    /// What the reverse walk did (with samples).
+    pub walk: Option<WalkReport>,
+    /// Sample quality against fresh samples of `f0` (with samples).
+    pub quality: Option<Quality>,
 }
 
 /// Runs the command.
@@ -159,6 +182,9 @@ pub fn execute(
     // 1. Forward, recording the trajectory.
     let mut f = setup.initial_field()?;
     write("data.h5", &f, 0.0, 0, 0.0)?;
+    // The data again after the forward, for the sample report and the pictures (if any).
+    let draw_pictures = setup.mesh.cells() <= PICTURE_CELLS;
+    let f0 = (setup.config.reverse.samples > 0 || draw_pictures).then(|| f.clone());
     let mut store = build_store(comm, setup, &dir)?;
     let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
     let mut march = ForwardMarch {
@@ -220,31 +246,104 @@ pub fn execute(
         }
     };
     write("start.h5", &u, state.t, state.step, state.last_dt())?;
+    let u_start = draw_pictures.then(|| u.clone());
 
     // 3. The reverse.
-    let mut reverse = build_reverse(
-        &setup.mesh,
-        &setup.block,
-        coefficients(setup),
-        setup.scheme,
-        setup.stepper,
-    );
+    let mut exact;
+    let mut score;
+    let method = match setup.config.reverse.method {
+        ReverseMethodName::Exact => {
+            exact = build_reverse(
+                &setup.mesh,
+                &setup.block,
+                coefficients(setup),
+                setup.scheme,
+                setup.stepper,
+            );
+            ReverseMethod::Exact(exact.as_mut())
+        }
+        ReverseMethodName::Score => {
+            score = ScoreReverse::new(
+                &setup.mesh,
+                &setup.block,
+                setup.params.diffusion,
+                setup.params.kappa,
+                setup.params.gamma,
+                setup.config.reverse.lambda,
+                setup.control.safety,
+            );
+            ReverseMethod::Score(&mut score)
+        }
+    };
     let mut reverse_march = ReverseMarch {
         comm,
         mesh: &setup.mesh,
         block: &setup.block,
         csv: csv("reverse.csv", &REVERSE_HEADER)?,
     };
-    let result = reverse_march
-        .run(
-            reverse.as_mut(),
-            store.as_mut(),
-            &state.dt_history,
-            &mut u,
-            &mut NoObserver,
+    let n_samples = setup.config.reverse.samples;
+    let mut walk = (n_samples > 0).then(|| {
+        build_walk(
+            &setup.mesh,
+            setup.grid,
+            &setup.block,
+            coefficients(setup),
+            setup.scheme,
+            setup.stepper,
+            n_samples,
+            setup.config.reverse.seed,
         )
+    });
+    let observer: &mut dyn ReverseObserver = match walk.as_mut() {
+        Some(w) => w.observer(),
+        None => &mut NoObserver,
+    };
+    let result = reverse_march
+        .run(method, store.as_mut(), &state.dt_history, &mut u, observer)
         .map_err(CommandError::Runtime)?;
     write("reconstruction.h5", &u, 0.0, 0, 0.0)?;
+
+    // 4. Samples, their quality, pictures.
+    let mut points = Vec::new();
+    let (mut walk_report, mut quality) = (None, None);
+    if let (Some(walk), Some(f0)) = (&walk, &f0) {
+        let jitter = sampling::stream_seed(setup.config.reverse.seed, Purpose::Jitter);
+        let local = sampling::jittered_positions(&setup.mesh, &setup.block, walk.counts(), jitter);
+        points = sampling::gather_samples(comm, &local);
+        walk_report = Some(walk.report(comm));
+        if comm.is_root() {
+            if points.len() as u64 != n_samples {
+                return Err(CommandError::Fatal(format!(
+                    "reverse walk: {} samples at t = 0, expected {n_samples}",
+                    points.len()
+                )));
+            }
+            output::write_samples(&dir, &points, setup, &config_text)
+                .map_err(CommandError::Fatal)?;
+        }
+        quality = output::quality(comm, setup, f0, &points).map_err(CommandError::Runtime)?;
+    }
+    let mut pictures = Vec::new();
+    if let (Some(u_start), Some(f0)) = (&u_start, &f0) {
+        let fields = [f0, &f, u_start, &u].map(|x| output::gather_global(comm, setup, x));
+        if let [Some(data), Some(terminal), Some(start), Some(reconstruction)] = fields {
+            let fields = PictureFields {
+                data,
+                terminal,
+                start,
+                reconstruction,
+            };
+            match output::pictures(&dir, setup, &fields, &points, state.t) {
+                Ok(names) => pictures = names,
+                Err(e) => log::warn!("pictures not drawn: {e}"),
+            }
+        }
+    } else if comm.is_root() {
+        log::info!(
+            "pictures skipped: {} cells > {PICTURE_CELLS} (gathering them on rank 0 is for demo sizes)",
+            setup.mesh.cells()
+        );
+    }
     let summary = Summary {
         steps: state.step,
         t_end: state.t,
@@ -255,27 +354,65 @@ pub fn execute(
         store_seconds: result.store_wall.as_secs_f64(),
         store_peak_bytes: store.peak_memory_bytes(),
         recomputed_steps: store.recomputed_steps(),
+        samples: n_samples,
+        walk: walk_report,
+        quality,
     };
     store.finish(comm).map_err(CommandError::Runtime)?;
     if comm.is_root() {
         let text = summary_toml(&summary, start_kind);
         crate::io::replace_file(&dir.join("summary.toml"), text.as_bytes())
             .map_err(CommandError::Fatal)?;
+        let ratio = if summary.start_error > 0.0 {
+            format!(
+                " (ratio {:.3e})",
+                summary.reconstruction_error / summary.start_error
+            )
+        } else {
+            String::new()
+        };
         log::info!(
             "reverse: {} steps in {} (forward {}); start error ||u(T) - f(T)||_1 = {:.3e}, \
-             reconstruction error ||u(0) - f0||_1 = {:.3e} (ratio {:.3e})",
+             reconstruction error ||u(0) - f0||_1 = {:.3e}{ratio}",
             summary.steps,
             format_duration(summary.reverse_seconds),
             format_duration(summary.forward_seconds),
             summary.start_error,
             summary.reconstruction_error,
-            summary.reconstruction_error / summary.start_error.max(f64::MIN_POSITIVE),
         );
-        log::info!(
-            "results in {}: data.h5, terminal.h5, start.h5, reconstruction.h5, forward.csv, \
-             reverse.csv, summary.toml",
-            dir.display()
-        );
+        if let (Some(w), Some(q)) = (&summary.walk, &summary.quality) {
+            log::info!(
+                "samples: {} in {} ({} sub-steps{}); {} to fresh f0 samples {:.3e}, \
+                 noise floor {:.3e} measured / {:.3e} expected ({} points per set)",
+                summary.samples,
+                format_duration(w.wall.as_secs_f64()),
+                w.substeps,
+                if w.stuck > 0 {
+                    format!(", {} particle-steps stuck", w.stuck)
+                } else {
+                    String::new()
+                },
+                q.metric,
+                q.value,
+                q.floor,
+                q.expected_floor,
+                q.points,
+            );
+        }
+        let mut files = vec![
+            "data.h5",
+            "terminal.h5",
+            "start.h5",
+            "reconstruction.h5",
+            "forward.csv",
+            "reverse.csv",
+        ];
+        if summary.samples > 0 {
+            files.extend(["samples.h5", "samples.csv"]);
+        }
+        files.extend(pictures.iter().copied());
+        files.push("summary.toml");
+        log::info!("results in {}: {}", dir.display(), files.join(", "));
     }
     Ok(summary)
 }
@@ -334,7 +471,7 @@ impl MarchSink for Recorder<'_> {
 }
 
 fn summary_toml(s: &Summary, start: StartKind) -> String {
-    format!(
+    let mut text = format!(
         "# nlfp generate: what the run measured\n\
          start = \"{}\"\n\
          steps = {}\n\
@@ -356,7 +493,29 @@ fn summary_toml(s: &Summary, start: StartKind) -> String {
         s.store_seconds,
         s.store_peak_bytes,
         s.recomputed_steps,
-    )
+    );
+    text += &format!("samples = {}\n", s.samples);
+    if let Some(w) = &s.walk {
+        text += &format!(
+            "walk_seconds = {:.6}\nwalk_substeps = {}\nwalk_stuck = {}\n",
+            w.wall.as_secs_f64(),
+            w.substeps,
+            w.stuck
+        );
+    }
+    if let Some(q) = &s.quality {
+        text += &format!(
+            "# {m}: generated samples against fresh samples of f0; {m}_floor: two fresh f0 sets\n\
+             # of the same size (the sampling noise); {m}_expected_floor: its expectation\n\
+             metric_points = {}\n{m} = {:e}\n{m}_floor = {:e}\n{m}_expected_floor = {:e}\n",
+            q.points,
+            q.value,
+            q.floor,
+            q.expected_floor,
+            m = q.metric,
+        );
+    }
+    text
 }
 
 /// Creates the output directory; refuses to reuse one holding results unless `overwrite`.

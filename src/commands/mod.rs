@@ -6,9 +6,12 @@ pub mod compare;
 pub mod filter;
 pub mod forward;
 pub mod generate;
+pub mod generate_output;
 pub mod info;
+pub mod particles;
 pub mod plot;
 pub mod setup;
+pub mod study;
 
 use std::io::Write;
 
@@ -39,6 +42,16 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             overwrite,
             restart,
         } => forward::run(comm, &run, out, overwrite, restart),
+        Command::Study {
+            run,
+            out,
+            overwrite,
+        } => study::run(comm, &run, out, overwrite),
+        Command::Particles {
+            run,
+            out,
+            overwrite,
+        } => particles::run(comm, &run, out, overwrite),
         Command::Info { file } => info::run(comm, &file),
         Command::Generate {
             run,

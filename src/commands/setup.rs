@@ -53,21 +53,26 @@ fn read_on_root(comm: &Comm, path: &Path, what: &str) -> Result<Vec<u8>, Command
     comm.broadcast_result(local).map_err(CommandError::Input)
 }
 
+/// Reads (on rank 0, broadcast) and validates the config named in `args`, with its `--set`
+/// overrides. The rank count is not checked here.
+pub fn load_config(comm: &Comm, args: &RunArgs) -> Result<Config, CommandError> {
+    let bytes = read_on_root(comm, &args.config, "config")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CommandError::Input(format!("{}: not UTF-8 text", args.config.display())))?;
+    let source = args.config.display().to_string();
+    let base_dir = args
+        .config
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Config::from_toml_str(&text, &source, &base_dir, &args.set)
+        .map_err(|e| CommandError::Input(e.to_string()))
+}
+
 impl RunSetup {
     /// Reads and validates the config named in `args` and builds the run.
     pub fn load(comm: &Comm, args: &RunArgs) -> Result<RunSetup, CommandError> {
-        let bytes = read_on_root(comm, &args.config, "config")?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            CommandError::Input(format!("{}: not UTF-8 text", args.config.display()))
-        })?;
-        let source = args.config.display().to_string();
-        let base_dir = args
-            .config
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let config = Config::from_toml_str(&text, &source, &base_dir, &args.set)
-            .map_err(|e| CommandError::Input(e.to_string()))?;
+        let config = load_config(comm, args)?;
         config
             .validate_for_ranks(comm.size())
             .map_err(|e| CommandError::Input(e.to_string()))?;
@@ -79,7 +84,8 @@ impl RunSetup {
         Self::from_config(comm, config)
     }
 
-    /// Builds the run from a validated config (e.g. one a command derived from another).
+    /// Builds the run from an already validated config (the process grid is chosen for
+    /// `comm`'s size unless `decomposition.procs` is set).
     pub fn from_config(comm: &Comm, config: Config) -> Result<RunSetup, CommandError> {
         let input = |msg: String| CommandError::Input(format!("{}: {msg}", config.source));
         let g = &config.grid;

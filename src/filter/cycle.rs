@@ -26,7 +26,7 @@ use crate::physics::ModelParams;
 use crate::scheme::{FaceCoefficients, SchemeKind};
 use crate::sweep::forward::OutputCadence;
 use crate::sweep::forward::{ForwardMarch, MarchControl, MarchError, MarchSink, MarchState};
-use crate::sweep::reverse::{asymptotic_state, NoObserver, ReverseMarch};
+use crate::sweep::reverse::{asymptotic_state, NoObserver, ReverseMarch, ReverseMethod};
 use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::{MemoryStore, TrajectoryStore};
 use crate::time::reverse::build_reverse;
@@ -253,7 +253,7 @@ pub fn run_cycle(s: &CycleSetup, variant: Variant, g: &mut Field) -> Result<Cycl
             csv: None,
         };
         reverse_march.run(
-            rev.as_mut(),
+            ReverseMethod::Exact(rev.as_mut()),
             &mut store,
             &state.dt_history,
             &mut u,

@@ -236,13 +236,13 @@ pub fn write_markdown(path: &Path, study: &Study) -> Result<(), String> {
             let r = &row.report;
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+                "| {} | {} | {} | {} | {} | {:.12e} | {} | {} | {} | {} | {} | {:.2} |",
                 run.name,
                 row.cycle,
                 sci(m.l1),
                 sci(m.l1 / study.mass),
                 sci(m.tv),
-                format!("{:.12e}", m.mass),
+                m.mass,
                 sci(m.min),
                 sci(m.high),
                 sci(m.low_rel),

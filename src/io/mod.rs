@@ -1,4 +1,4 @@
-//! Files: parallel HDF5 fields, the diagnostics CSV, sample-coordinate CSVs.
+//! Files: parallel HDF5 fields, the diagnostics CSV, sample-coordinate CSVs, particle positions.
 //! Data on disk is global-shaped, in global index order, without ghosts.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,9 @@ pub mod checkpoint;
 pub mod checksum;
 pub mod csv;
 pub mod hdf5;
+pub mod particles;
 pub mod points;
+pub mod samples;
 pub mod xdmf;
 
 /// The code version recorded in every output file (`git describe` at build time).

@@ -13,6 +13,7 @@
 //!   points (a line is broken there); non-finite values are never drawn.
 
 mod colour;
+mod compose;
 mod heatmap;
 mod lines;
 
@@ -21,6 +22,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 pub use colour::{viridis, ColourScale, MAX_LOG_DECADES};
+pub use compose::side_by_side;
 pub use heatmap::{heatmap, HEATMAP_SIZE};
 pub use lines::{
     lines, panels, profile_1d, radial_profile, reference_constant, LINES_SIZE, PANEL_SIZE,

@@ -579,4 +579,18 @@ impl FaceRates {
             self.kp_y[(j + 1) * nx + i],
         ]
     }
+
+    /// The rates at which the west, east, south and north neighbours of cell `(j, i)` (local)
+    /// jump into it, times `h` (zero across the physical boundary): the forward Euler step is
+    /// `f'_c = f_c (1 - (dt/h) sum(outgoing)) + (dt/h) sum_k incoming_k f_k`.
+    #[inline]
+    pub fn incoming(&self, j: usize, i: usize) -> [f64; 4] {
+        let nx = self.nx;
+        [
+            self.kp_x[j * (nx + 1) + i],
+            self.km_x[j * (nx + 1) + i + 1],
+            self.kp_y[j * nx + i],
+            self.km_y[(j + 1) * nx + i],
+        ]
+    }
 }

@@ -1,5 +1,5 @@
-//! Marches in time: the forward sweep, the exact reverse sweep, the score-based reverse step and
-//! the trajectory stores between them.
+//! Marches in time: the forward sweep, the reverse sweep and the trajectory stores between them,
+//! and the score-based reverse step (`reverse.method = "score"`).
 
 pub mod forward;
 pub mod reverse;

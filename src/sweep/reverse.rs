@@ -22,8 +22,9 @@ use crate::field::Field;
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
+use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::TrajectoryStore;
-use crate::time::reverse::ReverseStepper;
+use crate::time::reverse::{ReverseStepper, StepRates};
 
 /// Where the reverse starts, selected by `reverse.start`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -108,8 +109,10 @@ pub trait ReverseObserver {
     /// start state `u^N`.
     fn start(&mut self, comm: &Comm, f_end: &mut Field, u_start: &Field) -> Result<(), String>;
     /// Called after reverse step `n` (which took `w^{n+1}` to `w^n` for the forward step from
-    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n`. Ghosts of the
+    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n` and, when the
+    /// stepper lends them, the forward coefficients it used. Without `rates`, ghosts of the
     /// fields are not guaranteed current: exchange them if needed.
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         comm: &Comm,
@@ -118,6 +121,7 @@ pub trait ReverseObserver {
         f_before: &mut Field,
         f_after: &mut Field,
         u: &Field,
+        rates: Option<StepRates<'_>>,
     ) -> Result<(), String>;
 }
 
@@ -136,9 +140,19 @@ impl ReverseObserver for NoObserver {
         _: &mut Field,
         _: &mut Field,
         _: &Field,
+        _: Option<StepRates<'_>>,
     ) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// How the reverse steps are taken.
+pub enum ReverseMethod<'a> {
+    /// The exact discrete time reversal `w^n = (P^n)^T w^{n+1}`, `u^n = f^n w^n`.
+    Exact(&'a mut dyn ReverseStepper),
+    /// The direct discretisation of the stabilized reverse PDE with the score of the stored
+    /// forward states (only approximately reversible); `w^n = u^n / f^n` is then a diagnostic.
+    Score(&'a mut ScoreReverse),
 }
 
 /// The reverse march over one block.
@@ -158,7 +172,7 @@ impl ReverseMarch<'_> {
     /// `dt_history` (`dt_history[n]` took `f^n` to `f^{n+1}`), reading `f^n` from `store`.
     pub fn run(
         &mut self,
-        stepper: &mut dyn ReverseStepper,
+        mut method: ReverseMethod,
         store: &mut dyn TrajectoryStore,
         dt_history: &[f64],
         u: &mut Field,
@@ -201,18 +215,31 @@ impl ReverseMarch<'_> {
             let t0 = Instant::now();
             store.fetch(self.comm, n as u64, &mut f_before)?;
             store_wall += t0.elapsed();
-            let report = stepper.step(
-                self.comm,
-                &mut f_before,
-                &mut f_after,
-                dt_history[n],
-                &mut w,
-            )?;
-            krylov += report.krylov_iterations as u64;
-            ndarray::Zip::from(u.interior_mut())
-                .and(f_before.interior())
-                .and(w.interior())
-                .for_each(|u, &f, &w| *u = f * w);
+            let mut krylov_step = 0;
+            match &mut method {
+                ReverseMethod::Exact(stepper) => {
+                    let report = stepper.step(
+                        self.comm,
+                        &mut f_before,
+                        &mut f_after,
+                        dt_history[n],
+                        &mut w,
+                    )?;
+                    krylov_step = report.krylov_iterations;
+                    ndarray::Zip::from(u.interior_mut())
+                        .and(f_before.interior())
+                        .and(w.interior())
+                        .for_each(|u, &f, &w| *u = f * w);
+                }
+                ReverseMethod::Score(score) => {
+                    score.interval(self.comm, u, &mut f_after, &mut f_before, dt_history[n]);
+                    ndarray::Zip::from(w.interior_mut())
+                        .and(f_before.interior())
+                        .and(u.interior())
+                        .for_each(|w, &f, &u| *w = if f > 0.0 { u / f } else { 1.0 });
+                }
+            }
+            krylov += krylov_step as u64;
             let row = self.row(
                 n as u64,
                 times[n],
@@ -220,7 +247,7 @@ impl ReverseMarch<'_> {
                 u,
                 &f_before,
                 &w,
-                report.krylov_iterations,
+                krylov_step,
                 start,
             )?;
             rows.push(row);
@@ -231,6 +258,10 @@ impl ReverseMarch<'_> {
                 &mut f_before,
                 &mut f_after,
                 u,
+                match &method {
+                    ReverseMethod::Exact(stepper) => stepper.step_rates(),
+                    ReverseMethod::Score(_) => None,
+                },
             )?;
             std::mem::swap(&mut f_before, &mut f_after);
         }

@@ -52,6 +52,23 @@ pub trait ReverseStepper {
 
     /// Wall time spent waiting for halo messages and in the transposed updates.
     fn timers(&self) -> ReverseTimers;
+
+    /// The forward coefficients the last [`ReverseStepper::step`] used, lent to observers (the
+    /// sample walk) so that they need not evaluate them again; `None` if not available.
+    fn step_rates(&self) -> Option<StepRates<'_>> {
+        None
+    }
+}
+
+/// The generator coefficients of the last reverse step (see [`ReverseStepper::step_rates`]).
+/// The ghosts of the states they were evaluated at (`f^n`, or `f^{n+1}` for implicit, and
+/// `f*`) are current after the step.
+#[derive(Clone, Copy, Debug)]
+pub struct StepRates<'a> {
+    /// Flux rates of `L(f^n)` (explicit) or `L(f^{n+1})` (implicit).
+    pub rates: &'a FaceRates,
+    /// SSP-RK2: `f* = f^n + dt L(f^n)` (ghosts current) and the flux rates of `L(f*)`.
+    pub star: Option<(&'a Field, &'a FaceRates)>,
 }
 
 /// Where the reverse step spends its time.
@@ -281,6 +298,13 @@ impl<F: Family> ReverseStepper for Transpose<F> {
 
     fn timers(&self) -> ReverseTimers {
         self.timers
+    }
+
+    fn step_rates(&self) -> Option<StepRates<'_>> {
+        Some(StepRates {
+            rates: &self.rates,
+            star: (self.stepper == StepperKind::Ssprk2).then_some((&self.star, &self.rates_star)),
+        })
     }
 }
 

@@ -1,0 +1,591 @@
+//! The reverse grid random walk: `N` particles drawn from the start state `u^N` and moved back
+//! through the recorded forward steps, so that their law follows the reverse density `u^n`
+//! (MODEL.md section 6, generation). A [`crate::sweep::reverse::ReverseObserver`]: it sees
+//! every reverse step with the forward states `f^n`, `f^{n+1}` and the step size.
+//!
+//! # The kernels
+//!
+//! A forward step is a column-stochastic matrix, `f^{n+1} = P f^n`, `P_{ji}` the probability
+//! that a particle in cell `i` at step `n` is in cell `j` at step `n + 1`. A particle of law
+//! `u^{n+1}` at `j` is moved back to `i` with probability
+//!
+//! ```text
+//! K_{j -> i} = f^n_i P_{ji} / f^{n+1}_j      (sum_i K_{j -> i} = (P f^n)_j / f^{n+1}_j = 1)
+//! ```
+//!
+//! Then `sum_j u^{n+1}_j K_{j -> i} = f^n_i sum_j P_{ji} w^{n+1}_j = f^n_i ((P^T w^{n+1}))_i =
+//! u^n_i`: the particle law is exactly the reverse density of the exact discrete reversal, and
+//! particles move independently, so the `N`-sample histogram is multinomial with mean
+//! `N u^n / m`. The probabilities are the terms of `(P f^n)_j`, normalised by their sum
+//! rather than by the stored `f^{n+1}_j` (which absorbs the round-off of the forward step).
+//!
+//! * `euler`, `P = I + dt L(f^n)`. With `c = dt/h`, `out_j` the rates at which cell `j` jumps
+//!   to its four neighbours and `in_{i->j}` those at which neighbour `i` jumps into `j` (both
+//!   times `h`, from the flux rates of `L(f^n)`: [`FaceRates::outgoing`],
+//!   [`FaceRates::incoming`]): `(P f^n)_j = f^n_j (1 - c sum out_j) + c sum_i in_{i->j} f^n_i`,
+//!   so the particle stays with weight `f^n_j (1 - c sum out_j)` and moves to neighbour `i`
+//!   with weight `c in_{i->j} f^n_i`. Exact.
+//! * `ssprk2`, `P = 1/2 I + 1/2 A2 A1`, `A1 = I + dt L(f^n)`, `A2 = I + dt L(f*)`,
+//!   `f* = A1 f^n`, `f** = A2 f*`, `f^{n+1} = 1/2 f^n + 1/2 f**`: forward, a particle takes
+//!   the `I` branch or the two Euler stages with probability 1/2 each. Backward: the `I`
+//!   branch with weight `1/2 f^n_j` against `1/2 f**_j`; otherwise the Euler kernel of `A2`
+//!   with law `f*` (weights `f*_k (A2)_{jk}`), then that of `A1` with law `f^n`. Exact. `f*`
+//!   and `f**` are recomputed with the forward's own stage functions (`stage::flux_rates`,
+//!   `stage::apply_stored`), which give the same bits.
+//! * `implicit`, `P = (I - dt L(f^{n+1}))^{-1}`: no cheap exact kernel (`P` is dense). The
+//!   walk uses the frozen-rate continuous-time reverse chain of MODEL.md section 6, a jump
+//!   `j -> i` at rate `in_{i->j}(f^{n+1}) f^{n+1}_i / (h f^{n+1}_j)` for the time `dt`, by
+//!   `m` uniformised Euler sub-steps of size `tau = dt / m` (move with probability
+//!   `tau * rate`, stay otherwise), `m = ceil(dt * Lambda / 0.9)` capped at
+//!   [`MAX_SUBSTEPS`], `Lambda` the MAX-reduced largest total reverse rate over cells with
+//!   `f^{n+1} >= 1e-12 max f^{n+1}` (identical on every rank; in emptier cells the move
+//!   probabilities are capped by the normalisation). First order in `dt`: the sample law only
+//!   approximately follows `u^n`.
+//!
+//! # Parallel moves without new communication
+//!
+//! Each step every cell splits its count by sequential binomials over
+//! `{stay, west, east, south, north}` ([`binomial::split`]), the uniforms keyed by
+//! `(moves seed, step * cells + global cell, phase << 32 | draw)`. The counts leaving in each
+//! direction go into four fields; each cell pulls its arrivals from its neighbours' values, at
+//! block edges from ghosts filled with [`HaloExchange`]: the west/east leavers of the first/last
+//! column travel in one field, the south/north leavers of the first/last row in another (two
+//! exchanges per kernel; four when a block is one cell wide). No rank or loop order enters a
+//! random number, so the counts are bit-identical for any rank count.
+//!
+//! The face rates come from the reverse stepper when it lends them
+//! ([`crate::time::reverse::ReverseStepper::step_rates`]: the same bits it used for
+//! `w^n = (P^n)^T w^{n+1}`); otherwise the walk evaluates them from the forward states itself.
+//!
+//! A particle in a cell where every weight is zero (the forward density vanished there, which
+//! the exact kernels never lead to) stays put and is counted in [`WalkReport::stuck`].
+
+use std::time::{Duration, Instant};
+
+use super::binomial::{self, Stream};
+use super::{global_cell, multinomial_counts, stream_seed, Purpose};
+use crate::comm::{Comm, HaloExchange};
+use crate::decomp::{Block, ProcessGrid, Side};
+use crate::field::Field;
+use crate::mesh::Mesh;
+use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
+use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+use crate::sweep::reverse::ReverseObserver;
+use crate::time::reverse::StepRates;
+use crate::time::StepperKind;
+
+/// Upper bound on the uniformised sub-steps of one implicit step.
+pub const MAX_SUBSTEPS: u64 = 1000;
+
+/// Sub-step safety: `tau * Lambda <= 0.9`.
+const SUBSTEP_SAFETY: f64 = 0.9;
+
+/// Cells below this fraction of `max f` do not set the implicit sub-step count.
+const RATE_FLOOR: f64 = 1e-12;
+
+/// What the walk did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WalkReport {
+    /// Particles that sat in a cell with all kernel weights zero, summed over steps (0 for the
+    /// exact kernels in practice).
+    pub stuck: u64,
+    /// Uniformised sub-steps (implicit; one per step otherwise).
+    pub substeps: u64,
+    /// Largest sub-step count of one step.
+    pub max_substeps: u64,
+    /// Wall time of the walk (start draw and moves).
+    pub wall: Duration,
+}
+
+/// A reverse walk as the generate command sees it.
+pub trait SampleWalk: ReverseObserver {
+    /// Itself, as the observer of the reverse march.
+    fn observer(&mut self) -> &mut dyn ReverseObserver;
+    /// Occupation numbers on this rank's block (after the march: at `n = 0`).
+    fn counts(&self) -> &Field;
+    /// Totals over all ranks (collective).
+    fn report(&self, comm: &Comm) -> WalkReport;
+}
+
+/// The walk matching a forward scheme/stepper pair, for `samples` particles with seed `seed`.
+#[allow(clippy::too_many_arguments)]
+pub fn build_walk(
+    mesh: &Mesh,
+    grid: ProcessGrid,
+    block: &Block,
+    coefficients: FaceCoefficients,
+    scheme: SchemeKind,
+    stepper: StepperKind,
+    samples: u64,
+    seed: u64,
+) -> Box<dyn SampleWalk> {
+    match scheme {
+        SchemeKind::Upwind => Box::new(ReverseWalk::new(
+            Upwind::new(coefficients),
+            mesh,
+            grid,
+            block,
+            stepper,
+            samples,
+            seed,
+        )),
+        SchemeKind::Sg => Box::new(ReverseWalk::new(
+            Sg::new(coefficients),
+            mesh,
+            grid,
+            block,
+            stepper,
+            samples,
+            seed,
+        )),
+    }
+}
+
+/// The reverse walk of a flux family on one block.
+pub struct ReverseWalk<F: Family> {
+    family: F,
+    mesh: Mesh,
+    grid: ProcessGrid,
+    block: Block,
+    geom: BlockGeometry,
+    scratch: Scratch<F::Aux>,
+    halo: HaloExchange,
+    stepper: StepperKind,
+    samples: u64,
+    seed: u64,
+    move_seed: u64,
+    /// Own rates of `L(f^n)` (implicit: `L(f^{n+1})`), when the stepper lends none.
+    rates: FaceRates,
+    /// SSP-RK2: own rates of `L(f*)`.
+    rates_star: FaceRates,
+    /// SSP-RK2: own `f*`.
+    star: Field,
+    /// SSP-RK2: `f**`.
+    star2: Field,
+    counts: Field,
+    /// SSP-RK2: the particles of the `I` branch.
+    held: Field,
+    /// Particles leaving west, east, south, north.
+    out: [Field; 4],
+    /// Packed exchange: west/east leavers in the first/last column, south/north leavers in
+    /// the first/last row (two exchanges instead of four; needs two columns, and two rows when
+    /// there are south/north neighbours).
+    packed: bool,
+    out_x: Field,
+    out_y: Field,
+    /// Kernel weights `[stay, west, east, south, north]` per owned cell (row-major), and a
+    /// second set (SSP-RK2: the `A1` stage).
+    weights: Vec<[f64; 5]>,
+    weights2: Vec<[f64; 5]>,
+    report: WalkReport,
+}
+
+/// Weights of the reverse Euler kernel of `I + c L` (flux rates `rates`) with the law `g`
+/// before the stage (ghosts current), into `weights`.
+fn explicit_weights(
+    weights: &mut [[f64; 5]],
+    geom: &BlockGeometry,
+    g: &Field,
+    rates: &FaceRates,
+    c: f64,
+) {
+    let nx = geom.nx;
+    for j in 0..geom.ny {
+        for i in 0..nx {
+            let (jj, ii) = (j as isize, i as isize);
+            let [ow, oe, os, on] = rates.outgoing(j, i);
+            let inc = rates.incoming(j, i);
+            let from = [
+                g.get(jj, ii - 1),
+                g.get(jj, ii + 1),
+                g.get(jj - 1, ii),
+                g.get(jj + 1, ii),
+            ];
+            let mut w = [0.0; 5];
+            w[0] = (g.get(jj, ii) * (1.0 - c * ((ow + oe) + (os + on)))).max(0.0);
+            for k in 0..4 {
+                if inc[k] > 0.0 {
+                    w[k + 1] = (c * inc[k] * from[k]).max(0.0);
+                }
+            }
+            weights[j * nx + i] = w;
+        }
+    }
+}
+
+/// The frozen-rate reverse chain of `L(f)` (flux rates `rates`, ghosts of `f` current):
+/// per-cell reverse jump rates into `weights[.][1..]`; returns the largest total rate over
+/// cells with `f >= RATE_FLOOR * max_f`.
+fn reverse_rates(
+    weights: &mut [[f64; 5]],
+    geom: &BlockGeometry,
+    f: &Field,
+    rates: &FaceRates,
+    max_f: f64,
+) -> f64 {
+    let (nx, h) = (geom.nx, geom.h);
+    let mut lambda = 0.0f64;
+    for j in 0..geom.ny {
+        for i in 0..nx {
+            let (jj, ii) = (j as isize, i as isize);
+            let fc = f.get(jj, ii);
+            let inc = rates.incoming(j, i);
+            let from = [
+                f.get(jj, ii - 1),
+                f.get(jj, ii + 1),
+                f.get(jj - 1, ii),
+                f.get(jj + 1, ii),
+            ];
+            let mut w = [0.0; 5];
+            if fc > 0.0 {
+                for k in 0..4 {
+                    if inc[k] > 0.0 {
+                        w[k + 1] = (inc[k] * from[k] / (h * fc)).max(0.0);
+                    }
+                }
+                if fc >= RATE_FLOOR * max_f {
+                    lambda = lambda.max((w[1] + w[2]) + (w[3] + w[4]));
+                }
+            }
+            weights[j * nx + i] = w;
+        }
+    }
+    lambda
+}
+
+impl<F: Family> ReverseWalk<F> {
+    /// A walk of `samples` particles over `block`.
+    pub fn new(
+        family: F,
+        mesh: &Mesh,
+        grid: ProcessGrid,
+        block: &Block,
+        stepper: StepperKind,
+        samples: u64,
+        seed: u64,
+    ) -> Self {
+        let field = Field::zeros(block.ny, block.nx);
+        let y_neighbours = block.neighbours[Side::South.index()].is_some()
+            || block.neighbours[Side::North.index()].is_some();
+        ReverseWalk {
+            family,
+            mesh: *mesh,
+            grid,
+            block: block.clone(),
+            geom: BlockGeometry::new(mesh, block),
+            scratch: Scratch::new(&field),
+            halo: HaloExchange::new(block),
+            stepper,
+            samples,
+            seed,
+            move_seed: stream_seed(seed, Purpose::Moves),
+            rates: FaceRates::new(block.ny, block.nx),
+            rates_star: FaceRates::new(block.ny, block.nx),
+            star: field.clone(),
+            star2: field.clone(),
+            counts: field.clone(),
+            held: field.clone(),
+            out: [field.clone(), field.clone(), field.clone(), field.clone()],
+            packed: block.nx >= 2 && (block.ny >= 2 || !y_neighbours),
+            out_x: field.clone(),
+            out_y: field,
+            weights: vec![[0.0; 5]; block.cells()],
+            weights2: vec![[0.0; 5]; block.cells()],
+            report: WalkReport::default(),
+        }
+    }
+
+    /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)` in `rates` (or
+    /// `rates_star`).
+    fn rates_of(&mut self, comm: &Comm, f: &mut Field, star: bool) {
+        let (family, scratch) = (&self.family, &mut self.scratch);
+        self.halo.exchange(comm, f, |f| {
+            stage::fill_aux_owned(family, f, &mut scratch.aux)
+        });
+        stage::fill_aux_ghosts(&self.family, f, &mut self.scratch.aux);
+        let rates = if star {
+            &mut self.rates_star
+        } else {
+            &mut self.rates
+        };
+        let whole = self.geom.whole();
+        stage::flux_rates(
+            &self.family,
+            &self.geom,
+            f,
+            &mut self.scratch,
+            &whole,
+            rates,
+        );
+    }
+
+    /// Moves the particles of `counts` by the kernel `weights` (`second`: `weights2`) in
+    /// phase `phase` of reverse step `n`: split, exchange the leaving counts, pull the
+    /// arrivals.
+    fn move_counts(&mut self, comm: &Comm, n: u64, phase: u64, second: bool) {
+        let (ny, nx) = (self.geom.ny, self.geom.nx);
+        let key0 = n.wrapping_mul(self.mesh.cells() as u64);
+        let weights = if second {
+            &self.weights2
+        } else {
+            &self.weights
+        };
+        for j in 0..ny {
+            for i in 0..nx {
+                let k = self.counts.index(j as isize, i as isize);
+                let c = self.counts.raw()[k] as u64;
+                let parts = if c == 0 {
+                    [0; 5]
+                } else {
+                    let w = &weights[j * nx + i];
+                    let total = (w[0] + w[1]) + (w[2] + w[3]) + w[4];
+                    if !(total > 0.0 && total.is_finite()) {
+                        self.report.stuck += c;
+                    }
+                    let cell = global_cell(&self.mesh, self.block.y0 + j, self.block.x0 + i);
+                    let mut s = Stream::new(self.move_seed, key0.wrapping_add(cell), phase << 32);
+                    binomial::split(c, w, &mut s)
+                };
+                self.counts.raw_mut()[k] = parts[0] as f64;
+                for (side, field) in self.out.iter_mut().enumerate() {
+                    field.raw_mut()[k] = parts[side + 1] as f64;
+                }
+            }
+        }
+        self.exchange_leavers(comm);
+        let [west, east, south, north] = &self.out;
+        for j in 0..ny as isize {
+            for i in 0..nx as isize {
+                // Arrivals: the west neighbour's eastward movers, and so on.
+                let arriving = (east.get(j, i - 1) + west.get(j, i + 1))
+                    + (north.get(j - 1, i) + south.get(j + 1, i));
+                let k = self.counts.index(j, i);
+                self.counts.raw_mut()[k] += arriving;
+            }
+        }
+    }
+
+    /// Fills the ghosts of the leaving counts that the arrivals read: east-movers west of the
+    /// block, west-movers east of it, north-movers south of it, south-movers north of it.
+    fn exchange_leavers(&mut self, comm: &Comm) {
+        if !self.packed {
+            for field in &mut self.out {
+                self.halo.exchange(comm, field, |_| ());
+            }
+            return;
+        }
+        let (ny, nx) = (self.geom.ny as isize, self.geom.nx as isize);
+        let [west, east, south, north] = &mut self.out;
+        let set = |f: &mut Field, j: isize, i: isize, v: f64| {
+            let k = f.index(j, i);
+            f.raw_mut()[k] = v;
+        };
+        for j in 0..ny {
+            set(&mut self.out_x, j, 0, west.get(j, 0));
+            set(&mut self.out_x, j, nx - 1, east.get(j, nx - 1));
+        }
+        for i in 0..nx {
+            set(&mut self.out_y, 0, i, south.get(0, i));
+            set(&mut self.out_y, ny - 1, i, north.get(ny - 1, i));
+        }
+        self.halo.exchange(comm, &mut self.out_x, |_| ());
+        let y_neighbours = self.block.neighbours[Side::South.index()].is_some()
+            || self.block.neighbours[Side::North.index()].is_some();
+        if y_neighbours {
+            self.halo.exchange(comm, &mut self.out_y, |_| ());
+        }
+        // Ghosts on the physical boundary stay zero (never written by an exchange).
+        for j in 0..ny {
+            set(east, j, -1, self.out_x.get(j, -1));
+            set(west, j, nx, self.out_x.get(j, nx));
+        }
+        for i in 0..nx {
+            set(north, -1, i, self.out_y.get(-1, i));
+            set(south, ny, i, self.out_y.get(ny, i));
+        }
+    }
+
+    fn euler(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_before: &mut Field,
+        lent: Option<StepRates>,
+    ) {
+        let rates = match lent {
+            Some(r) => r.rates,
+            None => {
+                self.rates_of(comm, f_before, false);
+                &self.rates
+            }
+        };
+        explicit_weights(
+            &mut self.weights,
+            &self.geom,
+            f_before,
+            rates,
+            dt / self.geom.h,
+        );
+        self.move_counts(comm, n, 0, false);
+    }
+
+    fn ssprk2(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_before: &mut Field,
+        lent: Option<StepRates>,
+    ) {
+        let c = dt / self.geom.h;
+        let whole = self.geom.whole();
+        let lent = lent.and_then(|r| r.star.map(|(star, rates_star)| (r.rates, star, rates_star)));
+        if lent.is_none() {
+            // f* = A1 f^n, the forward's own bits, and the rates of L(f^n), L(f*).
+            self.rates_of(comm, f_before, false);
+            stage::apply_stored(&self.geom, f_before, &self.rates, &mut self.star, &whole, c);
+            let mut star = std::mem::replace(&mut self.star, Field::zeros(0, 0));
+            self.rates_of(comm, &mut star, true);
+            self.star = star;
+        }
+        let (rates, star, rates_star) = lent.unwrap_or((&self.rates, &self.star, &self.rates_star));
+        // f** = A2 f*.
+        stage::apply_stored(&self.geom, star, rates_star, &mut self.star2, &whole, c);
+        explicit_weights(&mut self.weights, &self.geom, star, rates_star, c);
+        explicit_weights(&mut self.weights2, &self.geom, f_before, rates, c);
+        // The I branch (weight f^n / 2) against the two stages (weight f** / 2).
+        let key0 = n.wrapping_mul(self.mesh.cells() as u64);
+        for j in 0..self.geom.ny {
+            for i in 0..self.geom.nx {
+                let k = self.counts.index(j as isize, i as isize);
+                let c = self.counts.raw()[k] as u64;
+                let [held, moving] = if c == 0 {
+                    [0, 0]
+                } else {
+                    let w = [0.5 * f_before.raw()[k], 0.5 * self.star2.raw()[k]];
+                    let total = w[0] + w[1];
+                    if total.is_nan() || total <= 0.0 {
+                        self.report.stuck += c;
+                    }
+                    let cell = global_cell(&self.mesh, self.block.y0 + j, self.block.x0 + i);
+                    let mut s = Stream::new(self.move_seed, key0.wrapping_add(cell), 0);
+                    binomial::split(c, &w, &mut s)
+                };
+                self.held.raw_mut()[k] = held as f64;
+                self.counts.raw_mut()[k] = moving as f64;
+            }
+        }
+        // Back through A2 (law f*), then A1 (law f^n).
+        self.move_counts(comm, n, 1, false);
+        self.move_counts(comm, n, 2, true);
+        let held = &self.held;
+        self.counts
+            .interior_mut()
+            .zip_mut_with(&held.interior(), |a, &b| *a += b);
+    }
+
+    fn implicit(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_after: &mut Field,
+        lent: Option<StepRates>,
+    ) {
+        let rates = match lent {
+            Some(r) => r.rates,
+            None => {
+                self.rates_of(comm, f_after, false);
+                &self.rates
+            }
+        };
+        let max_f = comm.max(f_after.interior().iter().fold(0.0f64, |m, &v| m.max(v)));
+        let local = reverse_rates(&mut self.weights, &self.geom, f_after, rates, max_f);
+        let lambda = comm.max(local);
+        let m = if lambda > 0.0 && lambda.is_finite() {
+            ((dt * lambda / SUBSTEP_SAFETY).ceil() as u64).clamp(1, MAX_SUBSTEPS)
+        } else if lambda > 0.0 {
+            MAX_SUBSTEPS
+        } else {
+            1
+        };
+        let tau = dt / m as f64;
+        for w in &mut self.weights {
+            for r in &mut w[1..] {
+                *r *= tau;
+            }
+            w[0] = (1.0 - ((w[1] + w[2]) + (w[3] + w[4]))).max(0.0);
+        }
+        for sub in 0..m {
+            self.move_counts(comm, n, sub, false);
+        }
+        self.report.substeps += m;
+        self.report.max_substeps = self.report.max_substeps.max(m);
+    }
+}
+
+impl<F: Family> ReverseObserver for ReverseWalk<F> {
+    fn start(&mut self, comm: &Comm, _f_end: &mut Field, u_start: &Field) -> Result<(), String> {
+        let t0 = Instant::now();
+        self.counts = multinomial_counts(
+            comm,
+            &self.mesh,
+            self.grid,
+            &self.block,
+            u_start,
+            self.samples,
+            stream_seed(self.seed, Purpose::Start),
+        )?;
+        self.report.wall += t0.elapsed();
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_before: &mut Field,
+        f_after: &mut Field,
+        _u: &Field,
+        rates: Option<StepRates<'_>>,
+    ) -> Result<(), String> {
+        let t0 = Instant::now();
+        match self.stepper {
+            StepperKind::Euler => {
+                self.euler(comm, n, dt, f_before, rates);
+                self.report.substeps += 1;
+                self.report.max_substeps = 1;
+            }
+            StepperKind::Ssprk2 => {
+                self.ssprk2(comm, n, dt, f_before, rates);
+                self.report.substeps += 1;
+                self.report.max_substeps = 1;
+            }
+            StepperKind::Implicit => self.implicit(comm, n, dt, f_after, rates),
+        }
+        self.report.wall += t0.elapsed();
+        Ok(())
+    }
+}
+
+impl<F: Family> SampleWalk for ReverseWalk<F> {
+    fn observer(&mut self) -> &mut dyn ReverseObserver {
+        self
+    }
+
+    fn counts(&self) -> &Field {
+        &self.counts
+    }
+
+    fn report(&self, comm: &Comm) -> WalkReport {
+        let r = self.report;
+        let stuck = comm.sum_u64_wrapping(&[r.stuck])[0];
+        WalkReport {
+            stuck,
+            wall: Duration::from_secs_f64(comm.max(r.wall.as_secs_f64())),
+            ..r
+        }
+    }
+}
