@@ -7,6 +7,8 @@
 #   make plot   PNG pictures of the run in OUT (heat map, radial profile, diagnostics panels;
 #               for a generate run: of forward.csv and terminal.h5)
 #   make study  the example condensation study configs/study.toml on NP ranks (runs/study/study.md)
+#   make filter the density-filtering examples configs/filter_1d.toml and filter_2d.toml on NP
+#               ranks (runs/filter_1d/filter.md, runs/filter_2d/filter.md and pictures)
 #   make headline   issue 4 headline benchmark (implicit 2D n = 255 to t = 40 at 1 and 2 ranks)
 #   make bench  kernel benchmarks (cargo bench: stage, particles) and the halo share at 2 ranks
 #   make io-bench   checkpoint write rate (collective / independent) against a plain dd
@@ -26,7 +28,7 @@ export OMPI_MCA_rmaps_base_oversubscribe := 1
 export OMPI_MCA_io := ^ompio
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 
-.PHONY: setup build run plot study headline test bench lint clean slurm-up slurm-down scaling io-bench
+.PHONY: setup build run plot study filter headline test bench lint clean slurm-up slurm-down scaling io-bench
 
 setup:
 	@bash scripts/setup.sh
@@ -48,6 +50,10 @@ plot: build
 
 study: build
 	mpirun -n $(NP) target/release/nlfp study configs/study.toml --out runs/study --overwrite
+
+filter: build
+	mpirun -n $(NP) target/release/nlfp filter configs/filter_1d.toml --out runs/filter_1d --overwrite
+	mpirun -n $(NP) target/release/nlfp filter configs/filter_2d.toml --out runs/filter_2d --overwrite
 
 headline: build
 	bash benches/headline.sh runs/headline
