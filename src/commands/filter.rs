@@ -8,8 +8,9 @@
 //!
 //! Writes into the output directory: `config.toml`, `clean.h5`, `noisy.h5`,
 //! `filtered_<variant>.h5` (the last cycle of each variant), `filter.csv`, `filter.md` and the
-//! pictures `density.png` (1D) or `density_*.png` (2D heat maps) of the recommended variant (the
-//! lowest L1 distance after the last cycle), `error.png` and `spectrum.png`.
+//! pictures `density.png` (1D) or `density_*.png` (2D heat maps) of the recommended variant
+//! (`score` when run, see [`crate::filter::report::Study::recommended`]), `error.png` and
+//! `spectrum.png`.
 
 use std::path::{Path, PathBuf};
 
@@ -325,7 +326,7 @@ pub fn execute(
     log::info!(
         "filter: lowest L1 after {} cycles: {}; results in {}: filter.csv, filter.md, {}",
         fc.cycles,
-        study.runs[study.recommended()].name,
+        study.runs[study.lowest_final_l1()].name,
         dir.display(),
         pictures.join(", ")
     );
