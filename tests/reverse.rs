@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
@@ -30,26 +30,6 @@ fn config(dim: usize, ratio: f64) -> String {
          [time]\nt_end = 1.5\ndt_max = 0.05\n\
          [output]\ndiagnostics_every = 1\nprogress_every = 1000.0\n"
     )
-}
-
-/// Runs `nlfp generate` and returns the output directory.
-fn generate(dir: &Path, name: &str, cfg: &str, np: usize, sets: &[&str]) -> PathBuf {
-    let config = write(dir, &format!("{name}.toml"), cfg);
-    let out = dir.join(name);
-    let mut args = vec![
-        "generate".to_string(),
-        config,
-        "--out".into(),
-        out.to_string_lossy().into_owned(),
-        "--overwrite".into(),
-    ];
-    for s in sets {
-        args.push("--set".into());
-        args.push((*s).into());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_ok(np, &args);
-    out
 }
 
 fn field(dir: &Path, name: &str) -> Vec<f64> {
