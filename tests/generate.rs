@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use nlfp::mesh::Mesh;
@@ -37,26 +37,6 @@ fn config(dim: usize, samples: u64) -> String {
 
 fn mesh(dim: usize) -> Mesh {
     Mesh::new(dim, if dim == 1 { 61 } else { 31 }, 6.0)
-}
-
-/// Runs `nlfp generate` on `np` ranks (0: no mpirun) and returns the output directory.
-fn generate(dir: &Path, name: &str, cfg: &str, np: usize, sets: &[&str]) -> PathBuf {
-    let config = write(dir, &format!("{name}.toml"), cfg);
-    let out = dir.join(name);
-    let mut args = vec![
-        "generate".to_string(),
-        config,
-        "--out".into(),
-        out.to_string_lossy().into_owned(),
-        "--overwrite".into(),
-    ];
-    for s in sets {
-        args.push("--set".into());
-        args.push((*s).into());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_ok(np, &args);
-    out
 }
 
 fn summary(dir: &Path, key: &str) -> f64 {

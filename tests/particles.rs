@@ -17,22 +17,7 @@ use nlfp::physics::ModelParams;
 
 /// Runs `nlfp particles` of `config` on `np` ranks (0: no mpirun) into `dir/name`.
 fn particles(dir: &Path, name: &str, config: &str, np: usize, sets: &[&str]) -> PathBuf {
-    let cfg = write(dir, &format!("{name}.toml"), config);
-    let out = dir.join(name);
-    let out_s = out.to_string_lossy().into_owned();
-    let mut args = vec![
-        "particles",
-        cfg.as_str(),
-        "--out",
-        out_s.as_str(),
-        "--overwrite",
-    ];
-    for s in sets {
-        args.push("--set");
-        args.push(s);
-    }
-    run_ok(np, &args);
-    out
+    run_command("particles", dir, name, config, np, sets)
 }
 
 /// `sum h^d |a - b|`.

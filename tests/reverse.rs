@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
@@ -30,26 +30,6 @@ fn config(dim: usize, ratio: f64) -> String {
          [time]\nt_end = 1.5\ndt_max = 0.05\n\
          [output]\ndiagnostics_every = 1\nprogress_every = 1000.0\n"
     )
-}
-
-/// Runs `nlfp generate` and returns the output directory.
-fn generate(dir: &Path, name: &str, cfg: &str, np: usize, sets: &[&str]) -> PathBuf {
-    let config = write(dir, &format!("{name}.toml"), cfg);
-    let out = dir.join(name);
-    let mut args = vec![
-        "generate".to_string(),
-        config,
-        "--out".into(),
-        out.to_string_lossy().into_owned(),
-        "--overwrite".into(),
-    ];
-    for s in sets {
-        args.push("--set".into());
-        args.push((*s).into());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_ok(np, &args);
-    out
 }
 
 fn field(dir: &Path, name: &str) -> Vec<f64> {
@@ -350,4 +330,69 @@ fn score_method_is_approximately_reversible() {
     eprintln!("score method, relative reconstruction errors at n = 81, 161, 321: {errors:?}");
     assert!(errors[2] < 0.01, "{errors:?}");
     assert!(errors[1] / errors[2] > 3.0, "not converging: {errors:?}");
+}
+
+/// Issue 5 test 6, memorisation through `nlfp generate` (kappa = 0, the classical baseline): data
+/// made of three narrow Gaussian peaks, forward to T, exact discrete reversal from the
+/// data-independent state m N(0, D). The mass the reverse puts back on each peak (the
+/// responsibility-weighted mass of u(0)) matches the closed-form memorisation weights
+/// `W_k = a_k E[q(Y) / f_T(Y)]` to 1e-3 of m, and differs from the data weights a_k.
+#[test]
+fn memorisation_weights_through_generate() {
+    use nlfp::physics::ou::{memorisation_weights, GaussianComponent, GaussianMixture};
+    let peaks = [(0.5, -2.0), (0.3, 0.5), (0.7, 2.5)];
+    let std = 0.1;
+    let t_end = 0.25;
+    let n = 481;
+    let components: Vec<String> = peaks
+        .iter()
+        .map(|(w, mu)| format!("{{ weight = {w}, mean = [{mu}], std = {std} }}"))
+        .collect();
+    let mass: f64 = peaks.iter().map(|p| p.0).sum();
+    let cfg = format!(
+        "[grid]\ndim = 1\nn = {n}\nhalf_width = 6.0\n\
+         [model]\nkappa = 0.0\nmass = {mass}\n\
+         [initial]\nkind = \"gaussian_mixture\"\ncomponents = [{}]\n\
+         [time]\nt_end = {t_end}\nstepper = \"ssprk2\"\n\
+         [output]\ndiagnostics_every = 100000\nprogress_every = 1000.0\n\
+         [reverse]\nsamples = 0\n",
+        components.join(", ")
+    );
+    let tmp = tempdir();
+    let out = generate(tmp.path(), "memo", &cfg, 2, &[]);
+    let u0 = field(&out, "reconstruction.h5");
+    let data = GaussianMixture::new(
+        1,
+        peaks
+            .iter()
+            .map(|&(weight, mu)| GaussianComponent {
+                weight,
+                mean: [mu, 0.0],
+                std,
+            })
+            .collect(),
+    );
+    let expected = memorisation_weights(&data, t_end, 1.0);
+    let mesh = nlfp::mesh::Mesh::new(1, n, 6.0);
+    let mut got = [0.0; 3];
+    let mut p = [0.0; 3];
+    for (i, u) in u0.iter().enumerate() {
+        data.responsibilities([mesh.centre(i), 0.0], &mut p);
+        for k in 0..3 {
+            got[k] += p[k] * u * mesh.h;
+        }
+    }
+    eprintln!("memorisation: generate {got:?}, closed form {expected:?}, data {peaks:?}");
+    for k in 0..3 {
+        assert!(
+            (got[k] - expected[k]).abs() <= 1e-3 * mass,
+            "peak {k}: {} vs closed form {}",
+            got[k],
+            expected[k]
+        );
+        assert!(
+            (expected[k] - peaks[k].0).abs() > 1e-2,
+            "weights do not differ from the data"
+        );
+    }
 }

@@ -36,22 +36,7 @@ profile_fit = [0.0, 0.3]
 
 /// Runs the study on `np` ranks into `dir/name`; returns the output directory.
 fn study(dir: &Path, name: &str, np: usize, sets: &[&str]) -> std::path::PathBuf {
-    let cfg = write(dir, "study.toml", STUDY);
-    let out = dir.join(name);
-    let out_s = out.to_string_lossy().into_owned();
-    let mut args = vec![
-        "study",
-        cfg.as_str(),
-        "--out",
-        out_s.as_str(),
-        "--overwrite",
-    ];
-    for s in sets {
-        args.push("--set");
-        args.push(s);
-    }
-    run_ok(np, &args);
-    out
+    run_command("study", dir, name, STUDY, np, sets)
 }
 
 /// `study.csv` as (header, rows).

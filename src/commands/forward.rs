@@ -149,7 +149,19 @@ pub(crate) fn execute(
     let physics = setup.config.physics_fingerprint();
     let resumed = run.resumed;
     let prepared = if comm.is_root() {
-        prepare_output_dir(&dir, &ckpt_dir, run.replace, resumed.is_none()).map(|_| Vec::new())
+        super::prepare_output_dir(
+            &dir,
+            &OUTPUT_FILES,
+            run.replace,
+            ", continue with --restart auto,",
+            &if resumed.is_none() {
+                vec![dir.join(SNAPSHOT_DIR), ckpt_dir.clone()]
+            } else {
+                Vec::new()
+            },
+            &[checkpoint::LATEST],
+        )
+        .map(|_| Vec::new())
     } else {
         Ok(Vec::new())
     };
@@ -564,48 +576,4 @@ fn existing_snapshots(dir: &Path, step: u64) -> Vec<SnapshotEntry> {
     }
     entries.sort_by_key(|e| e.step);
     entries
-}
-
-/// Creates `dir`, refusing to replace earlier results unless `replace`. A fresh start that
-/// replaces results also clears old snapshots and checkpoints, so that a later `--restart auto`
-/// cannot pick up a checkpoint of the previous run.
-fn prepare_output_dir(
-    dir: &Path,
-    ckpt_dir: &Path,
-    replace: bool,
-    fresh: bool,
-) -> Result<(), String> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(format!(
-            "output directory {} exists and is not a directory",
-            dir.display()
-        ));
-    }
-    let existing: Vec<&str> = OUTPUT_FILES
-        .iter()
-        .copied()
-        .filter(|name| dir.join(name).exists())
-        .collect();
-    if !existing.is_empty() && !replace {
-        return Err(format!(
-            "output directory {} already holds {}; choose another with --out DIR, continue with \
-             --restart auto, or pass --overwrite",
-            dir.display(),
-            existing.join(", ")
-        ));
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
-    if fresh && replace {
-        for sub in [dir.join(SNAPSHOT_DIR), ckpt_dir.to_path_buf()] {
-            for entry in std::fs::read_dir(sub).into_iter().flatten().flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".h5") || name == checkpoint::LATEST {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_file(dir.join("snapshots.xdmf"));
-    }
-    Ok(())
 }

@@ -119,7 +119,7 @@ pub fn execute(
 ) -> Result<Summary, CommandError> {
     let dir = dir.to_path_buf();
     let prepared = if comm.is_root() {
-        prepare_dir(&dir, overwrite).map(|_| Vec::new())
+        super::prepare_output_dir(&dir, &OUTPUT_FILES, overwrite, "", &[], &[]).map(|_| Vec::new())
     } else {
         Ok(Vec::new())
     };
@@ -516,28 +516,4 @@ fn summary_toml(s: &Summary, start: StartKind) -> String {
         );
     }
     text
-}
-
-/// Creates the output directory; refuses to reuse one holding results unless `overwrite`.
-fn prepare_dir(dir: &Path, overwrite: bool) -> Result<(), String> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(format!(
-            "output directory {} exists and is not a directory",
-            dir.display()
-        ));
-    }
-    let existing: Vec<&str> = OUTPUT_FILES
-        .iter()
-        .copied()
-        .filter(|name| dir.join(name).exists())
-        .collect();
-    if !existing.is_empty() && !overwrite {
-        return Err(format!(
-            "output directory {} already holds {}; choose another with --out DIR or pass --overwrite",
-            dir.display(),
-            existing.join(", ")
-        ));
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))
 }

@@ -114,7 +114,15 @@ pub fn run(
 
     let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
     let prepared = if comm.is_root() {
-        prepare_output_dir(&dir, overwrite).map(|_| Vec::new())
+        super::prepare_output_dir(
+            &dir,
+            &OUTPUT_FILES,
+            overwrite,
+            "",
+            &[dir.join(SNAPSHOT_DIR), dir.join(POSITIONS_DIR)],
+            &[],
+        )
+        .map(|_| Vec::new())
     } else {
         Ok(Vec::new())
     };
@@ -529,41 +537,4 @@ impl ParticleRun<'_> {
         };
         write_positions(self.comm, path, particles, &meta).map_err(CommandError::Runtime)
     }
-}
-
-/// Creates `dir`, refusing to replace earlier results unless `replace` (which also clears old
-/// snapshots and position files).
-fn prepare_output_dir(dir: &Path, replace: bool) -> Result<(), String> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(format!(
-            "output directory {} exists and is not a directory",
-            dir.display()
-        ));
-    }
-    let existing: Vec<&str> = OUTPUT_FILES
-        .iter()
-        .copied()
-        .filter(|name| dir.join(name).exists())
-        .collect();
-    if !existing.is_empty() && !replace {
-        return Err(format!(
-            "output directory {} already holds {}; choose another with --out DIR or pass \
-             --overwrite",
-            dir.display(),
-            existing.join(", ")
-        ));
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
-    if replace {
-        for sub in [dir.join(SNAPSHOT_DIR), dir.join(POSITIONS_DIR)] {
-            for entry in std::fs::read_dir(sub).into_iter().flatten().flatten() {
-                if entry.file_name().to_string_lossy().ends_with(".h5") {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_file(dir.join("snapshots.xdmf"));
-    }
-    Ok(())
 }

@@ -71,7 +71,7 @@ use crate::mesh::Mesh;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
 use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
 use crate::sweep::reverse::ReverseObserver;
-use crate::time::reverse::StepRates;
+use crate::time::reverse::{exchange_and_rates, StepRates};
 use crate::time::StepperKind;
 
 /// Upper bound on the uniformised sub-steps of one implicit step.
@@ -298,23 +298,18 @@ impl<F: Family> ReverseWalk<F> {
     /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)` in `rates` (or
     /// `rates_star`).
     fn rates_of(&mut self, comm: &Comm, f: &mut Field, star: bool) {
-        let (family, scratch) = (&self.family, &mut self.scratch);
-        self.halo.exchange(comm, f, |f| {
-            stage::fill_aux_owned(family, f, &mut scratch.aux)
-        });
-        stage::fill_aux_ghosts(&self.family, f, &mut self.scratch.aux);
         let rates = if star {
             &mut self.rates_star
         } else {
             &mut self.rates
         };
-        let whole = self.geom.whole();
-        stage::flux_rates(
+        exchange_and_rates(
+            comm,
+            &mut self.halo,
             &self.family,
             &self.geom,
-            f,
             &mut self.scratch,
-            &whole,
+            f,
             rates,
         );
     }

@@ -101,6 +101,28 @@ pub fn build_reverse(
     }
 }
 
+/// Exchanges the ghosts of `f`, computes its per-cell values (overlapped with the exchange) and
+/// stores the flux rates `(k_plus, k_minus)` of `L(f)` at every face of the block in `rates`
+/// (collective). Returns the time spent in the exchange.
+pub fn exchange_and_rates<F: Family>(
+    comm: &Comm,
+    halo: &mut HaloExchange,
+    family: &F,
+    geom: &BlockGeometry,
+    scratch: &mut Scratch<F::Aux>,
+    f: &mut Field,
+    rates: &mut FaceRates,
+) -> Duration {
+    let t0 = Instant::now();
+    halo.exchange(comm, f, |f| {
+        stage::fill_aux_owned(family, f, &mut scratch.aux)
+    });
+    let exchanged = t0.elapsed();
+    stage::fill_aux_ghosts(family, f, &mut scratch.aux);
+    stage::flux_rates(family, geom, f, scratch, &geom.whole(), rates);
+    exchanged
+}
+
 /// The transposed forward step of a flux family.
 pub struct Transpose<F: Family> {
     family: F,
@@ -145,31 +167,26 @@ impl<F: Family> Transpose<F> {
         }
     }
 
-    /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)` in `rates`.
+    /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)` in `rates` (or
+    /// `rates_star`).
     fn rates_of(&mut self, comm: &Comm, f: &mut Field, star: bool) {
         let t0 = Instant::now();
-        let (family, scratch) = (&self.family, &mut self.scratch);
-        self.halo.exchange(comm, f, |f| {
-            stage::fill_aux_owned(family, f, &mut scratch.aux)
-        });
-        let t1 = Instant::now();
-        stage::fill_aux_ghosts(&self.family, f, &mut self.scratch.aux);
         let rates = if star {
             &mut self.rates_star
         } else {
             &mut self.rates
         };
-        let whole = self.geom.whole();
-        stage::flux_rates(
+        let halo = exchange_and_rates(
+            comm,
+            &mut self.halo,
             &self.family,
             &self.geom,
-            f,
             &mut self.scratch,
-            &whole,
+            f,
             rates,
         );
-        self.timers.halo += t1 - t0;
-        self.timers.rates += t1.elapsed();
+        self.timers.halo += halo;
+        self.timers.rates += t0.elapsed().saturating_sub(halo);
     }
 
     /// `out = (I + dt L)^T w` with the rates in `rates` (or `rates_star`).

@@ -58,14 +58,22 @@ pub fn write(dir: &Path, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Runs a forward sweep of `config` (TOML text) on `np` ranks with extra `--set` overrides,
-/// writing into `dir/name`; returns the output directory.
-pub fn forward(dir: &Path, name: &str, config: &str, np: usize, sets: &[&str]) -> PathBuf {
+/// Runs `nlfp COMMAND` (`forward`, `generate`, `particles`, `study`, ...) for `config` (TOML
+/// text) on `np` ranks (0: no mpirun) with extra `--set` overrides, writing into `dir/name`;
+/// returns the output directory.
+pub fn run_command(
+    command: &str,
+    dir: &Path,
+    name: &str,
+    config: &str,
+    np: usize,
+    sets: &[&str],
+) -> PathBuf {
     let cfg = write(dir, &format!("{name}.toml"), config);
     let out = dir.join(name);
     let out_s = out.to_string_lossy().into_owned();
     let mut args = vec![
-        "forward",
+        command,
         cfg.as_str(),
         "--out",
         out_s.as_str(),
@@ -77,6 +85,16 @@ pub fn forward(dir: &Path, name: &str, config: &str, np: usize, sets: &[&str]) -
     }
     run_ok(np, &args);
     out
+}
+
+/// [`run_command`] with `forward`.
+pub fn forward(dir: &Path, name: &str, config: &str, np: usize, sets: &[&str]) -> PathBuf {
+    run_command("forward", dir, name, config, np, sets)
+}
+
+/// [`run_command`] with `generate`.
+pub fn generate(dir: &Path, name: &str, config: &str, np: usize, sets: &[&str]) -> PathBuf {
+    run_command("generate", dir, name, config, np, sets)
 }
 
 /// The `f` dataset of `dir/final.h5` with its shape and time.
