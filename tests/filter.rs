@@ -71,22 +71,7 @@ seed = 4
 
 /// Runs `nlfp filter` and returns the output directory.
 fn filter(dir: &Path, name: &str, cfg: &str, np: usize, sets: &[&str]) -> PathBuf {
-    let config = write(dir, &format!("{name}.toml"), cfg);
-    let out = dir.join(name);
-    let mut args = vec![
-        "filter".to_string(),
-        config,
-        "--out".into(),
-        out.to_string_lossy().into_owned(),
-        "--overwrite".into(),
-    ];
-    for s in sets {
-        args.push("--set".into());
-        args.push((*s).into());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_ok(np, &args);
-    out
+    run_command("filter", dir, name, cfg, np, sets)
 }
 
 /// `filter.csv` as rows of (variant, column -> value), plus the raw lines.
