@@ -594,7 +594,11 @@ fn summary_toml(s: &Summary, start: StartKind) -> String {
         s.store_peak_bytes,
         s.recomputed_steps,
     );
-    text += &format!("samples = {}\nsampler = \"{}\"\n", s.samples, s.sampler.name());
+    text += &format!(
+        "samples = {}\nsampler = \"{}\"\n",
+        s.samples,
+        s.sampler.name()
+    );
     if let Some(w) = &s.walk {
         text += &format!(
             "walk_seconds = {:.6}\nwalk_substeps = {}\nwalk_stuck = {}\n",
@@ -605,9 +609,13 @@ fn summary_toml(s: &Summary, start: StartKind) -> String {
     }
     if let Some(r) = &s.sde {
         text += &format!(
-            "sde_seconds = {:.6}\nsde_push_seconds = {:.6}\nsde_migrate_seconds = {:.6}\n\
+            "# sde_count: SDE particles present at t = 0; sde_ids_intact: their ids are exactly 0..N\n\
+             sde_count = {}\nsde_ids_intact = {}\n\
+             sde_seconds = {:.6}\nsde_push_seconds = {:.6}\nsde_migrate_seconds = {:.6}\n\
              sde_substeps = {}\nsde_max_substeps = {}\nsde_capped_steps = {}\n\
              sde_tamed = {}\nsde_particle_steps = {}\nsde_seconds_per_particle_step = {:e}\n",
+            r.count,
+            r.ids_intact,
             r.wall.as_secs_f64(),
             r.push_wall.as_secs_f64(),
             r.migrate_wall.as_secs_f64(),

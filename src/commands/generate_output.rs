@@ -264,12 +264,20 @@ pub fn pictures(
                     let shown = sampling::random_subset(p, SCATTER_POINTS, 17);
                     title.push(format!(
                         "{}{} of {}",
-                        if labelled { format!("{name} ") } else { String::new() },
+                        if labelled {
+                            format!("{name} ")
+                        } else {
+                            String::new()
+                        },
                         shown.len(),
                         p.len()
                     ));
                     Series {
-                        label: if labelled { name.to_string() } else { String::new() },
+                        label: if labelled {
+                            name.to_string()
+                        } else {
+                            String::new()
+                        },
                         x: shown.iter().map(|q| q[0]).collect(),
                         y: shown.iter().map(|q| q[1]).collect(),
                         style: LineStyle::Points,

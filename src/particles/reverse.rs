@@ -291,7 +291,10 @@ impl ReverseSde {
     ) -> ReverseSde {
         let two_d = mesh.dim == 2;
         let gy = usize::from(two_d);
-        let vel = [FaceVelocity::new(block, mesh.dim), FaceVelocity::new(block, mesh.dim)];
+        let vel = [
+            FaceVelocity::new(block, mesh.dim),
+            FaceVelocity::new(block, mesh.dim),
+        ];
         let vx_origin = vel[0].vx.index(0, 0) as isize;
         let sx = vel[0].vx.stride();
         let (vy_origin, sy) = if two_d {
