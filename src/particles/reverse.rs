@@ -535,7 +535,8 @@ impl ReverseSde {
                 let axes = if geom.two_d { 2 } else { 1 };
                 for d in 0..axes {
                     let mut drift = ds * (wa * a[d] + wb * b[d]);
-                    if !(drift.abs() <= h) {
+                    // (A NaN drift fails the finite test and is counted too.)
+                    if !drift.is_finite() || drift.abs() > h {
                         tamed += 1;
                         drift = if drift.is_finite() {
                             h.copysign(drift)
