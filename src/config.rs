@@ -151,6 +151,8 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("reverse.recompute_every", Ty::Int),
     ("reverse.samples", Ty::Int),
     ("reverse.seed", Ty::Int),
+    ("reverse.sampler", Ty::Str),
+    ("reverse.sde_safety", Ty::Float),
     ("study.mass_ratio", Ty::FloatArray),
     ("study.gamma", Ty::FloatArray),
     ("study.n", Ty::IntArray),
@@ -627,6 +629,41 @@ impl StoreName {
     }
 }
 
+/// `reverse.sampler`: what carries the generated samples back in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SamplerName {
+    /// The reverse grid random walk (exact in law for the discrete PDE).
+    Walk,
+    /// The reverse SDE particle sampler with interpolated coefficients.
+    Sde,
+    /// Both, side by side.
+    Both,
+}
+
+impl SamplerName {
+    /// All samplers.
+    pub const ALL: [SamplerName; 3] = [SamplerName::Walk, SamplerName::Sde, SamplerName::Both];
+
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SamplerName::Walk => "walk",
+            SamplerName::Sde => "sde",
+            SamplerName::Both => "both",
+        }
+    }
+
+    /// Whether the grid walk runs.
+    pub fn walk(&self) -> bool {
+        matches!(self, SamplerName::Walk | SamplerName::Both)
+    }
+
+    /// Whether the SDE sampler runs.
+    pub fn sde(&self) -> bool {
+        matches!(self, SamplerName::Sde | SamplerName::Both)
+    }
+}
+
 /// `[reverse]`: the reverse sweep and generation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReverseConfig {
@@ -636,7 +673,7 @@ pub struct ReverseConfig {
     pub noise: f64,
     /// Discretisation.
     pub method: ReverseMethodName,
-    /// Stabilisation `lambda >= 0` of the `score` method.
+    /// Stabilisation `lambda >= 0` of the `score` method and of the SDE sampler.
     pub lambda: f64,
     /// Trajectory store.
     pub store: StoreName,
@@ -646,6 +683,10 @@ pub struct ReverseConfig {
     pub samples: u64,
     /// Seed of the noise and of the samples.
     pub seed: u64,
+    /// Which sampler(s) carry the samples back.
+    pub sampler: SamplerName,
+    /// Sub-step safety `c > 0` of the SDE sampler.
+    pub sde_safety: f64,
 }
 
 /// `[particles]`: the interacting particle system run by `nlfp particles` (other commands
@@ -1495,6 +1536,8 @@ impl Config {
                 format!("recompute_every = {}", r.recompute_every),
                 format!("samples = {}", r.samples),
                 format!("seed = {}", r.seed),
+                format!("sampler = {}", fmt_str(r.sampler.name())),
+                format!("sde_safety = {}", fmt_f64(r.sde_safety)),
             ],
         );
         // A run's own config (the study's runs, forward runs) has no [study] section.
@@ -2056,6 +2099,10 @@ fn read_reverse(r: &Sec) -> Result<ReverseConfig, ConfigError> {
         recompute_every: r.int_at_least("recompute_every", 0, 0)?,
         samples: r.int_at_least("samples", 0, 10_000)?,
         seed: r.int_at_least("seed", 0, 1)?,
+        sampler: r
+            .name("sampler", &SamplerName::ALL, SamplerName::name)?
+            .unwrap_or(SamplerName::Walk),
+        sde_safety: r.positive_or("sde_safety", crate::particles::reverse::DEFAULT_SAFETY)?,
     })
 }
 

@@ -7,15 +7,19 @@
 //! 3. The reverse sweep back to `t = 0` (`reverse.method = "exact"`: the exact discrete time
 //!    reversal of every forward step), carrying `reverse.samples` particles drawn from the start
 //!    state along with the reverse grid random walk ([`crate::sampling::walk`]; exact in law
-//!    for `euler` and `ssprk2`, first order for `implicit`).
-//! 4. The samples, jittered inside their cells; their quality against fresh samples of `f0`
+//!    for `euler` and `ssprk2`, first order for `implicit`) and/or the reverse SDE particle
+//!    sampler ([`crate::particles::reverse`]; continuous space, weak error `O(ds + h)`), as
+//!    `reverse.sampler` says (`walk`, `sde`, `both`).
+//! 4. The samples (the walk's jittered inside their cells); their quality against fresh
+//!    samples of `f0`, both samplers against the same reference sets
 //!    ([`super::generate_output`]); the pictures.
 //!
 //! Writes into the output directory: `config.toml`, `data.h5` (`f0`), `terminal.h5` (`f(T)`),
 //! `start.h5` (`u(T)`), `reconstruction.h5` (`u(0)`), `forward.csv` (forward diagnostics, the
 //! columns of `nlfp forward`), `reverse.csv` (per reverse step: mass, min, max,
 //! `||u - f(t)||_1`, `sup |w - 1|`), `samples.h5` (dataset `samples`, `[N, dim]`) and
-//! `samples.csv` (`x` or `x,y` per line), `generate.png` (data, condensed state and
+//! `samples.csv` (`x` or `x,y` per line), `samples_sde.h5` / `samples_sde.csv` (the SDE
+//! sampler's, in particle-id order), `generate.png` (data, condensed state and
 //! reconstruction side by side), `samples.png` (scatter in 2D, histogram in 1D),
 //! `summary.toml` (start and reconstruction errors, sample quality and its noise floor,
 //! timings, store memory). Results are bit-identical for any rank count (explicit steppers;
@@ -31,11 +35,12 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{IoName, ReverseMethodName, StartName, StoreName};
+use crate::config::{IoName, ReverseMethodName, SamplerName, StartName, StoreName};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::csv::CsvWriter;
 use crate::io::hdf5::{write_field, FieldMeta, IoMode};
+use crate::particles::reverse::{ReverseSde, SdeReport, SdeSettings};
 use crate::sampling::walk::{build_walk, WalkReport};
 use crate::sampling::{self, Purpose};
 use crate::scheme::FaceCoefficients;
@@ -48,12 +53,12 @@ use crate::sweep::reverse::{
 };
 use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
-use crate::time::reverse::build_reverse;
+use crate::time::reverse::{build_reverse, StepRates};
 use crate::time::Requests;
 
 /// Files a generate run writes; a directory holding any of them is not reused without
 /// `--overwrite`.
-pub const OUTPUT_FILES: [&str; 13] = [
+pub const OUTPUT_FILES: [&str; 15] = [
     "config.toml",
     "data.h5",
     "terminal.h5",
@@ -65,6 +70,8 @@ pub const OUTPUT_FILES: [&str; 13] = [
     "trajectory.h5",
     "samples.h5",
     "samples.csv",
+    "samples_sde.h5",
+    "samples_sde.csv",
     "generate.png",
     "samples.png",
 ];
@@ -94,8 +101,14 @@ pub struct Summary {
     pub samples: u64,
     /// What the reverse walk did (with samples).
     pub walk: Option<WalkReport>,
-    /// Sample quality against fresh samples of `f0` (with samples).
+    /// The walk's sample quality against fresh samples of `f0` (with samples and the walk).
     pub quality: Option<Quality>,
+    /// `reverse.sampler`.
+    pub sampler: SamplerName,
+    /// What the SDE sampler did (with samples and the SDE sampler).
+    pub sde: Option<SdeReport>,
+    /// The SDE sampler's sample quality against the same references as the walk's.
+    pub sde_quality: Option<Quality>,
 }
 
 /// Runs the command.
@@ -282,7 +295,8 @@ pub fn execute(
         csv: csv("reverse.csv", &REVERSE_HEADER)?,
     };
     let n_samples = setup.config.reverse.samples;
-    let mut walk = (n_samples > 0).then(|| {
+    let sampler = setup.config.reverse.sampler;
+    let mut walk = (n_samples > 0 && sampler.walk()).then(|| {
         build_walk(
             &setup.mesh,
             setup.grid,
@@ -294,9 +308,29 @@ pub fn execute(
             setup.config.reverse.seed,
         )
     });
-    let observer: &mut dyn ReverseObserver = match walk.as_mut() {
-        Some(w) => w.observer(),
-        None => &mut NoObserver,
+    let mut sde = (n_samples > 0 && sampler.sde()).then(|| {
+        ReverseSde::new(
+            &setup.mesh,
+            setup.grid,
+            &setup.block,
+            &setup.params,
+            SdeSettings {
+                lambda: setup.config.reverse.lambda,
+                safety: setup.config.reverse.sde_safety,
+                samples: n_samples,
+                seed: setup.config.reverse.seed,
+            },
+        )
+    });
+    let mut pair;
+    let observer: &mut dyn ReverseObserver = match (walk.as_mut(), sde.as_mut()) {
+        (Some(w), Some(s)) => {
+            pair = Pair(w.observer(), s);
+            &mut pair
+        }
+        (Some(w), None) => w.observer(),
+        (None, Some(s)) => s,
+        (None, None) => &mut NoObserver,
     };
     let result = reverse_march
         .run(method, store.as_mut(), &state.dt_history, &mut u, observer)
@@ -305,8 +339,16 @@ pub fn execute(
 
     // 4. Samples, their quality, pictures.
     let mut points = Vec::new();
+    let mut sde_points = Vec::new();
     let (mut walk_report, mut quality) = (None, None);
-    if let (Some(walk), Some(f0)) = (&walk, &f0) {
+    let (mut sde_report, mut sde_quality) = (None, None);
+    let references = match &f0 {
+        Some(f0) if n_samples > 0 => {
+            output::references(comm, setup, f0).map_err(CommandError::Runtime)?
+        }
+        _ => None,
+    };
+    if let Some(walk) = &walk {
         let jitter = sampling::stream_seed(setup.config.reverse.seed, Purpose::Jitter);
         let local = sampling::jittered_positions(&setup.mesh, &setup.block, walk.counts(), jitter);
         points = sampling::gather_samples(comm, &local);
@@ -318,10 +360,27 @@ pub fn execute(
                     points.len()
                 )));
             }
-            output::write_samples(&dir, &points, setup, &config_text)
+            output::write_samples(&dir, "samples", &points, setup, &config_text)
                 .map_err(CommandError::Fatal)?;
         }
-        quality = output::quality(comm, setup, f0, &points).map_err(CommandError::Runtime)?;
+        quality = references.as_ref().map(|r| r.compare(setup, &points));
+    }
+    if let Some(sde) = &sde {
+        let report = sde.report(comm);
+        if !report.ids_intact {
+            return Err(CommandError::Fatal(format!(
+                "reverse SDE sampler: {} particles at t = 0 (expected {n_samples}) or ids lost \
+                 or duplicated",
+                report.count
+            )));
+        }
+        sde_points = sde.gather_positions(comm);
+        if comm.is_root() {
+            output::write_samples(&dir, "samples_sde", &sde_points, setup, &config_text)
+                .map_err(CommandError::Fatal)?;
+        }
+        sde_quality = references.as_ref().map(|r| r.compare(setup, &sde_points));
+        sde_report = Some(report);
     }
     let mut pictures = Vec::new();
     if let (Some(u_start), Some(f0)) = (&u_start, &f0) {
@@ -333,7 +392,7 @@ pub fn execute(
                 start,
                 reconstruction,
             };
-            match output::pictures(&dir, setup, &fields, &points, state.t) {
+            match output::pictures(&dir, setup, &fields, &points, &sde_points, state.t) {
                 Ok(names) => pictures = names,
                 Err(e) => log::warn!("pictures not drawn: {e}"),
             }
@@ -357,6 +416,9 @@ pub fn execute(
         samples: n_samples,
         walk: walk_report,
         quality,
+        sampler,
+        sde: sde_report,
+        sde_quality,
     };
     store.finish(comm).map_err(CommandError::Runtime)?;
     if comm.is_root() {
@@ -380,10 +442,9 @@ pub fn execute(
             summary.start_error,
             summary.reconstruction_error,
         );
-        if let (Some(w), Some(q)) = (&summary.walk, &summary.quality) {
+        if let Some(w) = &summary.walk {
             log::info!(
-                "samples: {} in {} ({} sub-steps{}); {} to fresh f0 samples {:.3e}, \
-                 noise floor {:.3e} measured / {:.3e} expected ({} points per set)",
+                "walk: {} samples in {} ({} sub-steps{})",
                 summary.samples,
                 format_duration(w.wall.as_secs_f64()),
                 w.substeps,
@@ -392,8 +453,44 @@ pub fn execute(
                 } else {
                     String::new()
                 },
+            );
+        }
+        if let Some(r) = &summary.sde {
+            log::info!(
+                "sde: {} particles in {} ({} sub-steps, at most {} per step{}{}; push {}, \
+                 migration {}; {:.3e} s per particle-step)",
+                summary.samples,
+                format_duration(r.wall.as_secs_f64()),
+                r.substeps,
+                r.max_substeps,
+                if r.capped > 0 {
+                    format!(", {} steps capped", r.capped)
+                } else {
+                    String::new()
+                },
+                if r.tamed > 0 {
+                    format!(", {} drift steps clipped", r.tamed)
+                } else {
+                    String::new()
+                },
+                format_duration(r.push_wall.as_secs_f64()),
+                format_duration(r.migrate_wall.as_secs_f64()),
+                r.wall.as_secs_f64() / (r.particle_steps.max(1)) as f64,
+            );
+        }
+        if let Some(q) = summary.quality.as_ref().or(summary.sde_quality.as_ref()) {
+            let mut values = Vec::new();
+            if let Some(w) = &summary.quality {
+                values.push(format!("walk {:.3e}", w.value));
+            }
+            if let Some(s) = &summary.sde_quality {
+                values.push(format!("sde {:.3e}", s.value));
+            }
+            log::info!(
+                "sample quality, {} to fresh f0 samples: {}; noise floor {:.3e} measured / \
+                 {:.3e} expected ({} points per set)",
                 q.metric,
-                q.value,
+                values.join(", "),
                 q.floor,
                 q.expected_floor,
                 q.points,
@@ -407,8 +504,11 @@ pub fn execute(
             "forward.csv",
             "reverse.csv",
         ];
-        if summary.samples > 0 {
+        if summary.walk.is_some() {
             files.extend(["samples.h5", "samples.csv"]);
+        }
+        if summary.sde.is_some() {
+            files.extend(["samples_sde.h5", "samples_sde.csv"]);
         }
         files.extend(pictures.iter().copied());
         files.push("summary.toml");
@@ -494,7 +594,11 @@ fn summary_toml(s: &Summary, start: StartKind) -> String {
         s.store_peak_bytes,
         s.recomputed_steps,
     );
-    text += &format!("samples = {}\n", s.samples);
+    text += &format!(
+        "samples = {}\nsampler = \"{}\"\n",
+        s.samples,
+        s.sampler.name()
+    );
     if let Some(w) = &s.walk {
         text += &format!(
             "walk_seconds = {:.6}\nwalk_substeps = {}\nwalk_stuck = {}\n",
@@ -503,17 +607,67 @@ fn summary_toml(s: &Summary, start: StartKind) -> String {
             w.stuck
         );
     }
-    if let Some(q) = &s.quality {
+    if let Some(r) = &s.sde {
         text += &format!(
-            "# {m}: generated samples against fresh samples of f0; {m}_floor: two fresh f0 sets\n\
-             # of the same size (the sampling noise); {m}_expected_floor: its expectation\n\
-             metric_points = {}\n{m} = {:e}\n{m}_floor = {:e}\n{m}_expected_floor = {:e}\n",
+            "# sde_count: SDE particles present at t = 0; sde_ids_intact: their ids are exactly 0..N\n\
+             sde_count = {}\nsde_ids_intact = {}\n\
+             sde_seconds = {:.6}\nsde_push_seconds = {:.6}\nsde_migrate_seconds = {:.6}\n\
+             sde_substeps = {}\nsde_max_substeps = {}\nsde_capped_steps = {}\n\
+             sde_tamed = {}\nsde_particle_steps = {}\nsde_seconds_per_particle_step = {:e}\n",
+            r.count,
+            r.ids_intact,
+            r.wall.as_secs_f64(),
+            r.push_wall.as_secs_f64(),
+            r.migrate_wall.as_secs_f64(),
+            r.substeps,
+            r.max_substeps,
+            r.capped,
+            r.tamed,
+            r.particle_steps,
+            r.wall.as_secs_f64() / r.particle_steps.max(1) as f64,
+        );
+    }
+    if let Some(q) = s.quality.as_ref().or(s.sde_quality.as_ref()) {
+        text += &format!(
+            "# {m}: the walk's samples against fresh samples of f0; sde_{m}: the SDE sampler's\n\
+             # against the same set; {m}_floor: two fresh f0 sets of the same size (the sampling\n\
+             # noise); {m}_expected_floor: its expectation\n\
+             metric_points = {}\n{m}_floor = {:e}\n{m}_expected_floor = {:e}\n",
             q.points,
-            q.value,
             q.floor,
             q.expected_floor,
             m = q.metric,
         );
     }
+    if let Some(q) = &s.quality {
+        text += &format!("{} = {:e}\n", q.metric, q.value);
+    }
+    if let Some(q) = &s.sde_quality {
+        text += &format!("sde_{} = {:e}\n", q.metric, q.value);
+    }
     text
+}
+
+/// Two observers of one reverse march (the grid walk and the SDE sampler), called in order.
+struct Pair<'a>(&'a mut dyn ReverseObserver, &'a mut dyn ReverseObserver);
+
+impl ReverseObserver for Pair<'_> {
+    fn start(&mut self, comm: &Comm, f_end: &mut Field, u_start: &Field) -> Result<(), String> {
+        self.0.start(comm, f_end, u_start)?;
+        self.1.start(comm, f_end, u_start)
+    }
+
+    fn step(
+        &mut self,
+        comm: &Comm,
+        n: u64,
+        dt: f64,
+        f_before: &mut Field,
+        f_after: &mut Field,
+        u: &Field,
+        rates: Option<StepRates<'_>>,
+    ) -> Result<(), String> {
+        self.0.step(comm, n, dt, f_before, f_after, u, rates)?;
+        self.1.step(comm, n, dt, f_before, f_after, u, rates)
+    }
 }

@@ -1,5 +1,6 @@
 //! The generation outputs of `nlfp generate`: the samples carried back by the reverse walk
-//! (`samples.h5`, `samples.csv`), their quality report against fresh samples of the data, and
+//! (`samples.h5`, `samples.csv`) and by the reverse SDE sampler (`samples_sde.h5`,
+//! `samples_sde.csv`), their quality report against fresh samples of the data, and
 //! the pictures (`generate.png`, `samples.png`).
 //!
 //! # Quality report
@@ -56,16 +57,18 @@ pub struct Quality {
     pub expected_floor: f64,
 }
 
-/// Writes `samples.h5` and `samples.csv` (rank 0; `points` are rank 0's gathered samples).
+/// Writes `<stem>.h5` and `<stem>.csv` (rank 0; `points` are rank 0's gathered samples):
+/// `samples` for the grid walk, `samples_sde` for the SDE sampler.
 pub fn write_samples(
     dir: &Path,
+    stem: &str,
     points: &[[f64; 2]],
     setup: &RunSetup,
     config_text: &str,
 ) -> Result<(), String> {
     let dim = setup.mesh.dim;
     samples::write_h5(
-        &dir.join("samples.h5"),
+        &dir.join(format!("{stem}.h5")),
         points,
         dim,
         &SamplesMeta {
@@ -74,17 +77,19 @@ pub fn write_samples(
             config: config_text.to_string(),
         },
     )?;
-    samples::write_csv(&dir.join("samples.csv"), points, dim)
+    samples::write_csv(&dir.join(format!("{stem}.csv")), points, dim)
 }
 
-/// Draws the two reference sets of `f0` (collective) and, on rank 0, compares the generated
-/// `points` with them. `None` elsewhere.
-pub fn quality(
-    comm: &Comm,
-    setup: &RunSetup,
-    f0: &Field,
-    points: &[[f64; 2]],
-) -> Result<Option<Quality>, String> {
+/// The two reference sets `R1`, `R2` of `f0` (rank 0's copies), drawn once and compared with
+/// every sampler's output.
+pub struct References {
+    r1: Vec<[f64; 2]>,
+    r2: Vec<[f64; 2]>,
+}
+
+/// Draws the two reference sets of `f0` with `reverse.samples` points each (collective);
+/// `None` on ranks other than 0.
+pub fn references(comm: &Comm, setup: &RunSetup, f0: &Field) -> Result<Option<References>, String> {
     let n = setup.config.reverse.samples;
     let seed = setup.config.reverse.seed;
     let draw = |purpose| {
@@ -101,45 +106,61 @@ pub fn quality(
     };
     let r1 = draw(Purpose::ReferenceA)?;
     let r2 = draw(Purpose::ReferenceB)?;
-    if !comm.is_root() {
-        return Ok(None);
-    }
-    if setup.mesh.dim == 1 {
-        let xs = |p: &[[f64; 2]]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
-        let (s, a, b) = (xs(points), xs(&r1), xs(&r2));
-        return Ok(Some(Quality {
-            metric: "w1",
+    Ok(comm.is_root().then_some(References { r1, r2 }))
+}
+
+/// Draws the two reference sets of `f0` (collective) and, on rank 0, compares the generated
+/// `points` with them. `None` elsewhere.
+pub fn quality(
+    comm: &Comm,
+    setup: &RunSetup,
+    f0: &Field,
+    points: &[[f64; 2]],
+) -> Result<Option<Quality>, String> {
+    Ok(references(comm, setup, f0)?.map(|refs| refs.compare(setup, points)))
+}
+
+impl References {
+    /// The quality of the generated `points` against these references (module doc).
+    pub fn compare(&self, setup: &RunSetup, points: &[[f64; 2]]) -> Quality {
+        let (r1, r2) = (&self.r1, &self.r2);
+        if setup.mesh.dim == 1 {
+            let xs = |p: &[[f64; 2]]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
+            let (s, a, b) = (xs(points), xs(r1), xs(r2));
+            return Quality {
+                metric: "w1",
+                points: s.len(),
+                value: stats::wasserstein1(&s, &a),
+                floor: stats::wasserstein1(&b, &a),
+                expected_floor: stats::w1_floor(&a, s.len(), a.len()),
+            };
+        }
+        let subset_seed = sampling::stream_seed(setup.config.reverse.seed, Purpose::Subset);
+        let pick = |p: &[[f64; 2]], k: u64| {
+            sampling::random_subset(p, METRIC_POINTS, crate::random::bits(subset_seed, k, 0))
+        };
+        let (s, a, b) = (pick(points, 0), pick(r1, 1), pick(r2, 2));
+        let self_a = stats::mean_self_distance(&a);
+        let value = stats::energy_from_means(
+            stats::mean_cross_distance(&s, &a),
+            stats::mean_self_distance(&s),
+            self_a,
+        );
+        let floor = stats::energy_from_means(
+            stats::mean_cross_distance(&b, &a),
+            stats::mean_self_distance(&b),
+            self_a,
+        );
+        let len = a.len().max(2);
+        let delta = self_a * len as f64 / (len - 1) as f64;
+        Quality {
+            metric: "energy_distance",
             points: s.len(),
-            value: stats::wasserstein1(&s, &a),
-            floor: stats::wasserstein1(&b, &a),
-            expected_floor: stats::w1_floor(&a, s.len(), a.len()),
-        }));
+            value,
+            floor,
+            expected_floor: stats::energy_floor(delta, s.len(), a.len()),
+        }
     }
-    let subset_seed = sampling::stream_seed(seed, Purpose::Subset);
-    let pick = |p: &[[f64; 2]], k: u64| {
-        sampling::random_subset(p, METRIC_POINTS, crate::random::bits(subset_seed, k, 0))
-    };
-    let (s, a, b) = (pick(points, 0), pick(&r1, 1), pick(&r2, 2));
-    let self_a = stats::mean_self_distance(&a);
-    let value = stats::energy_from_means(
-        stats::mean_cross_distance(&s, &a),
-        stats::mean_self_distance(&s),
-        self_a,
-    );
-    let floor = stats::energy_from_means(
-        stats::mean_cross_distance(&b, &a),
-        stats::mean_self_distance(&b),
-        self_a,
-    );
-    let len = a.len().max(2);
-    let delta = self_a * len as f64 / (len - 1) as f64;
-    Ok(Some(Quality {
-        metric: "energy_distance",
-        points: s.len(),
-        value,
-        floor,
-        expected_floor: stats::energy_floor(delta, s.len(), a.len()),
-    }))
 }
 
 /// The global field on rank 0 (`(ny, nx)`, row = y), `None` elsewhere. Collective.
@@ -174,13 +195,15 @@ pub struct PictureFields {
     pub reconstruction: Array2<f64>,
 }
 
-/// Draws `generate.png` (data, condensed state, reconstruction side by side) and, with
-/// samples, `samples.png` (rank 0). Returns the names written.
+/// Draws `generate.png` (data, condensed state and reconstruction side by side) and, with
+/// samples, `samples.png` (rank 0): the grid walk's `points` and the SDE sampler's
+/// `sde_points` (either may be empty). Returns the names written.
 pub fn pictures(
     dir: &Path,
     setup: &RunSetup,
     fields: &PictureFields,
     points: &[[f64; 2]],
+    sde_points: &[[f64; 2]],
     t_end: f64,
 ) -> Result<Vec<&'static str>, String> {
     let err = |e: plot::PlotError| e.to_string();
@@ -228,21 +251,46 @@ pub fn pictures(
             let _ = std::fs::remove_file(p);
         }
         joined?;
-        if !points.is_empty() {
-            let shown = sampling::random_subset(points, SCATTER_POINTS, 17);
-            let series = Series {
-                label: String::new(),
-                x: shown.iter().map(|p| p[0]).collect(),
-                y: shown.iter().map(|p| p[1]).collect(),
-                style: LineStyle::Points,
-            };
+        let sets: Vec<(&str, &[[f64; 2]])> = [("walk", points), ("sde", sde_points)]
+            .into_iter()
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+        if !sets.is_empty() {
+            let labelled = sets.len() > 1;
+            let mut title = Vec::new();
+            let series: Vec<Series> = sets
+                .iter()
+                .map(|(name, p)| {
+                    let shown = sampling::random_subset(p, SCATTER_POINTS, 17);
+                    title.push(format!(
+                        "{}{} of {}",
+                        if labelled {
+                            format!("{name} ")
+                        } else {
+                            String::new()
+                        },
+                        shown.len(),
+                        p.len()
+                    ));
+                    Series {
+                        label: if labelled {
+                            name.to_string()
+                        } else {
+                            String::new()
+                        },
+                        x: shown.iter().map(|q| q[0]).collect(),
+                        y: shown.iter().map(|q| q[1]).collect(),
+                        style: LineStyle::Points,
+                    }
+                })
+                .collect();
             let axes = Axes {
-                title: format!("generated samples ({} of {})", shown.len(), points.len()),
+                title: format!("generated samples ({})", title.join(", ")),
                 x_label: "x".into(),
                 y_label: "y".into(),
                 ..Axes::default()
             };
-            plot::lines(&dir.join("samples.png"), &axes, &[series]).map_err(err)?;
+            plot::lines(&dir.join("samples.png"), &axes, &series).map_err(err)?;
             written.push("samples.png");
         }
         return Ok(written);
@@ -296,39 +344,45 @@ pub fn pictures(
         ],
     )
     .map_err(err)?;
-    if !points.is_empty() {
-        // Histogram density of the samples per cell against f0 / m.
-        let mut hist = vec![0.0; mesh.nx()];
-        for p in points {
-            if let Some(i) = mesh.locate(p[0]) {
-                hist[i] += 1.0;
-            }
-        }
-        let scale = 1.0 / (points.len() as f64 * mesh.h);
+    let sets: Vec<(&str, &[[f64; 2]])> = [("walk samples", points), ("sde samples", sde_points)]
+        .into_iter()
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    if !sets.is_empty() {
+        // Histogram densities of the samples per cell against f0 / m.
         let mass: f64 = fields.data.iter().sum::<f64>() * mesh.h;
+        let mut series = vec![line(
+            "f0 / m",
+            row(&fields.data).iter().map(|v| v / mass).collect(),
+            LineStyle::Solid,
+        )];
+        for (name, p) in &sets {
+            let mut hist = vec![0.0; mesh.nx()];
+            for q in p.iter() {
+                if let Some(i) = mesh.locate(q[0]) {
+                    hist[i] += 1.0;
+                }
+            }
+            let scale = 1.0 / (p.len() as f64 * mesh.h);
+            series.push(line(
+                name,
+                hist.iter().map(|c| c * scale).collect(),
+                LineStyle::Points,
+            ));
+        }
         let axes = Axes {
-            title: format!("{} generated samples: histogram", points.len()),
+            title: format!(
+                "{} generated samples: histogram",
+                sets.iter()
+                    .map(|(name, p)| format!("{} {}", p.len(), name.trim_end_matches(" samples")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             x_label: "x".into(),
             y_label: "probability density".into(),
             ..Axes::default()
         };
-        plot::lines(
-            &dir.join("samples.png"),
-            &axes,
-            &[
-                line(
-                    "f0 / m",
-                    row(&fields.data).iter().map(|v| v / mass).collect(),
-                    LineStyle::Solid,
-                ),
-                line(
-                    "samples",
-                    hist.iter().map(|c| c * scale).collect(),
-                    LineStyle::Points,
-                ),
-            ],
-        )
-        .map_err(err)?;
+        plot::lines(&dir.join("samples.png"), &axes, &series).map_err(err)?;
         written.push("samples.png");
     }
     Ok(written)

@@ -22,13 +22,12 @@
 //! * [`forward`]: the forward step, the push loop over a rank's particles.
 //! * [`Ownership`] + [`crate::comm::Migrator`]: particles live on the rank owning the cell that
 //!   contains them and move there after every push.
-//!
-//! A reverse-time SDE sampler reuses all of this: its own drift kernel next to
-//! [`push::SemiImplicit`], its own [`rng::Stream`]s (`Reverse`, `ReverseInitial`) so its noise
-//! is independent of the forward run's, [`cic::Cic::gather`] to interpolate stored coefficient
-//! fields (ghosts filled by [`crate::comm::GhostStrips`]), [`push::reflect`], [`sample`] to
-//! draw from the asymptotic state, the migration, and [`grid::ParticleGrid`] to deposit its
-//! samples for comparison with the data.
+//! * [`reverse`]: the reverse-time SDE sampler of `nlfp generate`, a
+//!   [`crate::sweep::reverse::ReverseObserver`]. It reuses the pieces above: its own
+//!   [`rng::Stream`]s (`Reverse`, `ReverseInitial`) so its noise is independent of the forward
+//!   run's, the CIC geometry to interpolate face velocities of the stored forward states (ghosts
+//!   filled by [`crate::comm::GhostStrips`]), [`push::reflect`], [`sample`] to draw from the
+//!   start state, and the migration.
 //!
 //! # Bit-identical results on any rank count
 //!
@@ -49,6 +48,7 @@ pub mod cic;
 pub mod forward;
 pub mod grid;
 pub mod push;
+pub mod reverse;
 pub mod rng;
 pub mod sample;
 pub mod smooth;
