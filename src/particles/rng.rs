@@ -16,12 +16,6 @@
 //! the push), or a 53-bit uniform and two 32-bit uniforms (the initial draw). Known-answer
 //! tests against Random123's `kat_vectors` are below.
 
-/// Philox multipliers and Weyl key increments (Random123).
-const M0: u32 = 0xD251_1F53;
-const M1: u32 = 0xCD9E_8D57;
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
-
 /// Independent uses of the generator; each has its own counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -36,34 +30,7 @@ pub enum Stream {
     ReverseInitial = 3,
 }
 
-#[inline(always)]
-fn mulhilo(a: u32, b: u32) -> (u32, u32) {
-    let p = u64::from(a) * u64::from(b);
-    ((p >> 32) as u32, p as u32)
-}
-
-/// The Philox4x32 bijection with `rounds` rounds.
-#[inline(always)]
-pub fn philox4x32(rounds: u32, ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    let mut c = ctr;
-    let mut k = key;
-    for r in 0..rounds {
-        if r > 0 {
-            k[0] = k[0].wrapping_add(W0);
-            k[1] = k[1].wrapping_add(W1);
-        }
-        let (hi0, lo0) = mulhilo(M0, c[0]);
-        let (hi1, lo1) = mulhilo(M1, c[2]);
-        c = [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0];
-    }
-    c
-}
-
-/// Philox4x32-10, the recommended variant.
-#[inline(always)]
-pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    philox4x32(10, ctr, key)
-}
+pub use crate::random::{philox4x32, philox4x32_10};
 
 /// A uniform in `[0, 1)` with 53 random bits from two words.
 #[inline(always)]
