@@ -6,6 +6,7 @@
 use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::field::Field;
+use crate::io::csv::CsvValue;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 
@@ -91,6 +92,37 @@ impl Diagnostics {
         "newton_iterations",
         "krylov_iterations",
     ];
+
+    /// The row of [`Diagnostics::HEADER`] for this state: `step, t, dt`, the diagnostics,
+    /// `wall_seconds`, `max_rate` and the cumulative Newton/Krylov counts (empty when absent).
+    pub fn csv_row(
+        &self,
+        step: u64,
+        t: f64,
+        dt: f64,
+        wall_seconds: f64,
+        max_rate: Option<f64>,
+        iterations: Option<(u64, u64)>,
+    ) -> Vec<CsvValue> {
+        vec![
+            CsvValue::Int(step),
+            t.into(),
+            dt.into(),
+            self.mass.into(),
+            self.min.into(),
+            self.max.into(),
+            self.l2.into(),
+            self.entropy.into(),
+            self.centre_mass.into(),
+            self.mass_drift.into(),
+            self.condensate.into(),
+            self.symmetry_defect.into(),
+            wall_seconds.into(),
+            max_rate.into(),
+            iterations.map_or(CsvValue::Empty, |(n, _)| CsvValue::Int(n)),
+            iterations.map_or(CsvValue::Empty, |(_, k)| CsvValue::Int(k)),
+        ]
+    }
 
     /// Computes the diagnostics of `f` (collective: every rank must call).
     pub fn compute(

@@ -10,26 +10,9 @@ use common::*;
 
 /// A small config: 1D (gamma = 3, n = 41) or 2D (gamma = 2, n = 21), mass `ratio` m_c.
 fn config(dim: usize, ratio: f64) -> String {
-    let (n, gamma, components) = if dim == 1 {
-        (
-            41,
-            3.0,
-            "{ weight = 1.0, mean = [1.2], std = 0.4 }, { weight = 0.6, mean = [-1.5], std = 0.5 }",
-        )
-    } else {
-        (
-            21,
-            2.0,
-            "{ weight = 1.0, mean = [1.2, 0.3], std = 0.6 }, { weight = 0.7, mean = [-1.0, -1.0], std = 0.5 }",
-        )
-    };
-    format!(
-        "[grid]\ndim = {dim}\nn = {n}\nhalf_width = 6.0\n\
-         [model]\ngamma = {gamma}\nmass_ratio = {ratio}\n\
-         [initial]\nkind = \"gaussian_mixture\"\ncomponents = [{components}]\n\
-         [time]\nt_end = 1.5\ndt_max = 0.05\n\
-         [output]\ndiagnostics_every = 1\nprogress_every = 1000.0\n"
-    )
+    two_blobs(dim, if dim == 1 { 41 } else { 21 }, ratio)
+        + "[time]\nt_end = 1.5\ndt_max = 0.05\n\
+           [output]\ndiagnostics_every = 1\nprogress_every = 1000.0\n"
 }
 
 fn field(dir: &Path, name: &str) -> Vec<f64> {

@@ -12,27 +12,12 @@ use common::*;
 /// The configuration of `tests/generate.rs`: 2D (gamma = 2, n = 31) or 1D (gamma = 3,
 /// n = 61), mass 1.5 m_c, two Gaussian blobs, T = 3, both samplers.
 fn supercritical(dim: usize, samples: u64) -> String {
-    let (n, gamma, components) = if dim == 1 {
-        (
-            61,
-            3.0,
-            "{ weight = 1.0, mean = [1.2], std = 0.4 }, { weight = 0.6, mean = [-1.5], std = 0.5 }",
+    two_blobs(dim, if dim == 1 { 61 } else { 31 }, 1.5)
+        + &format!(
+            "[time]\nt_end = 3.0\n\
+             [output]\ndiagnostics_every = 1000\nprogress_every = 1000.0\n\
+             [reverse]\nsamples = {samples}\nseed = 3\nsampler = \"both\"\n"
         )
-    } else {
-        (
-            31,
-            2.0,
-            "{ weight = 1.0, mean = [1.2, 0.3], std = 0.6 }, { weight = 0.7, mean = [-1.0, -1.0], std = 0.5 }",
-        )
-    };
-    format!(
-        "[grid]\ndim = {dim}\nn = {n}\nhalf_width = 6.0\n\
-         [model]\ngamma = {gamma}\nmass_ratio = 1.5\n\
-         [initial]\nkind = \"gaussian_mixture\"\ncomponents = [{components}]\n\
-         [time]\nt_end = 3.0\n\
-         [output]\ndiagnostics_every = 1000\nprogress_every = 1000.0\n\
-         [reverse]\nsamples = {samples}\nseed = 3\nsampler = \"both\"\n"
-    )
 }
 
 /// A short (T = 0.5) subcritical (0.8 m_c) run from the terminal state, so that the exact

@@ -18,7 +18,7 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{FilterVariantName, IoName, NoiseKindName};
+use crate::config::{FilterVariantName, NoiseKindName};
 use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
 use crate::filter::cycle::{run_cycle, CycleReport, CycleSetup, Variant};
@@ -29,7 +29,7 @@ use crate::filter::report::{
 };
 use crate::filter::smooth::Smoother;
 use crate::filter::spectrum::band_energies;
-use crate::io::hdf5::{write_field, FieldMeta, IoMode};
+use crate::io::hdf5::{write_field, FieldMeta};
 use crate::mesh::Mesh;
 use crate::sweep::forward::format_duration;
 
@@ -138,10 +138,7 @@ pub fn execute(
     let fc = &setup.config.filter;
     let mesh = setup.mesh;
     let config_text = setup.config.to_toml();
-    let io_mode = match setup.config.output.io {
-        IoName::Collective => IoMode::Collective,
-        IoName::Independent => IoMode::Independent,
-    };
+    let io_mode = setup.io_mode();
     let write = |name: &str, f: &Field| {
         write_field(
             comm,

@@ -11,7 +11,7 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{IoName, StudyConfig, Usr1Action};
+use crate::config::{StudyConfig, Usr1Action};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::checkpoint::{self, CheckpointState, CheckpointWrite};
@@ -182,19 +182,11 @@ pub(crate) fn execute(
             Err(e) => return Err(CommandError::Fatal(e)),
         }
         log::info!(
-            "{}: {}D n = {} on {} x {} ranks, {} / {}, m = {:.6e}{}, t_end = {}{}",
+            "{}: {}, {} / {}, t_end = {}{}",
             run.label,
-            setup.mesh.dim,
-            setup.mesh.n,
-            setup.grid.px,
-            setup.grid.py,
+            setup.run_line(),
             setup.scheme.name(),
             setup.stepper.name(),
-            setup.mass,
-            setup
-                .critical_mass
-                .map(|mc| format!(" ({:.4} m_c)", setup.mass / mc))
-                .unwrap_or_default(),
             setup.config.time.t_end,
             match resumed {
                 Some(c) => format!(", resuming at step {} (t = {:e})", c.step, c.t),
@@ -202,10 +194,7 @@ pub(crate) fn execute(
             }
         );
     }
-    let io_mode = match setup.config.output.io {
-        IoName::Collective => IoMode::Collective,
-        IoName::Independent => IoMode::Independent,
-    };
+    let io_mode = setup.io_mode();
     let mut sink = ForwardSink {
         comm,
         setup,

@@ -35,26 +35,26 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{IoName, ReverseMethodName, SamplerName, StartName, StoreName};
+use crate::config::{ReverseMethodName, SamplerName, StartName, StoreName};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
 use crate::io::csv::CsvWriter;
-use crate::io::hdf5::{write_field, FieldMeta, IoMode};
+use crate::io::hdf5::{write_field, FieldMeta};
 use crate::particles::reverse::{ReverseSde, SdeReport, SdeSettings};
 use crate::sampling::walk::{build_walk, WalkReport};
 use crate::sampling::{self, Purpose};
 use crate::scheme::FaceCoefficients;
 use crate::sweep::forward::{
-    format_duration, ForwardMarch, MarchControl, MarchError, MarchSink, MarchState, OutputCadence,
+    format_duration, ForwardMarch, MarchControl, MarchError, MarchState, OutputCadence,
 };
 use crate::sweep::reverse::{
     asymptotic_state, perturb, NoObserver, ReverseMarch, ReverseMethod, ReverseObserver, StartKind,
     REVERSE_HEADER,
 };
 use crate::sweep::score::ScoreReverse;
+use crate::sweep::trajectory::TrajectoryRecorder;
 use crate::sweep::trajectory::{DiskStore, MemoryStore, RecomputeStore, TrajectoryStore};
 use crate::time::reverse::{build_reverse, StepRates};
-use crate::time::Requests;
 
 /// Files a generate run writes; a directory holding any of them is not reused without
 /// `--overwrite`.
@@ -139,10 +139,7 @@ pub fn execute(
     comm.broadcast_result(prepared)
         .map_err(CommandError::Input)?;
     let config_text = setup.config.to_toml();
-    let io_mode = match setup.config.output.io {
-        IoName::Collective => IoMode::Collective,
-        IoName::Independent => IoMode::Independent,
-    };
+    let io_mode = setup.io_mode();
     let write = |name: &str, f: &Field, t: f64, step: u64, dt: f64| {
         write_field(
             comm,
@@ -174,18 +171,10 @@ pub fn execute(
             CommandError::Fatal(format!("{}: {e}", dir.join("config.toml").display()))
         })?;
         log::info!(
-            "generate: {}D n = {} on {} x {} ranks, {} / {}, m = {:.6e}{}, T = {}, start {}, store {}",
-            setup.mesh.dim,
-            setup.mesh.n,
-            setup.grid.px,
-            setup.grid.py,
+            "generate: {}, {} / {}, T = {}, start {}, store {}",
+            setup.run_line(),
             setup.scheme.name(),
             setup.stepper.name(),
-            setup.mass,
-            setup
-                .critical_mass
-                .map(|mc| format!(" ({:.4} m_c)", setup.mass / mc))
-                .unwrap_or_default(),
             setup.config.time.t_end,
             setup.config.reverse.start.name(),
             setup.config.reverse.store.name(),
@@ -215,7 +204,7 @@ pub fn execute(
     };
     let mut state = MarchState::start();
     let mut stepper = setup.stepper();
-    let mut sink = Recorder {
+    let mut sink = TrajectoryRecorder {
         comm,
         store: store.as_mut(),
     };
@@ -544,30 +533,6 @@ fn build_store(
             &setup.block,
         )),
     })
-}
-
-/// The forward sink of a generate run: records every state, writes nothing else.
-struct Recorder<'a> {
-    comm: &'a Comm,
-    store: &'a mut dyn TrajectoryStore,
-}
-
-impl MarchSink for Recorder<'_> {
-    fn snapshot(&mut self, _f: &Field, _state: &MarchState) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn checkpoint(&mut self, _f: &Field, _state: &MarchState, _s: &[f64]) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn poll(&mut self, _step: u64) -> Result<Requests, String> {
-        Ok(Requests::default())
-    }
-
-    fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
-        self.store.record(self.comm, state.step, state.last_dt(), f)
-    }
 }
 
 fn summary_toml(s: &Summary, start: StartKind) -> String {

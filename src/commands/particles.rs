@@ -28,7 +28,6 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::{Comm, Migrator};
-use crate::config::IoName;
 use crate::decomp::{Block, ProcessGrid};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
@@ -155,27 +154,16 @@ pub fn run(
             Err(e) => return Err(CommandError::Fatal(e)),
         }
         log::info!(
-            "particles: {}D n = {} on {} x {} ranks, N_p = {count}, m = {:.6e}{}, dt = {dt:e} x {steps} \
-             steps to t = {:e}, smoothing {width} cells, seed {} (initial draw {:.2}s)",
-            mesh.dim,
-            mesh.n,
-            setup.grid.px,
-            setup.grid.py,
-            setup.mass,
-            setup
-                .critical_mass
-                .map(|mc| format!(" ({:.4} m_c)", setup.mass / mc))
-                .unwrap_or_default(),
+            "particles: {}, N_p = {count}, dt = {dt:e} x {steps} steps to t = {:e}, \
+             smoothing {width} cells, seed {} (initial draw {:.2}s)",
+            setup.run_line(),
             steps as f64 * dt,
             pc.seed,
             draw_time.as_secs_f64()
         );
     }
 
-    let io_mode = match setup.config.output.io {
-        IoName::Collective => IoMode::Collective,
-        IoName::Independent => IoMode::Independent,
-    };
+    let io_mode = setup.io_mode();
     let mut run = ParticleRun {
         comm,
         mesh: &mesh,
@@ -415,24 +403,7 @@ impl ParticleRun<'_> {
             .map(|(_, inner)| sums[3] as f64 * self.particle_mass - inner);
         let imbalance = max_local * self.comm.size() as f64 / self.count as f64;
         if let Some(csv) = &mut self.csv {
-            let mut row = vec![
-                CsvValue::Int(step),
-                t.into(),
-                dt.into(),
-                d.mass.into(),
-                d.min.into(),
-                d.max.into(),
-                d.l2.into(),
-                d.entropy.into(),
-                d.centre_mass.into(),
-                d.mass_drift.into(),
-                d.condensate.into(),
-                d.symmetry_defect.into(),
-                self.start.elapsed().as_secs_f64().into(),
-                CsvValue::Empty,
-                CsvValue::Empty,
-                CsvValue::Empty,
-            ];
+            let mut row = d.csv_row(step, t, dt, self.start.elapsed().as_secs_f64(), None, None);
             row.extend([
                 CsvValue::Int(total),
                 CsvValue::Float(units_defect as f64),

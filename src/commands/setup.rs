@@ -153,6 +153,30 @@ impl RunSetup {
         })
     }
 
+    /// The HDF5 transfer mode of `output.io`.
+    pub fn io_mode(&self) -> crate::io::hdf5::IoMode {
+        match self.config.output.io {
+            crate::config::IoName::Collective => crate::io::hdf5::IoMode::Collective,
+            crate::config::IoName::Independent => crate::io::hdf5::IoMode::Independent,
+        }
+    }
+
+    /// `2D n = 101 on 2 x 1 ranks, m = 1.48e1 (1.5000 m_c)`: the grid, process grid and mass,
+    /// for the first log line of a run.
+    pub fn run_line(&self) -> String {
+        format!(
+            "{}D n = {} on {} x {} ranks, m = {:.6e}{}",
+            self.mesh.dim,
+            self.mesh.n,
+            self.grid.px,
+            self.grid.py,
+            self.mass,
+            self.critical_mass
+                .map(|mc| format!(" ({:.4} m_c)", self.mass / mc))
+                .unwrap_or_default()
+        )
+    }
+
     /// The initial field of this rank's block.
     pub fn initial_field(&self) -> Result<Field, CommandError> {
         let mut f = Field::zeros(self.block.ny, self.block.nx);

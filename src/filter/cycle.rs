@@ -25,12 +25,13 @@ use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::scheme::{FaceCoefficients, SchemeKind};
 use crate::sweep::forward::OutputCadence;
-use crate::sweep::forward::{ForwardMarch, MarchControl, MarchError, MarchSink, MarchState};
+use crate::sweep::forward::{ForwardMarch, MarchControl, MarchError, MarchState};
 use crate::sweep::reverse::{asymptotic_state, NoObserver, ReverseMarch, ReverseMethod};
 use crate::sweep::score::ScoreReverse;
+use crate::sweep::trajectory::TrajectoryRecorder;
 use crate::sweep::trajectory::{MemoryStore, TrajectoryStore};
 use crate::time::reverse::build_reverse;
-use crate::time::{build_stepper, Requests, StepControl, StepperKind};
+use crate::time::{build_stepper, StepControl, StepperKind};
 
 /// The reverse of a filtering cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,27 +121,6 @@ pub struct CycleReport {
     pub reverse_seconds: f64,
 }
 
-/// Records every forward state into the store.
-struct Recorder<'a> {
-    comm: &'a Comm,
-    store: &'a mut dyn TrajectoryStore,
-}
-
-impl MarchSink for Recorder<'_> {
-    fn snapshot(&mut self, _: &Field, _: &MarchState) -> Result<(), String> {
-        Ok(())
-    }
-    fn checkpoint(&mut self, _: &Field, _: &MarchState, _: &[f64]) -> Result<(), String> {
-        Ok(())
-    }
-    fn poll(&mut self, _: u64) -> Result<Requests, String> {
-        Ok(Requests::default())
-    }
-    fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
-        self.store.record(self.comm, state.step, state.last_dt(), f)
-    }
-}
-
 /// Runs one cycle of `variant` from `g` (owned cells), replacing it by the result. Collective;
 /// errors are known to every rank.
 pub fn run_cycle(s: &CycleSetup, variant: Variant, g: &mut Field) -> Result<CycleReport, String> {
@@ -183,7 +163,7 @@ pub fn run_cycle(s: &CycleSetup, variant: Variant, g: &mut Field) -> Result<Cycl
         snapshot_dt: 0.0,
         checkpoint_every: 0,
     };
-    let mut sink = Recorder {
+    let mut sink = TrajectoryRecorder {
         comm,
         store: &mut store,
     };

@@ -12,7 +12,7 @@ use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::field::Field;
-use crate::io::csv::{CsvValue, CsvWriter};
+use crate::io::csv::CsvWriter;
 use crate::mesh::Mesh;
 use crate::time::{Requests, StageTimers, TimeStepper};
 
@@ -248,24 +248,14 @@ impl ForwardMarch<'_> {
         let (step, t, dt) = (state.step, state.t, state.last_dt());
         let d = Diagnostics::compute(self.comm, self.diagnostics, self.mesh, self.block, f);
         if let Some(csv) = &mut self.csv {
-            let written = csv.row(&[
-                CsvValue::Int(step),
-                t.into(),
-                dt.into(),
-                d.mass.into(),
-                d.min.into(),
-                d.max.into(),
-                d.l2.into(),
-                d.entropy.into(),
-                d.centre_mass.into(),
-                d.mass_drift.into(),
-                d.condensate.into(),
-                d.symmetry_defect.into(),
-                start.elapsed().as_secs_f64().into(),
-                max_rate.into(),
-                iterations.map_or(CsvValue::Empty, |(n, _)| CsvValue::Int(n)),
-                iterations.map_or(CsvValue::Empty, |(_, k)| CsvValue::Int(k)),
-            ]);
+            let written = csv.row(&d.csv_row(
+                step,
+                t,
+                dt,
+                start.elapsed().as_secs_f64(),
+                Some(max_rate),
+                iterations,
+            ));
             if let Err(e) = written {
                 // Only rank 0 knows: take the whole job down rather than leave ranks waiting.
                 log::error!("{e}");

@@ -190,8 +190,6 @@ impl ReverseMarch<'_> {
         store_wall += t0.elapsed();
         // w^N = u^N / f^N; where f^N = 0 nothing can be transported: w = 1 (u there is lost).
         let mut w = Field::zeros(ny, nx);
-        w.interior_mut()
-            .zip_mut_with(&u.interior(), |w, _| *w = 1.0);
         ndarray::Zip::from(w.interior_mut())
             .and(u.interior())
             .and(f_after.interior())
@@ -399,7 +397,7 @@ pub fn asymptotic_state(params: &ModelParams, mesh: &Mesh, block: &Block, mass: 
         let shape = grid_sum(&|r2| params.steady_state(r2, 0.0), false);
         (shape / mass).ln()
     } else {
-        beta_for_discrete_mass(params, mass, &|beta| {
+        beta_for_discrete_mass(mass, &|beta| {
             grid_sum(&|r2| params.steady_state(r2, beta), false)
         })
     };
@@ -421,12 +419,7 @@ pub fn asymptotic_state(params: &ModelParams, mesh: &Mesh, block: &Block, mass: 
 
 /// `beta > 0` with `discrete_mass(beta) = mass` (decreasing in `beta`, `+inf` at 0 on a grid
 /// containing the origin), by bisection in `ln beta`.
-fn beta_for_discrete_mass(
-    params: &ModelParams,
-    mass: f64,
-    discrete_mass: &dyn Fn(f64) -> f64,
-) -> f64 {
-    let _ = params;
+fn beta_for_discrete_mass(mass: f64, discrete_mass: &dyn Fn(f64) -> f64) -> f64 {
     let (mut lo, mut hi) = (1e-300f64, 1.0f64);
     while discrete_mass(hi) > mass && hi < 1e6 {
         hi *= 2.0;

@@ -25,7 +25,8 @@ use crate::decomp::Block;
 use crate::field::Field;
 use crate::io::hdf5::SeriesFile;
 use crate::mesh::Mesh;
-use crate::time::TimeStepper;
+use crate::sweep::forward::{MarchSink, MarchState};
+use crate::time::{Requests, TimeStepper};
 
 /// The trajectory store, selected by `reverse.store`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +69,33 @@ pub trait TrajectoryStore {
     }
     /// Releases what the store holds (removes scratch files; collective).
     fn finish(self: Box<Self>, comm: &Comm) -> Result<(), String>;
+}
+
+/// The forward-march sink that records every state (the start state too) into a store and
+/// writes nothing else: the forward half of a forward-reverse run.
+pub struct TrajectoryRecorder<'a> {
+    /// Communicator (recording may be collective).
+    pub comm: &'a Comm,
+    /// Where the states go.
+    pub store: &'a mut dyn TrajectoryStore,
+}
+
+impl MarchSink for TrajectoryRecorder<'_> {
+    fn snapshot(&mut self, _: &Field, _: &MarchState) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, _: &Field, _: &MarchState, _: &[f64]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn poll(&mut self, _: u64) -> Result<Requests, String> {
+        Ok(Requests::default())
+    }
+
+    fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
+        self.store.record(self.comm, state.step, state.last_dt(), f)
+    }
 }
 
 /// Owned cells of a field, row-major.

@@ -194,3 +194,25 @@ pub fn relaunch_under_mpirun(rank_counts: &[usize], label: &str) -> Option<i32> 
     println!("{label}: {passed} passed, {failed} failed");
     Some(i32::from(failed > 0))
 }
+
+/// The `[grid]`, `[model]` and `[initial]` sections of the two-blob test problem: 1D (gamma = 3)
+/// or 2D (gamma = 2) on `[-6, 6]^dim` with `n` cells per axis, mass `ratio` m_c, two Gaussian
+/// blobs off the origin. Callers append their own `[time]`, `[output]`, ... sections.
+pub fn two_blobs(dim: usize, n: usize, ratio: f64) -> String {
+    let (gamma, components) = if dim == 1 {
+        (
+            3.0,
+            "{ weight = 1.0, mean = [1.2], std = 0.4 }, { weight = 0.6, mean = [-1.5], std = 0.5 }",
+        )
+    } else {
+        (
+            2.0,
+            "{ weight = 1.0, mean = [1.2, 0.3], std = 0.6 }, { weight = 0.7, mean = [-1.0, -1.0], std = 0.5 }",
+        )
+    };
+    format!(
+        "[grid]\ndim = {dim}\nn = {n}\nhalf_width = 6.0\n\
+         [model]\ngamma = {gamma}\nmass_ratio = {ratio}\n\
+         [initial]\nkind = \"gaussian_mixture\"\ncomponents = [{components}]\n"
+    )
+}
