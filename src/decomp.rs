@@ -55,31 +55,30 @@ impl ProcessGrid {
         self.px * self.py
     }
 
-    /// Checks an explicit grid against the mesh and the number of ranks.
-    pub fn check(&self, mesh: &Mesh, nranks: usize) -> Result<(), String> {
+    /// Checks an explicit grid against the mesh and the number of ranks: no empty axis,
+    /// `px * py = nranks`, and no axis with more ranks than cells.
+    pub fn check(&self, mesh: &Mesh, nranks: usize) -> Result<(), GridError> {
         if self.px == 0 || self.py == 0 {
-            return Err(format!(
-                "process grid {}x{} has an empty axis",
-                self.px, self.py
-            ));
+            return Err(GridError::EmptyAxis(*self));
         }
         if self.size() != nranks {
-            return Err(format!(
-                "process grid {}x{} has {} ranks but the job has {}",
-                self.px,
-                self.py,
-                self.size(),
-                nranks
-            ));
+            return Err(GridError::WrongSize {
+                grid: *self,
+                nranks,
+            });
         }
-        if self.px > mesh.nx() || self.py > mesh.ny() {
-            return Err(format!(
-                "process grid {}x{} has more ranks than cells along an axis (grid is {}x{})",
-                self.px,
-                self.py,
-                mesh.nx(),
-                mesh.ny()
-            ));
+        for (axis, (ranks, cells)) in [(self.px, mesh.nx()), (self.py, mesh.ny())]
+            .into_iter()
+            .enumerate()
+        {
+            if ranks > cells {
+                return Err(GridError::MoreRanksThanCells {
+                    grid: *self,
+                    axis,
+                    nx: mesh.nx(),
+                    ny: mesh.ny(),
+                });
+            }
         }
         Ok(())
     }
@@ -87,9 +86,9 @@ impl ProcessGrid {
     /// The balanced automatic choice: in 1D a line of ranks; in 2D, among the factorisations
     /// `px * py = nranks` that fit the grid, the one with the smallest halo (largest block
     /// perimeter `ceil(n/px) + ceil(n/py)`), ties broken towards `px >= py`.
-    pub fn choose(mesh: &Mesh, nranks: usize) -> Result<ProcessGrid, String> {
+    pub fn choose(mesh: &Mesh, nranks: usize) -> Result<ProcessGrid, GridError> {
         if nranks == 0 {
-            return Err("no ranks".into());
+            return Err(GridError::NoRanks);
         }
         if mesh.dim == 1 {
             let grid = ProcessGrid { px: nranks, py: 1 };
@@ -115,12 +114,80 @@ impl ProcessGrid {
                 best = Some((halo, ProcessGrid { px, py }));
             }
         }
-        best.map(|(_, g)| g).ok_or_else(|| {
-            format!(
+        best.map(|(_, g)| g)
+            .ok_or(GridError::NoArrangement { nranks, n })
+    }
+}
+
+/// Why a process grid does not fit a mesh and a rank count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GridError {
+    /// The job has no ranks.
+    NoRanks,
+    /// An axis of the grid has no ranks.
+    EmptyAxis(ProcessGrid),
+    /// The grid's size `px * py` is not the job's rank count.
+    WrongSize {
+        /// The grid.
+        grid: ProcessGrid,
+        /// Ranks of the job.
+        nranks: usize,
+    },
+    /// More ranks than cells along `axis` (`0` = x, `1` = y): a block would be empty.
+    MoreRanksThanCells {
+        /// The grid.
+        grid: ProcessGrid,
+        /// The first axis with too many ranks.
+        axis: usize,
+        /// Cells along x.
+        nx: usize,
+        /// Cells along y.
+        ny: usize,
+    },
+    /// No factorisation `px * py = nranks` leaves every block of the `n x n` grid a cell.
+    NoArrangement {
+        /// Ranks of the job.
+        nranks: usize,
+        /// Cells per axis.
+        n: usize,
+    },
+}
+
+impl std::fmt::Display for GridError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            GridError::NoRanks => write!(f, "no ranks"),
+            GridError::EmptyAxis(g) => {
+                write!(f, "process grid {}x{} has an empty axis", g.px, g.py)
+            }
+            GridError::WrongSize { grid: g, nranks } => write!(
+                f,
+                "process grid {}x{} has {} ranks but the job has {nranks}",
+                g.px,
+                g.py,
+                g.size()
+            ),
+            GridError::MoreRanksThanCells {
+                grid: g, nx, ny, ..
+            } => write!(
+                f,
+                "process grid {}x{} has more ranks than cells along an axis (grid is {nx}x{ny})",
+                g.px, g.py
+            ),
+            GridError::NoArrangement { nranks, n } => write!(
+                f,
                 "{nranks} ranks cannot be arranged on a {n}x{n} grid without an empty block \
                  (more ranks than cells along an axis)"
-            )
-        })
+            ),
+        }
+    }
+}
+
+impl std::error::Error for GridError {}
+
+impl From<GridError> for String {
+    fn from(e: GridError) -> String {
+        e.to_string()
     }
 }
 

@@ -19,6 +19,7 @@ pub mod filter;
 pub mod initial;
 pub mod io;
 pub mod mesh;
+pub mod names;
 pub mod padded;
 pub mod particles;
 pub mod physics;

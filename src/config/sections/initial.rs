@@ -1,0 +1,295 @@
+//! `[initial]`: the initial density, one of four kinds; `[[initial.components]]` tables.
+
+use std::path::PathBuf;
+
+use toml::{Table, Value};
+
+use crate::config::read::{describe, Sec};
+use crate::config::rules::required_positive;
+use crate::config::rules::{config_section, custom, optional_positive, required_name};
+use crate::config::schema::Ty;
+use crate::config::ConfigError;
+use crate::names::named_enum;
+
+named_enum! {
+    /// `initial.kind`: the family of the initial density.
+    pub enum InitialKind {
+        /// A weighted sum of isotropic Gaussians (`initial.components`).
+        GaussianMixture = "gaussian_mixture",
+        /// A uniform disc (an interval in 1D) of `radius` around `centre`.
+        Disc = "disc",
+        /// A Gaussian ring of `radius` and thickness `width` around `centre` (two bumps in 1D).
+        Ring = "ring",
+        /// A histogram of samples read from the CSV `file`.
+        Points = "points",
+    }
+}
+
+impl InitialKind {
+    /// Whether the `[initial]` key `key` (other than `kind`) is used by this kind.
+    pub fn uses(&self, key: &str) -> bool {
+        let used: &[&str] = match self {
+            InitialKind::GaussianMixture => &["components"],
+            InitialKind::Disc => &["centre", "radius"],
+            InitialKind::Ring => &["centre", "radius", "width"],
+            InitialKind::Points => &["file"],
+        };
+        used.contains(&key)
+    }
+}
+
+config_section! {
+    /// `[initial]`: the initial density. Keys a kind does not use are rejected when loading.
+    pub struct InitialConfig {
+        /// The family of the initial density. Required.
+        pub kind: InitialKind = required_name::<InitialKind>().physics(),
+        /// Centre of the disc or ring, `dim` coordinates (the origin unless given; always `dim`
+        /// long).
+        pub centre: Vec<f64> = custom(Ty::FloatArray, read_centre).physics(),
+        /// Radius of the disc or ring.
+        pub radius: Option<f64> = optional_positive().physics(),
+        /// Thickness (standard deviation) of the Gaussian ring profile.
+        pub width: Option<f64> = optional_positive().physics(),
+        /// The CSV of sample coordinates (`points`), already resolved against the config directory.
+        #[serde(serialize_with = "crate::config::rules::optional_path_text")]
+        pub file: Option<PathBuf> = custom(Ty::Str, read_file).physics(),
+        /// Mixture components (`gaussian_mixture`; empty otherwise).
+        pub components: Vec<ComponentConfig> = custom(Ty::TableArray, read_components).physics(),
+    }
+    check = check_kind_keys;
+}
+
+config_section! {
+    /// One table of `initial.components`: `weight * N(mean, std^2 I)`.
+    pub struct ComponentConfig {
+        /// Relative weight `> 0` (weights are normalised to the total mass by the driver).
+        pub weight: f64 = required_positive("a relative weight > 0"),
+        /// Centre, `dim` coordinates.
+        pub mean: Vec<f64> = custom(Ty::FloatArray, read_mean),
+        /// Standard deviation `> 0` along every axis.
+        pub std: f64 = required_positive("the standard deviation > 0"),
+    }
+}
+
+impl InitialConfig {
+    /// Removes from `table` (this section, serialized) the keys the kind does not use: loading
+    /// rejects them.
+    pub(in crate::config) fn drop_unused(&self, table: &mut Table) {
+        table.retain(|key, _| key == "kind" || self.kind.uses(key));
+    }
+}
+
+/// `initial.centre` as given; empty when absent (the origin is filled in once `grid.dim` is
+/// known, in `config/validate.rs`).
+fn read_centre(i: &Sec, key: &str) -> Result<Vec<f64>, ConfigError> {
+    Ok(i.floats(key)?.unwrap_or_default())
+}
+
+/// `initial.file` as written (resolved against the config directory when loading).
+fn read_file(i: &Sec, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    match i.string(key)? {
+        Some("") => Err(i.err(key, "must not be empty")),
+        Some(f) => Ok(Some(PathBuf::from(f))),
+        None => Ok(None),
+    }
+}
+
+/// `initial.components`: a non-empty array of tables; empty when absent.
+fn read_components(i: &Sec, key: &str) -> Result<Vec<ComponentConfig>, ConfigError> {
+    let Some(value) = i.raw(key) else {
+        return Ok(Vec::new());
+    };
+    let expected = || {
+        let msg = format!(
+            "expected an array of tables ([[initial.components]]), found {}",
+            describe(value)
+        );
+        i.err(key, msg)
+    };
+    let Value::Array(items) = value else {
+        return Err(expected());
+    };
+    if items.is_empty() {
+        return Err(i.err(key, "needs at least one component"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let Value::Table(table) = item else {
+                return Err(expected());
+            };
+            ComponentConfig::read(&Sec {
+                prefix: format!("{}[{k}]", i.full(key)),
+                table: Some(table),
+                ctx: i.ctx,
+            })
+        })
+        .collect()
+}
+
+/// `initial.components[k].mean`: required (its length is checked against `grid.dim` in
+/// `config/validate.rs`).
+fn read_mean(c: &Sec, key: &str) -> Result<Vec<f64>, ConfigError> {
+    let mean = c.floats(key)?;
+    c.required(key, mean, "the centre, one coordinate per axis")
+}
+
+/// Keys the kind does not use are errors; the keys it uses are required (except `centre`).
+fn check_kind_keys(init: &InitialConfig, i: &Sec) -> Result<(), ConfigError> {
+    let kind = init.kind;
+    for key in InitialConfig::keys().iter().map(|k| k.name) {
+        if key != "kind" && i.has(key) && !kind.uses(key) {
+            let msg = format!("is not used by kind = \"{}\"", kind.name());
+            return Err(i.err(key, msg));
+        }
+    }
+    let needed = format!("for kind = \"{}\"", kind.name());
+    if kind.uses("components") && init.components.is_empty() {
+        let what = format!("at least one [[initial.components]] {needed}");
+        return Err(i.err("components", format!("is required ({what})")));
+    }
+    if kind.uses("radius") {
+        i.required("radius", init.radius, &needed)?;
+    }
+    if kind.uses("width") {
+        i.required("width", init.width, &needed)?;
+    }
+    if kind.uses("file") {
+        let what = format!("a CSV of sample coordinates {needed}");
+        i.required("file", init.file.as_ref(), &what)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::config::testing::*;
+    use crate::config::InitialKind;
+
+    #[test]
+    fn component_ranges() {
+        let mk = |c: &str| format!("initial.components=[{c}]");
+        let e = set_err(&mk("{weight=1, mean=[0, 0, 0], std=1}"));
+        assert_err(
+            &e,
+            "initial.components[0].mean",
+            &["3 coordinates", "grid.dim = 2"],
+        );
+        let e = set_err(&mk(
+            "{weight=1, mean=[0, 0], std=1}, {weight=1, mean=[0], std=1}",
+        ));
+        assert_err(&e, "initial.components[1].mean", &["1 coordinates"]);
+        let e = set_err(&mk("{weight=1, mean=[0, 0], std=0}"));
+        assert_err(&e, "initial.components[0].std", &["> 0"]);
+        let e = set_err(&mk("{weight=-1, mean=[0, 0], std=1}"));
+        assert_err(&e, "initial.components[0].weight", &["> 0"]);
+        let e = set_err(&mk("{mean=[0, 0], std=1}"));
+        assert_err(&e, "initial.components[0].weight", &["is required"]);
+        let e = set_err(&mk("{weight=1, std=1}"));
+        assert_err(&e, "initial.components[0].mean", &["is required"]);
+        let e = set_err(&mk("{weight=1, mean=[0, 0]}"));
+        assert_err(&e, "initial.components[0].std", &["is required"]);
+        let e = set_err("initial.components=[]");
+        assert_err(&e, "initial.components", &["at least one"]);
+        let e = set_err("initial.components=[1, 2]");
+        assert_err(&e, "initial.components", &["expected an array of tables"]);
+    }
+
+    #[test]
+    fn gaussian_mixture_needs_components() {
+        let text = "[grid]\nn = 5\n[model]\nmass = 1\n[initial]\nkind = \"gaussian_mixture\"\n\
+                    [time]\nt_end = 1\n";
+        let e = err(text, &[]);
+        assert_err(
+            &e,
+            "initial.components",
+            &["is required", "gaussian_mixture"],
+        );
+    }
+
+    #[test]
+    fn disc_and_ring() {
+        let c = ok(DISC, &[]);
+        assert_eq!(c.initial.kind, InitialKind::Disc);
+        assert_eq!(c.initial.centre, vec![0.0, 0.0]);
+        assert_eq!(c.initial.radius, Some(1.5));
+        assert!(c.initial.components.is_empty());
+        let c = ok(
+            DISC,
+            &[
+                "initial.kind=ring",
+                "initial.width=0.2",
+                "initial.centre=[1, -1]",
+            ],
+        );
+        assert_eq!(c.initial.kind, InitialKind::Ring);
+        assert_eq!(c.initial.width, Some(0.2));
+        assert_eq!(c.initial.centre, vec![1.0, -1.0]);
+        let e = err(&DISC.replace("radius = 1.5\n", ""), &[]);
+        assert_err(&e, "initial.radius", &["is required (for kind = \"disc\")"]);
+        let e = err(DISC, &["initial.kind=ring"]);
+        assert_err(&e, "initial.width", &["is required (for kind = \"ring\")"]);
+        let e = err(DISC, &["initial.radius=0"]);
+        assert_err(&e, "initial.radius", &["> 0"]);
+        let e = err(DISC, &["initial.kind=ring", "initial.width=-0.1"]);
+        assert_err(&e, "initial.width", &["> 0"]);
+        let e = err(DISC, &["initial.centre=[1]"]);
+        assert_err(&e, "initial.centre", &["1 coordinates but grid.dim = 2"]);
+    }
+
+    #[test]
+    fn points_need_a_file() {
+        let e = err(DISC, &["initial.kind=points", "initial.radius=1"]);
+        assert_err(&e, "initial.radius", &["is not used by kind = \"points\""]);
+        let text = DISC
+            .replace("radius = 1.5\n", "")
+            .replace("\"disc\"", "\"points\"");
+        let e = err(&text, &[]);
+        assert_err(&e, "initial.file", &["is required", "CSV"]);
+        let e = err(&text, &["initial.file=\"\""]);
+        assert_err(&e, "initial.file", &["must not be empty"]);
+        let c = ok(&text, &["initial.file=p.csv"]);
+        assert_eq!(c.initial.file, Some(PathBuf::from("/runs/cfg/p.csv")));
+    }
+
+    #[test]
+    fn points_file_is_relative_to_config_dir() {
+        let text = "[grid]\nn = 5\n[model]\nmass = 1\n[initial]\nkind = \"points\"\n\
+                    file = \"data/p.csv\"\n[time]\nt_end = 1\n";
+        let c = ok(text, &[]);
+        assert_eq!(c.initial.file, Some(PathBuf::from("/runs/cfg/data/p.csv")));
+        let c = ok(&text.replace("data/p.csv", "/abs/p.csv"), &[]);
+        assert_eq!(c.initial.file, Some(PathBuf::from("/abs/p.csv")));
+    }
+
+    #[test]
+    fn keys_unused_by_the_kind_are_rejected() {
+        let e = err(&with("[initial]", "radius = 1.0"), &[]);
+        assert_eq!(
+            e.to_string(),
+            "test.toml: initial.radius: is not used by kind = \"gaussian_mixture\""
+        );
+        for spec in [
+            "initial.centre=[0, 0]",
+            "initial.width=1",
+            "initial.file=a.csv",
+        ] {
+            let e = set_err(spec);
+            assert!(e.message.contains("is not used by kind"), "{e}");
+        }
+        let e = err(DISC, &["initial.width=0.3"]);
+        assert_err(&e, "initial.width", &["is not used by kind = \"disc\""]);
+        let e = err(
+            DISC,
+            &["initial.components=[{weight=1, mean=[0, 0], std=1}]"],
+        );
+        assert_err(
+            &e,
+            "initial.components",
+            &["is not used by kind = \"disc\""],
+        );
+    }
+}
