@@ -588,4 +588,31 @@ t_end = 1e20
             ]
         );
     }
+
+    #[test]
+    fn physics_keys_are_grid_model_initial_scheme_and_stepper() {
+        // What counts as physics: a new key in [grid], [model] or [initial] must be marked
+        // `.physics()`, a key elsewhere must not (except the two of [time]).
+        for key in known_keys() {
+            let (section, _) = key.split_once('.').unwrap();
+            let physics = matches!(section, "grid" | "model" | "initial")
+                || matches!(key, "time.stepper" | "time.scheme");
+            assert_eq!(schema::is_physics(key), physics, "{key}");
+        }
+    }
+
+    #[test]
+    fn schema_rows_are_unique_and_follow_the_sections() {
+        let keys: Vec<&str> = known_keys().collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[..i].contains(key), "{key} declared twice");
+        }
+        let order: Vec<&str> = keys.iter().map(|k| k.split_once('.').unwrap().0).collect();
+        let mut sections = order.clone();
+        sections.dedup();
+        assert_eq!(
+            sections, SECTIONS,
+            "keys grouped by section, sections in order"
+        );
+    }
 }
