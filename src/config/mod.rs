@@ -257,24 +257,16 @@ mod tests {
 
     #[test]
     fn minimal_config_gets_every_default() {
+        // Field by field (not whole-struct literals), so that a new key touches only its
+        // section file and `configs/defaults.toml` (whose values are checked against the code
+        // below); the section structs' `PartialEq` is what the round trip compares.
         let c = ok(MINIMAL, &[]);
+        let g = &c.grid;
+        assert_eq!((g.dim, g.n, g.half_width), (2, 101, 6.0));
+        let m = &c.model;
         assert_eq!(
-            c.grid,
-            GridConfig {
-                dim: 2,
-                n: 101,
-                half_width: 6.0
-            }
-        );
-        assert_eq!(
-            c.model,
-            ModelConfig {
-                diffusion: 1.0,
-                kappa: 1.0,
-                gamma: 2.0,
-                mass: None,
-                mass_ratio: Some(0.5)
-            }
+            (m.diffusion, m.kappa, m.gamma, m.mass, m.mass_ratio),
+            (1.0, 1.0, 2.0, None, Some(0.5))
         );
         assert_eq!(c.model.mass_spec(), MassSpec::CriticalRatio(0.5));
         assert_eq!(c.initial.kind, InitialKind::GaussianMixture);
@@ -287,49 +279,48 @@ mod tests {
             }]
         );
         assert_eq!(c.initial.centre, vec![0.0, 0.0]);
+        let t = &c.time;
         assert_eq!(
-            c.time,
-            TimeConfig {
-                t_end: 1.0,
-                stepper: StepperName::Ssprk2,
-                scheme: SchemeName::Sg,
-                safety: 0.9,
-                dt_max: 1.0e-2,
-                max_steps: 100_000_000
-            }
+            (
+                t.t_end,
+                t.stepper,
+                t.scheme,
+                t.safety,
+                t.dt_max,
+                t.max_steps
+            ),
+            (
+                1.0,
+                StepperName::Ssprk2,
+                SchemeName::Sg,
+                0.9,
+                1.0e-2,
+                100_000_000
+            )
         );
         assert_eq!(c.decomposition.procs, None);
+        let o = &c.output;
+        assert_eq!(o.dir, PathBuf::from("out"));
         assert_eq!(
-            c.output,
-            OutputConfig {
-                dir: PathBuf::from("out"),
-                diagnostics_every: 10,
-                progress_every: 5.0,
-                snapshot_every: 0,
-                snapshot_dt: 0.0,
-                io: IoName::Collective,
-            }
+            (
+                o.diagnostics_every,
+                o.progress_every,
+                o.snapshot_every,
+                o.snapshot_dt,
+                o.io
+            ),
+            (10, 5.0, 0, 0.0, IoName::Collective)
         );
+        let k = &c.checkpoint;
+        assert_eq!(k.dir, PathBuf::from("checkpoints"));
         assert_eq!(
-            c.checkpoint,
-            CheckpointConfig {
-                every_steps: 0,
-                every_seconds: 0.0,
-                keep: 3,
-                dir: PathBuf::from("checkpoints"),
-                on_usr1: Usr1Action::Continue,
-            }
+            (k.every_steps, k.every_seconds, k.keep, k.on_usr1),
+            (0, 0.0, 3, Usr1Action::Continue)
         );
+        let p = &c.particles;
         assert_eq!(
-            c.particles,
-            ParticlesConfig {
-                count: 100_000,
-                seed: 1,
-                dt: 1.0e-2,
-                smoothing: 2,
-                positions_every: 0,
-                r0: None,
-            }
+            (p.count, p.seed, p.dt, p.smoothing, p.positions_every, p.r0),
+            (100_000, 1, 1.0e-2, 2, 0, None)
         );
         assert_eq!(c.source, SOURCE);
         assert_eq!(c.base_dir, PathBuf::from(BASE));
