@@ -1,6 +1,6 @@
 //! Enums whose values have a name in config files and messages (`time.scheme = "sg"`).
 //!
-//! [`named_enum!`] declares such an enum once: its variants with their names, `ALL` (the order
+//! `named_enum!` declares such an enum once: its variants with their names, `ALL` (the order
 //! of messages, and the list tests iterate over), `name()`, parsing ([`std::str::FromStr`], whose
 //! error lists the valid names), `Display`, and serde (de)serialization as the name. The
 //! [`Named`] trait lets the config reader parse any of them generically.
