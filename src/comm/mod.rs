@@ -6,6 +6,7 @@
 //! so every rank takes the same decision and results do not depend on the rank count. Sums are
 //! diagnostics only.
 
+pub mod gather;
 pub mod halo;
 pub mod migrate;
 pub mod strips;
@@ -139,6 +140,17 @@ impl Comm {
             Some((_, rest)) => Err(String::from_utf8_lossy(rest).into_owned()),
             None => Err("empty broadcast".into()),
         }
+    }
+
+    /// Runs `work` on rank 0 only (file-system work: create a directory, write an index) and
+    /// returns its verdict on every rank, so a failure there stops every rank alike.
+    pub fn on_root(&self, work: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+        let local = if self.is_root() {
+            work().map(|_| Vec::new())
+        } else {
+            Ok(Vec::new())
+        };
+        self.broadcast_result(local).map(|_| ())
     }
 
     /// Gathers variable-length blocks of `f64` on rank 0, in rank order (empty elsewhere).

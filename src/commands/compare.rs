@@ -15,12 +15,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::generate::{execute, Summary};
 use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
 use crate::config::{Config, StartName};
+use crate::generate::summary::Summary;
 
 /// Bisection steps after the doubling search.
 const BISECTIONS: usize = 3;
@@ -106,8 +106,10 @@ fn search(
         let mut c = config.clone();
         c.time.t_end = t;
         let setup = RunSetup::from_config(comm, c)?;
-        let run_dir = dir.join(model).join(format!("T_{t:.6}"));
-        let summary = execute(comm, &setup, &run_dir, overwrite)?;
+        let run = setup.run_dir(&dir.join(model).join(format!("T_{t:.6}")));
+        let summary = setup
+            .generate_run(comm)
+            .execute(&run, overwrite, setup.initial_field()?)?;
         let relative = summary.reconstruction_error / mass;
         found.probes.push((t, relative));
         if comm.is_root() {

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{Config, InitialKind, SchemeName, StepperName};
+use crate::config::{Config, InitialKind, StepperName};
 use crate::decomp::{Block, ProcessGrid};
 use crate::field::{Field, GHOST};
 use crate::initial::InitialShape;
@@ -125,10 +125,7 @@ impl RunSetup {
             (None, None) => return Err(input("model.mass or model.mass_ratio is required".into())),
         };
         let initial = build_initial(comm, &config, &mesh)?;
-        let scheme = match config.time.scheme {
-            SchemeName::Upwind => SchemeKind::Upwind,
-            SchemeName::Sg => SchemeKind::Sg,
-        };
+        let scheme = super::runtime::scheme_kind(config.time.scheme);
         let stepper = match config.time.stepper {
             StepperName::Euler => StepperKind::Euler,
             StepperName::Ssprk2 => StepperKind::Ssprk2,

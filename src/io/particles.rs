@@ -13,7 +13,15 @@ use std::path::Path;
 use hdf5::types::VarLenUnicode;
 
 use crate::comm::Comm;
-use crate::particles::Particle;
+
+/// A particle as the positions file sees it: a global id in `0..N_p` and a position `[x, y]`
+/// (`y` unused in 1D). Implemented by [`crate::particles::Particle`].
+pub trait Positioned {
+    /// The global id: the row of the particle in the file.
+    fn id(&self) -> u64;
+    /// The position.
+    fn position(&self) -> [f64; 2];
+}
 
 /// Attributes of a positions file.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,17 +61,17 @@ pub struct StoredPositions {
 
 /// Writes the positions of every rank's `particles` to `path` (collective; the result, success
 /// or error, is the same on every rank).
-pub fn write_positions(
+pub fn write_positions<P: Positioned>(
     comm: &Comm,
     path: &Path,
-    particles: &[Particle],
+    particles: &[P],
     meta: &PositionsMeta,
 ) -> Result<(), String> {
     let dim = meta.dim;
     let mut local = Vec::with_capacity(particles.len() * (dim + 1));
     for p in particles {
-        local.push(p.id as f64); // exact: ids are below 2^31
-        local.extend_from_slice(&p.pos[..dim]);
+        local.push(p.id() as f64); // exact: ids are below 2^31
+        local.extend_from_slice(&p.position()[..dim]);
     }
     let parts = comm.gather_to_root(&local);
     let written = if comm.is_root() {

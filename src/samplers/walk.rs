@@ -1,6 +1,6 @@
 //! The reverse grid random walk: `N` particles drawn from the start state `u^N` and moved back
 //! through the recorded forward steps, so that their law follows the reverse density `u^n`
-//! (MODEL.md section 6, generation). A [`crate::sweep::reverse::ReverseObserver`]: it sees
+//! (MODEL.md section 6, generation). A [`crate::sweep::observers::ReverseObserver`]: it sees
 //! every reverse step with the forward states `f^n`, `f^{n+1}` and the step size.
 //!
 //! # The kernels
@@ -70,7 +70,7 @@ use crate::field::Field;
 use crate::mesh::Mesh;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
 use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
-use crate::sweep::reverse::ReverseObserver;
+use crate::sweep::observers::{ReverseObserver, ReverseStep};
 use crate::time::reverse::{exchange_and_rates, StepRates};
 use crate::time::StepperKind;
 
@@ -536,17 +536,16 @@ impl<F: Family> ReverseObserver for ReverseWalk<F> {
         Ok(())
     }
 
-    fn step(
-        &mut self,
-        comm: &Comm,
-        n: u64,
-        dt: f64,
-        f_before: &mut Field,
-        f_after: &mut Field,
-        _u: &Field,
-        rates: Option<StepRates<'_>>,
-    ) -> Result<(), String> {
+    fn step(&mut self, comm: &Comm, step: ReverseStep<'_>) -> Result<(), String> {
         let t0 = Instant::now();
+        let ReverseStep {
+            n,
+            dt,
+            f_before,
+            f_after,
+            rates,
+            ..
+        } = step;
         match self.stepper {
             StepperKind::Euler => {
                 self.euler(comm, n, dt, f_before, rates);
