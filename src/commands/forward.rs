@@ -12,11 +12,13 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::StudyConfig;
+use crate::config::{StudyConfig, Usr1Action};
 use crate::diagnostics::DiagnosticsSetup;
 use crate::io::checkpoint;
+use crate::io::run_dir::RunDir;
 use crate::signals::SignalFlags;
 use crate::sweep::forward::{MarchEnd, MarchState};
+use crate::sweep::forward_run::{CheckpointPolicy, ForwardRun};
 
 /// Runs the command.
 pub fn run(
@@ -74,4 +76,39 @@ pub fn run(
         )));
     }
     Ok(())
+}
+
+impl RunSetup {
+    /// `[checkpoint]`: directory, timer, how many to keep, what SIGUSR1 does.
+    pub fn checkpoint_policy(&self) -> CheckpointPolicy {
+        let c = &self.config.checkpoint;
+        CheckpointPolicy {
+            dir: c.dir.clone(),
+            every_seconds: c.every_seconds,
+            keep: c.keep as usize,
+            usr1_stops: c.on_usr1 == Usr1Action::Stop,
+        }
+    }
+
+    /// The forward run of this setup into `run` (`forward` and every run of `study`).
+    pub fn forward_run<'a>(
+        &self,
+        run: &'a RunDir,
+        diagnostics: DiagnosticsSetup,
+        signals: &'a SignalFlags,
+        replace: bool,
+        title: String,
+    ) -> ForwardRun<'a> {
+        ForwardRun {
+            run,
+            diagnostics,
+            control: self.march_control(),
+            cadence: self.output_cadence(),
+            checkpoints: self.checkpoint_policy(),
+            physics: self.config.physics_fingerprint(),
+            signals,
+            replace,
+            title,
+        }
+    }
 }

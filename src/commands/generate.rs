@@ -13,6 +13,12 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
+use crate::config::{ReverseMethodName, SamplerName, StartName, StoreName};
+use crate::generate::{GenerateRun, GenerateSettings};
+use crate::samplers::{SamplerKind, SamplerSettings};
+use crate::sweep::reverse::ReverseKind;
+use crate::sweep::start::StartKind;
+use crate::sweep::trajectory::StoreKind;
 
 /// Runs the command.
 pub fn run(
@@ -28,4 +34,62 @@ pub fn run(
     generate
         .execute(&setup.run_dir(&dir), overwrite, f0)
         .map(|_| ())
+}
+
+impl RunSetup {
+    /// `[reverse]` as the settings of a generate run.
+    pub fn generate_settings(&self) -> GenerateSettings {
+        let r = &self.config.reverse;
+        GenerateSettings {
+            start: match r.start {
+                StartName::Terminal => StartKind::Terminal,
+                StartName::Asymptotic => StartKind::Asymptotic,
+                StartName::Perturbed => StartKind::Perturbed {
+                    amplitude: r.noise,
+                    seed: r.seed,
+                },
+            },
+            method: match r.method {
+                ReverseMethodName::Exact => ReverseKind::Exact,
+                ReverseMethodName::Score => ReverseKind::Score,
+            },
+            lambda: r.lambda,
+            store: match r.store {
+                StoreName::Memory => StoreKind::Memory,
+                StoreName::Disk => StoreKind::Disk,
+                StoreName::Recompute => StoreKind::Recompute,
+            },
+            recompute_every: r.recompute_every,
+            samplers: SamplerSettings {
+                kind: match r.sampler {
+                    SamplerName::Walk => SamplerKind::Walk,
+                    SamplerName::Sde => SamplerKind::Sde,
+                    SamplerName::Both => SamplerKind::Both,
+                },
+                samples: r.samples,
+                seed: r.seed,
+                lambda: r.lambda,
+                sde_safety: r.sde_safety,
+            },
+        }
+    }
+
+    /// The generate run of this setup (`generate`, and every probe of `compare`).
+    pub fn generate_run<'a>(&'a self, comm: &'a Comm) -> GenerateRun<'a> {
+        let settings = self.generate_settings();
+        GenerateRun {
+            pipeline: self.pipeline(comm, self.march_control()),
+            grid: self.grid,
+            title: format!(
+                "generate: {}, {} / {}, T = {}, start {}, store {}",
+                self.run_line(),
+                self.scheme.name(),
+                self.stepper.name(),
+                self.config.time.t_end,
+                settings.start.name(),
+                settings.store.name(),
+            ),
+            settings,
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod forward;
 pub mod generate;
 pub mod info;
+pub mod initial;
 pub mod particles;
 pub mod plot;
 pub mod runtime;

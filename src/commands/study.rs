@@ -1,29 +1,11 @@
-//! `nlfp study CONFIG [--out DIR] [--overwrite]`: a condensation study.
-//!
-//! The runs are the Cartesian product of the `[study]` lists (`mass_ratio`, `gamma`, `n`,
-//! `scheme`; an absent list is the base config's single value; [`crate::study::plan`]). Each
-//! run is a forward sweep of the base config with those values substituted, through the same
-//! forward run as `nlfp forward` ([`crate::sweep::forward_run`]), into `DIR/runs/<name>/`
-//! (`config.toml`, `diagnostics.csv`, `final.h5`, snapshots at the config's cadence), plus a
-//! refined companion `DIR/runs/<name>_refined/` (`2n + 1` cells per axis) for every
-//! supercritical run unless `study.refine = false`. When every run is done, rank 0 reads the
-//! results back and writes one row per run to `DIR/study.csv` and `DIR/study.md` (crash-safe
-//! replacement); the figures are defined in [`crate::study::analysis`].
-//!
-//! # Rank use: runs in parallel over sub-communicators
-//!
-//! The ranks are split into `G = min(P, J)` groups of consecutive ranks (`P` ranks, `J` runs
-//! including the companions), each group a sub-communicator that runs its share of the runs one
-//! after another, each run decomposed over the group's ranks; runs go to groups by the
-//! longest-processing-time rule on the estimated cost `n^(d+1)` ([`crate::study::schedule`]).
-//! Study grids are small, where a decomposed implicit step is dominated by latency, while
-//! independent runs scale perfectly; and with `P <= J` every run is computed on one rank exactly
-//! as on a single process, so the table does not depend on the rank count at all. The price is
-//! balance: a refined companion costs `2^d` or more times its run.
-//!
-//! Failures: a run that fails (non-finite density, an I/O error its group agrees on) is
-//! reported in its row (`status`) and the study goes on; the command then exits with status 1
-//! after writing the table ([`crate::study::run`]).
+//! `nlfp study CONFIG [--out DIR] [--overwrite]`: a condensation study. The runs are the
+//! Cartesian product of the `[study]` lists ([`crate::study::plan`]), each a forward sweep of
+//! the base config with those values, through the forward run of `nlfp forward`
+//! ([`crate::sweep::forward_run`]), into `DIR/runs/<name>/` (plus a refined companion
+//! `<name>_refined` for every supercritical run unless `study.refine = false`), spread over
+//! groups of ranks ([`crate::study::run`]); then rank 0 reads the results back and writes
+//! `DIR/study.csv` and `DIR/study.md` (the figures of [`crate::study::analysis`]). A run that
+//! fails is reported in its row and the study goes on; the command then exits with status 1.
 
 use std::path::PathBuf;
 
@@ -35,8 +17,8 @@ use crate::config::{Config, MassSpec, StudyConfig};
 use crate::diagnostics::DiagnosticsSetup;
 use crate::signals::SignalFlags;
 use crate::study::plan::{plan, Job, MassChoice, StudySpec};
-use crate::study::run::{check_dir, report, run_groups, Groups};
-use crate::study::{pictures, table::RunCost};
+use crate::study::run::{finish, log_plan, prepare, run_groups, Groups};
+use crate::study::table::RunCost;
 use crate::sweep::forward::{MarchEnd, MarchState};
 
 /// Runs the command.
@@ -66,7 +48,7 @@ pub fn run(
         .iter()
         .map(|job| job_config(&base, job))
         .collect::<Result<Vec<Config>, CommandError>>()?;
-    let (ranks, groups) = (comm.size(), Groups::new(comm.size(), &jobs));
+    let groups = Groups::new(comm.size(), &jobs);
     for (k, config) in configs.iter().enumerate() {
         config
             .validate_for_ranks(groups.sizes[groups.assigned[k]])
@@ -75,75 +57,44 @@ pub fn run(
     if comm.is_root() {
         base.warnings().iter().for_each(|w| log::warn!("{w}"));
     }
-    comm.on_root(|| check_dir(&dir, &jobs, overwrite))
+    comm.on_root(|| prepare(&dir, &jobs, overwrite))
         .map_err(CommandError::Input)?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     if comm.is_root() {
-        // Pictures of an earlier study in the same directory (other snapshot times) go.
-        for job in &jobs {
-            let _ = std::fs::remove_dir_all(job.dir.join(pictures::PICTURES_DIR));
-        }
-        log::info!(
-            "study: {} point(s), {} run(s) on {ranks} rank(s) in {} group(s); results in {}",
-            points.len(),
-            jobs.len(),
-            groups.sizes.len(),
-            dir.display()
-        );
-        for (job, &g) in jobs.iter().zip(&groups.assigned) {
-            let size = groups.sizes[g];
-            log::info!(
-                "  {:<32} n = {:<5} group {g} ({size} rank(s))",
-                job.name,
-                job.n
-            );
-        }
+        log_plan(&dir, &points, &jobs, &groups, comm.size());
     }
     let outcomes = run_groups(comm, &groups, &jobs, |sub, k| {
         run_job(sub, &jobs[k], configs[k].clone(), spec.r0, &signals)
     })?;
-    let failed = comm.broadcast_result(if comm.is_root() {
-        report(&dir, &spec, &points, &jobs, &outcomes, ranks).map(|n| n.to_string().into_bytes())
+    finish(comm, &dir, &spec, (&points, &jobs), &outcomes)
+}
+
+/// `list`, or the base run's single `value` when it is empty.
+fn or_base<T: Clone>(list: &[T], value: T) -> Vec<T> {
+    if list.is_empty() {
+        vec![value]
     } else {
-        Ok(Vec::new())
-    });
-    let failed: usize = String::from_utf8_lossy(&failed.map_err(CommandError::Runtime)?)
-        .parse()
-        .unwrap_or(0);
-    if failed > 0 {
-        return Err(CommandError::Runtime(format!(
-            "{failed} of {} run(s) failed; see {}",
-            jobs.len(),
-            dir.join("study.md").display()
-        )));
+        list.to_vec()
     }
-    Ok(())
 }
 
 /// The `[study]` section and the base run as the study's runtime description.
 fn study_spec(base: &Config) -> StudySpec {
     let s = &base.study;
-    let or_base = |list: &[f64], value: f64| {
-        if list.is_empty() {
-            vec![value]
-        } else {
-            list.to_vec()
-        }
-    };
     let masses = match base.model.mass_spec() {
-        _ if !s.mass_ratio.is_empty() => s
-            .mass_ratio
-            .iter()
-            .map(|&r| MassChoice::CriticalRatio(r))
-            .collect(),
+        _ if !s.mass_ratio.is_empty() => {
+            let ratio = |&r: &f64| MassChoice::CriticalRatio(r);
+            s.mass_ratio.iter().map(ratio).collect()
+        }
         MassSpec::CriticalRatio(r) => vec![MassChoice::CriticalRatio(r)],
         MassSpec::Absolute(m) => vec![MassChoice::Absolute(m)],
     };
-    let schemes = if s.scheme.is_empty() {
-        vec![base.time.scheme]
+    let gamma_key = if s.gamma.is_empty() {
+        "model.gamma"
     } else {
-        s.scheme.clone()
+        "study.gamma"
     };
+    let schemes = or_base(&s.scheme, base.time.scheme);
     StudySpec {
         source: base.source.clone(),
         dim: base.grid.dim,
@@ -153,19 +104,8 @@ fn study_spec(base: &Config) -> StudySpec {
         t_end: base.time.t_end,
         stepper: base.time.stepper.name(),
         masses,
-        gammas: (
-            or_base(&s.gamma, base.model.gamma),
-            if s.gamma.is_empty() {
-                "model.gamma"
-            } else {
-                "study.gamma"
-            },
-        ),
-        ns: if s.n.is_empty() {
-            vec![base.grid.n]
-        } else {
-            s.n.clone()
-        },
+        gammas: (or_base(&s.gamma, base.model.gamma), gamma_key),
+        ns: or_base(&s.n, base.grid.n),
         schemes: schemes
             .into_iter()
             .map(super::runtime::scheme_kind)
@@ -217,11 +157,5 @@ fn run_job(
         return Ok(None);
     }
     let iterations = stepper.iteration_counts();
-    Ok(Some(RunCost {
-        n: setup.mesh.n,
-        steps: result.steps,
-        wall: result.wall.as_secs_f64(),
-        newton: iterations.map(|(n, _)| n),
-        krylov: iterations.map(|(_, k)| k),
-    }))
+    Ok(Some(RunCost::of(setup.mesh.n, &result, iterations)))
 }

@@ -1,6 +1,6 @@
 //! The generative model end to end (`nlfp generate`, and every probe of `nlfp compare`): the
 //! pipeline of [`crate::sweep::pipeline`] with the samplers of [`crate::samplers`], and the
-//! files of a generate run.
+//! files of a generate run; the horizon search of `nlfp compare` ([`compare`]).
 //!
 //! 1. Forward from the data `f0` to `T`, recording every state in the trajectory store (and the
 //!    exact step sizes).
@@ -22,6 +22,7 @@
 //! are bit-identical for any rank count (explicit steppers; the samples also for `implicit`,
 //! given the same reverse inputs).
 
+pub mod compare;
 pub mod pictures;
 pub mod summary;
 
@@ -34,7 +35,6 @@ use crate::io::run_dir::{DirRules, RunDir, Stamp};
 use crate::io::samples::{self, SamplesMeta};
 use crate::samplers::quality::References;
 use crate::samplers::{Generated, SamplerSettings, Samplers};
-use crate::sweep::forward::MarchState;
 use crate::sweep::pipeline::Pipeline;
 use crate::sweep::reverse::{ReverseKind, REVERSE_HEADER};
 use crate::sweep::start::StartKind;
@@ -139,7 +139,7 @@ impl GenerateRun<'_> {
         let mut forward = p.forward(f0, store);
         let march = forward.run(p, csv("forward.csv", &Diagnostics::HEADER)?)?;
         let mut recorded = forward.finish();
-        let end = stamp(&recorded.state);
+        let end = Stamp::from(&recorded.state);
         write("terminal.h5", &recorded.f_end, end)?;
 
         // 2. The start state.
@@ -238,13 +238,4 @@ fn write_sample_files(
     };
     samples::write_h5(&run.join(format!("{stem}.h5")), points, mesh.dim, &meta)?;
     samples::write_csv(&run.join(format!("{stem}.csv")), points, mesh.dim)
-}
-
-/// Time, step and last step size of a march state.
-fn stamp(state: &MarchState) -> Stamp {
-    Stamp {
-        t: state.t,
-        step: state.step,
-        dt: state.last_dt(),
-    }
 }

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::comm::Comm;
+
 pub mod checkpoint;
 pub mod checksum;
 pub mod csv;
@@ -45,6 +47,17 @@ pub fn list_step_files(dir: &Path, prefix: &str) -> Vec<(u64, PathBuf)> {
         .collect();
     found.sort();
     found
+}
+
+/// The bytes of the file `path` read by rank 0 and broadcast, so every rank parses the same
+/// bytes and reaches the same verdict; `what` names the file in the error. Collective.
+pub fn read_on_root(comm: &Comm, path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    let local = if comm.is_root() {
+        std::fs::read(path).map_err(|e| format!("{}: cannot read {what}: {e}", path.display()))
+    } else {
+        Ok(Vec::new())
+    };
+    comm.broadcast_result(local)
 }
 
 /// The temporary name a file is written under before [`persist`] moves it into place.

@@ -241,7 +241,8 @@ mod tests {
 
     #[test]
     fn a_fresh_directory_is_created_with_its_parents() {
-        let dir = scratch("fresh").join("a/b");
+        let root = scratch("fresh");
+        let dir = root.join("a/b");
         let rules = DirRules {
             results: &RESULTS,
             ..DirRules::default()
@@ -250,7 +251,7 @@ mod tests {
         assert!(dir.is_dir());
         // An empty existing directory is reused without --overwrite.
         prepare(&dir, &rules, false).unwrap();
-        std::fs::remove_dir_all(scratch("fresh")).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -2,6 +2,23 @@
 //! sub-communicator that does its share one run after another; then rank 0 reads the results
 //! back and writes the table ([`report`]).
 //!
+//! # Rank use: runs in parallel over sub-communicators
+//!
+//! The ranks are split into `G = min(P, J)` groups of consecutive ranks (`P` ranks, `J` runs
+//! including the companions), each group a sub-communicator that runs its share of the runs one
+//! after another, each run decomposed over the group's ranks; runs go to groups by the
+//! longest-processing-time rule on the estimated cost `n^(d+1)` ([`super::schedule`]).
+//! Why not every run over all ranks: study grids are small (tens to a few hundred cells per
+//! axis), where a decomposed implicit step is dominated by latency, not arithmetic: every
+//! BiCGStab iteration needs a halo exchange and global sums, every Newton iteration a MAX, so
+//! splitting a 63^2 grid over more ranks buys little, while independent runs scale perfectly.
+//! Second, with `P <= J` every run is computed on one rank exactly as on a single process, so
+//! the table does not depend on the rank count at all (the implicit stepper is otherwise only
+//! rank-count independent to its solver tolerance). The price is balance: a refined companion
+//! costs about `2^d` or more times its run, so with few runs the groups finish at different
+//! times (with a single supercritical run on 2 ranks, the refined run alone decides the wall
+//! time); the cost ordering keeps the big runs apart and packs the small ones around them.
+//!
 //! Each group's rank 0 records how its runs ended as text lines ([`encode`]: `k <tab> ok <tab>
 //! n steps wall newton krylov` or `k <tab> failed <tab> message`), gathered on rank 0. A run that
 //! fails in a way its group agrees on is reported in its row and the study goes on; a failure
@@ -46,6 +63,35 @@ pub fn check_dir(dir: &Path, jobs: &[Job], overwrite: bool) -> Result<(), String
         found.join(", ")
     };
     Err(refusal(dir, &listed, ""))
+}
+
+/// Rank 0's preparation of the study directory: the refusal of [`check_dir`], then the
+/// pictures of an earlier study in the same directory (other snapshot times) go.
+pub fn prepare(dir: &Path, jobs: &[Job], overwrite: bool) -> Result<(), String> {
+    check_dir(dir, jobs, overwrite)?;
+    for job in jobs {
+        let _ = std::fs::remove_dir_all(job.dir.join(pictures::PICTURES_DIR));
+    }
+    Ok(())
+}
+
+/// The plan on the log (rank 0).
+pub fn log_plan(dir: &Path, points: &[Point], jobs: &[Job], groups: &Groups, ranks: usize) {
+    log::info!(
+        "study: {} point(s), {} run(s) on {ranks} rank(s) in {} group(s); results in {}",
+        points.len(),
+        jobs.len(),
+        groups.sizes.len(),
+        dir.display()
+    );
+    for (job, &g) in jobs.iter().zip(&groups.assigned) {
+        let size = groups.sizes[g];
+        log::info!(
+            "  {:<32} n = {:<5} group {g} ({size} rank(s))",
+            job.name,
+            job.n
+        );
+    }
 }
 
 /// How a run ended, as seen by its group.
@@ -165,6 +211,34 @@ pub fn decode(line: &str) -> Option<(usize, Outcome)> {
         "failed" => Some((k, Err(parts.get(2).unwrap_or(&"").to_string()))),
         _ => None,
     }
+}
+
+/// Rank 0 writes the table ([`report`]); every rank then returns the same verdict: an error
+/// when the table could not be written or some runs failed. Collective.
+pub fn finish(
+    comm: &Comm,
+    dir: &Path,
+    spec: &StudySpec,
+    plan: (&[Point], &[Job]),
+    outcomes: &[Outcome],
+) -> Result<(), CommandError> {
+    let (points, jobs) = plan;
+    let failed = comm.broadcast_result(if comm.is_root() {
+        report(dir, spec, points, jobs, outcomes, comm.size()).map(|n| n.to_string().into_bytes())
+    } else {
+        Ok(Vec::new())
+    });
+    let failed: usize = String::from_utf8_lossy(&failed.map_err(CommandError::Runtime)?)
+        .parse()
+        .unwrap_or(0);
+    if failed > 0 {
+        return Err(CommandError::Runtime(format!(
+            "{failed} of {} run(s) failed; see {}",
+            jobs.len(),
+            dir.join("study.md").display()
+        )));
+    }
+    Ok(())
 }
 
 /// Rank 0: the table rows (figures and pictures of every point), `study.csv`, `study.md` and

@@ -3,6 +3,7 @@
 //! a figures table and a cost table).
 
 use super::analysis::Figures;
+use crate::sweep::forward::MarchResult;
 
 /// What a run cost.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,6 +18,20 @@ pub struct RunCost {
     pub newton: Option<u64>,
     /// Krylov iterations (implicit stepper).
     pub krylov: Option<u64>,
+}
+
+impl RunCost {
+    /// The cost of a run on `n` cells per axis that marched `result`, with the stepper's
+    /// cumulative `(Newton, Krylov)` iterations (implicit).
+    pub fn of(n: usize, result: &MarchResult, iterations: Option<(u64, u64)>) -> RunCost {
+        RunCost {
+            n,
+            steps: result.steps,
+            wall: result.wall.as_secs_f64(),
+            newton: iterations.map(|(n, _)| n),
+            krylov: iterations.map(|(_, k)| k),
+        }
+    }
 }
 
 /// One row of the table.

@@ -15,6 +15,7 @@ use crate::error::CommandError;
 use crate::field::Field;
 use crate::io::checkpoint::CheckpointState;
 use crate::io::csv::CsvWriter;
+use crate::io::run_dir::Stamp;
 use crate::mesh::Mesh;
 use crate::time::{Requests, StageTimers, TimeStepper};
 
@@ -52,6 +53,17 @@ impl From<&CheckpointState> for MarchState {
             t: c.t,
             step: c.step,
             dt_history: c.dt_history.clone(),
+        }
+    }
+}
+
+impl From<&MarchState> for Stamp {
+    /// Time, step and last step size of the state, for the files written at it.
+    fn from(state: &MarchState) -> Stamp {
+        Stamp {
+            t: state.t,
+            step: state.step,
+            dt: state.last_dt(),
         }
     }
 }

@@ -194,12 +194,7 @@ struct ForwardSink<'a> {
 
 impl MarchSink for ForwardSink<'_> {
     fn snapshot(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
-        let stamp = Stamp {
-            t: state.t,
-            step: state.step,
-            dt: state.last_dt(),
-        };
-        self.snapshots.write(self.comm, self.run, f, stamp)
+        self.snapshots.write(self.comm, self.run, f, state.into())
     }
 
     fn checkpoint(

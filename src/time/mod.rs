@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
-use crate::field::Field;
+use crate::field::{Field, GHOST};
 use crate::mesh::Mesh;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Region, Scratch};
 use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
@@ -191,6 +191,18 @@ pub trait TimeStepper {
     fn restore(&mut self, _state: &[f64]) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// Bytes a stepper of `scheme` needs for a block of `ny x nx` cells: three fields with ghosts
+/// (state and two stages) plus per-cell auxiliary values (1 double for `upwind`, 3 for `sg`)
+/// and row buffers.
+pub fn block_memory_bytes(scheme: SchemeKind, ny: usize, nx: usize) -> usize {
+    let storage = (ny + 2 * GHOST) * (nx + 2 * GHOST);
+    let aux = match scheme {
+        SchemeKind::Upwind => 1,
+        SchemeKind::Sg => 3,
+    };
+    8 * (storage * (3 + aux) + 7 * (nx + 1) + 4 * ny)
 }
 
 /// Builds the stepper for a scheme/stepper pair.
