@@ -13,11 +13,9 @@
 //! (`score` when run, see [`crate::filter::report::Study::recommended`]), `error.png` and
 //! `spectrum.png`.
 
-use std::path::PathBuf;
-
 use super::setup::RunSetup;
 use super::CommandError;
-use crate::cli::RunArgs;
+use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::config::{FilterVariantName, NoiseKindName};
 use crate::filter::cycle::{CycleSettings, Variant};
@@ -27,22 +25,14 @@ use crate::io::run_dir::DirRules;
 use crate::sweep::forward::MarchControl;
 
 /// Runs the command.
-pub fn run(
-    comm: &Comm,
-    args: &RunArgs,
-    out: Option<PathBuf>,
-    overwrite: bool,
-) -> Result<(), CommandError> {
-    let setup = RunSetup::load(comm, args)?;
-    let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
-    let run = setup.run_dir(&dir);
+pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
+    let setup = RunSetup::load(comm, &args.run)?;
+    let run = setup.run_dir_for(&args.output);
     let rules = DirRules {
         results: &OUTPUT_FILES,
         ..DirRules::default()
     };
-    run.prepare(comm, &rules, overwrite)
-        .map_err(CommandError::Input)?;
-    run.write_config(comm).map_err(CommandError::Fatal)?;
+    run.create(comm, &rules, args.output.overwrite)?;
     let fc = &setup.config.filter;
     let march = MarchControl {
         diagnostics_every: u64::MAX,

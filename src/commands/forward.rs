@@ -6,11 +6,9 @@
 //! ([`crate::sweep::forward_run`]). `--restart` picks the checkpoint to continue from
 //! ([`crate::io::checkpoint::resume`]).
 
-use std::path::PathBuf;
-
 use super::setup::RunSetup;
 use super::CommandError;
-use crate::cli::RunArgs;
+use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::config::{StudyConfig, Usr1Action};
 use crate::diagnostics::DiagnosticsSetup;
@@ -21,20 +19,13 @@ use crate::sweep::forward::{MarchEnd, MarchState};
 use crate::sweep::forward_run::{CheckpointPolicy, ForwardRun};
 
 /// Runs the command.
-pub fn run(
-    comm: &Comm,
-    args: &RunArgs,
-    out: Option<PathBuf>,
-    overwrite: bool,
-    restart: Option<String>,
-) -> Result<(), CommandError> {
+pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     // Everything that can be wrong with the input is found before anything is written.
-    let setup = RunSetup::load(comm, args)?;
+    let setup = RunSetup::load(comm, &args.run)?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let mut f = setup.initial_field()?;
     let mut stepper = setup.stepper();
-    let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
-    let run = setup.run_dir(&dir);
+    let run = setup.run_dir_for(&args.output);
     let ckpt_dir = run.join(&setup.config.checkpoint.dir);
     let physics = setup.config.physics_fingerprint();
     if comm.is_root() && setup.config.study != StudyConfig::default() {
@@ -64,7 +55,10 @@ pub fn run(
         .as_ref()
         .map_or_else(MarchState::start, MarchState::from);
     let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
-    let (replace, title) = (overwrite || restart.is_some(), setup.title("forward"));
+    let (replace, title) = (
+        args.output.overwrite || restart.is_some(),
+        setup.title("forward"),
+    );
     let forward = setup.forward_run(&run, diagnostics, &signals, replace, title);
     let result = forward.execute(comm, &mut f, stepper.as_mut(), &mut state, resumed.as_ref())?;
     if result.end == MarchEnd::Stopped {

@@ -7,11 +7,9 @@
 //! A generate run is one job: it has no checkpoints (a reverse needs the whole forward history,
 //! which the `disk` store keeps only as scratch); rerun it from the start after an interruption.
 
-use std::path::PathBuf;
-
 use super::setup::RunSetup;
 use super::CommandError;
-use crate::cli::RunArgs;
+use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::config::{ReverseMethodName, SamplerName, StartName, StoreName};
 use crate::generate::{GenerateRun, GenerateSettings};
@@ -21,18 +19,12 @@ use crate::sweep::start::StartKind;
 use crate::sweep::trajectory::StoreKind;
 
 /// Runs the command.
-pub fn run(
-    comm: &Comm,
-    args: &RunArgs,
-    out: Option<PathBuf>,
-    overwrite: bool,
-) -> Result<(), CommandError> {
-    let setup = RunSetup::load(comm, args)?;
-    let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
+pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
+    let setup = RunSetup::load(comm, &args.run)?;
     let f0 = setup.initial_field()?;
     let generate = setup.generate_run(comm);
     generate
-        .execute(&setup.run_dir(&dir), overwrite, f0)
+        .execute(&setup.run_dir_for(&args.output), args.output.overwrite, f0)
         .map(|_| ())
 }
 

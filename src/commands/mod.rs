@@ -24,34 +24,13 @@ pub use crate::error::CommandError;
 pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
     match command {
         Command::Check(args) => check::run(comm, &args),
-        Command::Forward {
-            run,
-            out,
-            overwrite,
-            restart,
-        } => forward::run(comm, &run, out, overwrite, restart),
-        Command::Study {
-            run,
-            out,
-            overwrite,
-        } => study::run(comm, &run, out, overwrite),
-        Command::Particles {
-            run,
-            out,
-            overwrite,
-        } => particles::run(comm, &run, out, overwrite),
+        Command::Forward { run, restart } => forward::run(comm, &run, restart),
+        Command::Study(args) => study::run(comm, &args),
+        Command::Particles(args) => particles::run(comm, &args),
         Command::Info { file } => info::run(comm, &file),
-        Command::Generate {
-            run,
-            out,
-            overwrite,
-        } => generate::run(comm, &run, out, overwrite),
+        Command::Generate(args) => generate::run(comm, &args),
         Command::Plot(args) => plot::run(comm, &args),
-        Command::Filter {
-            run,
-            out,
-            overwrite,
-        } => filter::run(comm, &run, out, overwrite),
+        Command::Filter(args) => filter::run(comm, &args),
         Command::Compare {
             run,
             target,

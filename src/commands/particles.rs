@@ -7,12 +7,11 @@
 //! `final.h5`, snapshots, `positions.h5` and `positions/pos_<step>.h5`, checking the particle
 //! count, the id set and the exact mass at every diagnostics row.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use super::setup::RunSetup;
 use super::CommandError;
-use crate::cli::RunArgs;
+use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::diagnostics::DiagnosticsSetup;
 use crate::io::run_dir::DirRules;
@@ -24,13 +23,8 @@ use crate::particles::sample::draw_owned;
 use crate::particles::Ownership;
 
 /// Runs the command.
-pub fn run(
-    comm: &Comm,
-    args: &RunArgs,
-    out: Option<PathBuf>,
-    overwrite: bool,
-) -> Result<(), CommandError> {
-    let setup = RunSetup::load(comm, args)?;
+pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
+    let setup = RunSetup::load(comm, &args.run)?;
     let input = |msg: String| CommandError::Input(format!("{}: {msg}", setup.config.source));
     let pc = setup.config.particles.clone();
     let width = pc.smoothing as usize;
@@ -39,15 +33,13 @@ pub fn run(
     let steps = Steps::new(setup.config.time.t_end, pc.dt, setup.config.time.max_steps)
         .map_err(|e| input(format!("particles.dt: {e}")))?;
 
-    let dir = out.unwrap_or_else(|| setup.config.output.dir.clone());
-    let run = setup.run_dir(&dir);
+    let run = setup.run_dir_for(&args.output);
     let rules = DirRules {
         results: &OUTPUT_FILES,
         clear: vec![SNAPSHOT_DIR.into(), POSITIONS_DIR.into()],
         ..DirRules::default()
     };
-    run.prepare(comm, &rules, overwrite)
-        .map_err(CommandError::Input)?;
+    run.create(comm, &rules, args.output.overwrite)?;
 
     // Particles: every rank draws every id from the same global CDF and keeps its own.
     let t0 = Instant::now();
@@ -71,7 +63,6 @@ pub fn run(
             setup.params.steady_mass_in_ball(setup.mesh.dim, 0.0, r0),
         ));
     }
-    run.write_config(comm).map_err(CommandError::Fatal)?;
     if comm.is_root() {
         log::info!(
             "particles: {}, N_p = {}, dt = {:e} x {} steps to t = {:e}, smoothing {width} cells, \

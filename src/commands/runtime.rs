@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::setup::RunSetup;
+use crate::cli::OutArgs;
 use crate::comm::Comm;
 use crate::config::{IoName, SchemeName};
 use crate::io::hdf5::IoMode;
@@ -65,6 +66,11 @@ impl RunSetup {
             self.grid,
             &self.block,
         )
+    }
+
+    /// The output directory of `--out` (default: `output.dir`).
+    pub fn run_dir_for(&self, output: &OutArgs) -> RunDir {
+        self.run_dir(&output.dir_or(&self.config.output.dir))
     }
 
     /// `forward: 2D n = 101 on 2 x 1 ranks, m = ..., sg / ssprk2, t_end = 1`: the first log

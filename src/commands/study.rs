@@ -7,11 +7,9 @@
 //! `DIR/study.csv` and `DIR/study.md` (the figures of [`crate::study::analysis`]). A run that
 //! fails is reported in its row and the study goes on; the command then exits with status 1.
 
-use std::path::PathBuf;
-
 use super::setup::{load_config, RunSetup};
 use super::CommandError;
-use crate::cli::RunArgs;
+use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::config::{Config, MassSpec, StudyConfig};
 use crate::diagnostics::DiagnosticsSetup;
@@ -22,15 +20,10 @@ use crate::study::table::RunCost;
 use crate::sweep::forward::{MarchEnd, MarchState};
 
 /// Runs the command.
-pub fn run(
-    comm: &Comm,
-    args: &RunArgs,
-    out: Option<PathBuf>,
-    overwrite: bool,
-) -> Result<(), CommandError> {
+pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
     // Everything that can be wrong with the input is found before anything is written.
-    let base = load_config(comm, args)?;
-    let dir = out.unwrap_or_else(|| base.output.dir.clone());
+    let base = load_config(comm, &args.run)?;
+    let (dir, overwrite) = (args.output.dir_or(&base.output.dir), args.output.overwrite);
     let input =
         |key: &str, msg: String| CommandError::Input(format!("{}: {key}: {msg}", base.source));
     if let Some(procs) = &base.decomposition.procs {

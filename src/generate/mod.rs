@@ -105,9 +105,7 @@ impl GenerateRun<'_> {
             results: &OUTPUT_FILES,
             ..DirRules::default()
         };
-        run.prepare(comm, &rules, replace)
-            .map_err(CommandError::Input)?;
-        run.write_config(comm).map_err(CommandError::Fatal)?;
+        run.create(comm, &rules, replace)?;
         if comm.is_root() {
             log::info!("{}", self.title);
         }

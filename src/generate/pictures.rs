@@ -150,13 +150,18 @@ fn scatter(path: &Path, sets: &[(&str, &[[f64; 2]])]) -> Result<(), plot::PlotEr
             }
         })
         .collect();
-    let axes = Axes {
-        title: format!("generated samples ({})", title.join(", ")),
-        x_label: "x".into(),
-        y_label: "y".into(),
-        ..Axes::default()
-    };
+    let axes = against_x(format!("generated samples ({})", title.join(", ")), "y");
     plot::lines(path, &axes, &series)
+}
+
+/// Linear axes titled `title` with `x` across and `y_label` up.
+fn against_x(title: String, y_label: &str) -> Axes {
+    Axes {
+        title,
+        x_label: "x".into(),
+        y_label: y_label.into(),
+        ..Axes::default()
+    }
 }
 
 /// A line against the cell centres of a 1D grid.
@@ -183,21 +188,14 @@ fn densities_1d(
             .map(|y| if y > max * 1e-12 { y } else { f64::NAN })
             .collect::<Vec<f64>>()
     };
-    let reconstruction = Axes {
-        title: "data f0 and reconstruction u(0)".into(),
-        x_label: "x".into(),
-        y_label: "density".into(),
-        ..Axes::default()
-    };
+    let reconstruction = against_x("data f0 and reconstruction u(0)".into(), "density");
+    let t_end = plot::short_number(t_end);
     let condensed = Axes {
-        title: format!(
-            "condensed f(T) and start u(T), T = {}",
-            plot::short_number(t_end)
-        ),
-        x_label: "x".into(),
-        y_label: "density (log)".into(),
         log_y: true,
-        ..Axes::default()
+        ..against_x(
+            format!("condensed f(T) and start u(T), T = {t_end}"),
+            "density (log)",
+        )
     };
     plot::panels(
         &dir.join("generate.png"),
@@ -265,11 +263,7 @@ fn histograms(
         .iter()
         .map(|(name, p)| format!("{} {name}", p.len()))
         .collect();
-    let axes = Axes {
-        title: format!("{} generated samples: histogram", counts.join(", ")),
-        x_label: "x".into(),
-        y_label: "probability density".into(),
-        ..Axes::default()
-    };
+    let title = format!("{} generated samples: histogram", counts.join(", "));
+    let axes = against_x(title, "probability density");
     plot::lines(path, &axes, &series)
 }

@@ -240,14 +240,8 @@ impl Summary {
                 q.points,
             );
         }
-        let mut files = vec![
-            "data.h5",
-            "terminal.h5",
-            "start.h5",
-            "reconstruction.h5",
-            "forward.csv",
-            "reverse.csv",
-        ];
+        // The fields and the two CSVs: OUTPUT_FILES after config.toml.
+        let mut files = super::OUTPUT_FILES[1..7].to_vec();
         if self.walk.is_some() {
             files.extend(["samples.h5", "samples.csv"]);
         }

@@ -19,6 +19,7 @@ use super::hdf5::{write_field, FieldMeta, IoMode};
 use super::snapshots::INDEX;
 use crate::comm::Comm;
 use crate::decomp::{Block, ProcessGrid};
+use crate::error::CommandError;
 use crate::field::Field;
 use crate::mesh::Mesh;
 
@@ -151,13 +152,16 @@ impl RunDir {
     }
 
     /// Rank 0 applies the reuse rules and creates the directory ([`prepare`]); every rank
-    /// returns its verdict (an error is bad input: nothing was written). Collective.
-    pub fn prepare(&self, comm: &Comm, rules: &DirRules, replace: bool) -> Result<(), String> {
+    /// returns its verdict (an error is bad input: nothing was written). Then rank 0 writes
+    /// `config.toml` (an error there is rank 0's alone). Collective.
+    pub fn create(&self, comm: &Comm, rules: &DirRules, replace: bool) -> Result<(), CommandError> {
         comm.on_root(|| prepare(&self.path, rules, replace))
+            .map_err(CommandError::Input)?;
+        self.write_config(comm).map_err(CommandError::Fatal)
     }
 
     /// Writes `config.toml` (rank 0 only; an error is rank 0's alone).
-    pub fn write_config(&self, comm: &Comm) -> Result<(), String> {
+    fn write_config(&self, comm: &Comm) -> Result<(), String> {
         if !comm.is_root() {
             return Ok(());
         }

@@ -285,19 +285,27 @@ pub fn draw(request: &Request) -> Result<String, PlotError> {
 }
 
 fn draw_field(path: &Path, f: &FieldFile, log: bool) -> Result<(), PlotError> {
-    let title = format!(
-        "{}: f at t = {} (step {})",
-        f.name,
-        short_number(f.t),
-        f.step
-    );
-    let m = &f.mesh;
+    density(path, &f.name, &f.mesh, &f.values, (f.t, f.step), log)
+}
+
+/// The density picture of a field `values` on `mesh` (global row-major) at `(t, step)`, titled
+/// with `name`: a heat map (2D) or a line (1D); `log` for a log colour scale (vertical axis).
+pub fn density(
+    path: &Path,
+    name: &str,
+    mesh: &Mesh,
+    values: &[f64],
+    (t, step): (f64, u64),
+    log: bool,
+) -> Result<(), PlotError> {
+    let title = format!("{name}: f at t = {} (step {step})", short_number(t));
+    let m = mesh;
     if m.dim == 1 {
         let x: Vec<f64> = (0..m.n).map(|i| m.centre(i)).collect();
-        super::profile_1d(path, &x, &f.values, log, &title)
+        super::profile_1d(path, &x, values, log, &title)
     } else {
-        let view = ArrayView2::from_shape((m.n, m.n), &f.values)
-            .map_err(|e| PlotError::Data(format!("{}: {e}", f.name)))?;
+        let view = ArrayView2::from_shape((m.n, m.n), values)
+            .map_err(|e| PlotError::Data(format!("{name}: {e}")))?;
         super::heatmap(path, view, Extent::square(m.half_width), log, &title)
     }
 }

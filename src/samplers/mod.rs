@@ -124,18 +124,7 @@ impl Samplers {
     /// The samplers of `settings` for the run of `p` decomposed by `grid`.
     pub fn new(p: &Pipeline, grid: ProcessGrid, settings: SamplerSettings) -> Samplers {
         let n = settings.samples;
-        let walk = (n > 0 && settings.kind.walk()).then(|| {
-            build_walk(
-                p.mesh,
-                grid,
-                p.block,
-                p.coefficients(),
-                p.scheme,
-                p.stepper,
-                n,
-                settings.seed,
-            )
-        });
+        let walk = (n > 0 && settings.kind.walk()).then(|| build_walk(p, grid, n, settings.seed));
         let sde = (n > 0 && settings.kind.sde()).then(|| {
             let sde = SdeSettings {
                 lambda: settings.lambda,

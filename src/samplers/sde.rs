@@ -406,6 +406,16 @@ impl ReverseSde {
         let h = mesh.h;
         let inv_h = 1.0 / h;
         let face = self.face;
+        let aux = &self.aux;
+        // The velocity on global face `g` between the cells `lo` and `hi`; zero on the walls.
+        let face_value = |g: isize, lo: (isize, isize), hi: (isize, isize)| {
+            if g == 0 || g == n {
+                return 0.0;
+            }
+            let (l, r) = (aux.get(lo.0, lo.1), aux.get(hi.0, hi.1));
+            let s = (r.ln_fh - l.ln_fh) * inv_h;
+            face.velocity(mesh.face(g as usize), face.mean_g(l, r), s)
+        };
         let v = &mut self.vel[slot];
         // x-faces: face i between cells i - 1 and i; zero on the walls.
         let mut vmax = 0.0f64;
@@ -414,14 +424,7 @@ impl ReverseSde {
                 continue;
             }
             for i in 0..=nx {
-                let g = x0 + i;
-                let value = if g == 0 || g == n {
-                    0.0
-                } else {
-                    let (l, r) = (self.aux.get(j, i - 1), self.aux.get(j, i));
-                    let s = (r.ln_fh - l.ln_fh) * inv_h;
-                    face.velocity(mesh.face(g as usize), face.mean_g(l, r), s)
-                };
+                let value = face_value(x0 + i, (j, i - 1), (j, i));
                 v.vx.set(j, i, value);
             }
         }
@@ -453,14 +456,7 @@ impl ReverseSde {
                     continue;
                 }
                 for j in 0..=ny {
-                    let g = y0 + j;
-                    let value = if g == 0 || g == n {
-                        0.0
-                    } else {
-                        let (l, r) = (self.aux.get(j - 1, i), self.aux.get(j, i));
-                        let s = (r.ln_fh - l.ln_fh) * inv_h;
-                        face.velocity(mesh.face(g as usize), face.mean_g(l, r), s)
-                    };
+                    let value = face_value(y0 + j, (j - 1, i), (j, i));
                     v.vy.set(j, i, value);
                 }
             }

@@ -178,6 +178,12 @@ fn rel(value: f64, reference: f64) -> Option<f64> {
     (reference != 0.0 && reference.is_finite()).then(|| (value - reference) / reference.abs())
 }
 
+/// The Markdown text of the cell of the CSV column `name` in a row's `cells`.
+fn column(cells: &[Cell], name: &str) -> String {
+    let k = CSV_HEADER.iter().position(|h| *h == name).unwrap();
+    cells[k].md()
+}
+
 fn cells(row: &Row) -> Vec<Cell> {
     use Cell::*;
     let fig = row.figures.as_ref();
@@ -351,10 +357,7 @@ pub fn markdown(rows: &[Row], info: &StudyInfo) -> String {
     s += &table_header(&head);
     for row in rows {
         let c = cells(row);
-        let col = |name: &str| {
-            let k = CSV_HEADER.iter().position(|h| *h == name).unwrap();
-            c[k].md()
-        };
+        let col = |name: &str| column(&c, name);
         let with_rel = |a: &str, b: &str| format!("{} ({})", col(a), col(b));
         let line = [
             col("name"),
@@ -395,10 +398,7 @@ pub fn markdown(rows: &[Row], info: &StudyInfo) -> String {
     s += &table_header(&head);
     for row in rows {
         let c = cells(row);
-        let col = |name: &str| {
-            let k = CSV_HEADER.iter().position(|h| *h == name).unwrap();
-            c[k].md()
-        };
+        let col = |name: &str| column(&c, name);
         let line = [
             col("name"),
             col("status"),

@@ -93,15 +93,14 @@ impl ForwardRun<'_> {
             clear,
             extra: &[checkpoint::LATEST],
         };
-        run.prepare(comm, &rules, self.replace)
-            .map_err(CommandError::Input)?;
+        run.create(comm, &rules, self.replace)?;
         let mut csv = None;
         if comm.is_root() {
             let csv_path = run.join("diagnostics.csv");
-            let written = run.write_config(comm).and_then(|_| match resumed {
+            let written = match resumed {
                 Some(c) => CsvWriter::resume(&csv_path, &Diagnostics::HEADER, c.step),
                 None => CsvWriter::create(&csv_path, &Diagnostics::HEADER),
-            });
+            };
             csv = Some(written.map_err(CommandError::Fatal)?);
             log::info!(
                 "{}{}",

@@ -27,8 +27,9 @@ use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
 use crate::field::{Field, GHOST};
 use crate::mesh::Mesh;
+use crate::scheme::build::FamilyBuilder;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Region, Scratch};
-use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+use crate::scheme::{FaceCoefficients, Family, SchemeKind};
 
 /// The explicit stepper, selected by `time.stepper`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,37 +215,34 @@ pub fn build_stepper(
     stepper: StepperKind,
     control: StepControl,
 ) -> Box<dyn TimeStepper> {
-    if stepper == StepperKind::Implicit {
-        return match scheme {
-            SchemeKind::Upwind => Box::new(implicit::Implicit::new(
-                Upwind::new(coefficients),
-                mesh,
-                block,
-                control,
-            )),
-            SchemeKind::Sg => Box::new(implicit::Implicit::new(
-                Sg::new(coefficients),
-                mesh,
-                block,
-                control,
-            )),
-        };
-    }
-    match scheme {
-        SchemeKind::Upwind => Box::new(Explicit::new(
-            Upwind::new(coefficients),
-            mesh,
-            block,
-            stepper,
-            control,
-        )),
-        SchemeKind::Sg => Box::new(Explicit::new(
-            Sg::new(coefficients),
-            mesh,
-            block,
-            stepper,
-            control,
-        )),
+    let builder = StepperBuilder {
+        mesh,
+        block,
+        stepper,
+        control,
+    };
+    scheme.build(coefficients, builder)
+}
+
+/// [`build_stepper`] for one family.
+struct StepperBuilder<'a> {
+    mesh: &'a Mesh,
+    block: &'a Block,
+    stepper: StepperKind,
+    control: StepControl,
+}
+
+impl FamilyBuilder for StepperBuilder<'_> {
+    type Output = Box<dyn TimeStepper>;
+
+    fn build<F: Family + 'static>(self, family: F) -> Box<dyn TimeStepper> {
+        let (mesh, block, control) = (self.mesh, self.block, self.control);
+        match self.stepper {
+            StepperKind::Implicit => {
+                Box::new(implicit::Implicit::new(family, mesh, block, control))
+            }
+            explicit => Box::new(Explicit::new(family, mesh, block, explicit, control)),
+        }
     }
 }
 
