@@ -4,7 +4,7 @@
 //!
 //! Every field is one dataset of shape `[n]` (1D) or `[n, n]` (2D, index order y then x) in
 //! global index order, without ghosts. Each rank writes (and reads) the hyperslab of its owned
-//! [`Block`], so a file written on one process grid can be read back on any other.
+//! [`crate::decomp::Block`], so a file written on one process grid can be read back on any other.
 //!
 //! # Writing: [`write_global`]
 //!
@@ -51,10 +51,11 @@
 //!
 //! # Files
 //!
-//! [`write`]: the parallel writer; [`read`]: the collective block reader and the serial readers;
-//! [`raw`]: the raw `hdf5-sys` calls of the collective transfers; [`series`]: a file kept open
-//! for a series of fields (the disk trajectory store); [`write_table`] / [`read_table`]: small
-//! serial files of one 2D table (samples, particle positions).
+//! `write.rs`: the parallel writer; `read.rs`: the collective block reader and the serial
+//! readers; `raw.rs`: the raw `hdf5-sys` calls of the collective transfers; `series.rs`: a file
+//! kept open for a series of fields (the disk trajectory store, [`SeriesFile`]);
+//! [`write_table`] / [`read_table`]: small serial files of one 2D table (samples, particle
+//! positions).
 //!
 //! # Reading
 //!

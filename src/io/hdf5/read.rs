@@ -79,7 +79,7 @@ pub(super) fn read_block_from(
     collective_transfer(comm, path, name, ds.id(), sel, Buffer::Read(ptr))
 }
 
-/// Reads the 1D dataset `name` serially (e.g. a [`SmallData`] written by [`write_global`]).
+/// Reads the 1D dataset `name` serially (e.g. a [`super::SmallData`] written by [`super::write_global`]).
 pub fn read_small(path: &Path, name: &str) -> Result<Vec<f64>, String> {
     let file = hdf5::File::open(path).map_err(|e| h5err(path, "cannot open", e))?;
     let ds = file
@@ -118,7 +118,7 @@ pub fn read_attr_u64(path: &Path, name: &str) -> Result<u64, String> {
 }
 
 /// Reads the scalar text file attribute `name` serially (variable-length UTF-8 as written by
-/// [`write_global`], or ASCII).
+/// [`super::write_global`], or ASCII).
 pub fn read_attr_str(path: &Path, name: &str) -> Result<String, String> {
     let attr = open_attr(path, name)?;
     match attr.read_scalar::<VarLenUnicode>() {
