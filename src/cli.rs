@@ -1,6 +1,6 @@
 //! Command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -28,15 +28,9 @@ pub enum Command {
     Check(RunArgs),
     /// Run the forward sweep.
     Forward {
-        /// Config and overrides.
+        /// Config, overrides and output directory.
         #[command(flatten)]
-        run: RunArgs,
-        /// Output directory (overrides `output.dir`).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Allow replacing results already in the output directory.
-        #[arg(long)]
-        overwrite: bool,
+        run: RunOutArgs,
         /// Continue from a checkpoint: `auto` = the newest valid one in the checkpoint directory
         /// (or from t = 0 when there is none yet), or the path of a checkpoint file.
         #[arg(long, value_name = "auto|PATH")]
@@ -45,60 +39,20 @@ pub enum Command {
     /// Run a condensation study: the Cartesian product of the lists in the config's [study]
     /// section, each run a forward sweep into OUT/runs/<name>/ (plus a refined companion for
     /// supercritical runs), summarised in OUT/study.csv and OUT/study.md.
-    Study {
-        /// Config and overrides.
-        #[command(flatten)]
-        run: RunArgs,
-        /// Output directory (overrides `output.dir`).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Allow replacing results already in the output directory.
-        #[arg(long)]
-        overwrite: bool,
-    },
+    Study(RunOutArgs),
     /// Run the interacting particle system (the microscopic model whose mean-field limit is the
     /// forward PDE): particles drawn from the initial density, pushed to `time.t_end`; writes the
     /// deposited density (same layout as `forward`), diagnostics and particle positions.
-    Particles {
-        /// Config and overrides (the `[particles]` section).
-        #[command(flatten)]
-        run: RunArgs,
-        /// Output directory (overrides `output.dir`).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Allow replacing results already in the output directory.
-        #[arg(long)]
-        overwrite: bool,
-    },
+    Particles(RunOutArgs),
     /// Generate: forward from the data to T recording the trajectory, then the reverse sweep
     /// from the start state of `reverse.start` (default: the data-independent asymptotic state)
     /// back to t = 0.
-    Generate {
-        /// Config and overrides.
-        #[command(flatten)]
-        run: RunArgs,
-        /// Output directory (overrides `output.dir`).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Allow replacing results already in the output directory.
-        #[arg(long)]
-        overwrite: bool,
-    },
+    Generate(RunOutArgs),
     /// Density filtering: a noisy version of the `[initial]` density (seeded noise of
     /// `[filter]`) through `filter.cycles` forward–reverse cycles, for every reverse variant of
     /// `filter.variant`; reports the L1 distance to the clean density, total variation, mass, min
     /// and the error spectrum per cycle (filter.csv, filter.md, PNG pictures).
-    Filter {
-        /// Config and overrides.
-        #[command(flatten)]
-        run: RunArgs,
-        /// Output directory (overrides `output.dir`).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Allow replacing results already in the output directory.
-        #[arg(long)]
-        overwrite: bool,
-    },
+    Filter(RunOutArgs),
     /// Nonlinear model vs the OU baseline (kappa = 0) on the same data and grid: the horizon T
     /// and the wall time each needs to reconstruct the data to a relative L1 error target.
     Compare {
@@ -167,6 +121,35 @@ pub struct PlotArgs {
         default_value = "max,l2,centre_mass,entropy"
     )]
     pub columns: Vec<String>,
+}
+
+/// Where a run writes.
+#[derive(Debug, clap::Args)]
+pub struct OutArgs {
+    /// Output directory (overrides `output.dir`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Allow replacing results already in the output directory.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+impl OutArgs {
+    /// `--out`, or `default` (the config's `output.dir`).
+    pub fn dir_or(&self, default: &Path) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| default.to_path_buf())
+    }
+}
+
+/// A config file with its overrides, and where the run writes.
+#[derive(Debug, clap::Args)]
+pub struct RunOutArgs {
+    /// Config and overrides.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output directory and overwrite permission.
+    #[command(flatten)]
+    pub output: OutArgs,
 }
 
 /// A config file plus command-line overrides.

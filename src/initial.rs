@@ -5,7 +5,7 @@
 //! global grid in global index order on every rank, so the initial field, like every later one,
 //! is bit-identical for any rank count.
 
-use crate::decomp::Block;
+use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
 use crate::mesh::Mesh;
 use crate::physics::ou::GaussianMixture;
@@ -56,6 +56,15 @@ impl InitialShape {
             }
             InitialShape::Points(_) => unreachable!("points are histogrammed"),
         }
+    }
+
+    /// The density of total mass `mass` on the whole grid, global row-major (every rank that
+    /// calls computes all of it, in global order).
+    pub fn global(&self, mesh: &Mesh, mass: f64) -> Result<Vec<f64>, String> {
+        let whole = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let mut f = Field::zeros(whole.ny, whole.nx);
+        self.fill(mesh, &whole, mass, &mut f)?;
+        Ok(f.interior().iter().copied().collect())
     }
 
     /// Fills the owned cells of `field` (block `block` of `mesh`) with the density of total

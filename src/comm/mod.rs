@@ -6,6 +6,7 @@
 //! so every rank takes the same decision and results do not depend on the rank count. Sums are
 //! diagnostics only.
 
+pub mod gather;
 pub mod halo;
 pub mod migrate;
 pub mod strips;
@@ -141,52 +142,37 @@ impl Comm {
         }
     }
 
+    /// Runs `work` on rank 0 only (file-system work: create a directory, write an index) and
+    /// returns its verdict on every rank, so a failure there stops every rank alike.
+    pub fn on_root(&self, work: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+        let local = if self.is_root() {
+            work().map(|_| Vec::new())
+        } else {
+            Ok(Vec::new())
+        };
+        self.broadcast_result(local).map(|_| ())
+    }
+
     /// Gathers variable-length blocks of `f64` on rank 0, in rank order (empty elsewhere).
     pub fn gather_to_root(&self, local: &[f64]) -> Vec<Vec<f64>> {
-        let root = self.world.process_at_rank(0);
-        let n = local.len() as u64;
-        if self.is_root() {
-            let mut counts = vec![0u64; self.size()];
-            root.gather_into_root(&n, &mut counts[..]);
-            let total: u64 = counts.iter().sum();
-            let mut all = vec![0.0f64; total as usize];
-            let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
-            let displs: Vec<i32> = counts_i
-                .iter()
-                .scan(0i32, |acc, &c| {
-                    let d = *acc;
-                    *acc += c;
-                    Some(d)
-                })
-                .collect();
-            {
-                let mut partition =
-                    mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
-                root.gather_varcount_into_root(local, &mut partition);
-            }
-            let mut out = Vec::with_capacity(self.size());
-            let mut at = 0usize;
-            for c in counts {
-                out.push(all[at..at + c as usize].to_vec());
-                at += c as usize;
-            }
-            out
-        } else {
-            root.gather_into(&n);
-            root.gather_varcount_into(local);
-            Vec::new()
-        }
+        self.gather_varcount(local)
     }
 
     /// Gathers variable-length byte strings on rank 0, in rank order (empty elsewhere). Empty
     /// strings are fine: every rank sends its bytes behind a one-byte frame, since OpenMPI
     /// rejects the dangling pointer of an empty send buffer.
     pub fn gather_bytes_to_root(&self, local: &[u8]) -> Vec<Vec<u8>> {
+        let framed: Vec<u8> = std::iter::once(0u8).chain(local.iter().copied()).collect();
+        self.gather_varcount(&framed)
+            .into_iter()
+            .map(|part| part[1..].to_vec())
+            .collect()
+    }
+
+    /// Gathers variable-length blocks on rank 0, in rank order (empty elsewhere): the counts
+    /// first, then one variable-count gather.
+    fn gather_varcount<T: Equivalence + Copy + Default>(&self, local: &[T]) -> Vec<Vec<T>> {
         let root = self.world.process_at_rank(0);
-        let mut framed = Vec::with_capacity(local.len() + 1);
-        framed.push(0u8);
-        framed.extend_from_slice(local);
-        let local = &framed[..];
         let n = local.len() as u64;
         if !self.is_root() {
             root.gather_into(&n);
@@ -204,7 +190,7 @@ impl Comm {
                 Some(d)
             })
             .collect();
-        let mut all = vec![0u8; counts.iter().sum::<u64>() as usize];
+        let mut all = vec![T::default(); counts.iter().sum::<u64>() as usize];
         {
             let mut partition =
                 mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
@@ -214,7 +200,7 @@ impl Comm {
         counts
             .iter()
             .map(|&c| {
-                let part = all[at + 1..at + c as usize].to_vec();
+                let part = all[at..at + c as usize].to_vec();
                 at += c as usize;
                 part
             })

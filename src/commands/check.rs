@@ -6,6 +6,8 @@ use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
 use crate::decomp::{split, Block};
+use crate::sweep::trajectory::{recompute_interval, StoreKind};
+use crate::time::block_memory_bytes;
 
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
@@ -27,11 +29,11 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
     // Largest block: the first part along each axis is never smaller than the others.
     let (_, big_x) = split(mesh.nx(), grid.px, 0);
     let (_, big_y) = split(mesh.ny(), grid.py, 0);
-    let per_rank = setup.block_memory_bytes(big_y, big_x);
+    let per_rank = block_memory_bytes(setup.scheme, big_y, big_x);
     let total: usize = (0..grid.size())
         .map(|r| {
             let b = Block::new(mesh, grid, r);
-            setup.block_memory_bytes(b.ny, b.nx)
+            block_memory_bytes(setup.scheme, b.ny, b.nx)
         })
         .sum();
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
@@ -87,19 +89,18 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
         setup.config.time.t_end
     );
     // The trajectory stores of the reverse sweep (`nlfp generate`), per step count.
-    let state = (8 * big_x * big_y) as f64;
-    let k = match setup.config.reverse.recompute_every {
-        0 => steps.sqrt().ceil().max(1.0),
-        k => k as f64,
-    };
+    let state = 8 * big_x * big_y;
+    let every = setup.config.reverse.recompute_every;
+    let k = recompute_interval(steps, every);
+    let memory = StoreKind::Memory.memory_estimate(steps, state, every);
     println!(
         "reverse store {} (selected); on the largest rank for {steps:.0} steps: \
          memory {:.2} MiB, disk {:.2} MiB of file (0 in memory), recompute {:.2} MiB (K = {k:.0}, \
          about one extra forward step per step){}",
         setup.config.reverse.store.name(),
-        mib(((steps + 1.0) * state) as usize),
-        mib(((steps + 1.0) * state) as usize * grid.size()),
-        mib(((steps / k).ceil() + k + 1.0) as usize * state as usize),
+        mib(memory),
+        mib(memory * grid.size()),
+        mib(StoreKind::Recompute.memory_estimate(steps, state, every)),
         if setup.stepper == crate::time::StepperKind::Implicit {
             " (implicit: the step count grows with dt; scale by the steps the run takes)"
         } else {

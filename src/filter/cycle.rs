@@ -12,26 +12,18 @@
 //!   binomial [`Smoother`] of width `smoothing` cells; 0 = the raw grid score).
 //! * `score_asymptotic`: the same from the asymptotic state.
 //!
-//! The trajectory is kept in memory (a [`MemoryStore`]).
-
-use std::time::Instant;
+//! A cycle is the pipeline of `nlfp generate` ([`crate::sweep::pipeline`]) without samples:
+//! the trajectory is kept in memory (a [`MemoryStore`]), and the score variants map every
+//! stored state by the smoother before its score is taken.
 
 use crate::comm::Comm;
-use crate::decomp::Block;
-use crate::diagnostics::DiagnosticsSetup;
 use crate::field::Field;
 use crate::filter::smooth::Smoother;
-use crate::mesh::Mesh;
-use crate::physics::ModelParams;
-use crate::scheme::{FaceCoefficients, SchemeKind};
-use crate::sweep::forward::OutputCadence;
-use crate::sweep::forward::{ForwardMarch, MarchControl, MarchError, MarchState};
-use crate::sweep::reverse::{asymptotic_state, NoObserver, ReverseMarch, ReverseMethod};
-use crate::sweep::score::ScoreReverse;
-use crate::sweep::trajectory::TrajectoryRecorder;
-use crate::sweep::trajectory::{MemoryStore, TrajectoryStore};
-use crate::time::reverse::build_reverse;
-use crate::time::{build_stepper, StepControl, StepperKind};
+use crate::sweep::observers::Observers;
+use crate::sweep::pipeline::Pipeline;
+use crate::sweep::reverse::{ReverseKind, StateMap};
+use crate::sweep::start::StartKind;
+use crate::sweep::trajectory::MemoryStore;
 
 /// The reverse of a filtering cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,28 +68,9 @@ impl Variant {
     }
 }
 
-/// Everything a cycle needs (runtime structs only).
-pub struct CycleSetup<'a> {
-    /// Communicator.
-    pub comm: &'a Comm,
-    /// Global grid.
-    pub mesh: &'a Mesh,
-    /// This rank's block.
-    pub block: &'a Block,
-    /// Model parameters.
-    pub params: ModelParams,
-    /// Mass `m` of the densities (for the asymptotic state).
-    pub mass: f64,
-    /// Forward flux family.
-    pub scheme: SchemeKind,
-    /// Forward stepper.
-    pub stepper: StepperKind,
-    /// Forward step control.
-    pub control: StepControl,
-    /// `T`.
-    pub t_end: f64,
-    /// Forward step limit.
-    pub max_steps: u64,
+/// What a filtering cycle needs besides the pipeline of the run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CycleSettings {
     /// Stabilisation `lambda` of the score variants.
     pub lambda: f64,
     /// Smoothing width (cells) of the forward states before their score is taken.
@@ -121,139 +94,56 @@ pub struct CycleReport {
     pub reverse_seconds: f64,
 }
 
-/// Runs one cycle of `variant` from `g` (owned cells), replacing it by the result. Collective;
-/// errors are known to every rank.
-pub fn run_cycle(s: &CycleSetup, variant: Variant, g: &mut Field) -> Result<CycleReport, String> {
-    let comm = s.comm;
-    let coefficients = FaceCoefficients {
-        diffusion: s.params.diffusion,
-        kappa: s.params.kappa,
-        gamma: s.params.gamma,
-        h: s.mesh.h,
-    };
+impl StateMap for Smoother {
+    fn apply(&mut self, comm: &Comm, f: &mut Field) {
+        Smoother::apply(self, comm, f);
+    }
+}
+
+/// Runs one cycle of `variant` through the pipeline `p` (its forward march writing no
+/// diagnostics) from `g` (owned cells), replacing it by the result. Collective; errors are
+/// known to every rank.
+pub fn run_cycle(
+    p: &Pipeline,
+    s: CycleSettings,
+    variant: Variant,
+    g: &mut Field,
+) -> Result<CycleReport, String> {
+    let name = |e: String| format!("{}: {e}", variant.name());
     // 1. Forward to T, recording.
-    let start = Instant::now();
-    let mut store = MemoryStore::new();
-    let diagnostics = DiagnosticsSetup::new(s.params, s.mesh, s.mass);
-    let mut march = ForwardMarch {
-        comm,
-        mesh: s.mesh,
-        block: s.block,
-        diagnostics: &diagnostics,
-        csv: None,
-    };
-    let mut stepper = build_stepper(
-        s.mesh,
-        s.block,
-        coefficients,
-        s.scheme,
-        s.stepper,
-        s.control,
-    );
-    let mut f = g.clone();
-    let mut state = MarchState::start();
-    let control = MarchControl {
-        t_end: s.t_end,
-        max_steps: s.max_steps,
-        diagnostics_every: u64::MAX,
-        progress_every: f64::INFINITY,
-    };
-    let cadence = OutputCadence {
-        snapshot_every: 0,
-        snapshot_dt: 0.0,
-        checkpoint_every: 0,
-    };
-    let mut sink = TrajectoryRecorder {
-        comm,
-        store: &mut store,
-    };
-    march
-        .run(
-            stepper.as_mut(),
-            &mut f,
-            &mut state,
-            control,
-            cadence,
-            &mut sink,
-        )
-        .map_err(|e| match e {
-            MarchError::Global(m) | MarchError::Local(m) => m,
-        })?;
-    let forward_seconds = start.elapsed().as_secs_f64();
-
+    let mut forward = p.forward(g.clone(), Box::new(MemoryStore::new()));
+    let march = forward.run(p, None).map_err(|e| e.message())?;
+    let mut recorded = forward.finish();
     // 2. The start state.
-    let mut u = if variant.from_asymptotic() {
-        asymptotic_state(&s.params, s.mesh, s.block, s.mass)
+    let start = if variant.from_asymptotic() {
+        StartKind::Asymptotic
     } else {
-        f.clone()
+        StartKind::Terminal
     };
-    let vol = s.mesh.cell_volume();
-    let local: f64 = u
-        .interior()
-        .iter()
-        .zip(f.interior().iter())
-        .map(|(a, b)| (a - b).abs())
-        .sum();
-    let start_error = comm.sum_many(&[local * vol])[0];
-
+    let u = recorded.start_state(p, start);
     // 3. The reverse.
-    let start = Instant::now();
-    let steps = state.dt_history.len();
-    let mut reverse_substeps = 0u64;
-    if variant.is_score() {
-        let mut rev = ScoreReverse::new(
-            s.mesh,
-            s.block,
-            s.params.diffusion,
-            s.params.kappa,
-            s.params.gamma,
-            s.lambda,
-            s.safety,
-        );
-        let mut smoother = Smoother::new(s.mesh.dim, s.block, s.smoothing);
-        let (ny, nx) = (s.block.ny, s.block.nx);
-        let mut fh_after = Field::zeros(ny, nx);
-        let mut fh_before = Field::zeros(ny, nx);
-        store.fetch(comm, steps as u64, &mut fh_after)?;
-        smoother.apply(comm, &mut fh_after);
-        for n in (0..steps).rev() {
-            store.fetch(comm, n as u64, &mut fh_before)?;
-            smoother.apply(comm, &mut fh_before);
-            let dt = state.dt_history[n];
-            reverse_substeps +=
-                rev.interval(comm, &mut u, &mut fh_after, &mut fh_before, dt) as u64;
-            std::mem::swap(&mut fh_after, &mut fh_before);
-        }
+    let (kind, smoothing) = if variant.is_score() {
+        let smoother = Smoother::new(p.mesh.dim, p.block, s.smoothing);
+        (
+            ReverseKind::Score,
+            Some(Box::new(smoother) as Box<dyn StateMap>),
+        )
     } else {
-        let mut rev = build_reverse(s.mesh, s.block, coefficients, s.scheme, s.stepper);
-        let mut reverse_march = ReverseMarch {
-            comm,
-            mesh: s.mesh,
-            block: s.block,
-            csv: None,
-        };
-        reverse_march.run(
-            ReverseMethod::Exact(rev.as_mut()),
-            &mut store,
-            &state.dt_history,
-            &mut u,
-            &mut NoObserver,
-        )?;
-    }
-    let reverse_seconds = start.elapsed().as_secs_f64();
-    let finite = u.interior().iter().all(|v| v.is_finite());
-    if comm.any(!finite) {
-        return Err(format!(
-            "{}: non-finite density after the reverse",
-            variant.name()
-        ));
-    }
+        (ReverseKind::Exact, None)
+    };
+    let method = p.method(kind, s.lambda, s.safety, smoothing);
+    let mut none = Observers::default();
+    let mut reverse = recorded
+        .reverse(p, method, u, None, &mut none)
+        .map_err(name)?;
+    reverse.run(&mut recorded, &mut none).map_err(name)?;
+    let (u, result) = reverse.finish();
     g.copy_interior_from(&u);
     Ok(CycleReport {
-        forward_steps: state.step,
-        reverse_substeps,
-        start_error,
-        forward_seconds,
-        reverse_seconds,
+        forward_steps: march.steps,
+        reverse_substeps: result.substeps,
+        start_error: result.start_error,
+        forward_seconds: march.wall.as_secs_f64(),
+        reverse_seconds: result.wall.as_secs_f64(),
     })
 }

@@ -10,6 +10,15 @@
 //!
 //! Checksums are those of [`super::checksum`]: order-independent, so a checkpoint written on 4
 //! ranks verifies on 3 or on 1.
+//!
+//! # Restart selection ([`resume`])
+//!
+//! `--restart PATH` loads that file; any defect is bad input. `--restart auto` tries the
+//! checkpoints of the directory newest first ([`select`]): an unreadable, truncated or
+//! checksum-failing file is skipped with its reason logged, and the next older one tried; a
+//! valid checkpoint of other physics ends the search with a refusal that names the keys (an
+//! older checkpoint is never silently used instead); no checkpoint at all starts from `t = 0`;
+//! checkpoints that are all invalid are an error.
 
 use std::path::{Path, PathBuf};
 
@@ -45,15 +54,11 @@ pub struct CheckpointState {
 
 /// File name of the checkpoint of `step`.
 pub fn file_name(step: u64) -> String {
-    format!("ckpt_{step:012}.h5")
+    super::step_file(PREFIX, step)
 }
 
-fn step_of(name: &str) -> Option<u64> {
-    name.strip_prefix("ckpt_")?
-        .strip_suffix(".h5")?
-        .parse()
-        .ok()
-}
+/// File-name prefix of a checkpoint: `ckpt_<step:012>.h5`.
+pub const PREFIX: &str = "ckpt_";
 
 /// Everything a checkpoint write needs.
 pub struct CheckpointWrite<'a> {
@@ -77,24 +82,14 @@ pub struct CheckpointWrite<'a> {
 
 /// Writes a checkpoint (collective), updates `latest`, prunes old ones. Returns its path.
 pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
-    let made = if comm.is_root() {
+    comm.on_root(|| {
         std::fs::create_dir_all(w.dir).map_err(|e| {
             format!(
                 "cannot create checkpoint directory {}: {e}",
                 w.dir.display()
             )
         })
-    } else {
-        Ok(())
-    };
-    if comm.any(made.is_err()) {
-        return Err(made.err().unwrap_or_else(|| {
-            format!(
-                "rank 0 could not create checkpoint directory {}",
-                w.dir.display()
-            )
-        }));
-    }
+    })?;
     let name = file_name(w.state.step);
     let path = w.dir.join(&name);
     let f_sum = field_checksum(comm, w.mesh, w.block, w.f);
@@ -143,16 +138,7 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
         &attrs,
         w.mode,
     )?;
-    let pointed = if comm.is_root() {
-        update_latest(w.dir, &name).and_then(|_| prune(w.dir, w.keep))
-    } else {
-        Ok(())
-    };
-    if comm.any(pointed.is_err()) {
-        return Err(pointed
-            .err()
-            .unwrap_or_else(|| "rank 0 could not update the latest pointer".into()));
-    }
+    comm.on_root(|| update_latest(w.dir, &name).and_then(|_| prune(w.dir, w.keep)))?;
     Ok(path)
 }
 
@@ -172,16 +158,8 @@ fn prune(dir: &Path, keep: usize) -> Result<(), String> {
 
 /// Checkpoints in `dir`, newest (largest step) first.
 pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            step_of(&name).map(|s| (s, e.path()))
-        })
-        .collect();
-    found.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    let mut found = super::list_step_files(dir, PREFIX);
+    found.reverse();
     found
 }
 
@@ -296,6 +274,154 @@ pub fn physics_differences(stored: &str, current: &str) -> Vec<String> {
         .collect()
 }
 
+/// Why a checkpoint cannot be resumed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The checkpoint is fine but belongs to other physics: never fall back past it.
+    Refused(String),
+    /// Unreadable, truncated, or failing a checksum.
+    Invalid(String),
+}
+
+/// Verifies the checkpoint `path` against the current `physics` fingerprint and reads its field
+/// into `f` (this rank's block). Collective; the verdict is the same on every rank.
+pub fn try_resume(
+    comm: &Comm,
+    path: &Path,
+    physics: &str,
+    mesh: &Mesh,
+    block: &Block,
+    f: &mut Field,
+) -> Result<CheckpointState, Rejection> {
+    let local = read_state(path);
+    if comm.any(local.is_err()) {
+        return Err(Rejection::Invalid(local.err().unwrap_or_else(|| {
+            format!("{}: another rank could not read it", path.display())
+        })));
+    }
+    let state = local.map_err(Rejection::Invalid)?;
+    let differences = physics_differences(&state.physics, physics);
+    if !differences.is_empty() {
+        return Err(Rejection::Refused(format!(
+            "{}: restart refused: the physics differs from the checkpoint's in {} \
+             (only t_end, output cadence, checkpoint settings and the rank count may change)",
+            path.display(),
+            differences.join(", ")
+        )));
+    }
+    read_field(comm, path, mesh, block, f).map_err(Rejection::Invalid)?;
+    Ok(state)
+}
+
+/// What `--restart auto` found among the candidates.
+#[derive(Debug, PartialEq)]
+pub enum Selection<T> {
+    /// No candidate at all: start from `t = 0`.
+    Empty,
+    /// The newest valid candidate and what loading it gave.
+    Found(String, T),
+    /// A valid candidate of other physics (the refusal): stop.
+    Refused(String),
+    /// Every candidate is invalid.
+    NoneValid,
+}
+
+/// Tries `candidates` (newest first) with `attempt` until one loads ([`Selection::Found`]) or
+/// one is refused; invalid ones are skipped. Returns the choice and the skipped candidates with
+/// their reasons, in the order tried.
+pub fn select<T>(
+    candidates: &[String],
+    mut attempt: impl FnMut(&str) -> Result<T, Rejection>,
+) -> (Selection<T>, Vec<(String, String)>) {
+    let mut skipped = Vec::new();
+    if candidates.is_empty() {
+        return (Selection::Empty, skipped);
+    }
+    for candidate in candidates {
+        match attempt(candidate) {
+            Ok(value) => return (Selection::Found(candidate.clone(), value), skipped),
+            Err(Rejection::Refused(msg)) => return (Selection::Refused(msg), skipped),
+            Err(Rejection::Invalid(msg)) => skipped.push((candidate.clone(), msg)),
+        }
+    }
+    (Selection::NoneValid, skipped)
+}
+
+/// `--restart auto|PATH` (`request`) for a run whose checkpoints go to `dir`: the checkpoint
+/// state, with `f` (this rank's block) read from it, or `None` (start from `t = 0`) when `auto`
+/// finds no checkpoint (module doc). Collective: rank 0 lists the directory, every rank tries
+/// the same files in the same order. Errors are bad input, the same on every rank.
+pub fn resume(
+    comm: &Comm,
+    request: &str,
+    dir: &Path,
+    physics: &str,
+    mesh: &Mesh,
+    block: &Block,
+    f: &mut Field,
+) -> Result<Option<CheckpointState>, String> {
+    let mut attempt = |path: &str| try_resume(comm, Path::new(path), physics, mesh, block, f);
+    if request != "auto" {
+        return attempt(request).map(Some).map_err(|e| match e {
+            Rejection::Refused(msg) | Rejection::Invalid(msg) => msg,
+        });
+    }
+    let listing = if comm.is_root() {
+        list(dir)
+            .into_iter()
+            .map(|(_, p)| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        String::new()
+    };
+    let listing = String::from_utf8(comm.broadcast_bytes(listing.into_bytes())).unwrap_or_default();
+    let candidates: Vec<String> = listing
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let (true, false, Some(latest)) =
+        (comm.is_root(), candidates.is_empty(), latest_pointer(dir))
+    {
+        log::debug!("restart auto: latest pointer names {latest}");
+    }
+    let (selection, skipped) = select(&candidates, &mut attempt);
+    if comm.is_root() {
+        for (candidate, msg) in &skipped {
+            log::warn!("restart auto: skipping {candidate}: {msg}");
+        }
+    }
+    match selection {
+        Selection::Empty => {
+            if comm.is_root() {
+                log::info!(
+                    "restart auto: no checkpoint in {}; starting from t = 0",
+                    dir.display()
+                );
+            }
+            Ok(None)
+        }
+        Selection::Found(path, state) => {
+            if comm.is_root() {
+                log::info!(
+                    "restart auto: resuming from {path} (step {}, t = {:e})",
+                    state.step,
+                    state.t
+                );
+            }
+            Ok(Some(state))
+        }
+        Selection::Refused(msg) => Err(msg),
+        Selection::NoneValid => Err(format!(
+            "restart auto: none of the {} checkpoints in {} is valid (see the warnings above); \
+             start afresh with --overwrite instead",
+            candidates.len(),
+            dir.display()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,9 +429,80 @@ mod tests {
     #[test]
     fn names_round_trip_and_sort() {
         assert_eq!(file_name(42), "ckpt_000000000042.h5");
+        let step_of = |name: &str| super::super::step_of_file(PREFIX, name);
         assert_eq!(step_of(&file_name(42)), Some(42));
         assert_eq!(step_of("ckpt_x.h5"), None);
         assert_eq!(step_of("latest"), None);
+    }
+
+    #[test]
+    fn checkpoints_are_listed_newest_first() {
+        let dir = std::env::temp_dir().join(format!("nlfp_ckpt_list_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for step in [60u64, 90, 30] {
+            std::fs::write(dir.join(file_name(step)), b"").unwrap();
+        }
+        std::fs::write(dir.join(LATEST), b"ckpt_000000000090.h5\n").unwrap();
+        std::fs::write(dir.join("snap_000000000100.h5"), b"").unwrap();
+        let steps: Vec<u64> = list(&dir).into_iter().map(|e| e.0).collect();
+        assert_eq!(steps, [90, 60, 30]);
+        assert_eq!(
+            latest_pointer(&dir).as_deref(),
+            Some("ckpt_000000000090.h5")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn selection_takes_the_newest_valid_and_reports_the_skipped() {
+        let candidates = names(&["c90", "c60", "c30"]);
+        let mut tried = Vec::new();
+        let (choice, skipped) = select(&candidates, |c| {
+            tried.push(c.to_string());
+            match c {
+                "c90" => Err(Rejection::Invalid("truncated".into())),
+                _ => Ok(c.len()),
+            }
+        });
+        assert_eq!(choice, Selection::Found("c60".into(), 3));
+        assert_eq!(skipped, vec![("c90".to_string(), "truncated".to_string())]);
+        // Older candidates than the one found are never read.
+        assert_eq!(tried, ["c90", "c60"]);
+    }
+
+    #[test]
+    fn selection_stops_at_a_refusal_and_never_falls_back_past_it() {
+        let candidates = names(&["c90", "c60", "c30"]);
+        let (choice, skipped) = select(&candidates, |c| match c {
+            "c90" => Err(Rejection::Invalid("checksum".into())),
+            "c60" => Err(Rejection::Refused("model.gamma differs".into())),
+            _ => Ok(()),
+        });
+        assert_eq!(choice, Selection::Refused("model.gamma differs".into()));
+        assert_eq!(skipped.len(), 1);
+    }
+
+    #[test]
+    fn selection_of_nothing_and_of_only_invalid_ones() {
+        let (choice, skipped) = select(&[], |_| Ok(()));
+        assert_eq!(choice, Selection::Empty);
+        assert!(skipped.is_empty());
+        let candidates = names(&["c2", "c1"]);
+        let (choice, skipped) = select(&candidates, |c| {
+            Err::<(), _>(Rejection::Invalid(format!("{c} bad")))
+        });
+        assert_eq!(choice, Selection::NoneValid);
+        assert_eq!(
+            skipped,
+            vec![
+                ("c2".to_string(), "c2 bad".to_string()),
+                ("c1".to_string(), "c1 bad".to_string())
+            ]
+        );
     }
 
     #[test]

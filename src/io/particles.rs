@@ -10,10 +10,18 @@
 
 use std::path::Path;
 
-use hdf5::types::VarLenUnicode;
+use super::hdf5::{read_attr_f64, read_attr_u64, read_table, write_table, AttrValue};
 
 use crate::comm::Comm;
-use crate::particles::Particle;
+
+/// A particle as the positions file sees it: a global id in `0..N_p` and a position `[x, y]`
+/// (`y` unused in 1D). Implemented by [`crate::particles::Particle`].
+pub trait Positioned {
+    /// The global id: the row of the particle in the file.
+    fn id(&self) -> u64;
+    /// The position.
+    fn position(&self) -> [f64; 2];
+}
 
 /// Attributes of a positions file.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,17 +61,17 @@ pub struct StoredPositions {
 
 /// Writes the positions of every rank's `particles` to `path` (collective; the result, success
 /// or error, is the same on every rank).
-pub fn write_positions(
+pub fn write_positions<P: Positioned>(
     comm: &Comm,
     path: &Path,
-    particles: &[Particle],
+    particles: &[P],
     meta: &PositionsMeta,
 ) -> Result<(), String> {
     let dim = meta.dim;
     let mut local = Vec::with_capacity(particles.len() * (dim + 1));
     for p in particles {
-        local.push(p.id as f64); // exact: ids are below 2^31
-        local.extend_from_slice(&p.pos[..dim]);
+        local.push(p.id() as f64); // exact: ids are below 2^31
+        local.extend_from_slice(&p.position()[..dim]);
     }
     let parts = comm.gather_to_root(&local);
     let written = if comm.is_root() {
@@ -112,85 +120,29 @@ fn order_by_id(parts: &[Vec<f64>], meta: &PositionsMeta) -> Result<Vec<f64>, Str
 }
 
 fn write_file(path: &Path, x: &[f64], meta: &PositionsMeta) -> Result<(), String> {
-    let tmp = super::tmp_path(path);
-    let err = |what: &str, e: hdf5::Error| format!("{}: {what}: {e}", path.display());
-    let body = || -> Result<(), String> {
-        let file = hdf5::File::create(&tmp).map_err(|e| err("cannot create", e))?;
-        let ds = file
-            .new_dataset::<f64>()
-            .shape([meta.count as usize, meta.dim])
-            .create("x")
-            .map_err(|e| err("cannot create dataset x", e))?;
-        ds.write_raw(x)
-            .map_err(|e| err("cannot write dataset x", e))?;
-        let f64_attr = |name: &str, v: f64| {
-            file.new_attr::<f64>()
-                .create(name)
-                .and_then(|a| a.write_scalar(&v))
-                .map_err(|e| err(&format!("attribute {name}"), e))
-        };
-        f64_attr("t", meta.t)?;
-        f64_attr("dt", meta.dt)?;
-        f64_attr("particle_mass", meta.particle_mass)?;
-        let u64_attr = |name: &str, v: u64| {
-            file.new_attr::<u64>()
-                .create(name)
-                .and_then(|a| a.write_scalar(&v))
-                .map_err(|e| err(&format!("attribute {name}"), e))
-        };
-        u64_attr("step", meta.step)?;
-        u64_attr("count", meta.count)?;
-        u64_attr("dim", meta.dim as u64)?;
-        u64_attr("seed", meta.seed)?;
-        let str_attr = |name: &str, v: &str| {
-            let text: VarLenUnicode = v
-                .parse()
-                .map_err(|e| format!("{}: attribute {name}: {e}", path.display()))?;
-            file.new_attr::<VarLenUnicode>()
-                .create(name)
-                .and_then(|a| a.write_scalar(&text))
-                .map_err(|e| err(&format!("attribute {name}"), e))
-        };
-        str_attr("kind", "positions")?;
-        str_attr("config", &meta.config)?;
-        str_attr("code_version", super::CODE_VERSION)?;
-        file.close().map_err(|e| err("cannot close", e))
-    };
-    if let Err(e) = body() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    super::persist(&tmp, path)
+    let attrs = [
+        ("t", AttrValue::F64(meta.t)),
+        ("dt", AttrValue::F64(meta.dt)),
+        ("particle_mass", AttrValue::F64(meta.particle_mass)),
+        ("step", AttrValue::U64(meta.step)),
+        ("count", AttrValue::U64(meta.count)),
+        ("dim", AttrValue::U64(meta.dim as u64)),
+        ("seed", AttrValue::U64(meta.seed)),
+        ("kind", AttrValue::Str("positions".into())),
+        ("config", AttrValue::Str(meta.config.clone())),
+        ("code_version", AttrValue::Str(super::CODE_VERSION.into())),
+    ];
+    write_table(path, "x", [meta.count as usize, meta.dim], x, &attrs)
 }
 
 /// Reads a positions file serially (analysis, tests; no MPI needed).
 pub fn read_positions(path: &Path) -> Result<StoredPositions, String> {
-    let err = |what: &str, e: hdf5::Error| format!("{}: {what}: {e}", path.display());
-    let file = hdf5::File::open(path).map_err(|e| err("cannot open", e))?;
-    let ds = file.dataset("x").map_err(|e| err("no dataset x", e))?;
-    let shape = ds.shape();
-    if shape.len() != 2 {
-        return Err(format!(
-            "{}: dataset x has shape {shape:?}, expected [count, dim]",
-            path.display()
-        ));
-    }
-    let x = ds
-        .read_raw::<f64>()
-        .map_err(|e| err("cannot read dataset x", e))?;
-    let t = file
-        .attr("t")
-        .and_then(|a| a.read_scalar::<f64>())
-        .map_err(|e| err("attribute t", e))?;
-    let step = file
-        .attr("step")
-        .and_then(|a| a.read_scalar::<u64>())
-        .map_err(|e| err("attribute step", e))?;
+    let ([count, dim], x) = read_table(path, "x")?;
     Ok(StoredPositions {
-        dim: shape[1],
-        count: shape[0] as u64,
+        dim,
+        count: count as u64,
         x,
-        t,
-        step,
+        t: read_attr_f64(path, "t")?,
+        step: read_attr_u64(path, "step")?,
     })
 }

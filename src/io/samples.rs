@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use hdf5::types::VarLenUnicode;
+use super::hdf5::{read_table, write_table, AttrValue};
 
 /// Metadata stored with the samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,46 +35,15 @@ pub fn write_h5(
     dim: usize,
     meta: &SamplesMeta,
 ) -> Result<(), String> {
-    let tmp = super::tmp_path(path);
-    let err = |what: &str, e: hdf5::Error| format!("{}: {what}: {e}", path.display());
-    let written = (|| -> Result<(), String> {
-        let file = hdf5::File::create(&tmp).map_err(|e| err("cannot create", e))?;
-        let ds = file
-            .new_dataset::<f64>()
-            .shape([points.len(), dim])
-            .create("samples")
-            .map_err(|e| err("cannot create dataset samples", e))?;
-        ds.write_raw(&rows(points, dim))
-            .map_err(|e| err("cannot write dataset samples", e))?;
-        let u64_attr = |name: &str, v: u64| {
-            file.new_attr::<u64>()
-                .create(name)
-                .and_then(|a| a.write_scalar(&v))
-                .map_err(|e| err(name, e))
-        };
-        u64_attr("seed", meta.seed)?;
-        u64_attr("dim", dim as u64)?;
-        file.new_attr::<f64>()
-            .create("h")
-            .and_then(|a| a.write_scalar(&meta.h))
-            .map_err(|e| err("h", e))?;
-        for (name, text) in [
-            ("config", meta.config.as_str()),
-            ("code_version", super::CODE_VERSION),
-        ] {
-            let v: VarLenUnicode = text.parse().map_err(|e| format!("{name}: {e}"))?;
-            file.new_attr::<VarLenUnicode>()
-                .create(name)
-                .and_then(|a| a.write_scalar(&v))
-                .map_err(|e| err(name, e))?;
-        }
-        file.close().map_err(|e| err("cannot close", e))
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    super::persist(&tmp, path)
+    let attrs = [
+        ("seed", AttrValue::U64(meta.seed)),
+        ("dim", AttrValue::U64(dim as u64)),
+        ("h", AttrValue::F64(meta.h)),
+        ("config", AttrValue::Str(meta.config.clone())),
+        ("code_version", AttrValue::Str(super::CODE_VERSION.into())),
+    ];
+    let shape = [points.len(), dim];
+    write_table(path, "samples", shape, &rows(points, dim), &attrs)
 }
 
 /// Writes the samples as CSV to `path`.
@@ -101,22 +70,13 @@ pub fn write_csv(path: &Path, points: &[[f64; 2]], dim: usize) -> Result<(), Str
 
 /// Reads `samples.h5` (serially): one `[x, y]` per sample (`y = 0` in 1D).
 pub fn read_h5(path: &Path) -> Result<Vec<[f64; 2]>, String> {
-    let err = |what: &str, e: hdf5::Error| format!("{}: {what}: {e}", path.display());
-    let file = hdf5::File::open(path).map_err(|e| err("cannot open", e))?;
-    let ds = file
-        .dataset("samples")
-        .map_err(|e| err("no dataset samples", e))?;
-    let shape = ds.shape();
-    if shape.len() != 2 || !(shape[1] == 1 || shape[1] == 2) {
+    let ([_, dim], values) = read_table(path, "samples")?;
+    if !(dim == 1 || dim == 2) {
         return Err(format!(
-            "{}: dataset samples has shape {shape:?}, expected [N, 1] or [N, 2]",
+            "{}: dataset samples has {dim} columns, expected [N, 1] or [N, 2]",
             path.display()
         ));
     }
-    let values = ds
-        .read_raw::<f64>()
-        .map_err(|e| err("cannot read dataset samples", e))?;
-    let dim = shape[1];
     Ok(values
         .chunks_exact(dim)
         .map(|c| [c[0], if dim == 2 { c[1] } else { 0.0 }])

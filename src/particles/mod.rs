@@ -22,12 +22,12 @@
 //! * [`forward`]: the forward step, the push loop over a rank's particles.
 //! * [`Ownership`] + [`crate::comm::Migrator`]: particles live on the rank owning the cell that
 //!   contains them and move there after every push.
-//! * [`reverse`]: the reverse-time SDE sampler of `nlfp generate`, a
-//!   [`crate::sweep::reverse::ReverseObserver`]. It reuses the pieces above: its own
-//!   [`rng::Stream`]s (`Reverse`, `ReverseInitial`) so its noise is independent of the forward
-//!   run's, the CIC geometry to interpolate face velocities of the stored forward states (ghosts
-//!   filled by [`crate::comm::GhostStrips`]), [`push::reflect`], [`sample`] to draw from the
-//!   start state, and the migration.
+//! * [`march`]: the particle time loop of `nlfp particles` (smooth, push, migrate, deposit),
+//!   its stage timers, the exact invariant checks and the outputs.
+//! * The reverse-time SDE sampler of `nlfp generate` ([`crate::samplers::sde`]) reuses the
+//!   pieces above: its own [`rng::Stream`]s (`Reverse`, `ReverseInitial`) so its noise is
+//!   independent of the forward run's, the CIC geometry, [`push::reflect`], [`sample`] to draw
+//!   from the start state, and the migration.
 //!
 //! # Bit-identical results on any rank count
 //!
@@ -47,14 +47,22 @@
 pub mod cic;
 pub mod forward;
 pub mod grid;
+pub mod march;
 pub mod push;
-pub mod reverse;
 pub mod rng;
 pub mod sample;
 pub mod smooth;
 
+/// The config reader's path to the SDE sampler's default (the sampler moved to
+/// `crate::samplers::sde`; this goes when the config is split by section).
+pub mod reverse {
+    /// Default sub-step safety `c` (`reverse.sde_safety`) of the reverse SDE sampler.
+    pub const DEFAULT_SAFETY: f64 = 0.25;
+}
+
 use crate::comm::Packable;
 use crate::decomp::{part_of, ProcessGrid};
+use crate::io::particles::Positioned;
 use crate::mesh::Mesh;
 
 /// One particle: its global id (`0..N_p`) and position (`pos[1] = 0` in 1D).
@@ -83,6 +91,18 @@ impl Packable for Particle {
     }
 }
 
+impl Positioned for Particle {
+    #[inline]
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    #[inline]
+    fn position(&self) -> [f64; 2] {
+        self.pos
+    }
+}
+
 /// Which rank owns a position: the process coordinates of the block holding the cell that
 /// contains it ([`cic::Cic::cell`]).
 #[derive(Clone, Debug)]
@@ -91,6 +111,7 @@ pub struct Ownership {
     part_x: Vec<u32>,
     part_y: Vec<u32>,
     dim: usize,
+    ranks: usize,
 }
 
 impl Ownership {
@@ -106,6 +127,7 @@ impl Ownership {
                 .map(|i| part_of(mesh.ny(), grid.py, i) as u32)
                 .collect(),
             dim: mesh.dim,
+            ranks: grid.size(),
         }
     }
 
@@ -119,6 +141,11 @@ impl Ownership {
             0
         };
         (cx, cy)
+    }
+
+    /// The number of ranks of the process grid.
+    pub fn ranks(&self) -> usize {
+        self.ranks
     }
 
     /// Global cell `(iy, ix)` containing `pos`.

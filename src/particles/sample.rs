@@ -6,6 +6,7 @@
 //! particles whose position it owns.
 
 use super::rng::{uniform32_open, uniform53, CounterRng, Stream};
+use super::{Ownership, Particle};
 use crate::mesh::Mesh;
 
 /// Cumulative cell weights over the global grid.
@@ -65,6 +66,30 @@ pub fn draw_position(
         0.0
     };
     [x, y]
+}
+
+/// This rank's share of the particles `0..count` drawn from the global cell `weights` (global
+/// row-major) with the stream `stream` of `rng`: every rank draws every id and keeps the ones
+/// whose position `ownership` gives to `mine` (its process coordinates).
+pub fn draw_owned(
+    rng: &CounterRng,
+    stream: Stream,
+    weights: &[f64],
+    mesh: &Mesh,
+    ownership: &Ownership,
+    mine: (usize, usize),
+    count: u64,
+) -> Result<Vec<Particle>, String> {
+    let sampler = CellSampler::new(weights)?;
+    let share = count as usize / ownership.ranks() + 1;
+    let mut particles = Vec::with_capacity(share + share / 4);
+    for id in 0..count {
+        let pos = draw_position(rng, stream, &sampler, mesh, id);
+        if ownership.coords(pos) == mine {
+            particles.push(Particle { id, pos });
+        }
+    }
+    Ok(particles)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! the radial log-log profile with the universal near-origin line `C |x|^(-2/gamma)`.
 //!
 //! Pure rendering: no MPI, no config types, no HDF5. Callers pass plain arrays and numbers.
+//! The one exception is [`files`], the pictures of nlfp files for `nlfp plot`, which reads
+//! HDF5 fields and diagnostics CSVs (serially) and hands plain arrays to the renderers.
 //! Drawing uses `plotters` into an in-memory RGB buffer with an embedded font (DejaVu Sans,
 //! `assets/fonts/`, licence next to it), so no system font, fontconfig or freetype is needed;
 //! the buffer is encoded with the `png` crate. Every picture is 8-bit RGB.
@@ -14,6 +16,7 @@
 
 mod colour;
 mod compose;
+pub mod files;
 mod heatmap;
 mod lines;
 

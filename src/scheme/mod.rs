@@ -20,6 +20,7 @@
 //! Each family splits its work into a per-cell part ([`Family::aux`], where `f^gamma` and
 //! logarithms are computed once per cell) and a per-face part ([`Family::rates`]).
 
+pub mod build;
 pub mod linear;
 pub mod power;
 pub mod stage;

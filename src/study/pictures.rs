@@ -13,13 +13,11 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::ArrayView2;
-
 use super::analysis::{Figures, Series};
 use super::fit;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
-use crate::plot::{self, short_number, Axes, Extent, LineStyle, PlotError};
+use crate::plot::{self, short_number, Axes, LineStyle, PlotError};
 
 /// Subdirectory of a run directory holding its pictures.
 pub const PICTURES_DIR: &str = "pictures";
@@ -113,21 +111,8 @@ pub fn draw(p: &RunPictures) -> Result<Vec<PathBuf>, PlotError> {
 }
 
 fn density(p: &RunPictures, frame: &Frame, path: &Path) -> Result<(), PlotError> {
-    let title = format!(
-        "{}: f at t = {} (step {})",
-        p.name,
-        short_number(frame.t),
-        frame.step
-    );
-    let m = &p.mesh;
-    if m.dim == 1 {
-        let x: Vec<f64> = (0..m.n).map(|i| m.centre(i)).collect();
-        plot::profile_1d(path, &x, &frame.values, p.log, &title)
-    } else {
-        let view = ArrayView2::from_shape((m.n, m.n), &frame.values)
-            .map_err(|e| PlotError::Data(format!("{}: {e}", p.name)))?;
-        plot::heatmap(path, view, Extent::square(m.half_width), p.log, &title)
-    }
+    let at = (frame.t, frame.step);
+    plot::files::density(path, p.name, &p.mesh, &frame.values, at, p.log)
 }
 
 fn line(label: &str, x: &[f64], y: &[f64], style: LineStyle) -> plot::Series {

@@ -3,6 +3,7 @@
 //! a figures table and a cost table).
 
 use super::analysis::Figures;
+use crate::sweep::forward::MarchResult;
 
 /// What a run cost.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,6 +18,20 @@ pub struct RunCost {
     pub newton: Option<u64>,
     /// Krylov iterations (implicit stepper).
     pub krylov: Option<u64>,
+}
+
+impl RunCost {
+    /// The cost of a run on `n` cells per axis that marched `result`, with the stepper's
+    /// cumulative `(Newton, Krylov)` iterations (implicit).
+    pub fn of(n: usize, result: &MarchResult, iterations: Option<(u64, u64)>) -> RunCost {
+        RunCost {
+            n,
+            steps: result.steps,
+            wall: result.wall.as_secs_f64(),
+            newton: iterations.map(|(n, _)| n),
+            krylov: iterations.map(|(_, k)| k),
+        }
+    }
 }
 
 /// One row of the table.
@@ -161,6 +176,12 @@ pub fn sig(x: f64) -> String {
 
 fn rel(value: f64, reference: f64) -> Option<f64> {
     (reference != 0.0 && reference.is_finite()).then(|| (value - reference) / reference.abs())
+}
+
+/// The Markdown text of the cell of the CSV column `name` in a row's `cells`.
+fn column(cells: &[Cell], name: &str) -> String {
+    let k = CSV_HEADER.iter().position(|h| *h == name).unwrap();
+    cells[k].md()
 }
 
 fn cells(row: &Row) -> Vec<Cell> {
@@ -336,10 +357,7 @@ pub fn markdown(rows: &[Row], info: &StudyInfo) -> String {
     s += &table_header(&head);
     for row in rows {
         let c = cells(row);
-        let col = |name: &str| {
-            let k = CSV_HEADER.iter().position(|h| *h == name).unwrap();
-            c[k].md()
-        };
+        let col = |name: &str| column(&c, name);
         let with_rel = |a: &str, b: &str| format!("{} ({})", col(a), col(b));
         let line = [
             col("name"),
@@ -380,10 +398,7 @@ pub fn markdown(rows: &[Row], info: &StudyInfo) -> String {
     s += &table_header(&head);
     for row in rows {
         let c = cells(row);
-        let col = |name: &str| {
-            let k = CSV_HEADER.iter().position(|h| *h == name).unwrap();
-            c[k].md()
-        };
+        let col = |name: &str| column(&c, name);
         let line = [
             col("name"),
             col("status"),

@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
+use crate::error::CommandError;
 use crate::field::Field;
+use crate::io::checkpoint::CheckpointState;
 use crate::io::csv::CsvWriter;
+use crate::io::run_dir::Stamp;
 use crate::mesh::Mesh;
 use crate::time::{Requests, StageTimers, TimeStepper};
 
@@ -40,6 +43,28 @@ impl MarchState {
     /// The last step size (0 before the first step).
     pub fn last_dt(&self) -> f64 {
         self.dt_history.last().copied().unwrap_or(0.0)
+    }
+}
+
+impl From<&CheckpointState> for MarchState {
+    /// The state a checkpoint restores.
+    fn from(c: &CheckpointState) -> MarchState {
+        MarchState {
+            t: c.t,
+            step: c.step,
+            dt_history: c.dt_history.clone(),
+        }
+    }
+}
+
+impl From<&MarchState> for Stamp {
+    /// Time, step and last step size of the state, for the files written at it.
+    fn from(state: &MarchState) -> Stamp {
+        Stamp {
+            t: state.t,
+            step: state.step,
+            dt: state.last_dt(),
+        }
     }
 }
 
@@ -74,6 +99,15 @@ pub enum MarchError {
     Local(String),
 }
 
+impl MarchError {
+    /// The message, whoever knows it.
+    pub fn message(self) -> String {
+        match self {
+            MarchError::Global(m) | MarchError::Local(m) => m,
+        }
+    }
+}
+
 /// Output cadences in steps and simulated time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OutputCadence {
@@ -87,7 +121,8 @@ pub struct OutputCadence {
 }
 
 impl OutputCadence {
-    fn snapshot_due(&self, before: f64, after: f64, step: u64) -> bool {
+    /// Whether a step from `before` to `after` (step number `step`) ends at a snapshot.
+    pub fn snapshot_due(&self, before: f64, after: f64, step: u64) -> bool {
         let by_step = self.snapshot_every > 0 && step.is_multiple_of(self.snapshot_every);
         let by_time = self.snapshot_dt > 0.0
             && (after / self.snapshot_dt).floor() > (before / self.snapshot_dt).floor();
@@ -308,5 +343,14 @@ pub fn format_duration(seconds: f64) -> String {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m{:02}s", s / 3600, (s % 3600) / 60, s % 60),
+    }
+}
+
+impl From<MarchError> for CommandError {
+    fn from(e: MarchError) -> CommandError {
+        match e {
+            MarchError::Global(msg) => CommandError::Runtime(msg),
+            MarchError::Local(msg) => CommandError::Fatal(msg),
+        }
     }
 }

@@ -2,6 +2,10 @@
 //! and the score-based reverse step (`reverse.method = "score"`).
 
 pub mod forward;
+pub mod forward_run;
+pub mod observers;
+pub mod pipeline;
 pub mod reverse;
 pub mod score;
+pub mod start;
 pub mod trajectory;

@@ -8,50 +8,26 @@
 //! reading `f^N, ..., f^0` from a [`TrajectoryStore`]. Per reverse step it reports the mass and
 //! minimum of `u^n`, `||u^n - f^n||_1` and `sup |w^n - 1|`; both norms never grow in reverse
 //! time (`P^T` is a stochastic matrix's transpose, so `w` obeys a maximum principle and
-//! `sum_i f^n_i |w^n_i - 1| <= sum_j f^{n+1}_j |w^{n+1}_j - 1|`).
+//! `sum_i f^n_i |w^n_i - 1| <= sum_j f^{n+1}_j |w^{n+1}_j - 1|`). Or, with
+//! [`ReverseMethod::Score`], the direct discretisation of the stabilized reverse PDE with the
+//! score of the stored (optionally smoothed) forward states.
 //!
-//! Start states ([`StartKind`]): the terminal state `f^N`; the data-independent asymptotic state
-//! of the same mass ([`asymptotic_state`]); the terminal state with seeded multiplicative noise
-//! ([`perturb`]).
+//! The march has explicit state between steps ([`ReverseState`]: the step reached, `u`, `w`,
+//! the counters): [`ReverseMarch::start`] makes it from `u^N`, [`ReverseMarch::run`] takes it to
+//! `n = 0`, [`ReverseState::result`] sums it up. Observers ([`super::observers`]) see the start
+//! and every step.
 
 use std::time::{Duration, Instant};
 
+use super::observers::{ReverseObserver, ReverseStep};
 use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::field::Field;
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
-use crate::physics::ModelParams;
 use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::TrajectoryStore;
-use crate::time::reverse::{ReverseStepper, StepRates};
-
-/// Where the reverse starts, selected by `reverse.start`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum StartKind {
-    /// `u^N = f^N`: the reverse returns the forward states to round-off.
-    Terminal,
-    /// The data-independent state of the same mass (generation).
-    Asymptotic,
-    /// `f^N (1 + amplitude xi)`, `xi` uniform in `[-1, 1]`, seeded per global cell.
-    Perturbed {
-        /// Noise amplitude, `0 <= amplitude < 1`.
-        amplitude: f64,
-        /// Seed.
-        seed: u64,
-    },
-}
-
-impl StartKind {
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            StartKind::Terminal => "terminal",
-            StartKind::Asymptotic => "asymptotic",
-            StartKind::Perturbed { .. } => "perturbed",
-        }
-    }
-}
+use crate::time::reverse::ReverseStepper;
 
 /// The CSV header of the reverse diagnostics.
 pub const REVERSE_HEADER: [&str; 10] = [
@@ -101,58 +77,87 @@ pub struct ReverseResult {
     pub store_wall: Duration,
     /// Krylov iterations (implicit).
     pub krylov_iterations: u64,
+    /// Sub-steps of the score method (0 for the exact one).
+    pub substeps: u64,
 }
 
-/// Sees every reverse step (e.g. to move samples along with the reverse density). Collective.
-pub trait ReverseObserver {
-    /// Called once before the first reverse step with the terminal forward state `f^N` and the
-    /// start state `u^N`.
-    fn start(&mut self, comm: &Comm, f_end: &mut Field, u_start: &Field) -> Result<(), String>;
-    /// Called after reverse step `n` (which took `w^{n+1}` to `w^n` for the forward step from
-    /// `f_before = f^n` to `f_after = f^{n+1}` of size `dt`), with the new `u^n` and, when the
-    /// stepper lends them, the forward coefficients it used. Without `rates`, ghosts of the
-    /// fields are not guaranteed current: exchange them if needed.
-    #[allow(clippy::too_many_arguments)]
-    fn step(
-        &mut self,
-        comm: &Comm,
-        n: u64,
-        dt: f64,
-        f_before: &mut Field,
-        f_after: &mut Field,
-        u: &Field,
-        rates: Option<StepRates<'_>>,
-    ) -> Result<(), String>;
+/// A map applied to every forward state the score method reads (the filter's smoothing).
+pub trait StateMap {
+    /// Replaces `f` (owned cells; ghosts may be used as scratch) by its image. Collective.
+    fn apply(&mut self, comm: &Comm, f: &mut Field);
 }
 
-/// An observer that does nothing.
-pub struct NoObserver;
+/// How the reverse steps are taken, selected by `reverse.method`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReverseKind {
+    /// The exact discrete time reversal of every forward step.
+    Exact,
+    /// The direct discretisation of the stabilized reverse PDE with the score.
+    Score,
+}
 
-impl ReverseObserver for NoObserver {
-    fn start(&mut self, _: &Comm, _: &mut Field, _: &Field) -> Result<(), String> {
-        Ok(())
-    }
-    fn step(
-        &mut self,
-        _: &Comm,
-        _: u64,
-        _: f64,
-        _: &mut Field,
-        _: &mut Field,
-        _: &Field,
-        _: Option<StepRates<'_>>,
-    ) -> Result<(), String> {
-        Ok(())
+impl ReverseKind {
+    /// Every method.
+    pub const ALL: [ReverseKind; 2] = [ReverseKind::Exact, ReverseKind::Score];
+
+    /// Config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReverseKind::Exact => "exact",
+            ReverseKind::Score => "score",
+        }
     }
 }
 
-/// How the reverse steps are taken.
-pub enum ReverseMethod<'a> {
+/// How the reverse steps are taken, with the stepper that takes them.
+pub enum ReverseMethod {
     /// The exact discrete time reversal `w^n = (P^n)^T w^{n+1}`, `u^n = f^n w^n`.
-    Exact(&'a mut dyn ReverseStepper),
+    Exact(Box<dyn ReverseStepper>),
     /// The direct discretisation of the stabilized reverse PDE with the score of the stored
-    /// forward states (only approximately reversible); `w^n = u^n / f^n` is then a diagnostic.
-    Score(&'a mut ScoreReverse),
+    /// forward states, each first mapped by `smoothing` when given (only approximately
+    /// reversible); `w^n = u^n / f^n` is then a diagnostic.
+    Score {
+        /// The score reverse.
+        reverse: Box<ScoreReverse>,
+        /// Applied to every stored state before its score is taken (after the start row).
+        smoothing: Option<Box<dyn StateMap>>,
+    },
+}
+
+/// Where a reverse march stands between two steps.
+pub struct ReverseState {
+    /// `u` and `w` hold `u^n`, `w^n` of this forward step index `n` (`N` at the start).
+    pub step: u64,
+    /// `u^n` (owned cells).
+    pub u: Field,
+    /// `w^n` (owned cells).
+    pub w: Field,
+    /// `f^n` as the method reads it (fetched from the store again on a resume).
+    pub f: Field,
+    /// Rows so far, from `N` down.
+    pub rows: Vec<ReverseRow>,
+    /// Krylov iterations so far.
+    pub krylov: u64,
+    /// Score sub-steps so far.
+    pub substeps: u64,
+    /// Time spent reading the store so far.
+    pub store_wall: Duration,
+    clock: Instant,
+}
+
+impl ReverseState {
+    /// What the march did (after [`ReverseMarch::run`]).
+    pub fn result(self) -> ReverseResult {
+        ReverseResult {
+            start_error: self.rows.first().map_or(0.0, |r| r.l1_to_forward),
+            reconstruction_error: self.rows.last().map_or(0.0, |r| r.l1_to_forward),
+            rows: self.rows,
+            wall: self.clock.elapsed(),
+            store_wall: self.store_wall,
+            krylov_iterations: self.krylov,
+            substeps: self.substeps,
+        }
+    }
 }
 
 /// The reverse march over one block.
@@ -165,113 +170,124 @@ pub struct ReverseMarch<'a> {
     pub block: &'a Block,
     /// Reverse diagnostics CSV (rank 0 only).
     pub csv: Option<CsvWriter>,
+    /// How the steps are taken.
+    pub method: ReverseMethod,
 }
 
 impl ReverseMarch<'_> {
-    /// Runs the reverse from `u` (= `u^N`, replaced by `u^0`), over the forward steps with sizes
-    /// `dt_history` (`dt_history[n]` took `f^n` to `f^{n+1}`), reading `f^n` from `store`.
-    pub fn run(
+    /// The state at `n = N` for the start state `u` (= `u^N`) after the forward steps
+    /// `dt_history`: fetches `f^N`, writes the first row and shows the start to `observer`.
+    pub fn start(
         &mut self,
-        mut method: ReverseMethod,
         store: &mut dyn TrajectoryStore,
         dt_history: &[f64],
-        u: &mut Field,
+        u: Field,
         observer: &mut dyn ReverseObserver,
-    ) -> Result<ReverseResult, String> {
-        let start = Instant::now();
-        let mut store_wall = Duration::ZERO;
-        let steps = dt_history.len();
-        let times = forward_times(dt_history);
-        let (ny, nx) = (self.block.ny, self.block.nx);
-        let mut f_after = Field::zeros(ny, nx);
-        let mut f_before = Field::zeros(ny, nx);
-        let t0 = Instant::now();
-        store.fetch(self.comm, steps as u64, &mut f_after)?;
-        store_wall += t0.elapsed();
+    ) -> Result<ReverseState, String> {
+        let clock = Instant::now();
+        let steps = dt_history.len() as u64;
+        let mut f = Field::zeros(self.block.ny, self.block.nx);
+        store.fetch(self.comm, steps, &mut f)?;
+        let store_wall = clock.elapsed();
         // w^N = u^N / f^N; where f^N = 0 nothing can be transported: w = 1 (u there is lost).
-        let mut w = Field::zeros(ny, nx);
-        ndarray::Zip::from(w.interior_mut())
-            .and(u.interior())
-            .and(f_after.interior())
-            .for_each(|w, &u, &f| *w = if f > 0.0 { u / f } else { 1.0 });
-        let mut rows = Vec::with_capacity(steps + 1);
+        let mut w = Field::zeros(self.block.ny, self.block.nx);
+        ratio(&mut w, &u, &f);
+        let t_end = forward_time(dt_history, dt_history.len());
         let first = self.row(
-            steps as u64,
-            times[steps],
+            steps,
+            t_end,
             dt_history.last().copied(),
-            u,
-            &f_after,
+            &u,
+            &f,
             &w,
             0,
-            start,
+            clock,
         )?;
-        let start_error = first.l1_to_forward;
-        observer.start(self.comm, &mut f_after, u)?;
-        rows.push(first);
-        let mut krylov = 0u64;
-        for n in (0..steps).rev() {
+        observer.start(self.comm, &mut f, &u)?;
+        if let ReverseMethod::Score {
+            smoothing: Some(map),
+            ..
+        } = &mut self.method
+        {
+            map.apply(self.comm, &mut f);
+        }
+        Ok(ReverseState {
+            step: steps,
+            u,
+            w,
+            f,
+            rows: vec![first],
+            krylov: 0,
+            substeps: 0,
+            store_wall,
+            clock,
+        })
+    }
+
+    /// Takes `state` down to `n = 0` over the forward steps `dt_history` (`dt_history[n]` took
+    /// `f^n` to `f^{n+1}`), reading `f^n` from `store`; `observer` sees every step.
+    pub fn run(
+        &mut self,
+        store: &mut dyn TrajectoryStore,
+        dt_history: &[f64],
+        state: &mut ReverseState,
+        observer: &mut dyn ReverseObserver,
+    ) -> Result<(), String> {
+        let times = forward_times(dt_history);
+        let mut f_before = Field::zeros(self.block.ny, self.block.nx);
+        let (u, w, f) = (&mut state.u, &mut state.w, &mut state.f);
+        for n in (0..state.step).rev() {
             let t0 = Instant::now();
-            store.fetch(self.comm, n as u64, &mut f_before)?;
-            store_wall += t0.elapsed();
+            store.fetch(self.comm, n, &mut f_before)?;
+            state.store_wall += t0.elapsed();
+            let dt = dt_history[n as usize];
             let mut krylov_step = 0;
-            match &mut method {
+            match &mut self.method {
                 ReverseMethod::Exact(stepper) => {
-                    let report = stepper.step(
-                        self.comm,
-                        &mut f_before,
-                        &mut f_after,
-                        dt_history[n],
-                        &mut w,
-                    )?;
+                    let report = stepper.step(self.comm, &mut f_before, f, dt, w)?;
                     krylov_step = report.krylov_iterations;
                     ndarray::Zip::from(u.interior_mut())
                         .and(f_before.interior())
                         .and(w.interior())
                         .for_each(|u, &f, &w| *u = f * w);
                 }
-                ReverseMethod::Score(score) => {
-                    score.interval(self.comm, u, &mut f_after, &mut f_before, dt_history[n]);
-                    ndarray::Zip::from(w.interior_mut())
-                        .and(f_before.interior())
-                        .and(u.interior())
-                        .for_each(|w, &f, &u| *w = if f > 0.0 { u / f } else { 1.0 });
+                ReverseMethod::Score { reverse, smoothing } => {
+                    if let Some(map) = smoothing {
+                        map.apply(self.comm, &mut f_before);
+                    }
+                    state.substeps += reverse.interval(self.comm, u, f, &mut f_before, dt) as u64;
+                    ratio(w, u, &f_before);
                 }
             }
-            krylov += krylov_step as u64;
+            state.krylov += krylov_step as u64;
             let row = self.row(
-                n as u64,
-                times[n],
-                Some(dt_history[n]),
+                n,
+                times[n as usize],
+                Some(dt),
                 u,
                 &f_before,
-                &w,
+                w,
                 krylov_step,
-                start,
+                state.clock,
             )?;
-            rows.push(row);
-            observer.step(
-                self.comm,
-                n as u64,
-                dt_history[n],
-                &mut f_before,
-                &mut f_after,
+            state.rows.push(row);
+            let rates = match &self.method {
+                ReverseMethod::Exact(stepper) => stepper.step_rates(),
+                ReverseMethod::Score { .. } => None,
+            };
+            let step = ReverseStep {
+                n,
+                dt,
+                f_before: &mut f_before,
+                f_after: f,
                 u,
-                match &method {
-                    ReverseMethod::Exact(stepper) => stepper.step_rates(),
-                    ReverseMethod::Score(_) => None,
-                },
-            )?;
-            std::mem::swap(&mut f_before, &mut f_after);
+                rates,
+            };
+            observer.step(self.comm, step)?;
+            std::mem::swap(&mut f_before, f);
+            state.step = n;
         }
-        let reconstruction_error = rows.last().map_or(0.0, |r| r.l1_to_forward);
-        Ok(ReverseResult {
-            rows,
-            start_error,
-            reconstruction_error,
-            wall: start.elapsed(),
-            store_wall,
-            krylov_iterations: krylov,
-        })
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -343,6 +359,14 @@ impl ReverseMarch<'_> {
     }
 }
 
+/// `w = u / f` on owned cells, `1` where `f = 0`.
+fn ratio(w: &mut Field, u: &Field, f: &Field) {
+    ndarray::Zip::from(w.interior_mut())
+        .and(u.interior())
+        .and(f.interior())
+        .for_each(|w, &u, &f| *w = if f > 0.0 { u / f } else { 1.0 });
+}
+
 /// `t_n = sum_{k < n} dt_k`, accumulated in the same order as the forward march.
 pub fn forward_times(dt_history: &[f64]) -> Vec<f64> {
     let mut times = Vec::with_capacity(dt_history.len() + 1);
@@ -355,102 +379,7 @@ pub fn forward_times(dt_history: &[f64]) -> Vec<f64> {
     times
 }
 
-/// The data-independent asymptotic state of mass `mass` on `mesh`, this rank's block
-/// (MODEL.md section 6, generation):
-///
-/// * if a critical mass exists and `mass > sum_{j != centre} f_c(x_j) h^d` (the discrete
-///   critical mass): `f_c(x_j)` off the centre and the remaining mass in the centre cell, i.e.
-///   `f_c + (m - m_c) delta_0` on the grid;
-/// * otherwise the nodal values `f_beta(x_j)` with `beta` such that `sum_j f_beta(x_j) h^d = m`
-///   (bisection; closed form for `kappa = 0`, where `f_beta` is the Gaussian `N(0, D)` shape).
-///
-/// Every rank sums over the whole grid in the same order, so the state is bit-identical for any
-/// rank count (no reduction involved).
-pub fn asymptotic_state(params: &ModelParams, mesh: &Mesh, block: &Block, mass: f64) -> Field {
-    let vol = mesh.cell_volume();
-    let centre = mesh.centre_index();
-    // r^2 of every cell, as a multiset: a sum over the grid in a fixed order.
-    let r2_of = |iy: usize, ix: usize| {
-        let [x, y] = mesh.cell_centre(iy, ix);
-        x * x + y * y
-    };
-    let grid_sum = |value: &dyn Fn(f64) -> f64, skip_centre: bool| {
-        let mut total = 0.0;
-        for iy in 0..mesh.ny() {
-            for ix in 0..mesh.nx() {
-                let at_centre = ix == centre && (mesh.dim == 1 || iy == centre);
-                if !(skip_centre && at_centre) {
-                    total += value(r2_of(iy, ix));
-                }
-            }
-        }
-        total * vol
-    };
-    let condensed = params.critical_mass(mesh.dim).and_then(|_| {
-        let off_centre = grid_sum(&|r2| params.steady_state(r2, 0.0), true);
-        (mass > off_centre).then_some((mass - off_centre) / vol)
-    });
-    let beta = if condensed.is_some() {
-        0.0
-    } else if params.kappa == 0.0 {
-        // f_beta = exp(-(r^2/(2D) + beta)): the sum factors.
-        let shape = grid_sum(&|r2| params.steady_state(r2, 0.0), false);
-        (shape / mass).ln()
-    } else {
-        beta_for_discrete_mass(mass, &|beta| {
-            grid_sum(&|r2| params.steady_state(r2, beta), false)
-        })
-    };
-    let mut f = Field::zeros(block.ny, block.nx);
-    for j in 0..block.ny {
-        for i in 0..block.nx {
-            let (iy, ix) = (block.y0 + j, block.x0 + i);
-            let at_centre = ix == centre && (mesh.dim == 1 || iy == centre);
-            let v = match condensed {
-                Some(centre_value) if at_centre => centre_value,
-                _ => params.steady_state(r2_of(iy, ix), beta),
-            };
-            let k = f.index(j as isize, i as isize);
-            f.raw_mut()[k] = v;
-        }
-    }
-    f
-}
-
-/// `beta > 0` with `discrete_mass(beta) = mass` (decreasing in `beta`, `+inf` at 0 on a grid
-/// containing the origin), by bisection in `ln beta`.
-fn beta_for_discrete_mass(mass: f64, discrete_mass: &dyn Fn(f64) -> f64) -> f64 {
-    let (mut lo, mut hi) = (1e-300f64, 1.0f64);
-    while discrete_mass(hi) > mass && hi < 1e6 {
-        hi *= 2.0;
-    }
-    for _ in 0..200 {
-        let mid = if hi / lo > 4.0 {
-            (lo * hi).sqrt()
-        } else {
-            0.5 * (lo + hi)
-        };
-        if mid <= lo || mid >= hi {
-            break;
-        }
-        if discrete_mass(mid) > mass {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    0.5 * (lo + hi)
-}
-
-/// `f (1 + amplitude xi)` with `xi` uniform in `[-1, 1)`, a hash of `(seed, global cell index)`:
-/// the same numbers for any rank count.
-pub fn perturb(mesh: &Mesh, block: &Block, f: &mut Field, amplitude: f64, seed: u64) {
-    for j in 0..block.ny {
-        for i in 0..block.nx {
-            let index = ((block.y0 + j) * mesh.nx() + block.x0 + i) as u64;
-            let xi = 2.0 * crate::random::uniform(seed, index, 0) - 1.0;
-            let k = f.index(j as isize, i as isize);
-            f.raw_mut()[k] *= 1.0 + amplitude * xi;
-        }
-    }
+/// `t_n` alone (the same sum as [`forward_times`]).
+fn forward_time(dt_history: &[f64], n: usize) -> f64 {
+    dt_history[..n].iter().fold(0.0, |t, dt| t + dt)
 }

@@ -51,6 +51,51 @@ impl StoreKind {
             StoreKind::Recompute => "recompute",
         }
     }
+
+    /// The store of this kind for a run on `block` of `mesh`: `scratch` is the file of the
+    /// `disk` store (created, truncated; removed by [`TrajectoryStore::finish`]), `every` the
+    /// `K` of the `recompute` store (0 = automatic) and `replay` makes the fresh stepper of the
+    /// forward run's kind it replays steps with. Collective.
+    pub fn build(
+        self,
+        comm: &Comm,
+        mesh: &Mesh,
+        block: &Block,
+        scratch: &Path,
+        every: u64,
+        replay: &dyn Fn() -> Box<dyn TimeStepper>,
+    ) -> Result<Box<dyn TrajectoryStore>, String> {
+        Ok(match self {
+            StoreKind::Memory => Box::new(MemoryStore::new()),
+            StoreKind::Disk => Box::new(DiskStore::create(comm, scratch, mesh, block)?),
+            StoreKind::Recompute => Box::new(RecomputeStore::new(replay(), every, block)),
+        })
+    }
+
+    /// Bytes of field data the store of this kind holds in memory on a rank at its peak, for
+    /// `steps` forward steps of states of `state_bytes` bytes (`every`: `K` of the recompute
+    /// store, 0 = automatic, [`recompute_interval`]). Memory: every state; disk: none (the
+    /// file holds what the memory store would); recompute: `N / K` kept states, a segment of
+    /// `K` and the last state.
+    pub fn memory_estimate(self, steps: f64, state_bytes: usize, every: u64) -> usize {
+        match self {
+            StoreKind::Memory => ((steps + 1.0) * state_bytes as f64) as usize,
+            StoreKind::Disk => 0,
+            StoreKind::Recompute => {
+                let k = recompute_interval(steps, every);
+                ((steps / k).ceil() + k + 1.0) as usize * state_bytes
+            }
+        }
+    }
+}
+
+/// The `K` of the recompute store for `steps` steps: `every`, or `ceil(sqrt(steps))` when it
+/// is 0 (what the adaptive store ends near).
+pub fn recompute_interval(steps: f64, every: u64) -> f64 {
+    match every {
+        0 => steps.sqrt().ceil().max(1.0),
+        k => k as f64,
+    }
 }
 
 /// Forward states for the reverse sweep.

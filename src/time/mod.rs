@@ -25,10 +25,11 @@ use std::time::{Duration, Instant};
 
 use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
-use crate::field::Field;
+use crate::field::{Field, GHOST};
 use crate::mesh::Mesh;
+use crate::scheme::build::FamilyBuilder;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Region, Scratch};
-use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+use crate::scheme::{FaceCoefficients, Family, SchemeKind};
 
 /// The explicit stepper, selected by `time.stepper`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +194,18 @@ pub trait TimeStepper {
     }
 }
 
+/// Bytes a stepper of `scheme` needs for a block of `ny x nx` cells: three fields with ghosts
+/// (state and two stages) plus per-cell auxiliary values (1 double for `upwind`, 3 for `sg`)
+/// and row buffers.
+pub fn block_memory_bytes(scheme: SchemeKind, ny: usize, nx: usize) -> usize {
+    let storage = (ny + 2 * GHOST) * (nx + 2 * GHOST);
+    let aux = match scheme {
+        SchemeKind::Upwind => 1,
+        SchemeKind::Sg => 3,
+    };
+    8 * (storage * (3 + aux) + 7 * (nx + 1) + 4 * ny)
+}
+
 /// Builds the stepper for a scheme/stepper pair.
 pub fn build_stepper(
     mesh: &Mesh,
@@ -202,37 +215,34 @@ pub fn build_stepper(
     stepper: StepperKind,
     control: StepControl,
 ) -> Box<dyn TimeStepper> {
-    if stepper == StepperKind::Implicit {
-        return match scheme {
-            SchemeKind::Upwind => Box::new(implicit::Implicit::new(
-                Upwind::new(coefficients),
-                mesh,
-                block,
-                control,
-            )),
-            SchemeKind::Sg => Box::new(implicit::Implicit::new(
-                Sg::new(coefficients),
-                mesh,
-                block,
-                control,
-            )),
-        };
-    }
-    match scheme {
-        SchemeKind::Upwind => Box::new(Explicit::new(
-            Upwind::new(coefficients),
-            mesh,
-            block,
-            stepper,
-            control,
-        )),
-        SchemeKind::Sg => Box::new(Explicit::new(
-            Sg::new(coefficients),
-            mesh,
-            block,
-            stepper,
-            control,
-        )),
+    let builder = StepperBuilder {
+        mesh,
+        block,
+        stepper,
+        control,
+    };
+    scheme.build(coefficients, builder)
+}
+
+/// [`build_stepper`] for one family.
+struct StepperBuilder<'a> {
+    mesh: &'a Mesh,
+    block: &'a Block,
+    stepper: StepperKind,
+    control: StepControl,
+}
+
+impl FamilyBuilder for StepperBuilder<'_> {
+    type Output = Box<dyn TimeStepper>;
+
+    fn build<F: Family + 'static>(self, family: F) -> Box<dyn TimeStepper> {
+        let (mesh, block, control) = (self.mesh, self.block, self.control);
+        match self.stepper {
+            StepperKind::Implicit => {
+                Box::new(implicit::Implicit::new(family, mesh, block, control))
+            }
+            explicit => Box::new(Explicit::new(family, mesh, block, explicit, control)),
+        }
     }
 }
 

@@ -27,8 +27,9 @@ use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
 use crate::field::Field;
 use crate::mesh::Mesh;
+use crate::scheme::build::FamilyBuilder;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
-use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+use crate::scheme::{FaceCoefficients, Family, SchemeKind};
 
 /// What one reverse step did.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -90,14 +91,28 @@ pub fn build_reverse(
     scheme: SchemeKind,
     stepper: StepperKind,
 ) -> Box<dyn ReverseStepper> {
-    match scheme {
-        SchemeKind::Upwind => Box::new(Transpose::new(
-            Upwind::new(coefficients),
+    scheme.build(
+        coefficients,
+        TransposeBuilder {
             mesh,
             block,
             stepper,
-        )),
-        SchemeKind::Sg => Box::new(Transpose::new(Sg::new(coefficients), mesh, block, stepper)),
+        },
+    )
+}
+
+/// [`build_reverse`] for one family.
+struct TransposeBuilder<'a> {
+    mesh: &'a Mesh,
+    block: &'a Block,
+    stepper: StepperKind,
+}
+
+impl FamilyBuilder for TransposeBuilder<'_> {
+    type Output = Box<dyn ReverseStepper>;
+
+    fn build<F: Family + 'static>(self, family: F) -> Box<dyn ReverseStepper> {
+        Box::new(Transpose::new(family, self.mesh, self.block, self.stepper))
     }
 }
 
@@ -330,6 +345,7 @@ mod tests {
     use super::*;
     use crate::decomp::ProcessGrid;
     use crate::scheme::stage::Region;
+    use crate::scheme::Sg;
 
     /// A 1D Gaussian bump on a single block, forward Euler steps at the positivity bound.
     fn forward_states(steps: usize) -> (Mesh, Sg, BlockGeometry, Vec<Field>, Vec<f64>) {

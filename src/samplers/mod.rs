@@ -1,6 +1,14 @@
-//! Samples of a density on the grid: a rank-independent multinomial draw of `N` particles over
-//! the cells, the reverse grid random walk that carries them back in time along the reverse
-//! sweep ([`walk`]), and the final positions jittered uniformly inside their cells.
+//! The samplers of `nlfp generate`: what carries `N` samples from the reverse sweep's start
+//! state back to `t = 0` along with the reverse density, as observers of the reverse march
+//! ([`crate::sweep::observers`]):
+//!
+//! * [`walk`]: the reverse grid random walk, exact in law for the discrete PDE, on occupation
+//!   numbers drawn by a rank-independent multinomial over the cells ([`binomial`] for its moves),
+//!   the final positions jittered uniformly inside their cells;
+//! * [`sde`]: the reverse SDE particle sampler in continuous space;
+//! * [`quality`]: the quality of generated samples against fresh samples of the data;
+//! * [`Samplers`]: the ones `reverse.sampler` selects ([`SamplerKind`]), as one observer, and
+//!   the samples they generated, gathered on rank 0.
 //!
 //! # Representation
 //!
@@ -29,15 +37,159 @@
 //! order.
 
 pub mod binomial;
+pub mod quality;
+pub mod sde;
 pub mod walk;
 
 use crate::comm::Comm;
 use crate::decomp::{Block, ProcessGrid};
+use crate::error::CommandError;
 use crate::field::Field;
 use crate::mesh::Mesh;
 use crate::random;
+use crate::sweep::observers::{Observers, ReverseObserver};
+use crate::sweep::pipeline::Pipeline;
 
+use sde::{ReverseSde, SdeReport, SdeSettings};
 pub use walk::{build_walk, ReverseWalk, SampleWalk, WalkReport};
+
+/// What carries the samples back, selected by `reverse.sampler`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SamplerKind {
+    /// The reverse grid random walk.
+    Walk,
+    /// The reverse SDE particle sampler.
+    Sde,
+    /// Both, side by side.
+    Both,
+}
+
+impl SamplerKind {
+    /// Every choice.
+    pub const ALL: [SamplerKind; 3] = [SamplerKind::Walk, SamplerKind::Sde, SamplerKind::Both];
+
+    /// Config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SamplerKind::Walk => "walk",
+            SamplerKind::Sde => "sde",
+            SamplerKind::Both => "both",
+        }
+    }
+
+    /// Whether the grid walk runs.
+    pub fn walk(self) -> bool {
+        matches!(self, SamplerKind::Walk | SamplerKind::Both)
+    }
+
+    /// Whether the SDE sampler runs.
+    pub fn sde(self) -> bool {
+        matches!(self, SamplerKind::Sde | SamplerKind::Both)
+    }
+}
+
+/// What the samplers of a generate run are asked to do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SamplerSettings {
+    /// Which samplers run.
+    pub kind: SamplerKind,
+    /// Samples `N` (0: none; no sampler runs).
+    pub samples: u64,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// `lambda` of the SDE sampler.
+    pub lambda: f64,
+    /// Sub-step safety of the SDE sampler.
+    pub sde_safety: f64,
+}
+
+/// The samplers that run along one reverse march.
+pub struct Samplers {
+    settings: SamplerSettings,
+    walk: Option<Box<dyn SampleWalk>>,
+    sde: Option<ReverseSde>,
+}
+
+/// The samples the samplers generated: positions on rank 0 (empty elsewhere) and what each
+/// sampler did (totals over the ranks).
+#[derive(Clone, Debug, Default)]
+pub struct Generated {
+    /// The walk's samples (jittered, in global cell order) and report.
+    pub walk: Option<(Vec<[f64; 2]>, WalkReport)>,
+    /// The SDE sampler's samples (in particle-id order) and report.
+    pub sde: Option<(Vec<[f64; 2]>, SdeReport)>,
+}
+
+impl Samplers {
+    /// The samplers of `settings` for the run of `p` decomposed by `grid`.
+    pub fn new(p: &Pipeline, grid: ProcessGrid, settings: SamplerSettings) -> Samplers {
+        let n = settings.samples;
+        let walk = (n > 0 && settings.kind.walk()).then(|| build_walk(p, grid, n, settings.seed));
+        let sde = (n > 0 && settings.kind.sde()).then(|| {
+            let sde = SdeSettings {
+                lambda: settings.lambda,
+                safety: settings.sde_safety,
+                samples: n,
+                seed: settings.seed,
+            };
+            ReverseSde::new(p.mesh, grid, p.block, &p.params, sde)
+        });
+        Samplers {
+            settings,
+            walk,
+            sde,
+        }
+    }
+
+    /// Every sampler that runs, as one observer of the reverse march (the walk first).
+    pub fn observers(&mut self) -> Observers<'_> {
+        let mut list: Vec<&mut dyn ReverseObserver> = Vec::new();
+        if let Some(w) = self.walk.as_mut() {
+            list.push(w.observer());
+        }
+        if let Some(s) = self.sde.as_mut() {
+            list.push(s);
+        }
+        Observers(list)
+    }
+
+    /// The samples at `t = 0`, gathered on rank 0, with every sampler's report; a sampler that
+    /// lost or duplicated samples is an error. Collective.
+    pub fn finish(
+        &self,
+        comm: &Comm,
+        mesh: &Mesh,
+        block: &Block,
+    ) -> Result<Generated, CommandError> {
+        let n = self.settings.samples;
+        let mut out = Generated::default();
+        if let Some(walk) = &self.walk {
+            let jitter = stream_seed(self.settings.seed, Purpose::Jitter);
+            let local = jittered_positions(mesh, block, walk.counts(), jitter);
+            let points = gather_samples(comm, &local);
+            let report = walk.report(comm);
+            if comm.is_root() && points.len() as u64 != n {
+                return Err(CommandError::Fatal(format!(
+                    "reverse walk: {} samples at t = 0, expected {n}",
+                    points.len()
+                )));
+            }
+            out.walk = Some((points, report));
+        }
+        if let Some(sde) = &self.sde {
+            let report = sde.report(comm);
+            if !report.ids_intact {
+                return Err(CommandError::Fatal(format!(
+                    "reverse SDE sampler: {} particles at t = 0 (expected {n}) or ids lost \
+                     or duplicated",
+                    report.count
+                )));
+            }
+            out.sde = Some((sde.gather_positions(comm), report));
+        }
+        Ok(out)
+    }
+}
 
 /// What a random stream is used for; each purpose has its own stream seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,8 +321,8 @@ pub fn jittered_positions(
     out
 }
 
-/// Gathers the jittered particles of every rank on rank 0, sorted by global cell (then `k`);
-/// empty elsewhere. Collective.
+/// Gathers keyed positions of every rank on rank 0, sorted by key (the jittered samples by
+/// global cell, then `k`; particles by id); empty elsewhere. Collective.
 pub fn gather_samples(comm: &Comm, local: &[(u64, [f64; 2])]) -> Vec<[f64; 2]> {
     let flat: Vec<f64> = local
         .iter()
@@ -181,7 +333,7 @@ pub fn gather_samples(comm: &Comm, local: &[(u64, [f64; 2])]) -> Vec<[f64; 2]> {
         .iter()
         .flat_map(|p| p.chunks_exact(3).map(|t| (t[0] as u64, [t[1], t[2]])))
         .collect();
-    // Stable: the particles of one cell live on one rank, already in k order.
+    // Stable: the samples of one cell live on one rank, already in k order.
     all.sort_by_key(|&(c, _)| c);
     all.into_iter().map(|(_, p)| p).collect()
 }

@@ -7,8 +7,8 @@
 //!
 //! `fh(s) = f(T - s)` the recorded forward states, `lambda = reverse.lambda` (1: the reverse SDE,
 //! 0: the probability-flow ODE), reflected at the walls. A
-//! [`crate::sweep::reverse::ReverseObserver`] next to the exact grid walk of
-//! [`crate::sampling::walk`]: unlike the walk it moves in continuous space and is only
+//! [`crate::sweep::observers::ReverseObserver`] next to the exact grid walk of
+//! [`super::walk`]: unlike the walk it moves in continuous space and is only
 //! approximately the law of the discrete reverse (weak error `O(ds + h)`), which the quality
 //! report measures side by side.
 //!
@@ -57,7 +57,7 @@
 //!
 //! # Bit-identical results on any rank count
 //!
-//! Particle `id`'s start position is [`draw_position`] with the stream `ReverseInitial` from the
+//! Particle `id`'s start position is [`crate::particles::sample::draw_position`] with the stream `ReverseInitial` from the
 //! global cell masses of `u^N` (all-reduced by exact sums of one non-zero term each); its normals
 //! are Philox keyed by `(reverse.seed, id, sub-step counter, Reverse)`, the counter running over
 //! all sub-steps of the reverse; the face velocities of a face are computed from the same
@@ -67,20 +67,19 @@
 
 use std::time::{Duration, Instant};
 
-use super::cic::Cic;
-use super::push::reflect;
-use super::rng::{CounterRng, Stream};
-use super::sample::{draw_position, CellSampler};
-use super::{id_fingerprint, id_fingerprint_of_range, Ownership, Particle};
 use crate::comm::{Comm, GhostStrips, Migrator};
 use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
 use crate::mesh::Mesh;
 use crate::padded::Padded;
+use crate::particles::cic::Cic;
+use crate::particles::push::reflect;
+use crate::particles::rng::{CounterRng, Stream};
+use crate::particles::sample::draw_owned;
+use crate::particles::{id_fingerprint, id_fingerprint_of_range, Ownership, Particle};
 use crate::physics::ModelParams;
 use crate::scheme::linear::{floored_ln, ForwardAux, ReverseFace};
-use crate::sweep::reverse::ReverseObserver;
-use crate::time::reverse::StepRates;
+use crate::sweep::observers::{ReverseObserver, ReverseStep};
 
 /// Largest number of sub-steps of one forward interval.
 pub const MAX_SUBSTEPS: u64 = 100_000;
@@ -89,7 +88,7 @@ pub const MAX_SUBSTEPS: u64 = 100_000;
 const ACTIVE_FLOOR: f64 = 1e-12;
 
 /// Default sub-step safety `c` (`reverse.sde_safety`).
-pub const DEFAULT_SAFETY: f64 = 0.25;
+pub use crate::particles::reverse::DEFAULT_SAFETY;
 
 /// What the sampler is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -346,7 +345,7 @@ impl ReverseSde {
     }
 
     /// Draws the particles from `u` (owned cells; negative or non-finite values count as 0):
-    /// particle `id` by [`draw_position`] over the global cell masses, kept by its owner.
+    /// particle `id` by [`crate::particles::sample::draw_position`] over the global cell masses, kept by its owner.
     /// Collective.
     pub fn draw(&mut self, comm: &Comm, u: &Field) -> Result<(), String> {
         let (mesh, block) = (&self.mesh, &self.block);
@@ -360,16 +359,16 @@ impl ReverseSde {
         }
         // One non-zero term per entry: the sum is exact, the same on every rank count.
         let global = comm.sum_many(&global);
-        let sampler = CellSampler::new(&global)
-            .map_err(|e| format!("cannot draw the SDE sampler's particles: {e}"))?;
-        let mine = block.coords;
-        self.particles.clear();
-        for id in 0..self.settings.samples {
-            let pos = draw_position(&self.rng, Stream::ReverseInitial, &sampler, mesh, id);
-            if self.ownership.coords(pos) == mine {
-                self.particles.push(Particle { id, pos });
-            }
-        }
+        self.particles = draw_owned(
+            &self.rng,
+            Stream::ReverseInitial,
+            &global,
+            mesh,
+            &self.ownership,
+            block.coords,
+            self.settings.samples,
+        )
+        .map_err(|e| format!("cannot draw the SDE sampler's particles: {e}"))?;
         Ok(())
     }
 
@@ -407,6 +406,16 @@ impl ReverseSde {
         let h = mesh.h;
         let inv_h = 1.0 / h;
         let face = self.face;
+        let aux = &self.aux;
+        // The velocity on global face `g` between the cells `lo` and `hi`; zero on the walls.
+        let face_value = |g: isize, lo: (isize, isize), hi: (isize, isize)| {
+            if g == 0 || g == n {
+                return 0.0;
+            }
+            let (l, r) = (aux.get(lo.0, lo.1), aux.get(hi.0, hi.1));
+            let s = (r.ln_fh - l.ln_fh) * inv_h;
+            face.velocity(mesh.face(g as usize), face.mean_g(l, r), s)
+        };
         let v = &mut self.vel[slot];
         // x-faces: face i between cells i - 1 and i; zero on the walls.
         let mut vmax = 0.0f64;
@@ -415,14 +424,7 @@ impl ReverseSde {
                 continue;
             }
             for i in 0..=nx {
-                let g = x0 + i;
-                let value = if g == 0 || g == n {
-                    0.0
-                } else {
-                    let (l, r) = (self.aux.get(j, i - 1), self.aux.get(j, i));
-                    let s = (r.ln_fh - l.ln_fh) * inv_h;
-                    face.velocity(mesh.face(g as usize), face.mean_g(l, r), s)
-                };
+                let value = face_value(x0 + i, (j, i - 1), (j, i));
                 v.vx.set(j, i, value);
             }
         }
@@ -454,14 +456,7 @@ impl ReverseSde {
                     continue;
                 }
                 for j in 0..=ny {
-                    let g = y0 + j;
-                    let value = if g == 0 || g == n {
-                        0.0
-                    } else {
-                        let (l, r) = (self.aux.get(j - 1, i), self.aux.get(j, i));
-                        let s = (r.ln_fh - l.ln_fh) * inv_h;
-                        face.velocity(mesh.face(g as usize), face.mean_g(l, r), s)
-                    };
+                    let value = face_value(y0 + j, (j - 1, i), (j, i));
                     v.vy.set(j, i, value);
                 }
             }
@@ -589,18 +584,8 @@ impl ReverseSde {
 
     /// Every particle's position on rank 0, in id order (empty elsewhere). Collective.
     pub fn gather_positions(&self, comm: &Comm) -> Vec<[f64; 2]> {
-        let flat: Vec<f64> = self
-            .particles
-            .iter()
-            .flat_map(|p| [p.id as f64, p.pos[0], p.pos[1]])
-            .collect();
-        let parts = comm.gather_to_root(&flat);
-        let mut all: Vec<(u64, [f64; 2])> = parts
-            .iter()
-            .flat_map(|part| part.chunks_exact(3).map(|t| (t[0] as u64, [t[1], t[2]])))
-            .collect();
-        all.sort_by_key(|&(id, _)| id);
-        all.into_iter().map(|(_, p)| p).collect()
+        let local: Vec<(u64, [f64; 2])> = self.particles.iter().map(|p| (p.id, p.pos)).collect();
+        super::gather_samples(comm, &local)
     }
 }
 
@@ -613,19 +598,10 @@ impl ReverseObserver for ReverseSde {
         Ok(())
     }
 
-    fn step(
-        &mut self,
-        comm: &Comm,
-        _n: u64,
-        dt: f64,
-        f_before: &mut Field,
-        _f_after: &mut Field,
-        _u: &Field,
-        _rates: Option<StepRates<'_>>,
-    ) -> Result<(), String> {
+    fn step(&mut self, comm: &Comm, step: ReverseStep<'_>) -> Result<(), String> {
         let t0 = Instant::now();
-        self.velocities(comm, f_before, 1);
-        self.interval(comm, dt);
+        self.velocities(comm, step.f_before, 1);
+        self.interval(comm, step.dt);
         self.vel.swap(0, 1);
         self.report.wall += t0.elapsed();
         Ok(())

@@ -1,6 +1,6 @@
 //! The reverse grid random walk: `N` particles drawn from the start state `u^N` and moved back
 //! through the recorded forward steps, so that their law follows the reverse density `u^n`
-//! (MODEL.md section 6, generation). A [`crate::sweep::reverse::ReverseObserver`]: it sees
+//! (MODEL.md section 6, generation). A [`crate::sweep::observers::ReverseObserver`]: it sees
 //! every reverse step with the forward states `f^n`, `f^{n+1}` and the step size.
 //!
 //! # The kernels
@@ -68,9 +68,11 @@ use crate::comm::{Comm, HaloExchange};
 use crate::decomp::{Block, ProcessGrid, Side};
 use crate::field::Field;
 use crate::mesh::Mesh;
+use crate::scheme::build::FamilyBuilder;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
-use crate::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
-use crate::sweep::reverse::ReverseObserver;
+use crate::scheme::Family;
+use crate::sweep::observers::{ReverseObserver, ReverseStep};
+use crate::sweep::pipeline::Pipeline;
 use crate::time::reverse::{exchange_and_rates, StepRates};
 use crate::time::StepperKind;
 
@@ -107,37 +109,44 @@ pub trait SampleWalk: ReverseObserver {
     fn report(&self, comm: &Comm) -> WalkReport;
 }
 
-/// The walk matching a forward scheme/stepper pair, for `samples` particles with seed `seed`.
-#[allow(clippy::too_many_arguments)]
-pub fn build_walk(
-    mesh: &Mesh,
+/// The walk matching the forward scheme/stepper pair of the pipeline `p` (process grid
+/// `grid`), for `samples` particles with seed `seed`.
+pub fn build_walk(p: &Pipeline, grid: ProcessGrid, samples: u64, seed: u64) -> Box<dyn SampleWalk> {
+    let builder = WalkBuilder {
+        mesh: p.mesh,
+        grid,
+        block: p.block,
+        stepper: p.stepper,
+        samples,
+        seed,
+    };
+    p.scheme.build(p.coefficients(), builder)
+}
+
+/// [`build_walk`] for one family.
+struct WalkBuilder<'a> {
+    mesh: &'a Mesh,
     grid: ProcessGrid,
-    block: &Block,
-    coefficients: FaceCoefficients,
-    scheme: SchemeKind,
+    block: &'a Block,
     stepper: StepperKind,
     samples: u64,
     seed: u64,
-) -> Box<dyn SampleWalk> {
-    match scheme {
-        SchemeKind::Upwind => Box::new(ReverseWalk::new(
-            Upwind::new(coefficients),
+}
+
+impl FamilyBuilder for WalkBuilder<'_> {
+    type Output = Box<dyn SampleWalk>;
+
+    fn build<F: Family + 'static>(self, family: F) -> Box<dyn SampleWalk> {
+        let (mesh, grid, block) = (self.mesh, self.grid, self.block);
+        Box::new(ReverseWalk::new(
+            family,
             mesh,
             grid,
             block,
-            stepper,
-            samples,
-            seed,
-        )),
-        SchemeKind::Sg => Box::new(ReverseWalk::new(
-            Sg::new(coefficients),
-            mesh,
-            grid,
-            block,
-            stepper,
-            samples,
-            seed,
-        )),
+            self.stepper,
+            self.samples,
+            self.seed,
+        ))
     }
 }
 
@@ -180,6 +189,17 @@ pub struct ReverseWalk<F: Family> {
     report: WalkReport,
 }
 
+/// The values of the west, east, south and north neighbours of cell `(j, i)`.
+#[inline(always)]
+fn neighbours(f: &Field, j: isize, i: isize) -> [f64; 4] {
+    [
+        f.get(j, i - 1),
+        f.get(j, i + 1),
+        f.get(j - 1, i),
+        f.get(j + 1, i),
+    ]
+}
+
 /// Weights of the reverse Euler kernel of `I + c L` (flux rates `rates`) with the law `g`
 /// before the stage (ghosts current), into `weights`.
 fn explicit_weights(
@@ -195,12 +215,7 @@ fn explicit_weights(
             let (jj, ii) = (j as isize, i as isize);
             let [ow, oe, os, on] = rates.outgoing(j, i);
             let inc = rates.incoming(j, i);
-            let from = [
-                g.get(jj, ii - 1),
-                g.get(jj, ii + 1),
-                g.get(jj - 1, ii),
-                g.get(jj + 1, ii),
-            ];
+            let from = neighbours(g, jj, ii);
             let mut w = [0.0; 5];
             w[0] = (g.get(jj, ii) * (1.0 - c * ((ow + oe) + (os + on)))).max(0.0);
             for k in 0..4 {
@@ -230,12 +245,7 @@ fn reverse_rates(
             let (jj, ii) = (j as isize, i as isize);
             let fc = f.get(jj, ii);
             let inc = rates.incoming(j, i);
-            let from = [
-                f.get(jj, ii - 1),
-                f.get(jj, ii + 1),
-                f.get(jj - 1, ii),
-                f.get(jj + 1, ii),
-            ];
+            let from = neighbours(f, jj, ii);
             let mut w = [0.0; 5];
             if fc > 0.0 {
                 for k in 0..4 {
@@ -536,17 +546,16 @@ impl<F: Family> ReverseObserver for ReverseWalk<F> {
         Ok(())
     }
 
-    fn step(
-        &mut self,
-        comm: &Comm,
-        n: u64,
-        dt: f64,
-        f_before: &mut Field,
-        f_after: &mut Field,
-        _u: &Field,
-        rates: Option<StepRates<'_>>,
-    ) -> Result<(), String> {
+    fn step(&mut self, comm: &Comm, step: ReverseStep<'_>) -> Result<(), String> {
         let t0 = Instant::now();
+        let ReverseStep {
+            n,
+            dt,
+            f_before,
+            f_after,
+            rates,
+            ..
+        } = step;
         match self.stepper {
             StepperKind::Euler => {
                 self.euler(comm, n, dt, f_before, rates);

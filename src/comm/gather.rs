@@ -1,0 +1,39 @@
+//! A field between its distributed and its global form: the global row-major array gathered
+//! on rank 0 ([`global_on_root`]) and a block cut out of a global array ([`block_of_global`]).
+//! For small grids only (pictures, the filter's measures): rank 0 holds the whole grid.
+
+use super::Comm;
+use crate::decomp::{Block, ProcessGrid};
+use crate::field::Field;
+use crate::mesh::Mesh;
+
+/// The global row-major array (`ny x nx`, row = y) of the field whose blocks `f` the ranks of
+/// `grid` hold, on rank 0 (`None` elsewhere). Collective.
+pub fn global_on_root(comm: &Comm, mesh: &Mesh, grid: ProcessGrid, f: &Field) -> Option<Vec<f64>> {
+    let local: Vec<f64> = f.interior().iter().copied().collect();
+    let parts = comm.gather_to_root(&local);
+    if !comm.is_root() {
+        return None;
+    }
+    let mut global = vec![0.0; mesh.cells()];
+    for (rank, part) in parts.iter().enumerate() {
+        let b = Block::new(mesh, grid, rank);
+        for j in 0..b.ny {
+            let row = (b.y0 + j) * mesh.nx() + b.x0;
+            global[row..row + b.nx].copy_from_slice(&part[j * b.nx..(j + 1) * b.nx]);
+        }
+    }
+    Some(global)
+}
+
+/// The part of `block` of a global row-major array, as a field (ghosts zero).
+pub fn block_of_global(mesh: &Mesh, block: &Block, global: &[f64]) -> Field {
+    let mut f = Field::zeros(block.ny, block.nx);
+    for j in 0..block.ny {
+        for i in 0..block.nx {
+            let k = f.index(j as isize, i as isize);
+            f.raw_mut()[k] = global[(block.y0 + j) * mesh.nx() + block.x0 + i];
+        }
+    }
+    f
+}

@@ -1,0 +1,92 @@
+//! `[initial]` as the initial shape of the run, and the initial density it gives.
+
+use super::setup::RunSetup;
+use super::CommandError;
+use crate::comm::Comm;
+use crate::config::{Config, InitialKind};
+use crate::field::Field;
+use crate::initial::InitialShape;
+use crate::io::points::parse_points_csv;
+use crate::io::read_on_root;
+use crate::mesh::Mesh;
+use crate::physics::ou::{GaussianComponent, GaussianMixture};
+
+impl RunSetup {
+    /// The initial field of this rank's block.
+    pub fn initial_field(&self) -> Result<Field, CommandError> {
+        let mut f = Field::zeros(self.block.ny, self.block.nx);
+        self.initial
+            .fill(&self.mesh, &self.block, self.mass, &mut f)
+            .map_err(|e| self.initial_error(e))?;
+        Ok(f)
+    }
+
+    /// The initial density on the whole grid, global row-major (every rank computes all of it).
+    pub fn initial_global(&self) -> Result<Vec<f64>, CommandError> {
+        self.initial
+            .global(&self.mesh, self.mass)
+            .map_err(|e| self.initial_error(e))
+    }
+
+    /// `<config>: initial: <e>`, bad input.
+    pub fn initial_error(&self, e: String) -> CommandError {
+        CommandError::Input(format!("{}: initial: {e}", self.config.source))
+    }
+}
+
+/// The initial shape `[initial]` describes (a points file is read by rank 0 and broadcast).
+pub(super) fn build_initial(
+    comm: &Comm,
+    config: &Config,
+    mesh: &Mesh,
+) -> Result<InitialShape, CommandError> {
+    let init = &config.initial;
+    let point = |v: &[f64]| {
+        [
+            v.first().copied().unwrap_or(0.0),
+            v.get(1).copied().unwrap_or(0.0),
+        ]
+    };
+    let missing = |key: &str| {
+        CommandError::Input(format!(
+            "{}: initial.{key} is required for this kind",
+            config.source
+        ))
+    };
+    Ok(match init.kind {
+        InitialKind::GaussianMixture => InitialShape::GaussianMixture(GaussianMixture {
+            dim: mesh.dim,
+            components: init
+                .components
+                .iter()
+                .map(|c| GaussianComponent {
+                    weight: c.weight,
+                    mean: point(&c.mean),
+                    std: c.std,
+                })
+                .collect(),
+        }),
+        InitialKind::Disc => InitialShape::Disc {
+            centre: point(&init.centre),
+            radius: init.radius.ok_or_else(|| missing("radius"))?,
+        },
+        InitialKind::Ring => InitialShape::Ring {
+            centre: point(&init.centre),
+            radius: init.radius.ok_or_else(|| missing("radius"))?,
+            width: init.width.ok_or_else(|| missing("width"))?,
+        },
+        InitialKind::Points => {
+            let file = init.file.as_ref().ok_or_else(|| missing("file"))?;
+            let path = if file.is_absolute() {
+                file.clone()
+            } else {
+                config.base_dir.join(file)
+            };
+            let bytes = read_on_root(comm, &path, "initial.file").map_err(CommandError::Input)?;
+            let text = String::from_utf8_lossy(&bytes);
+            let samples = parse_points_csv(&text, mesh.dim, &path.display().to_string())
+                .map_err(|e| CommandError::Input(format!("initial.file: {e}")))?;
+            InitialShape::Points(samples)
+        }
+    })
+}

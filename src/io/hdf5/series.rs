@@ -1,0 +1,96 @@
+//! An HDF5 file kept open for a series of global-shaped fields.
+
+use std::path::Path;
+
+use hdf5::dataset::FillTime;
+
+use super::raw::{block_selection, collective_transfer, Buffer};
+use super::read::read_block_from;
+use super::{agree, global_shape, h5err};
+use crate::comm::Comm;
+use crate::decomp::Block;
+use crate::field::Field;
+use crate::mesh::Mesh;
+
+/// An HDF5 file kept open for a series of global-shaped fields (one dataset per field), written
+/// and read back collectively in any order. Used as scratch storage (the `disk` trajectory
+/// store); it is not renamed into place and not checksummed.
+pub struct SeriesFile {
+    path: std::path::PathBuf,
+    file: Option<hdf5::File>,
+}
+
+impl SeriesFile {
+    /// Creates (truncates) the file (collective).
+    pub fn create(comm: &Comm, path: &Path) -> Result<SeriesFile, String> {
+        let created = hdf5::FileBuilder::new()
+            .with_fapl(|p| p.mpio(comm.raw(), None))
+            .create(path)
+            .map_err(|e| h5err(path, "cannot create", e));
+        let file = agree(comm, path, created)?;
+        Ok(SeriesFile {
+            path: path.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
+    fn file(&self) -> &hdf5::File {
+        self.file
+            .as_ref()
+            .expect("series file is open until closed")
+    }
+
+    /// Writes the owned cells of `field` as the block's hyperslab of a new dataset `name`
+    /// (collective; every rank passes the same name).
+    pub fn write(
+        &mut self,
+        comm: &Comm,
+        name: &str,
+        mesh: &Mesh,
+        block: &Block,
+        field: &Field,
+    ) -> Result<(), String> {
+        let path = self.path.clone();
+        let created = self
+            .file()
+            .new_dataset::<f64>()
+            .shape(global_shape(mesh))
+            .fill_time(FillTime::Never)
+            .create(name)
+            .map_err(|e| h5err(&path, &format!("cannot create dataset {name}"), e));
+        let ds = agree(comm, &path, created)?;
+        let sel = block_selection(&path, ds.id(), mesh, block, field);
+        let sel = agree(comm, &path, sel)?;
+        let ptr = field.raw().as_ptr();
+        collective_transfer(comm, &path, name, ds.id(), sel, Buffer::Write(ptr))
+    }
+
+    /// Reads dataset `name` into the owned cells of `into` (collective).
+    pub fn read(
+        &self,
+        comm: &Comm,
+        name: &str,
+        mesh: &Mesh,
+        block: &Block,
+        into: &mut Field,
+    ) -> Result<(), String> {
+        read_block_from(comm, &self.path, self.file(), name, mesh, block, into)
+    }
+
+    /// Closes and deletes the file (collective).
+    pub fn remove(mut self, comm: &Comm) -> Result<(), String> {
+        let path = self.path.clone();
+        let closed = match self.file.take() {
+            Some(file) => file.close().map_err(|e| h5err(&path, "cannot close", e)),
+            None => Ok(()),
+        };
+        agree(comm, &path, closed)?;
+        let removed = if comm.is_root() {
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("{}: cannot remove: {e}", path.display()))
+        } else {
+            Ok(())
+        };
+        agree(comm, &path, removed)
+    }
+}

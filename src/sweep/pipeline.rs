@@ -1,0 +1,249 @@
+//! The forward → record → start → reverse pipeline that `generate`, `filter` and `compare` run
+//! (MODEL.md section 6; ARCHITECTURE.md principle 9), as phases with explicit state:
+//!
+//! 1. [`ForwardPhase`]: the forward march from the data `f^0` to `T`, recording every state in
+//!    a trajectory store ([`super::trajectory`]); its state is the field, the march state (time,
+//!    step, every step size), the stepper and the store.
+//! 2. [`Recorded`]: the finished forward run; [`Recorded::start_state`] makes the reverse's
+//!    start state `u^N` ([`super::start`]).
+//! 3. [`ReversePhase`]: the reverse march from `u^N` to `u^0` ([`super::reverse`]), its state a
+//!    [`ReverseState`] (step reached, `u`, `w`, counters); observers (the samplers) see every
+//!    step.
+//!
+//! Each phase is a value between calls, so a driver can write what it needs after each one,
+//! and a checkpointing driver can save and restore a phase's state between steps.
+
+use super::forward::{
+    ForwardMarch, MarchControl, MarchError, MarchResult, MarchState, OutputCadence,
+};
+use super::observers::ReverseObserver;
+use super::reverse::{
+    ReverseKind, ReverseMarch, ReverseMethod, ReverseResult, ReverseState, StateMap,
+};
+use super::score::ScoreReverse;
+use super::start::StartKind;
+use super::trajectory::{TrajectoryRecorder, TrajectoryStore};
+use crate::comm::Comm;
+use crate::decomp::Block;
+use crate::diagnostics::DiagnosticsSetup;
+use crate::field::Field;
+use crate::io::csv::CsvWriter;
+use crate::mesh::Mesh;
+use crate::physics::ModelParams;
+use crate::scheme::{FaceCoefficients, SchemeKind};
+use crate::time::reverse::build_reverse;
+use crate::time::{build_stepper, StepControl, StepperKind, TimeStepper};
+
+/// The run a pipeline marches (runtime structs only).
+pub struct Pipeline<'a> {
+    /// Communicator.
+    pub comm: &'a Comm,
+    /// Global grid.
+    pub mesh: &'a Mesh,
+    /// This rank's block.
+    pub block: &'a Block,
+    /// Model parameters.
+    pub params: ModelParams,
+    /// The mass `m` (diagnostics, asymptotic start state).
+    pub mass: f64,
+    /// Forward flux family.
+    pub scheme: SchemeKind,
+    /// Forward stepper.
+    pub stepper: StepperKind,
+    /// Forward step control.
+    pub control: StepControl,
+    /// `T`, the step limit and the reporting cadences of the forward march.
+    pub march: MarchControl,
+}
+
+impl Pipeline<'_> {
+    /// The face coefficients of the model on this grid.
+    pub fn coefficients(&self) -> FaceCoefficients {
+        FaceCoefficients {
+            diffusion: self.params.diffusion,
+            kappa: self.params.kappa,
+            gamma: self.params.gamma,
+            h: self.mesh.h,
+        }
+    }
+
+    /// A fresh forward stepper of the run's kind.
+    pub fn forward_stepper(&self) -> Box<dyn TimeStepper> {
+        build_stepper(
+            self.mesh,
+            self.block,
+            self.coefficients(),
+            self.scheme,
+            self.stepper,
+            self.control,
+        )
+    }
+
+    /// Phase 1 at `t = 0`: the data `f0` (this rank's block), recording into `store`.
+    pub fn forward(&self, f0: Field, store: Box<dyn TrajectoryStore>) -> ForwardPhase {
+        ForwardPhase {
+            f: f0,
+            state: MarchState::start(),
+            stepper: self.forward_stepper(),
+            store,
+        }
+    }
+
+    /// The reverse method `kind` (`lambda`, `safety`: the stabilisation and positivity safety
+    /// of the score method; `smoothing` maps its stored states).
+    pub fn method(
+        &self,
+        kind: ReverseKind,
+        lambda: f64,
+        safety: f64,
+        smoothing: Option<Box<dyn StateMap>>,
+    ) -> ReverseMethod {
+        match kind {
+            ReverseKind::Exact => ReverseMethod::Exact(build_reverse(
+                self.mesh,
+                self.block,
+                self.coefficients(),
+                self.scheme,
+                self.stepper,
+            )),
+            ReverseKind::Score => ReverseMethod::Score {
+                reverse: Box::new(ScoreReverse::new(
+                    self.mesh,
+                    self.block,
+                    self.params.diffusion,
+                    self.params.kappa,
+                    self.params.gamma,
+                    lambda,
+                    safety,
+                )),
+                smoothing,
+            },
+        }
+    }
+}
+
+/// Phase 1: the forward march from the data, recording every state.
+pub struct ForwardPhase {
+    /// The forward state `f^n` (this rank's block).
+    pub f: Field,
+    /// Time, step and every step size so far.
+    pub state: MarchState,
+    /// The forward stepper (its own state: the implicit step controller).
+    pub stepper: Box<dyn TimeStepper>,
+    /// Where the states go.
+    pub store: Box<dyn TrajectoryStore>,
+}
+
+impl ForwardPhase {
+    /// Marches to `T` (or the step limit), recording every state (the start state too) and
+    /// writing the forward diagnostics to `csv` (rank 0). Collective.
+    pub fn run(&mut self, p: &Pipeline, csv: Option<CsvWriter>) -> Result<MarchResult, MarchError> {
+        let diagnostics = DiagnosticsSetup::new(p.params, p.mesh, p.mass);
+        let mut march = ForwardMarch {
+            comm: p.comm,
+            mesh: p.mesh,
+            block: p.block,
+            diagnostics: &diagnostics,
+            csv,
+        };
+        let mut sink = TrajectoryRecorder {
+            comm: p.comm,
+            store: self.store.as_mut(),
+        };
+        let no_output = OutputCadence {
+            snapshot_every: 0,
+            snapshot_dt: 0.0,
+            checkpoint_every: 0,
+        };
+        march.run(
+            self.stepper.as_mut(),
+            &mut self.f,
+            &mut self.state,
+            p.march,
+            no_output,
+            &mut sink,
+        )
+    }
+
+    /// The recorded run (after [`ForwardPhase::run`]).
+    pub fn finish(self) -> Recorded {
+        Recorded {
+            f_end: self.f,
+            state: self.state,
+            store: self.store,
+        }
+    }
+}
+
+/// Between the phases: the recorded forward run.
+pub struct Recorded {
+    /// `f^N = f(T)` (this rank's block).
+    pub f_end: Field,
+    /// Time, step count and every step size of the forward run.
+    pub state: MarchState,
+    /// The recorded states `f^0, ..., f^N`.
+    pub store: Box<dyn TrajectoryStore>,
+}
+
+impl Recorded {
+    /// Phase 2: the start state `u^N` of `kind`.
+    pub fn start_state(&self, p: &Pipeline, kind: StartKind) -> Field {
+        kind.state(&p.params, p.mesh, p.block, p.mass, &self.f_end)
+    }
+
+    /// Phase 3 at `n = N`: the reverse from `u` by `method`, writing the reverse diagnostics to
+    /// `csv` (rank 0); `observer` sees the start. Collective.
+    pub fn reverse<'a>(
+        &mut self,
+        p: &Pipeline<'a>,
+        method: ReverseMethod,
+        u: Field,
+        csv: Option<CsvWriter>,
+        observer: &mut dyn ReverseObserver,
+    ) -> Result<ReversePhase<'a>, String> {
+        let mut march = ReverseMarch {
+            comm: p.comm,
+            mesh: p.mesh,
+            block: p.block,
+            csv,
+            method,
+        };
+        let state = march.start(self.store.as_mut(), &self.state.dt_history, u, observer)?;
+        Ok(ReversePhase { march, state })
+    }
+
+    /// Releases the store (removes scratch files; collective).
+    pub fn finish(self, comm: &Comm) -> Result<(), String> {
+        self.store.finish(comm)
+    }
+}
+
+/// Phase 3: the reverse march and where it stands.
+pub struct ReversePhase<'a> {
+    /// The march (its method and diagnostics CSV).
+    pub march: ReverseMarch<'a>,
+    /// Where it stands.
+    pub state: ReverseState,
+}
+
+impl ReversePhase<'_> {
+    /// Marches down to `n = 0`, reading the states of `recorded`; `observer` sees every step.
+    pub fn run(
+        &mut self,
+        recorded: &mut Recorded,
+        observer: &mut dyn ReverseObserver,
+    ) -> Result<(), String> {
+        self.march.run(
+            recorded.store.as_mut(),
+            &recorded.state.dt_history,
+            &mut self.state,
+            observer,
+        )
+    }
+
+    /// `u^0` and what the march did (after [`ReversePhase::run`]).
+    pub fn finish(mut self) -> (Field, ReverseResult) {
+        let u = std::mem::replace(&mut self.state.u, Field::zeros(0, 0));
+        (u, self.state.result())
+    }
+}

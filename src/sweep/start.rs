@@ -1,0 +1,157 @@
+//! The start state of the reverse sweep ([`StartKind`], `reverse.start`): the terminal forward
+//! state `f^N`; the data-independent asymptotic state of the same mass ([`asymptotic_state`]);
+//! the terminal state with seeded multiplicative noise ([`perturb`]). Every one is the same
+//! bits on any rank count.
+
+use crate::decomp::Block;
+use crate::field::Field;
+use crate::mesh::Mesh;
+use crate::physics::ModelParams;
+
+/// Where the reverse starts, selected by `reverse.start`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StartKind {
+    /// `u^N = f^N`: the reverse returns the forward states to round-off.
+    Terminal,
+    /// The data-independent state of the same mass (generation).
+    Asymptotic,
+    /// `f^N (1 + amplitude xi)`, `xi` uniform in `[-1, 1]`, seeded per global cell.
+    Perturbed {
+        /// Noise amplitude, `0 <= amplitude < 1`.
+        amplitude: f64,
+        /// Seed.
+        seed: u64,
+    },
+}
+
+impl StartKind {
+    /// Config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StartKind::Terminal => "terminal",
+            StartKind::Asymptotic => "asymptotic",
+            StartKind::Perturbed { .. } => "perturbed",
+        }
+    }
+
+    /// The start state `u^N` of this kind for the terminal forward state `f_end` (this rank's
+    /// block) of a run of mass `mass`.
+    pub fn state(
+        self,
+        params: &ModelParams,
+        mesh: &Mesh,
+        block: &Block,
+        mass: f64,
+        f_end: &Field,
+    ) -> Field {
+        match self {
+            StartKind::Terminal => f_end.clone(),
+            StartKind::Asymptotic => asymptotic_state(params, mesh, block, mass),
+            StartKind::Perturbed { amplitude, seed } => {
+                let mut u = f_end.clone();
+                perturb(mesh, block, &mut u, amplitude, seed);
+                u
+            }
+        }
+    }
+}
+
+/// The data-independent asymptotic state of mass `mass` on `mesh`, this rank's block
+/// (MODEL.md section 6, generation):
+///
+/// * if a critical mass exists and `mass > sum_{j != centre} f_c(x_j) h^d` (the discrete
+///   critical mass): `f_c(x_j)` off the centre and the remaining mass in the centre cell, i.e.
+///   `f_c + (m - m_c) delta_0` on the grid;
+/// * otherwise the nodal values `f_beta(x_j)` with `beta` such that `sum_j f_beta(x_j) h^d = m`
+///   (bisection; closed form for `kappa = 0`, where `f_beta` is the Gaussian `N(0, D)` shape).
+///
+/// Every rank sums over the whole grid in the same order, so the state is bit-identical for any
+/// rank count (no reduction involved).
+pub fn asymptotic_state(params: &ModelParams, mesh: &Mesh, block: &Block, mass: f64) -> Field {
+    let vol = mesh.cell_volume();
+    let centre = mesh.centre_index();
+    // r^2 of every cell, as a multiset: a sum over the grid in a fixed order.
+    let r2_of = |iy: usize, ix: usize| {
+        let [x, y] = mesh.cell_centre(iy, ix);
+        x * x + y * y
+    };
+    let grid_sum = |value: &dyn Fn(f64) -> f64, skip_centre: bool| {
+        let mut total = 0.0;
+        for iy in 0..mesh.ny() {
+            for ix in 0..mesh.nx() {
+                let at_centre = ix == centre && (mesh.dim == 1 || iy == centre);
+                if !(skip_centre && at_centre) {
+                    total += value(r2_of(iy, ix));
+                }
+            }
+        }
+        total * vol
+    };
+    let condensed = params.critical_mass(mesh.dim).and_then(|_| {
+        let off_centre = grid_sum(&|r2| params.steady_state(r2, 0.0), true);
+        (mass > off_centre).then_some((mass - off_centre) / vol)
+    });
+    let beta = if condensed.is_some() {
+        0.0
+    } else if params.kappa == 0.0 {
+        // f_beta = exp(-(r^2/(2D) + beta)): the sum factors.
+        let shape = grid_sum(&|r2| params.steady_state(r2, 0.0), false);
+        (shape / mass).ln()
+    } else {
+        beta_for_discrete_mass(mass, &|beta| {
+            grid_sum(&|r2| params.steady_state(r2, beta), false)
+        })
+    };
+    let mut f = Field::zeros(block.ny, block.nx);
+    for j in 0..block.ny {
+        for i in 0..block.nx {
+            let (iy, ix) = (block.y0 + j, block.x0 + i);
+            let at_centre = ix == centre && (mesh.dim == 1 || iy == centre);
+            let v = match condensed {
+                Some(centre_value) if at_centre => centre_value,
+                _ => params.steady_state(r2_of(iy, ix), beta),
+            };
+            let k = f.index(j as isize, i as isize);
+            f.raw_mut()[k] = v;
+        }
+    }
+    f
+}
+
+/// `beta > 0` with `discrete_mass(beta) = mass` (decreasing in `beta`, `+inf` at 0 on a grid
+/// containing the origin), by bisection in `ln beta`.
+fn beta_for_discrete_mass(mass: f64, discrete_mass: &dyn Fn(f64) -> f64) -> f64 {
+    let (mut lo, mut hi) = (1e-300f64, 1.0f64);
+    while discrete_mass(hi) > mass && hi < 1e6 {
+        hi *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = if hi / lo > 4.0 {
+            (lo * hi).sqrt()
+        } else {
+            0.5 * (lo + hi)
+        };
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if discrete_mass(mid) > mass {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// `f (1 + amplitude xi)` with `xi` uniform in `[-1, 1)`, a hash of `(seed, global cell index)`:
+/// the same numbers for any rank count.
+pub fn perturb(mesh: &Mesh, block: &Block, f: &mut Field, amplitude: f64, seed: u64) {
+    for j in 0..block.ny {
+        for i in 0..block.nx {
+            let index = ((block.y0 + j) * mesh.nx() + block.x0 + i) as u64;
+            let xi = 2.0 * crate::random::uniform(seed, index, 0) - 1.0;
+            let k = f.index(j as isize, i as isize);
+            f.raw_mut()[k] *= 1.0 + amplitude * xi;
+        }
+    }
+}
