@@ -8,7 +8,23 @@
 use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
 use crate::mesh::Mesh;
+use crate::names::named_enum;
 use crate::physics::ou::GaussianMixture;
+
+named_enum! {
+    /// The family of the initial density, selected by `initial.kind` (the data of each is in
+    /// [`InitialShape`]).
+    pub enum InitialKind {
+        /// A weighted sum of isotropic Gaussians (`initial.components`).
+        GaussianMixture = "gaussian_mixture",
+        /// A uniform disc (an interval in 1D) of `radius` around `centre`.
+        Disc = "disc",
+        /// A Gaussian ring of `radius` and thickness `width` around `centre` (two bumps in 1D).
+        Ring = "ring",
+        /// A histogram of samples read from the CSV `file`.
+        Points = "points",
+    }
+}
 
 /// The shape of the initial density (mass is applied separately).
 #[derive(Clone, Debug)]

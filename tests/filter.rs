@@ -275,7 +275,9 @@ fn exact_terminal_reproduces_the_noisy_input() {
 /// The `[filter]` section: names or a single name, errors that name the key, round trip.
 #[test]
 fn filter_config_keys() {
-    use nlfp::config::{Config, FilterVariantName, NoiseKindName};
+    use nlfp::config::Config;
+    use nlfp::filter::cycle::Variant;
+    use nlfp::filter::noise::NoiseKind;
     let load = |extra: &str| {
         let text = CONFIG_1D.replace("[filter]\n", &format!("[filter]\n{extra}\n"));
         let text = text.replace(
@@ -285,8 +287,8 @@ fn filter_config_keys() {
         Config::from_toml_str(&text, "t.toml", Path::new("/tmp"), &[])
     };
     let c = load("variant = \"score\"").unwrap();
-    assert_eq!(c.filter.variants, vec![FilterVariantName::Score]);
-    assert_eq!(c.filter.noise_kind, NoiseKindName::Multiplicative);
+    assert_eq!(c.filter.variants, vec![Variant::Score]);
+    assert_eq!(c.filter.noise_kind, NoiseKind::Multiplicative);
     let c = load("").unwrap();
     assert_eq!(c.filter.variants.len(), 3, "default variants");
     let again = Config::from_toml_str(&c.to_toml(), "t.toml", Path::new("/tmp"), &[]).unwrap();

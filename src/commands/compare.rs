@@ -19,8 +19,8 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::StartName;
 use crate::generate::compare::{search, table, TableHead};
+use crate::sweep::start::StartKind;
 
 /// Runs the command.
 pub fn run(
@@ -46,7 +46,7 @@ pub fn run(
     let dir = out.unwrap_or_else(|| base.config.output.dir.join("compare"));
     let mass = base.mass;
     let mut nonlinear = base.config.clone();
-    nonlinear.reverse.start = StartName::Asymptotic;
+    nonlinear.reverse.start = StartKind::Asymptotic;
     nonlinear.reverse.samples = 0;
     let mut ou = nonlinear.clone();
     ou.model.kappa = 0.0;

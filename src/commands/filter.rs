@@ -17,9 +17,8 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunOutArgs;
 use crate::comm::Comm;
-use crate::config::{FilterVariantName, NoiseKindName};
-use crate::filter::cycle::{CycleSettings, Variant};
-use crate::filter::noise::{NoiseKind, NoiseSpec};
+use crate::filter::cycle::CycleSettings;
+use crate::filter::noise::NoiseSpec;
 use crate::filter::run::{FilterRun, OUTPUT_FILES};
 use crate::io::run_dir::DirRules;
 use crate::sweep::forward::MarchControl;
@@ -48,7 +47,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
             safety: setup.config.time.safety,
         },
         cycles: fc.cycles,
-        variants: fc.variants.iter().map(|&v| variant(v)).collect(),
+        variants: fc.variants.clone(),
         clean: setup.initial_global()?,
         noise: noise_spec(&setup),
         source: (
@@ -59,24 +58,11 @@ pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
     filter.execute(&run).map(|_| ())
 }
 
-fn variant(v: FilterVariantName) -> Variant {
-    match v {
-        FilterVariantName::ExactTerminal => Variant::ExactTerminal,
-        FilterVariantName::ExactAsymptotic => Variant::ExactAsymptotic,
-        FilterVariantName::Score => Variant::Score,
-        FilterVariantName::ScoreAsymptotic => Variant::ScoreAsymptotic,
-    }
-}
-
 /// The noise of the config.
 pub fn noise_spec(setup: &RunSetup) -> NoiseSpec {
     let f = &setup.config.filter;
     NoiseSpec {
-        kind: match f.noise_kind {
-            NoiseKindName::Multiplicative => NoiseKind::Multiplicative,
-            NoiseKindName::Additive => NoiseKind::Additive,
-            NoiseKindName::Samples => NoiseKind::Samples,
-        },
+        kind: f.noise_kind,
         amplitude: f.noise,
         seed: f.seed,
         samples: f.samples,

@@ -11,12 +11,9 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunOutArgs;
 use crate::comm::Comm;
-use crate::config::{ReverseMethodName, SamplerName, StartName, StoreName};
 use crate::generate::{GenerateRun, GenerateSettings};
-use crate::samplers::{SamplerKind, SamplerSettings};
-use crate::sweep::reverse::ReverseKind;
-use crate::sweep::start::StartKind;
-use crate::sweep::trajectory::StoreKind;
+use crate::samplers::SamplerSettings;
+use crate::sweep::start::Start;
 
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
@@ -33,31 +30,17 @@ impl RunSetup {
     pub fn generate_settings(&self) -> GenerateSettings {
         let r = &self.config.reverse;
         GenerateSettings {
-            start: match r.start {
-                StartName::Terminal => StartKind::Terminal,
-                StartName::Asymptotic => StartKind::Asymptotic,
-                StartName::Perturbed => StartKind::Perturbed {
-                    amplitude: r.noise,
-                    seed: r.seed,
-                },
+            start: Start {
+                kind: r.start,
+                amplitude: r.noise,
+                seed: r.seed,
             },
-            method: match r.method {
-                ReverseMethodName::Exact => ReverseKind::Exact,
-                ReverseMethodName::Score => ReverseKind::Score,
-            },
+            method: r.method,
             lambda: r.lambda,
-            store: match r.store {
-                StoreName::Memory => StoreKind::Memory,
-                StoreName::Disk => StoreKind::Disk,
-                StoreName::Recompute => StoreKind::Recompute,
-            },
+            store: r.store,
             recompute_every: r.recompute_every,
             samplers: SamplerSettings {
-                kind: match r.sampler {
-                    SamplerName::Walk => SamplerKind::Walk,
-                    SamplerName::Sde => SamplerKind::Sde,
-                    SamplerName::Both => SamplerKind::Both,
-                },
+                kind: r.sampler,
                 samples: r.samples,
                 seed: r.seed,
                 lambda: r.lambda,
@@ -78,7 +61,7 @@ impl RunSetup {
                 self.scheme.name(),
                 self.stepper.name(),
                 self.config.time.t_end,
-                settings.start.name(),
+                settings.start.kind.name(),
                 settings.store.name(),
             ),
             settings,

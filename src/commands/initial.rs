@@ -3,9 +3,9 @@
 use super::setup::RunSetup;
 use super::CommandError;
 use crate::comm::Comm;
-use crate::config::{Config, InitialKind};
+use crate::config::Config;
 use crate::field::Field;
-use crate::initial::InitialShape;
+use crate::initial::{InitialKind, InitialShape};
 use crate::io::points::parse_points_csv;
 use crate::io::read_on_root;
 use crate::mesh::Mesh;

@@ -7,37 +7,17 @@ use std::path::Path;
 use super::setup::RunSetup;
 use crate::cli::OutArgs;
 use crate::comm::Comm;
-use crate::config::{IoName, SchemeName};
 use crate::io::hdf5::IoMode;
 use crate::io::run_dir::RunDir;
-use crate::scheme::{FaceCoefficients, SchemeKind};
+use crate::scheme::FaceCoefficients;
 use crate::sweep::forward::{MarchControl, OutputCadence};
 use crate::sweep::pipeline::Pipeline;
 use crate::time::{build_stepper, TimeStepper};
 
-/// The flux family named by `time.scheme`.
-pub fn scheme_kind(name: SchemeName) -> SchemeKind {
-    match name {
-        SchemeName::Upwind => SchemeKind::Upwind,
-        SchemeName::Sg => SchemeKind::Sg,
-    }
-}
-
-/// The `time.scheme` name of a flux family.
-pub fn scheme_name(kind: SchemeKind) -> SchemeName {
-    match kind {
-        SchemeKind::Upwind => SchemeName::Upwind,
-        SchemeKind::Sg => SchemeName::Sg,
-    }
-}
-
 impl RunSetup {
     /// The HDF5 transfer mode of `output.io`.
     pub fn io_mode(&self) -> IoMode {
-        match self.config.output.io {
-            IoName::Collective => IoMode::Collective,
-            IoName::Independent => IoMode::Independent,
-        }
+        self.config.output.io
     }
 
     /// `2D n = 101 on 2 x 1 ranks, m = 1.48e1 (1.5000 m_c)`: the grid, process grid and mass,

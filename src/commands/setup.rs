@@ -9,7 +9,7 @@ use super::initial::build_initial;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::config::{Config, StepperName};
+use crate::config::Config;
 use crate::decomp::{Block, ProcessGrid};
 use crate::initial::InitialShape;
 use crate::io::read_on_root;
@@ -116,12 +116,7 @@ impl RunSetup {
             (None, None) => return Err(input("model.mass or model.mass_ratio is required".into())),
         };
         let initial = build_initial(comm, &config, &mesh)?;
-        let scheme = super::runtime::scheme_kind(config.time.scheme);
-        let stepper = match config.time.stepper {
-            StepperName::Euler => StepperKind::Euler,
-            StepperName::Ssprk2 => StepperKind::Ssprk2,
-            StepperName::Implicit => StepperKind::Implicit,
-        };
+        let (scheme, stepper) = (config.time.scheme, config.time.stepper);
         let control = StepControl {
             safety: config.time.safety,
             dt_max: config.time.dt_max,

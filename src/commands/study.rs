@@ -87,7 +87,6 @@ fn study_spec(base: &Config) -> StudySpec {
     } else {
         "study.gamma"
     };
-    let schemes = or_base(&s.scheme, base.time.scheme);
     StudySpec {
         source: base.source.clone(),
         dim: base.grid.dim,
@@ -99,10 +98,7 @@ fn study_spec(base: &Config) -> StudySpec {
         masses,
         gammas: (or_base(&s.gamma, base.model.gamma), gamma_key),
         ns: or_base(&s.n, base.grid.n),
-        schemes: schemes
-            .into_iter()
-            .map(super::runtime::scheme_kind)
-            .collect(),
+        schemes: or_base(&s.scheme, base.time.scheme),
         refine: s.refine,
         r0: s.r0.unwrap_or(0.5 * base.model.diffusion.sqrt()),
         profile_fit: s.profile_fit,
@@ -123,7 +119,7 @@ fn job_config(base: &Config, job: &Job) -> Result<Config, CommandError> {
         c.model.mass = None;
         c.model.mass_ratio = Some(r);
     }
-    c.time.scheme = super::runtime::scheme_name(job.scheme);
+    c.time.scheme = job.scheme;
     c.output.dir = job.dir.clone();
     Config::from_toml_str(&c.to_toml(), &c.source, &c.base_dir, &[])
         .map_err(|e| CommandError::Input(format!("run {}: {e}", job.name)))

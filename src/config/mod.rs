@@ -251,6 +251,10 @@ fn absolute_dir(dir: &Path) -> PathBuf {
 mod tests {
     use super::testing::*;
     use super::*;
+    use crate::initial::InitialKind;
+    use crate::io::hdf5::IoMode;
+    use crate::scheme::SchemeKind;
+    use crate::time::StepperKind;
     use serde::Deserialize;
 
     // --- loading and defaults ----------------------------------------------------------------
@@ -291,8 +295,8 @@ mod tests {
             ),
             (
                 1.0,
-                StepperName::Ssprk2,
-                SchemeName::Sg,
+                StepperKind::Ssprk2,
+                SchemeKind::Sg,
                 0.9,
                 1.0e-2,
                 100_000_000
@@ -309,7 +313,7 @@ mod tests {
                 o.snapshot_dt,
                 o.io
             ),
-            (10, 5.0, 0, 0.0, IoName::Collective)
+            (10, 5.0, 0, 0.0, IoMode::Collective)
         );
         let k = &c.checkpoint;
         assert_eq!(k.dir, PathBuf::from("checkpoints"));
@@ -353,12 +357,12 @@ mod tests {
         #[derive(Deserialize)]
         struct W {
             k: InitialKind,
-            s: StepperName,
-            c: SchemeName,
+            s: StepperKind,
+            c: SchemeKind,
         }
         for k in InitialKind::ALL {
-            for s in StepperName::ALL {
-                for c in SchemeName::ALL {
+            for s in StepperKind::ALL {
+                for c in SchemeKind::ALL {
                     let text = format!(
                         "k = {:?}\ns = {:?}\nc = {:?}\n",
                         k.name(),
@@ -605,5 +609,54 @@ t_end = 1e20
             sections, SECTIONS,
             "keys grouped by section, sections in order"
         );
+    }
+
+    #[test]
+    fn every_registered_name_is_read_into_its_runtime_enum() {
+        use crate::filter::{cycle::Variant, noise::NoiseKind};
+        use crate::samplers::SamplerKind;
+        use crate::sweep::{reverse::ReverseKind, start::StartKind, trajectory::StoreKind};
+        let set = |spec: String| ok(MINIMAL, &[spec.as_str(), "reverse.noise=0.1"]);
+        for k in SchemeKind::ALL {
+            assert_eq!(set(format!("time.scheme={}", k.name())).time.scheme, k);
+        }
+        for k in StepperKind::ALL {
+            assert_eq!(set(format!("time.stepper={}", k.name())).time.stepper, k);
+        }
+        for k in IoMode::ALL {
+            assert_eq!(set(format!("output.io={}", k.name())).output.io, k);
+        }
+        for k in StartKind::ALL {
+            assert_eq!(set(format!("reverse.start={}", k.name())).reverse.start, k);
+        }
+        for k in ReverseKind::ALL {
+            assert_eq!(
+                set(format!("reverse.method={}", k.name())).reverse.method,
+                k
+            );
+        }
+        for k in StoreKind::ALL {
+            assert_eq!(set(format!("reverse.store={}", k.name())).reverse.store, k);
+        }
+        for k in SamplerKind::ALL {
+            assert_eq!(
+                set(format!("reverse.sampler={}", k.name())).reverse.sampler,
+                k
+            );
+        }
+        for k in Variant::ALL {
+            assert_eq!(
+                set(format!("filter.variant={}", k.name())).filter.variants,
+                [k]
+            );
+        }
+        for k in NoiseKind::ALL {
+            let c = set(format!("filter.noise_kind={}", k.name()));
+            assert_eq!(c.filter.noise_kind, k);
+        }
+        for k in Usr1Action::ALL {
+            let c = set(format!("checkpoint.on_usr1={}", k.name()));
+            assert_eq!(c.checkpoint.on_usr1, k);
+        }
     }
 }

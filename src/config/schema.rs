@@ -272,7 +272,8 @@ fn override_value(raw: &str, ty: Ty) -> Value {
 #[cfg(test)]
 mod tests {
     use crate::config::testing::*;
-    use crate::config::{SchemeName, StepperName};
+    use crate::scheme::SchemeKind;
+    use crate::time::StepperKind;
     use std::path::PathBuf;
 
     // --- overrides ---------------------------------------------------------------------------
@@ -291,8 +292,8 @@ mod tests {
                 "initial.components=[{weight=1, mean=[1, 2], std=0.5}]",
             ],
         );
-        assert_eq!(c.time.scheme, SchemeName::Upwind);
-        assert_eq!(c.time.stepper, StepperName::Euler);
+        assert_eq!(c.time.scheme, SchemeKind::Upwind);
+        assert_eq!(c.time.stepper, StepperKind::Euler);
         assert_eq!(c.grid.n, 201);
         assert_eq!(c.decomposition.procs, Some(vec![2, 1]));
         assert_eq!(c.model.mass_ratio, Some(1.5));

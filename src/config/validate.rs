@@ -3,8 +3,9 @@
 //! and physics advice ([`Config::warnings`]).
 
 use super::read::{fmt_f64, Sec};
-use super::{Config, ConfigError, InitialKind};
+use super::{Config, ConfigError};
 use crate::decomp::{GridError, ProcessGrid};
+use crate::initial::InitialKind;
 use crate::mesh::Mesh;
 
 /// Applies the rules that relate keys of different sections, and fills in the default that

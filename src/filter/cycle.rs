@@ -19,44 +19,28 @@
 use crate::comm::Comm;
 use crate::field::Field;
 use crate::filter::smooth::Smoother;
+use crate::names::named_enum;
 use crate::sweep::observers::Observers;
 use crate::sweep::pipeline::Pipeline;
 use crate::sweep::reverse::{ReverseKind, StateMap};
 use crate::sweep::start::StartKind;
 use crate::sweep::trajectory::MemoryStore;
 
-/// The reverse of a filtering cycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Variant {
-    /// Exact discrete reversal from the terminal state (the identity).
-    ExactTerminal,
-    /// Exact discrete reversal from the asymptotic state.
-    ExactAsymptotic,
-    /// Score-based reverse from the terminal state, score of the smoothed forward states.
-    Score,
-    /// Score-based reverse from the asymptotic state.
-    ScoreAsymptotic,
+named_enum! {
+    /// The reverse of a filtering cycle, selected by `filter.variant`.
+    pub enum Variant {
+        /// Exact discrete reversal from the terminal state (the identity: not a filter).
+        ExactTerminal = "exact_terminal",
+        /// Exact discrete reversal from the asymptotic state.
+        ExactAsymptotic = "exact_asymptotic",
+        /// Score-based reverse from the terminal state, score of the smoothed forward states.
+        Score = "score",
+        /// Score-based reverse from the asymptotic state.
+        ScoreAsymptotic = "score_asymptotic",
+    }
 }
 
 impl Variant {
-    /// Every variant, in the order of the config's messages.
-    pub const ALL: [Variant; 4] = [
-        Variant::ExactTerminal,
-        Variant::ExactAsymptotic,
-        Variant::Score,
-        Variant::ScoreAsymptotic,
-    ];
-
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::ExactTerminal => "exact_terminal",
-            Variant::ExactAsymptotic => "exact_asymptotic",
-            Variant::Score => "score",
-            Variant::ScoreAsymptotic => "score_asymptotic",
-        }
-    }
-
     /// Whether the reverse starts from the asymptotic state.
     pub fn from_asymptotic(self) -> bool {
         matches!(self, Variant::ExactAsymptotic | Variant::ScoreAsymptotic)
@@ -120,7 +104,7 @@ pub fn run_cycle(
     } else {
         StartKind::Terminal
     };
-    let u = recorded.start_state(p, start);
+    let u = recorded.start_state(p, start.into());
     // 3. The reverse.
     let (kind, smoothing) = if variant.is_score() {
         let smoother = Smoother::new(p.mesh.dim, p.block, s.smoothing);

@@ -17,32 +17,17 @@
 //! `sum_j g_j / sum_j noisy_j`, so the noisy density has the clean one's discrete mass
 //! `h^d sum g` (to round-off) and the noise shape is unchanged.
 
-/// What kind of noise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoiseKind {
-    /// `g (1 + a xi)`.
-    Multiplicative,
-    /// `g + a max(g) xi`, floored.
-    Additive,
-    /// Histogram of `N` samples of `g`, floored.
-    Samples,
-}
+use crate::names::named_enum;
 
-impl NoiseKind {
-    /// Every kind, in the order of the config's messages.
-    pub const ALL: [NoiseKind; 3] = [
-        NoiseKind::Multiplicative,
-        NoiseKind::Additive,
-        NoiseKind::Samples,
-    ];
-
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            NoiseKind::Multiplicative => "multiplicative",
-            NoiseKind::Additive => "additive",
-            NoiseKind::Samples => "samples",
-        }
+named_enum! {
+    /// What kind of noise, selected by `filter.noise_kind`.
+    pub enum NoiseKind {
+        /// `g (1 + a xi)`.
+        Multiplicative = "multiplicative",
+        /// `g + a max(g) xi`, floored.
+        Additive = "additive",
+        /// Histogram of `N` samples of `g`, floored.
+        Samples = "samples",
     }
 }
 

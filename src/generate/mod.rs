@@ -37,7 +37,7 @@ use crate::samplers::quality::References;
 use crate::samplers::{Generated, SamplerSettings, Samplers};
 use crate::sweep::pipeline::Pipeline;
 use crate::sweep::reverse::{ReverseKind, REVERSE_HEADER};
-use crate::sweep::start::StartKind;
+use crate::sweep::start::Start;
 use crate::sweep::trajectory::StoreKind;
 use pictures::{PictureFields, PICTURE_CELLS};
 use summary::Summary;
@@ -69,7 +69,7 @@ pub const SCRATCH: &str = "trajectory.h5";
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GenerateSettings {
     /// The start state of the reverse.
-    pub start: StartKind,
+    pub start: Start,
     /// How the reverse steps are taken.
     pub method: ReverseKind,
     /// Stabilisation `lambda` of the score method.

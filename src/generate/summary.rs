@@ -73,7 +73,7 @@ impl Summary {
             None => (None, None),
         };
         Summary {
-            start: settings.start,
+            start: settings.start.kind,
             steps: recorded.state.step,
             t_end: recorded.state.t,
             start_error: reverse.start_error,

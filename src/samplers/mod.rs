@@ -46,6 +46,7 @@ use crate::decomp::{Block, ProcessGrid};
 use crate::error::CommandError;
 use crate::field::Field;
 use crate::mesh::Mesh;
+use crate::names::named_enum;
 use crate::random;
 use crate::sweep::observers::{Observers, ReverseObserver};
 use crate::sweep::pipeline::Pipeline;
@@ -53,30 +54,19 @@ use crate::sweep::pipeline::Pipeline;
 use sde::{ReverseSde, SdeReport, SdeSettings};
 pub use walk::{build_walk, ReverseWalk, SampleWalk, WalkReport};
 
-/// What carries the samples back, selected by `reverse.sampler`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SamplerKind {
-    /// The reverse grid random walk.
-    Walk,
-    /// The reverse SDE particle sampler.
-    Sde,
-    /// Both, side by side.
-    Both,
+named_enum! {
+    /// What carries the samples back, selected by `reverse.sampler`.
+    pub enum SamplerKind {
+        /// The reverse grid random walk (exact in law for the discrete PDE).
+        Walk = "walk",
+        /// The reverse SDE particle sampler with interpolated coefficients.
+        Sde = "sde",
+        /// Both, side by side.
+        Both = "both",
+    }
 }
 
 impl SamplerKind {
-    /// Every choice.
-    pub const ALL: [SamplerKind; 3] = [SamplerKind::Walk, SamplerKind::Sde, SamplerKind::Both];
-
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SamplerKind::Walk => "walk",
-            SamplerKind::Sde => "sde",
-            SamplerKind::Both => "both",
-        }
-    }
-
     /// Whether the grid walk runs.
     pub fn walk(self) -> bool {
         matches!(self, SamplerKind::Walk | SamplerKind::Both)

@@ -27,29 +27,20 @@ pub mod stage;
 
 pub use power::Power;
 
+use crate::names::named_enum;
 use crate::physics::phi_prime_from;
 
-/// The flux family, selected by `time.scheme`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SchemeKind {
-    /// Monotone upwind drift + central diffusion.
-    Upwind,
-    /// Well-balanced Scharfetter–Gummel.
-    Sg,
+named_enum! {
+    /// The flux family, selected by `time.scheme` (`ALL`: tests iterate over every scheme).
+    pub enum SchemeKind {
+        /// Monotone upwind drift + central diffusion (first order, robust).
+        Upwind = "upwind",
+        /// Well-balanced Scharfetter–Gummel (exact discrete steady states).
+        Sg = "sg",
+    }
 }
 
 impl SchemeKind {
-    /// Every scheme: tests iterate over this list.
-    pub const ALL: [SchemeKind; 2] = [SchemeKind::Upwind, SchemeKind::Sg];
-
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SchemeKind::Upwind => "upwind",
-            SchemeKind::Sg => "sg",
-        }
-    }
-
     /// Spatial order of accuracy.
     pub fn order(self) -> u32 {
         match self {

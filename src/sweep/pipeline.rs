@@ -21,7 +21,7 @@ use super::reverse::{
     ReverseKind, ReverseMarch, ReverseMethod, ReverseResult, ReverseState, StateMap,
 };
 use super::score::ScoreReverse;
-use super::start::StartKind;
+use super::start::Start;
 use super::trajectory::{TrajectoryRecorder, TrajectoryStore};
 use crate::comm::Comm;
 use crate::decomp::Block;
@@ -186,9 +186,9 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// Phase 2: the start state `u^N` of `kind`.
-    pub fn start_state(&self, p: &Pipeline, kind: StartKind) -> Field {
-        kind.state(&p.params, p.mesh, p.block, p.mass, &self.f_end)
+    /// Phase 2: the start state `u^N` of `start`.
+    pub fn start_state(&self, p: &Pipeline, start: Start) -> Field {
+        start.state(&p.params, p.mesh, p.block, p.mass, &self.f_end)
     }
 
     /// Phase 3 at `n = N`: the reverse from `u` by `method`, writing the reverse diagnostics to

@@ -25,6 +25,7 @@ use crate::decomp::Block;
 use crate::field::Field;
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
+use crate::names::named_enum;
 use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::TrajectoryStore;
 use crate::time::reverse::ReverseStepper;
@@ -87,25 +88,14 @@ pub trait StateMap {
     fn apply(&mut self, comm: &Comm, f: &mut Field);
 }
 
-/// How the reverse steps are taken, selected by `reverse.method`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReverseKind {
-    /// The exact discrete time reversal of every forward step.
-    Exact,
-    /// The direct discretisation of the stabilized reverse PDE with the score.
-    Score,
-}
-
-impl ReverseKind {
-    /// Every method.
-    pub const ALL: [ReverseKind; 2] = [ReverseKind::Exact, ReverseKind::Score];
-
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReverseKind::Exact => "exact",
-            ReverseKind::Score => "score",
-        }
+named_enum! {
+    /// How the reverse steps are taken, selected by `reverse.method` (the name of a
+    /// [`ReverseMethod`], which holds the stepper).
+    pub enum ReverseKind {
+        /// The exact discrete time reversal of every forward step.
+        Exact = "exact",
+        /// The direct discretisation of the stabilized reverse PDE with the score.
+        Score = "score",
     }
 }
 

@@ -1,41 +1,52 @@
-//! The start state of the reverse sweep ([`StartKind`], `reverse.start`): the terminal forward
-//! state `f^N`; the data-independent asymptotic state of the same mass ([`asymptotic_state`]);
+//! The start state of the reverse sweep ([`Start`] of a [`StartKind`], `reverse.start`): the
+//! terminal forward state `f^N`; the data-independent asymptotic state of the same mass ([`asymptotic_state`]);
 //! the terminal state with seeded multiplicative noise ([`perturb`]). Every one is the same
 //! bits on any rank count.
 
 use crate::decomp::Block;
 use crate::field::Field;
 use crate::mesh::Mesh;
+use crate::names::named_enum;
 use crate::physics::ModelParams;
 
-/// Where the reverse starts, selected by `reverse.start`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum StartKind {
-    /// `u^N = f^N`: the reverse returns the forward states to round-off.
-    Terminal,
-    /// The data-independent state of the same mass (generation).
-    Asymptotic,
-    /// `f^N (1 + amplitude xi)`, `xi` uniform in `[-1, 1]`, seeded per global cell.
-    Perturbed {
-        /// Noise amplitude, `0 <= amplitude < 1`.
-        amplitude: f64,
-        /// Seed.
-        seed: u64,
-    },
+named_enum! {
+    /// Where the reverse starts, selected by `reverse.start` (the data of `perturbed` is in
+    /// [`Start`]).
+    pub enum StartKind {
+        /// The data-independent state of the same mass (generation).
+        Asymptotic = "asymptotic",
+        /// `u^N = f^N`: the reverse returns the forward states to round-off.
+        Terminal = "terminal",
+        /// `f^N (1 + amplitude xi)`, `xi` uniform in `[-1, 1]`, seeded per global cell.
+        Perturbed = "perturbed",
+    }
 }
 
-impl StartKind {
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            StartKind::Terminal => "terminal",
-            StartKind::Asymptotic => "asymptotic",
-            StartKind::Perturbed { .. } => "perturbed",
+/// A start state: its kind, and the noise of the `perturbed` kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Start {
+    /// The kind.
+    pub kind: StartKind,
+    /// Noise amplitude of `perturbed`, `0 <= amplitude < 1` (unused by the other kinds).
+    pub amplitude: f64,
+    /// Seed of the `perturbed` noise (unused by the other kinds).
+    pub seed: u64,
+}
+
+impl From<StartKind> for Start {
+    /// A start of `kind` without noise.
+    fn from(kind: StartKind) -> Start {
+        Start {
+            kind,
+            amplitude: 0.0,
+            seed: 0,
         }
     }
+}
 
-    /// The start state `u^N` of this kind for the terminal forward state `f_end` (this rank's
-    /// block) of a run of mass `mass`.
+impl Start {
+    /// The start state `u^N` for the terminal forward state `f_end` (this rank's block) of a
+    /// run of mass `mass`.
     pub fn state(
         self,
         params: &ModelParams,
@@ -44,12 +55,12 @@ impl StartKind {
         mass: f64,
         f_end: &Field,
     ) -> Field {
-        match self {
+        match self.kind {
             StartKind::Terminal => f_end.clone(),
             StartKind::Asymptotic => asymptotic_state(params, mesh, block, mass),
-            StartKind::Perturbed { amplitude, seed } => {
+            StartKind::Perturbed => {
                 let mut u = f_end.clone();
-                perturb(mesh, block, &mut u, amplitude, seed);
+                perturb(mesh, block, &mut u, self.amplitude, self.seed);
                 u
             }
         }

@@ -25,33 +25,23 @@ use crate::decomp::Block;
 use crate::field::Field;
 use crate::io::hdf5::SeriesFile;
 use crate::mesh::Mesh;
+use crate::names::named_enum;
 use crate::sweep::forward::{MarchSink, MarchState};
 use crate::time::{Requests, TimeStepper};
 
-/// The trajectory store, selected by `reverse.store`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreKind {
-    /// Every state in memory.
-    Memory,
-    /// Every state in an HDF5 scratch file.
-    Disk,
-    /// Every `K`-th state in memory; segments recomputed.
-    Recompute,
+named_enum! {
+    /// The trajectory store, selected by `reverse.store` (`ALL`: tests iterate over every store).
+    pub enum StoreKind {
+        /// Every state in memory.
+        Memory = "memory",
+        /// Every state in an HDF5 scratch file in the output directory.
+        Disk = "disk",
+        /// Every `K`-th state in memory; segments recomputed.
+        Recompute = "recompute",
+    }
 }
 
 impl StoreKind {
-    /// Every store: tests iterate over this list.
-    pub const ALL: [StoreKind; 3] = [StoreKind::Memory, StoreKind::Disk, StoreKind::Recompute];
-
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreKind::Memory => "memory",
-            StoreKind::Disk => "disk",
-            StoreKind::Recompute => "recompute",
-        }
-    }
-
     /// The store of this kind for a run on `block` of `mesh`: `scratch` is the file of the
     /// `disk` store (created, truncated; removed by [`TrajectoryStore::finish`]), `every` the
     /// `K` of the `recompute` store (0 = automatic) and `replay` makes the fresh stepper of the

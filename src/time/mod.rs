@@ -27,38 +27,25 @@ use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
 use crate::field::{Field, GHOST};
 use crate::mesh::Mesh;
+use crate::names::named_enum;
 use crate::scheme::build::FamilyBuilder;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Region, Scratch};
 use crate::scheme::{FaceCoefficients, Family, SchemeKind};
 
-/// The explicit stepper, selected by `time.stepper`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StepperKind {
-    /// Forward Euler (first order).
-    Euler,
-    /// Strong-stability-preserving Runge–Kutta, two stages (second order).
-    Ssprk2,
-    /// Backward Euler + Newton–Krylov (first order, unconditionally positive steps).
-    Implicit,
+named_enum! {
+    /// The time stepper, selected by `time.stepper` (`ALL`: tests iterate over every stepper).
+    pub enum StepperKind {
+        /// Forward Euler (first order).
+        Euler = "euler",
+        /// Strong-stability-preserving Runge–Kutta, two stages (second order).
+        Ssprk2 = "ssprk2",
+        /// Backward Euler + Newton–Krylov (first order, unconditionally positive steps; for long
+        /// times and after blow-up).
+        Implicit = "implicit",
+    }
 }
 
 impl StepperKind {
-    /// Every stepper: tests iterate over this list.
-    pub const ALL: [StepperKind; 3] = [
-        StepperKind::Euler,
-        StepperKind::Ssprk2,
-        StepperKind::Implicit,
-    ];
-
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            StepperKind::Euler => "euler",
-            StepperKind::Ssprk2 => "ssprk2",
-            StepperKind::Implicit => "implicit",
-        }
-    }
-
     /// Order in time.
     pub fn order(self) -> u32 {
         match self {

@@ -4,39 +4,14 @@ use crate::config::read::{fmt_f64, Sec};
 use crate::config::rules::{config_section, count, custom, name, non_negative};
 use crate::config::schema::Ty;
 use crate::config::ConfigError;
-use crate::names::named_enum;
-
-named_enum! {
-    /// `filter.variant`: the reverse of a filtering cycle.
-    pub enum FilterVariantName {
-        /// Exact reversal from the terminal state (the identity: not a filter).
-        ExactTerminal = "exact_terminal",
-        /// Exact reversal from the asymptotic state.
-        ExactAsymptotic = "exact_asymptotic",
-        /// Score-based reverse from the terminal state, score of the smoothed forward states.
-        Score = "score",
-        /// Score-based reverse from the asymptotic state.
-        ScoreAsymptotic = "score_asymptotic",
-    }
-}
-
-named_enum! {
-    /// `filter.noise_kind`: how the noisy density is made from the clean one.
-    pub enum NoiseKindName {
-        /// `g (1 + noise xi)`.
-        Multiplicative = "multiplicative",
-        /// `g + noise max(g) xi`, floored.
-        Additive = "additive",
-        /// Histogram of `samples` samples of `g`.
-        Samples = "samples",
-    }
-}
+use crate::filter::cycle::Variant;
+use crate::filter::noise::NoiseKind;
 
 /// Default `filter.variant`: every variant that `nlfp filter` compares.
-pub const DEFAULT_FILTER_VARIANTS: [FilterVariantName; 3] = [
-    FilterVariantName::ExactTerminal,
-    FilterVariantName::ExactAsymptotic,
-    FilterVariantName::Score,
+pub const DEFAULT_FILTER_VARIANTS: [Variant; 3] = [
+    Variant::ExactTerminal,
+    Variant::ExactAsymptotic,
+    Variant::Score,
 ];
 
 config_section! {
@@ -45,14 +20,14 @@ config_section! {
         /// Number of cycles `K >= 1`.
         pub cycles: u64 = count(1, 3),
         /// Reverse variants to run (each from the same noisy density), no duplicates.
-        pub variants: Vec<FilterVariantName> as "variant" = custom(Ty::StrArray, read_variants),
+        pub variants: Vec<Variant> as "variant" = custom(Ty::StrArray, read_variants),
         /// Stabilisation `lambda >= 0` of the score variants.
         pub lambda: f64 = non_negative(3.0),
         /// Width (standard deviation, in cells) of the smoothing of the forward states before
         /// their score is taken, `>= 0` (0 = the raw grid score).
         pub smoothing: f64 = non_negative(1.0),
         /// Noise kind.
-        pub noise_kind: NoiseKindName = name(NoiseKindName::Multiplicative),
+        pub noise_kind: NoiseKind = name(NoiseKind::Multiplicative),
         /// Noise amplitude (`multiplicative`: `< 1`; unused by `samples`).
         pub noise: f64 = non_negative(0.3),
         /// Noise seed.
@@ -64,7 +39,7 @@ config_section! {
 }
 
 /// `filter.variant`: a non-empty list of distinct variants, default [`DEFAULT_FILTER_VARIANTS`].
-fn read_variants(f: &Sec, key: &str) -> Result<Vec<FilterVariantName>, ConfigError> {
+fn read_variants(f: &Sec, key: &str) -> Result<Vec<Variant>, ConfigError> {
     let variants = f
         .name_list(key)?
         .unwrap_or_else(|| DEFAULT_FILTER_VARIANTS.to_vec());
@@ -81,7 +56,7 @@ fn read_variants(f: &Sec, key: &str) -> Result<Vec<FilterVariantName>, ConfigErr
 
 /// The noise amplitude and sample count the noise kind needs.
 fn check_noise(f: &FilterConfig, sec: &Sec) -> Result<(), ConfigError> {
-    if f.noise_kind == NoiseKindName::Multiplicative && f.noise >= 1.0 {
+    if f.noise_kind == NoiseKind::Multiplicative && f.noise >= 1.0 {
         let msg = format!(
             "must be < 1 for noise_kind = \"multiplicative\" (the density must stay positive), \
              got {}",
@@ -89,7 +64,7 @@ fn check_noise(f: &FilterConfig, sec: &Sec) -> Result<(), ConfigError> {
         );
         return Err(sec.err("noise", msg));
     }
-    if f.noise_kind == NoiseKindName::Samples && f.samples == 0 {
+    if f.noise_kind == NoiseKind::Samples && f.samples == 0 {
         return Err(sec.err("samples", "must be >= 1 for noise_kind = \"samples\""));
     }
     Ok(())

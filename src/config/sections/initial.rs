@@ -9,33 +9,17 @@ use crate::config::rules::required_positive;
 use crate::config::rules::{config_section, custom, optional_positive, required_name};
 use crate::config::schema::Ty;
 use crate::config::ConfigError;
-use crate::names::named_enum;
+use crate::initial::InitialKind;
 
-named_enum! {
-    /// `initial.kind`: the family of the initial density.
-    pub enum InitialKind {
-        /// A weighted sum of isotropic Gaussians (`initial.components`).
-        GaussianMixture = "gaussian_mixture",
-        /// A uniform disc (an interval in 1D) of `radius` around `centre`.
-        Disc = "disc",
-        /// A Gaussian ring of `radius` and thickness `width` around `centre` (two bumps in 1D).
-        Ring = "ring",
-        /// A histogram of samples read from the CSV `file`.
-        Points = "points",
-    }
-}
-
-impl InitialKind {
-    /// Whether the `[initial]` key `key` (other than `kind`) is used by this kind.
-    pub fn uses(&self, key: &str) -> bool {
-        let used: &[&str] = match self {
-            InitialKind::GaussianMixture => &["components"],
-            InitialKind::Disc => &["centre", "radius"],
-            InitialKind::Ring => &["centre", "radius", "width"],
-            InitialKind::Points => &["file"],
-        };
-        used.contains(&key)
-    }
+/// Whether the `[initial]` key `key` (other than `kind`) is used by `kind`.
+fn uses(kind: InitialKind, key: &str) -> bool {
+    let used: &[&str] = match kind {
+        InitialKind::GaussianMixture => &["components"],
+        InitialKind::Disc => &["centre", "radius"],
+        InitialKind::Ring => &["centre", "radius", "width"],
+        InitialKind::Points => &["file"],
+    };
+    used.contains(&key)
 }
 
 config_section! {
@@ -75,7 +59,7 @@ impl InitialConfig {
     /// Removes from `table` (this section, serialized) the keys the kind does not use: loading
     /// rejects them.
     pub(in crate::config) fn drop_unused(&self, table: &mut Table) {
-        table.retain(|key, _| key == "kind" || self.kind.uses(key));
+        table.retain(|key, _| key == "kind" || uses(self.kind, key));
     }
 }
 
@@ -139,23 +123,23 @@ fn read_mean(c: &Sec, key: &str) -> Result<Vec<f64>, ConfigError> {
 fn check_kind_keys(init: &InitialConfig, i: &Sec) -> Result<(), ConfigError> {
     let kind = init.kind;
     for key in InitialConfig::keys().iter().map(|k| k.name) {
-        if key != "kind" && i.has(key) && !kind.uses(key) {
+        if key != "kind" && i.has(key) && !uses(kind, key) {
             let msg = format!("is not used by kind = \"{}\"", kind.name());
             return Err(i.err(key, msg));
         }
     }
     let needed = format!("for kind = \"{}\"", kind.name());
-    if kind.uses("components") && init.components.is_empty() {
+    if uses(kind, "components") && init.components.is_empty() {
         let what = format!("at least one [[initial.components]] {needed}");
         return Err(i.err("components", format!("is required ({what})")));
     }
-    if kind.uses("radius") {
+    if uses(kind, "radius") {
         i.required("radius", init.radius, &needed)?;
     }
-    if kind.uses("width") {
+    if uses(kind, "width") {
         i.required("width", init.width, &needed)?;
     }
-    if kind.uses("file") {
+    if uses(kind, "file") {
         let what = format!("a CSV of sample coordinates {needed}");
         i.required("file", init.file.as_ref(), &what)?;
     }
@@ -167,7 +151,7 @@ mod tests {
     use std::path::PathBuf;
 
     use crate::config::testing::*;
-    use crate::config::InitialKind;
+    use crate::initial::InitialKind;
 
     #[test]
     fn component_ranges() {

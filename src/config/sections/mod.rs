@@ -15,15 +15,15 @@ mod time;
 
 pub use checkpoint::{CheckpointConfig, Usr1Action};
 pub use decomposition::DecompositionConfig;
-pub use filter::{FilterConfig, FilterVariantName, NoiseKindName, DEFAULT_FILTER_VARIANTS};
+pub use filter::{FilterConfig, DEFAULT_FILTER_VARIANTS};
 pub use grid::GridConfig;
-pub use initial::{ComponentConfig, InitialConfig, InitialKind};
+pub use initial::{ComponentConfig, InitialConfig};
 pub use model::{MassSpec, ModelConfig};
-pub use output::{IoName, OutputConfig};
+pub use output::OutputConfig;
 pub use particles::ParticlesConfig;
-pub use reverse::{ReverseConfig, ReverseMethodName, SamplerName, StartName, StoreName};
+pub use reverse::ReverseConfig;
 pub use study::StudyConfig;
-pub use time::{SchemeName, StepperName, TimeConfig};
+pub use time::TimeConfig;
 
 use super::schema::Key;
 

@@ -3,17 +3,7 @@
 use std::path::PathBuf;
 
 use crate::config::rules::{config_section, count, dir, name, non_negative, positive};
-use crate::names::named_enum;
-
-named_enum! {
-    /// `output.io`: the MPI-IO transfer mode of HDF5 writes.
-    pub enum IoName {
-        /// Collective MPI-IO (the default; best on parallel file systems).
-        Collective = "collective",
-        /// Independent MPI-IO (a fallback for MPI-IO stacks whose collective path misbehaves).
-        Independent = "independent",
-    }
-}
+use crate::io::hdf5::IoMode;
 
 config_section! {
     /// `[output]`: where and how often to write.
@@ -30,7 +20,7 @@ config_section! {
         /// Simulated time between two HDF5 snapshots, `0` = none by time.
         pub snapshot_dt: f64 = non_negative(0.0),
         /// How HDF5 data is written: collective or independent MPI-IO.
-        pub io: IoName = name(IoName::Collective),
+        pub io: IoMode = name(IoMode::Collective),
     }
 }
 

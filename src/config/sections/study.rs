@@ -4,7 +4,7 @@ use crate::config::read::{fmt_f64, fmt_floats, Sec};
 use crate::config::rules::{config_section, custom, flag, optional_positive};
 use crate::config::schema::Ty;
 use crate::config::ConfigError;
-use crate::config::SchemeName;
+use crate::scheme::SchemeKind;
 
 config_section! {
     /// `[study]`: the sweep run by `nlfp study`, the Cartesian product of the four lists (an
@@ -23,7 +23,7 @@ config_section! {
         pub n: Vec<usize> = custom(Ty::IntArray, read_sizes),
         /// Face-flux schemes, distinct.
         #[serde(skip_serializing_if = "Vec::is_empty")]
-        pub scheme: Vec<SchemeName> = custom(Ty::StrArray, read_schemes),
+        pub scheme: Vec<SchemeKind> = custom(Ty::StrArray, read_schemes),
         /// Whether each supercritical run gets its refined companion (`n -> 2n + 1`) for the
         /// blow-up time estimate.
         pub refine: bool = flag(true),
@@ -108,8 +108,8 @@ fn read_sizes(s: &Sec, key: &str) -> Result<Vec<usize>, ConfigError> {
 }
 
 /// `study.scheme`: distinct scheme names.
-fn read_schemes(s: &Sec, key: &str) -> Result<Vec<SchemeName>, ConfigError> {
-    let Some(list) = s.name_list::<SchemeName>(key)? else {
+fn read_schemes(s: &Sec, key: &str) -> Result<Vec<SchemeKind>, ConfigError> {
+    let Some(list) = s.name_list::<SchemeKind>(key)? else {
         return Ok(Vec::new());
     };
     check_distinct(s, key, &list, |x| x.name().to_string())?;
@@ -157,7 +157,8 @@ fn read_relax_levels(s: &Sec, key: &str) -> Result<[f64; 2], ConfigError> {
 #[cfg(test)]
 mod tests {
     use crate::config::testing::*;
-    use crate::config::{SchemeName, StudyConfig};
+    use crate::config::StudyConfig;
+    use crate::scheme::SchemeKind;
 
     #[test]
     fn study_section_round_trips_and_is_left_out_when_default() {
@@ -177,7 +178,7 @@ mod tests {
         assert_eq!(s.mass_ratio, vec![0.8, 1.5]);
         assert_eq!(s.gamma, vec![2.0, 3.0]);
         assert_eq!(s.n, vec![41, 81]);
-        assert_eq!(s.scheme, vec![SchemeName::Sg, SchemeName::Upwind]);
+        assert_eq!(s.scheme, vec![SchemeKind::Sg, SchemeKind::Upwind]);
         assert_eq!(
             (s.refine, s.r0, s.pictures, s.heatmap_log),
             (false, Some(0.25), false, false)
@@ -199,10 +200,10 @@ mod tests {
             &["study.n=41", "study.scheme=[sg, upwind]", "study.gamma=3"],
         );
         assert_eq!(c.study.n, vec![41]);
-        assert_eq!(c.study.scheme, vec![SchemeName::Sg, SchemeName::Upwind]);
+        assert_eq!(c.study.scheme, vec![SchemeKind::Sg, SchemeKind::Upwind]);
         assert_eq!(c.study.gamma, vec![3.0]);
         let c = ok(MINIMAL, &["study.scheme=upwind"]);
-        assert_eq!(c.study.scheme, vec![SchemeName::Upwind]);
+        assert_eq!(c.study.scheme, vec![SchemeKind::Upwind]);
     }
 
     #[test]

@@ -4,29 +4,8 @@ use crate::config::read::{fmt_f64, Sec};
 use crate::config::rules::{config_section, count, custom, name, positive, required_positive};
 use crate::config::schema::Ty;
 use crate::config::ConfigError;
-use crate::names::named_enum;
-
-named_enum! {
-    /// `time.stepper`: the time integrator.
-    pub enum StepperName {
-        /// Forward Euler (first order).
-        Euler = "euler",
-        /// Strong-stability-preserving Runge–Kutta, two stages (second order).
-        Ssprk2 = "ssprk2",
-        /// Backward Euler + Newton–Krylov (first order; for long times and after blow-up).
-        Implicit = "implicit",
-    }
-}
-
-named_enum! {
-    /// `time.scheme`: the finite-volume face flux.
-    pub enum SchemeName {
-        /// Monotone upwind drift plus central diffusion (first order, robust).
-        Upwind = "upwind",
-        /// Well-balanced Scharfetter–Gummel (exact discrete steady states).
-        Sg = "sg",
-    }
-}
+use crate::scheme::SchemeKind;
+use crate::time::StepperKind;
 
 config_section! {
     /// `[time]`: time stepping up to `t_end`.
@@ -34,9 +13,9 @@ config_section! {
         /// Final time `> 0`. Required.
         pub t_end: f64 = required_positive("the final time > 0"),
         /// The time integrator.
-        pub stepper: StepperName = name(StepperName::Ssprk2).physics(),
+        pub stepper: StepperKind = name(StepperKind::Ssprk2).physics(),
         /// The face-flux scheme.
-        pub scheme: SchemeName = name(SchemeName::Sg).physics(),
+        pub scheme: SchemeKind = name(SchemeKind::Sg).physics(),
         /// Fraction `c` of the positivity bound, `0 < c < 1` (default 0.9).
         pub safety: f64 = custom(Ty::Float, read_safety),
         /// Upper bound on the time step, `> 0`.

@@ -73,6 +73,7 @@ use std::path::Path;
 use crate::comm::Comm;
 use crate::field::Field;
 use crate::mesh::Mesh;
+use crate::names::named_enum;
 
 pub use raw::collective_fallbacks;
 pub use read::{
@@ -81,36 +82,14 @@ pub use read::{
 pub use series::SeriesFile;
 pub use write::{write_field, write_global, write_table};
 
-/// How the ranks' blocks reach the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IoMode {
-    /// One collective MPI-IO transfer per dataset (two-phase I/O in ROMIO). The default.
-    Collective,
-    /// Each rank writes its own hyperslab independently (`write_slice`).
-    Independent,
-}
-
-impl IoMode {
-    /// Both modes.
-    pub const ALL: [IoMode; 2] = [IoMode::Collective, IoMode::Independent];
-
-    /// Lower-case name (`collective`, `independent`).
-    pub fn name(self) -> &'static str {
-        match self {
-            IoMode::Collective => "collective",
-            IoMode::Independent => "independent",
-        }
-    }
-}
-
-impl std::str::FromStr for IoMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        IoMode::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown I/O mode {s:?} (collective or independent)"))
+named_enum! {
+    /// How the ranks' blocks reach the file, selected by `output.io`.
+    pub enum IoMode {
+        /// One collective MPI-IO transfer per dataset (two-phase I/O in ROMIO). The default.
+        Collective = "collective",
+        /// Each rank writes its own hyperslab independently (`write_slice`): a fallback for
+        /// MPI-IO stacks whose collective path misbehaves.
+        Independent = "independent",
     }
 }
 
