@@ -29,7 +29,10 @@
 //!    points have `grid.dim` coordinates, ...) and resolve `initial.file` against the config
 //!    directory.
 //!
-//! Config types stop at the driver: it turns these sections into the runtime structs the modules
+//! Names are read straight into the runtime enums the modules define (`time.scheme` into
+//! [`crate::scheme::SchemeKind`], `reverse.store` into [`crate::sweep::trajectory::StoreKind`],
+//! ...: each one's `ALL` and `name()` are the valid names and the error message lists them).
+//! Config types stop at the driver: it turns the sections into the runtime structs the modules
 //! define themselves. [`Config::to_toml`] writes the resolved configuration (defaults filled in)
 //! through serde, and it loads back to an equal [`Config`]; [`Config::physics_fingerprint`] is
 //! the canonical text of the keys marked physics (`grid.*`, `model.*`, `initial.*`,
