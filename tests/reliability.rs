@@ -175,3 +175,71 @@ fn full_disk_with_disk_store_ends_generate_cleanly() {
     );
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
+
+/// Item 8: a second writer on a running job's output directory is refused with exit 2, naming
+/// the holder's host and pid, and the first job's diagnostics are left alone.
+#[test]
+fn a_second_writer_is_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    let cfg = write(d, "lock.toml", CONFIG);
+    let out = d.join("run");
+    let out_s = out.to_string_lossy().into_owned();
+    let sets = [
+        "--set",
+        "time.max_steps=100000000",
+        "--set",
+        "time.t_end=1e9",
+        "--set",
+        "checkpoint.every_steps=10",
+    ];
+    let mut cmd = Command::new("mpirun");
+    mpi_env(&mut cmd)
+        .args(["-n", "2"])
+        .arg(nlfp())
+        .args(["forward", &cfg, "--out", &out_s])
+        .args(sets)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let first = cmd.spawn().unwrap();
+    let start = Instant::now();
+    while checkpoints(&out).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "first run did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rows =
+        || std::fs::read_to_string(out.join("diagnostics.csv")).map_or(0, |t| t.lines().count());
+    let before = rows();
+    let mut args = vec![
+        "forward",
+        cfg.as_str(),
+        "--out",
+        out_s.as_str(),
+        "--restart",
+        "auto",
+    ];
+    args.extend(sets);
+    let (second, _) = run_bounded(2, &args, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    let holder = std::fs::read_to_string(out.join(".nlfp.lock")).unwrap();
+    assert!(
+        holder.starts_with("host ") && holder.contains(", pid "),
+        "{holder}"
+    );
+    assert!(
+        stderr.contains("is in use by another nlfp run") && stderr.contains(holder.trim()),
+        "{stderr}"
+    );
+    // The first run went on writing its diagnostics (not truncated by the second).
+    assert!(rows() >= before, "diagnostics truncated");
+    // SAFETY: signals the mpirun this test started.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    // mpirun itself was signalled, so its exit code is its own; the ranks stopped cleanly.
+    let output = first.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("resume with --restart auto"), "{stderr}");
+}

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod checksum;
 pub mod csv;
 pub mod hdf5;
+pub mod lock;
 pub mod particles;
 pub mod points;
 pub mod run_dir;
