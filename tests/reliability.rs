@@ -243,3 +243,50 @@ fn a_second_writer_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("resume with --restart auto"), "{stderr}");
 }
+
+/// Item 1 and the half-width part of item 9: grids that cannot fit or overflow the index
+/// arithmetic, and a half width whose products leave the floating-point range, are refused by
+/// `check` and by the commands before anything is allocated or written (exit 2, numbers in the
+/// message).
+#[test]
+fn huge_grids_are_refused_before_allocating() {
+    let dir = tempdir();
+    let cfg = write(dir.path(), "huge.toml", CONFIG);
+    let out_s = dir.path().join("huge").to_string_lossy().into_owned();
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "grid.n=200001",
+            &["does not fit in memory", "per node", "are available"],
+        ),
+        (
+            "grid.n=9223372036854775807",
+            &["grid.n", "overflow the index arithmetic"],
+        ),
+        (
+            "grid.half_width=1e300",
+            &["grid.half_width", "got 1e300", "h^2 = inf"],
+        ),
+    ];
+    for (set, needles) in cases {
+        for command in ["check", "forward"] {
+            let mut args = vec![command, cfg.as_str(), "--set", set];
+            if command == "forward" {
+                args.extend(["--out", out_s.as_str()]);
+            }
+            let (out, took) = run_bounded(2, &args, Duration::from_secs(60));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {set}: {stderr}");
+            for n in needles {
+                assert!(stderr.contains(n), "{command} {set}: {n:?} not in {stderr}");
+            }
+            assert!(
+                took < Duration::from_secs(30),
+                "{command} {set} took {took:?}"
+            );
+        }
+        assert!(
+            !dir.path().join("huge").exists(),
+            "{set}: nothing is written"
+        );
+    }
+}
