@@ -20,6 +20,7 @@ pub mod filter;
 pub mod generate;
 pub mod initial;
 pub mod io;
+pub mod memory;
 pub mod mesh;
 pub mod names;
 pub mod particles;

@@ -234,6 +234,19 @@ impl Comm {
         self.world.abort(code)
     }
 
+    /// Ends the whole job with `msg` after a failure every rank agreed on but that cannot be
+    /// unwound (a parallel HDF5 file that a failed write left unclosable): rank 0 prints
+    /// `error: msg` and aborts; the other ranks give it a moment to print, then abort too.
+    /// `MPI_Finalize` is never reached, so HDF5's finalize hook cannot crash on the open file.
+    pub fn fatal(&self, msg: &str) -> ! {
+        if self.is_root() {
+            eprintln!("error: {msg}");
+            self.abort(1)
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        self.abort(1)
+    }
+
     /// The raw handle, for parallel HDF5.
     pub fn raw(&self) -> RawComm {
         self.world.as_raw()

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::csv::CsvWriter;
 use super::hdf5::{write_field, FieldMeta, IoMode};
+use super::lock;
 use super::snapshots::INDEX;
 use crate::comm::Comm;
 use crate::decomp::{Block, ProcessGrid};
@@ -93,6 +94,16 @@ pub fn prepare(dir: &Path, rules: &DirRules, replace: bool) -> Result<(), String
     Ok(())
 }
 
+/// Creates `dir` (with its parents), takes its lock ([`lock::lock_dir`]) and applies the reuse
+/// rules ([`prepare`]): rank 0's work, before anything in `dir` is replaced.
+pub fn create_locked(dir: &Path, rules: &DirRules, replace: bool) -> Result<(), String> {
+    check_is_dir(dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    lock::lock_dir(dir)?;
+    prepare(dir, rules, replace)
+}
+
 /// Time, step and last step size of a field written to a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stamp {
@@ -151,11 +162,12 @@ impl RunDir {
         &self.config
     }
 
-    /// Rank 0 applies the reuse rules and creates the directory ([`prepare`]); every rank
-    /// returns its verdict (an error is bad input: nothing was written). Then rank 0 writes
-    /// `config.toml` (an error there is rank 0's alone). Collective.
+    /// Rank 0 creates the directory, takes its lock for the life of the process
+    /// ([`lock::lock_dir`]: a second writer is refused) and applies the reuse rules
+    /// ([`prepare`]); every rank returns its verdict (an error is bad input: nothing was
+    /// written). Then rank 0 writes `config.toml` (an error there is rank 0's alone). Collective.
     pub fn create(&self, comm: &Comm, rules: &DirRules, replace: bool) -> Result<(), CommandError> {
-        comm.on_root(|| prepare(&self.path, rules, replace))
+        comm.on_root(|| create_locked(&self.path, rules, replace))
             .map_err(CommandError::Input)?;
         self.write_config(comm).map_err(CommandError::Fatal)
     }

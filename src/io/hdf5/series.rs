@@ -10,6 +10,7 @@ use super::{agree, global_shape, h5err};
 use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::field::Field;
+use crate::io::space;
 use crate::mesh::Mesh;
 
 /// An HDF5 file kept open for a series of global-shaped fields (one dataset per field), written
@@ -41,8 +42,29 @@ impl SeriesFile {
     }
 
     /// Writes the owned cells of `field` as the block's hyperslab of a new dataset `name`
-    /// (collective; every rank passes the same name).
+    /// (collective; every rank passes the same name). A full disk is an agreed error found
+    /// before the write ([`space::ensure_space`]); a write that fails in the open file ends the
+    /// job ([`Comm::fatal`]: parallel HDF5 cannot close it safely).
     pub fn write(
+        &mut self,
+        comm: &Comm,
+        name: &str,
+        mesh: &Mesh,
+        block: &Block,
+        field: &Field,
+    ) -> Result<(), String> {
+        let path = self.path.clone();
+        space::ensure_space(comm, &path, 8 * mesh.cells() as u64)?;
+        let written = self.write_dataset(comm, name, mesh, block, field);
+        if let Err(e) = written {
+            comm.fatal(&format!(
+                "{e} (the file cannot be closed safely: ending the job)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_dataset(
         &mut self,
         comm: &Comm,
         name: &str,
@@ -81,10 +103,15 @@ impl SeriesFile {
     pub fn remove(mut self, comm: &Comm) -> Result<(), String> {
         let path = self.path.clone();
         let closed = match self.file.take() {
-            Some(file) => file.close().map_err(|e| h5err(&path, "cannot close", e)),
+            Some(file) => {
+                let _watch = space::Watchdog::start(&path, "closing", comm.rank(), space::GRACE);
+                file.close().map_err(|e| h5err(&path, "cannot close", e))
+            }
             None => Ok(()),
         };
-        agree(comm, &path, closed)?;
+        if let Err(e) = agree(comm, &path, closed) {
+            comm.fatal(&format!("{e} (ending the job)"));
+        }
         let removed = if comm.is_root() {
             std::fs::remove_file(&path)
                 .map_err(|e| format!("{}: cannot remove: {e}", path.display()))
