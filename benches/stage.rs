@@ -1,18 +1,39 @@
-//! One explicit stage (per-cell values + face fluxes + update) on a 1023 x 1023 block, single
-//! core, no MPI: prints cell-updates per second for `upwind` (gamma = 2 and 2.5) and `sg`.
+//! Single-core rates of the explicit kernels on a 1023 x 1023 block (one rank, no halo
+//! partner), printed as a table:
 //!
-//! `cargo bench --bench stage` (set `NLFP_BENCH_N` for another size, `NLFP_BENCH_REPS` for more
-//! repetitions). The best of the repetitions is reported, with the median, since the machines are
-//! shared and noisy; compare ratios measured in one run.
+//! * one explicit stage (per-cell values + face fluxes + update) of `upwind` at gamma = 2, 2.5
+//!   and 2.3 (the general-exponent path) and of `sg` at gamma = 2, in M cell-updates/s;
+//! * the plain C upwind stage with strict IEEE math (`benches/upwind_strict.c`, `kappa
+//!   pow(f, gamma)` per cell), built here with the system `cc -O3 -march=native` when there is
+//!   one (skipped with a note otherwise), from the same run, so ratios are comparable;
+//! * a whole SSP-RK2 `sg` step through the production stepper (rate pass with kept rates,
+//!   two stages, the convex combination), in M cell-steps/s;
+//! * the exact reverse step of SSP-RK2 `sg` (`f*`, the rates of `L(f^n)` and `L(f*)`, two
+//!   transposed updates);
+//! * one SSP-RK2 step of the reverse grid random walk evaluating its own rates (10^6
+//!   particles).
+//!
+//! `cargo bench --bench stage` (`NLFP_BENCH_N` for another size, `NLFP_BENCH_REPS` for the
+//! stage repetitions, `NLFP_BENCH_STEP_REPS` for the step ones; `NLFP_SIMD=baseline|avx2|avx512`
+//! caps the vector math's dispatch level). The best of the repetitions is reported next to the
+//! median: the machines are shared and noisy, so compare ratios measured in one run.
 
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Instant;
 
+use nlfp::comm::{self, Comm};
 use nlfp::decomp::{Block, ProcessGrid};
 use nlfp::field::Field;
 use nlfp::mesh::Mesh;
-use nlfp::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
-use nlfp::scheme::{FaceCoefficients, Family, Sg, Upwind};
+use nlfp::samplers::walk::ReverseWalk;
+use nlfp::samplers::SampleWalk;
+use nlfp::scheme::stage::{self, BlockGeometry, Scratch};
+use nlfp::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+use nlfp::sweep::observers::ReverseStep;
+use nlfp::time::reverse::build_reverse;
+use nlfp::time::{build_stepper, Requests, StepControl, StepperKind};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -34,88 +55,233 @@ fn field(mesh: &Mesh, block: &Block) -> Field {
     f
 }
 
-fn bench<F: Family>(name: &str, family: F, mesh: &Mesh, reps: usize) -> f64 {
-    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
-    let geom = BlockGeometry::new(mesh, &block);
-    let f = field(mesh, &block);
-    let mut out = f.clone();
-    let mut scratch = Scratch::new(&f);
-    let whole = geom.whole();
+/// `(best, median)` of `cells / time` in millions, over `reps` timed runs after one warm-up.
+fn rates(cells: usize, reps: usize, mut run: impl FnMut()) -> (f64, f64) {
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps + 1 {
         let t0 = Instant::now();
-        stage::fill_aux_owned(&family, black_box(&f), &mut scratch.aux);
-        stage::apply(&family, &geom, &f, &mut scratch, &mut out, &whole, 1e-4);
-        black_box(&out);
-        times.push(t0.elapsed().as_secs_f64());
-    }
-    times.remove(0); // warm-up
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let cells = mesh.cells() as f64;
-    let best = cells / times[0] / 1e6;
-    let median = cells / times[times.len() / 2] / 1e6;
-    println!(
-        "{name:<22} {best:8.1} M cell-updates/s (best of {reps}), median {median:8.1} M/s, {:.2} ms/stage",
-        1e3 * times[0]
-    );
-    best
-}
-
-/// A whole explicit Euler step of a family whose time-step rates are its flux rates: per-cell
-/// values, the rate pass keeping the face rates, and the update from the kept rates.
-fn bench_step<F: Family>(name: &str, family: F, mesh: &Mesh, reps: usize) -> f64 {
-    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
-    let geom = BlockGeometry::new(mesh, &block);
-    let f = field(mesh, &block);
-    let mut out = f.clone();
-    let mut scratch = Scratch::new(&f);
-    let mut rates = FaceRates::new(block.ny, block.nx);
-    let whole = geom.whole();
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps + 1 {
-        let t0 = Instant::now();
-        stage::fill_aux_owned(&family, black_box(&f), &mut scratch.aux);
-        let rate = stage::max_rate(&family, &geom, &f, &mut scratch, &whole, Some(&mut rates));
-        stage::apply_stored(&geom, &f, &rates, &mut out, &whole, 0.5 / rate);
-        black_box(&out);
+        run();
         times.push(t0.elapsed().as_secs_f64());
     }
     times.remove(0);
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let best = mesh.cells() as f64 / times[0] / 1e6;
-    println!(
-        "{name:<22} {best:8.1} M cell-steps/s (best of {reps}), {:.2} ms/step (rates + kept-rate update)",
-        1e3 * times[0]
-    );
+    let m = |t: f64| cells as f64 / t / 1e6;
+    (m(times[0]), m(times[times.len() / 2]))
+}
+
+fn row(name: &str, (best, median): (f64, f64), unit: &str) -> f64 {
+    println!("{name:<34} {best:9.1} {median:9.1}   {unit}");
     best
+}
+
+fn stage_rate<F: Family>(family: F, mesh: &Mesh, reps: usize) -> (f64, f64) {
+    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let geom = BlockGeometry::new(mesh, &block);
+    let f = field(mesh, &block);
+    let mut out = f.clone();
+    let mut scratch = Scratch::new(&f);
+    let whole = geom.whole();
+    rates(mesh.cells(), reps, || {
+        stage::fill_aux_owned(&family, black_box(&f), &mut scratch.aux);
+        stage::apply(&family, &geom, &f, &mut scratch, &mut out, &whole, 1e-4);
+        black_box(&out);
+    })
+}
+
+fn ssprk2_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
+    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let control = StepControl {
+        safety: 0.9,
+        dt_max: 1e-3,
+    };
+    let mut stepper = build_stepper(
+        mesh,
+        &block,
+        c,
+        SchemeKind::Sg,
+        StepperKind::Ssprk2,
+        control,
+    );
+    let mut f = field(mesh, &block);
+    let mut t = 0.0;
+    rates(mesh.cells(), reps, || {
+        let r = stepper.step(comm, &mut f, t, 1e9, Requests::default());
+        t += r.dt;
+        black_box(&f);
+    })
+}
+
+/// The forward pair `(f^n, f^{n+1})` of one SSP-RK2 `sg` step and its `dt`.
+fn forward_pair(
+    comm: &Comm,
+    mesh: &Mesh,
+    block: &Block,
+    c: FaceCoefficients,
+) -> (Field, Field, f64) {
+    let control = StepControl {
+        safety: 0.9,
+        dt_max: 1e-3,
+    };
+    let mut stepper = build_stepper(mesh, block, c, SchemeKind::Sg, StepperKind::Ssprk2, control);
+    let before = field(mesh, block);
+    let mut after = before.clone();
+    let dt = stepper
+        .step(comm, &mut after, 0.0, 1e9, Requests::default())
+        .dt;
+    (before, after, dt)
+}
+
+fn reverse_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
+    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let (mut before, mut after, dt) = forward_pair(comm, mesh, &block, c);
+    let mut reverse = build_reverse(mesh, &block, c, SchemeKind::Sg, StepperKind::Ssprk2);
+    let mut w = Field::zeros(block.ny, block.nx);
+    w.interior_mut().fill(1.0);
+    rates(mesh.cells(), reps, || {
+        reverse
+            .step(comm, &mut before, &mut after, dt, &mut w)
+            .expect("reverse step");
+        black_box(&w);
+    })
+}
+
+fn walk_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
+    let grid = ProcessGrid { px: 1, py: 1 };
+    let block = Block::new(mesh, grid, 0);
+    let (mut before, mut after, dt) = forward_pair(comm, mesh, &block, c);
+    let mut walk = ReverseWalk::new(
+        Sg::new(c),
+        mesh,
+        grid,
+        &block,
+        StepperKind::Ssprk2,
+        1_000_000,
+        7,
+    );
+    let u = after.clone();
+    walk.observer()
+        .start(comm, &mut after, &u)
+        .expect("walk start");
+    let mut n = 0;
+    rates(mesh.cells(), reps, || {
+        let step = ReverseStep {
+            n,
+            dt,
+            f_before: &mut before,
+            f_after: &mut after,
+            u: &u,
+            rates: None,
+        };
+        walk.observer().step(comm, step).expect("walk step");
+        n += 1;
+        black_box(walk.counts());
+    })
+}
+
+/// The C strict-IEEE upwind stage at `gamma`: `(best, median)`, or why it did not run.
+fn c_reference(n: usize, reps: usize, gamma: f64) -> Result<(f64, f64), String> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/upwind_strict.c");
+    let exe = std::env::temp_dir().join(format!("nlfp_upwind_strict_{}", std::process::id()));
+    let built = Command::new("cc")
+        .args(["-O3", "-march=native", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .arg("-lm")
+        .output()
+        .map_err(|e| format!("no system C compiler `cc` ({e})"))?;
+    if !built.status.success() {
+        return Err(format!(
+            "cc failed: {}",
+            String::from_utf8_lossy(&built.stderr).trim()
+        ));
+    }
+    let run = Command::new(&exe)
+        .arg(n.to_string())
+        .arg(reps.to_string())
+        .arg(gamma.to_string())
+        .output();
+    let _ = std::fs::remove_file(&exe);
+    let run = run.map_err(|e| format!("cannot run the C reference: {e}"))?;
+    let text = String::from_utf8_lossy(&run.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    match v.as_slice() {
+        [best, median] => Ok((*best, *median)),
+        _ => Err(format!("unexpected C reference output {text:?}")),
+    }
 }
 
 fn main() {
     let n = env_usize("NLFP_BENCH_N", 1023);
     let reps = env_usize("NLFP_BENCH_REPS", 30);
+    let step_reps = env_usize("NLFP_BENCH_STEP_REPS", 10);
+    let (_mpi, comm) = comm::init().expect("MPI init");
     let mesh = Mesh::new(2, n, 6.0);
-    println!("one explicit stage on a {n} x {n} block, single core");
-    let coeffs = |gamma: f64| FaceCoefficients {
+    let c = |gamma: f64| FaceCoefficients {
         diffusion: 1.0,
         kappa: 1.0,
         gamma,
         h: mesh.h,
     };
-    let up2 = bench("upwind gamma=2", Upwind::new(coeffs(2.0)), &mesh, reps);
-    let up25 = bench("upwind gamma=2.5", Upwind::new(coeffs(2.5)), &mesh, reps);
-    let up23 = bench(
-        "upwind gamma=2.3 (powf)",
-        Upwind::new(coeffs(2.3)),
-        &mesh,
-        reps,
+    println!("{n} x {n} block, one core; best and median of {reps} (stages) / {step_reps} (steps)");
+    println!("{:<34} {:>9} {:>9}", "kernel", "best", "median");
+    let up2 = row(
+        "upwind gamma=2 stage",
+        stage_rate(Upwind::new(c(2.0)), &mesh, reps),
+        "M cell-updates/s",
     );
-    let sg = bench("sg gamma=2", Sg::new(coeffs(2.0)), &mesh, reps);
-    bench_step("sg gamma=2 Euler step", Sg::new(coeffs(2.0)), &mesh, reps);
+    row(
+        "upwind gamma=2.5 stage",
+        stage_rate(Upwind::new(c(2.5)), &mesh, reps),
+        "M cell-updates/s",
+    );
+    let up23 = row(
+        "upwind gamma=2.3 stage (general)",
+        stage_rate(Upwind::new(c(2.3)), &mesh, reps),
+        "M cell-updates/s",
+    );
+    let sg = row(
+        "sg gamma=2 stage",
+        stage_rate(Sg::new(c(2.0)), &mesh, reps),
+        "M cell-updates/s",
+    );
+    let strict = match c_reference(n, reps, 2.0) {
+        Ok(r) => Some(row("C upwind gamma=2 strict IEEE", r, "M cell-updates/s")),
+        Err(why) => {
+            println!("{:<34} skipped: {why}", "C upwind gamma=2 strict IEEE");
+            None
+        }
+    };
+    let step = row(
+        "sg SSP-RK2 step",
+        ssprk2_step_rate(&comm, &mesh, c(2.0), step_reps),
+        "M cell-steps/s",
+    );
+    let rev = row(
+        "sg SSP-RK2 exact reverse step",
+        reverse_step_rate(&comm, &mesh, c(2.0), step_reps),
+        "M cell-steps/s",
+    );
+    row(
+        "walk SSP-RK2 step (own rates, 1e6)",
+        walk_step_rate(&comm, &mesh, c(2.0), step_reps),
+        "M cell-steps/s",
+    );
+    let mark = |ok: bool| if ok { "met" } else { "NOT met" };
     println!(
-        "targets (2-core dev machine): upwind gamma=2 >= 150 ({}), gamma=2.5 >= 80 ({}), sg >= 40 ({}); powf {:.1}",
-        if up2 >= 150.0 { "met" } else { "NOT met" },
-        if up25 >= 80.0 { "met" } else { "NOT met" },
-        if sg >= 40.0 { "met" } else { "NOT met" },
-        up23
+        "targets: sg stage >= 150 ({}), sg >= upwind gamma=2 / 2 ({}), upwind gamma=2.3 >= 150 ({})",
+        mark(sg >= 150.0),
+        mark(2.0 * sg >= up2),
+        mark(up23 >= 150.0)
     );
+    if let Some(strict) = strict {
+        println!(
+            "ratios: sg / C strict = {:.2} (target >= 2), sg / upwind gamma=2 = {:.2}",
+            sg / strict,
+            sg / up2
+        );
+    }
+    println!("steps (compare with a run of the previous build): SSP-RK2 {step:.1}, reverse {rev:.1} M cell-steps/s");
 }

@@ -30,6 +30,7 @@ pub mod random;
 pub mod samplers;
 pub mod scheme;
 pub mod signals;
+pub mod simd;
 pub mod stats;
 pub mod study;
 pub mod sweep;

@@ -1,0 +1,283 @@
+//! Branch-free scalar kernels of `exp`, `expm1`, `ln`, `log1p`, `pow` and the Bernoulli
+//! function, written to be inlined into loops over slices that the compiler vectorises (see the
+//! module doc of [`crate::simd`]): every special case is a select between values computed
+//! anyway, integers live in the bits of doubles (no float/int conversions, which SSE2 and AVX2
+//! lack for 64-bit lanes), there is no FMA and no table.
+//!
+//! * `exp(x) = 2^n (1 + p(r))`, `n = round(x / ln 2)`, `r = x - n ln 2` (two-part `ln 2`, so
+//!   `|r| <= ln 2 / 2` is exact up to one rounding), `p` the degree-13 Taylor polynomial of
+//!   `expm1` on that interval (truncation `< 2^-56` relative). `2^n` is applied as
+//!   `2^n1 2^n2`, `n1 + n2 = n`, so results in the subnormal range are rounded once.
+//! * `expm1(x) = 2 ((2^(n-1) - 1/2) + 2^(n-1) r + 2^(n-1) (p(r) - r))`, `r` carried with
+//!   its rounding error and the first two terms added exactly (two-sum), so small arguments
+//!   keep full relative accuracy and the cancellation at `n = 1`, `r < 0` costs nothing.
+//! * `ln(x) = k ln 2 + ln(m)`, `m in [sqrt(1/2), sqrt(2))`, `ln(m) = 2s + s R(s^2)`,
+//!   `s = (m - 1)/(m + 1)` carried as a double-double and `R` the minimax polynomial of
+//!   fdlibm's `log` (error `< 2^-58.45`). [`ln_dd`] returns the result as a double-double
+//!   (relative error about `2^-59`), which `pow` uses.
+//! * `log1p(y) = ln(u) + (y - (u - 1)) / u`, `u = 1 + y` rounded (the correction is the exact
+//!   rounding error of `u`).
+//! * `pow(x, g) = exp(g ln x)` with `g ln x` as a double-double (Dekker's product), so the
+//!   error stays near one ulp even where `|g ln x|` is hundreds.
+//! * `bernoulli(a) = a / expm1(a)` for `a >= 0`; `1 - a/2 + a^2/12` for `a < 1e-6`; 0 once
+//!   `expm1` overflows (`a > 709.78`, where the true value is below `1e-305`).
+//!
+//! Accuracy (asserted by the tests against double-double references over the whole argument
+//! range, subnormals and the special values included): `exp`, `expm1`, `ln`, `log1p` within 1
+//! ulp, `pow` and `bernoulli` within 2 ulp (1 ulp of the subnormal spacing where the result is
+//! subnormal).
+
+/// `1.5 * 2^52`: adding it rounds a double with `|x| < 2^51` to an integer (ties to even),
+/// which then sits in the low bits of the sum.
+const MAGIC: f64 = 6_755_399_441_055_744.0;
+/// `2^52 + 1023` as a double and as bits, for reading a biased exponent as a double.
+const EXP_BIAS_F: f64 = 4_503_599_627_371_519.0;
+const TWO52_BITS: u64 = 0x4330_0000_0000_0000;
+const LOG2_E: f64 = std::f64::consts::LOG2_E;
+/// `ln 2` in two parts: the high part has 32 significant bits, so `n LN2_HI` is exact for
+/// `|n| < 2^21`.
+const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const SQRT2: f64 = std::f64::consts::SQRT_2;
+const TWO54: f64 = 18_014_398_509_481_984.0;
+/// Dekker's splitting constant `2^27 + 1`.
+const SPLITTER: f64 = 134_217_729.0;
+
+/// Taylor coefficients `1/k!`, `k = 2..=13`.
+const C: [f64; 12] = [
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5_040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 6_227_020_800.0,
+];
+
+/// fdlibm's `log` polynomial `R(z) = z (LG1 + z (LG2 + ... + z LG7))`, `z = s^2`.
+const LG: [f64; 7] = [
+    6.666_666_666_666_735_130e-1,
+    3.999_999_999_940_941_908e-1,
+    2.857_142_874_366_239_149e-1,
+    2.222_219_843_214_978_396e-1,
+    1.818_357_216_161_805_012e-1,
+    1.531_383_769_920_937_332e-1,
+    1.479_819_860_511_658_591e-1,
+];
+
+/// `if c { a } else { b }` on values already computed (a select, not a branch).
+#[inline(always)]
+fn sel(c: bool, a: f64, b: f64) -> f64 {
+    if c {
+        a
+    } else {
+        b
+    }
+}
+
+/// `(n, t)`: `n = round(x)` (ties to even) for `|x| < 2^51`, and `t = n + MAGIC`, whose low
+/// bits hold `n`.
+#[inline(always)]
+fn round_magic(x: f64) -> (f64, f64) {
+    let t = x + MAGIC;
+    (t - MAGIC, t)
+}
+
+/// `2^n` from `t = n + MAGIC` ([`round_magic`]), for `-1022 <= n <= 1023`.
+#[inline(always)]
+fn pow2_from_magic(t: f64) -> f64 {
+    f64::from_bits(t.to_bits().wrapping_add(1023) << 52)
+}
+
+/// `2^n` for an integer-valued `n` with `-1022 <= n <= 1023`.
+#[inline(always)]
+fn pow2(n: f64) -> f64 {
+    pow2_from_magic(n + MAGIC)
+}
+
+/// `expm1(r) - r` for `|r| <= 0.35` by the degree-13 Taylor polynomial of `expm1`.
+#[inline(always)]
+fn expm1_tail(r: f64) -> f64 {
+    let mut q = C[11];
+    for &c in C[..11].iter().rev() {
+        q = c + r * q;
+    }
+    (r * r) * q
+}
+
+/// `expm1(r)` for `|r| <= 0.35` (see [`expm1_tail`]).
+#[inline(always)]
+fn expm1_poly(r: f64) -> f64 {
+    r + expm1_tail(r)
+}
+
+/// `exp(hi + lo)` for a double-double argument (`|lo| <= ulp(hi)`); `exp(x)` is
+/// `exp_dd(x, 0)`.
+#[inline(always)]
+pub fn exp_dd(hi: f64, lo: f64) -> f64 {
+    let x = hi.max(-746.0).min(710.0);
+    let (n, _) = round_magic(x * LOG2_E);
+    let r = ((x - n * LN2_HI) - n * LN2_LO) + lo;
+    let p = expm1_poly(r);
+    let (n1, t1) = round_magic(n * 0.5);
+    let t2 = (n - n1) + MAGIC;
+    let v = ((1.0 + p) * pow2_from_magic(t1)) * pow2_from_magic(t2);
+    sel(hi.is_nan(), hi, v)
+}
+
+/// `e^x`: within 1 ulp; 0 below `-745.13`, `inf` above `709.78`, NaN for NaN.
+#[inline(always)]
+pub fn exp(x: f64) -> f64 {
+    exp_dd(x, 0.0)
+}
+
+/// `e^x - 1` with full relative accuracy near 0: within 1 ulp; `-1` below `-37.5`, `inf`
+/// above `709.78`, NaN for NaN.
+#[inline(always)]
+pub fn expm1(x: f64) -> f64 {
+    let xc = x.max(-60.0).min(710.0);
+    let (n, _) = round_magic(xc * LOG2_E);
+    // r + c = x - n ln 2 to about 2^-85 (c: the rounding error of r).
+    let (r, c) = two_sum(xc - n * LN2_HI, -(n * LN2_LO));
+    let t = expm1_tail(r);
+    let s = pow2(n - 1.0);
+    // 2^n (1 + r + c + t) - 1 = 2 ((2^(n-1) - 1/2) + 2^(n-1) r + 2^(n-1) (t + c)): the first
+    // two terms summed exactly, so the cancellation for n = 1 and r < 0 costs nothing.
+    let (h, l) = two_sum(s - 0.5, s * r);
+    let v = 2.0 * (h + (l + s * (t + c)));
+    // n = 0: r + t itself (keeps subnormal arguments, which the halving above would round).
+    let v = sel(n == 0.0, r + t, v);
+    sel(x.is_nan(), x, v)
+}
+
+/// `a + b = s + e` exactly (Knuth's two-sum).
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    let e = (a - (s - bb)) + (b - bb);
+    (s, e)
+}
+
+/// `a + b = s + e` exactly when `|a| >= |b|` (or `a = 0`).
+#[inline(always)]
+fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    (s, b - (s - a))
+}
+
+/// Dekker's split of `a` into two 26-bit halves.
+#[inline(always)]
+fn split(a: f64) -> (f64, f64) {
+    let c = SPLITTER * a;
+    let hi = c - (c - a);
+    (hi, a - hi)
+}
+
+/// `a b = p + e` exactly (Dekker's product, no FMA), for `|a|, |b| < 2^995`.
+#[inline(always)]
+pub fn two_prod(a: f64, b: f64) -> (f64, f64) {
+    let p = a * b;
+    let (ah, al) = split(a);
+    let (bh, bl) = split(b);
+    let e = (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
+    (p, e)
+}
+
+/// `ln x = hi + lo` (relative error about `2^-59`) for finite `x > 0`, subnormals included.
+/// Other arguments give meaningless values (the callers select the special values).
+#[inline(always)]
+pub fn ln_dd(x: f64) -> (f64, f64) {
+    let sub = x < f64::MIN_POSITIVE;
+    let xs = sel(sub, x * TWO54, x);
+    let bits = xs.to_bits();
+    // Biased exponent as a double, then the mantissa in [1, 2).
+    let e = f64::from_bits((bits >> 52) | TWO52_BITS) - EXP_BIAS_F;
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let big = m > SQRT2;
+    let m = sel(big, m * 0.5, m);
+    let k = (e - sel(sub, 54.0, 0.0)) + sel(big, 1.0, 0.0);
+    let f = m - 1.0;
+    // s = f / (2 + f) as a double-double.
+    let d_hi = 2.0 + f;
+    let d_lo = f - (d_hi - 2.0);
+    let s = f / d_hi;
+    let (p_hi, p_lo) = two_prod(s, d_hi);
+    let s_lo = (((f - p_hi) - p_lo) - s * d_lo) / d_hi;
+    let z = s * s;
+    let mut r = LG[6];
+    for &c in LG[..6].iter().rev() {
+        r = c + z * r;
+    }
+    let r = z * r;
+    let (hi, e1) = two_sum(k * LN2_HI, 2.0 * s);
+    let lo = e1 + (k * LN2_LO + (2.0 * s_lo + s * r));
+    fast_two_sum(hi, lo)
+}
+
+/// `ln` of the arguments [`ln_dd`] does not cover: `-inf` at 0, `inf` at `inf`, NaN below 0
+/// and for NaN.
+#[inline(always)]
+fn ln_special(x: f64) -> f64 {
+    sel(
+        x == 0.0,
+        f64::NEG_INFINITY,
+        sel(x == f64::INFINITY, x, f64::NAN),
+    )
+}
+
+/// Natural logarithm: within 1 ulp; `-inf` at 0, NaN below 0.
+#[inline(always)]
+pub fn ln(x: f64) -> f64 {
+    let (hi, _) = ln_dd(x);
+    sel(x > 0.0 && x < f64::INFINITY, hi, ln_special(x))
+}
+
+/// `ln(1 + y)` with full relative accuracy near 0: within 1 ulp; `-inf` at `-1`, NaN below.
+#[inline(always)]
+pub fn log1p(y: f64) -> f64 {
+    let u = 1.0 + y;
+    let c = y - (u - 1.0);
+    let (hi, lo) = ln_dd(u);
+    let v = hi + (lo + c / u);
+    sel(u > 0.0 && u < f64::INFINITY, v, ln_special(u))
+}
+
+/// `x^g` for `x >= 0` (NaN for `x < 0`): within 2 ulp; `0^g` is 0 for `g > 0`, 1 for `g = 0`.
+#[inline(always)]
+pub fn pow(x: f64, g: f64) -> f64 {
+    let (lh, ll) = ln_dd(x);
+    let (yh, yl) = two_prod(g, lh);
+    let v = exp_dd(yh, yl + g * ll);
+    let zero = sel(g > 0.0, 0.0, sel(g == 0.0, 1.0, f64::INFINITY));
+    let inf = sel(g > 0.0, f64::INFINITY, sel(g == 0.0, 1.0, 0.0));
+    sel(
+        x > 0.0 && x < f64::INFINITY,
+        v,
+        sel(x == 0.0, zero, sel(x == f64::INFINITY, inf, f64::NAN)),
+    )
+}
+
+/// Below this the Bernoulli function is its series `1 - a/2 + a^2/12`.
+pub const BERNOULLI_SERIES: f64 = 1e-6;
+
+/// `B(a) = a / expm1(a)` for `a >= 0`: 1 at 0, the series below [`BERNOULLI_SERIES`], 0 once
+/// `expm1` overflows (`a > 709.78`) and at `inf`. `B(-a) = B(a) + a`.
+#[inline(always)]
+pub fn bernoulli(a: f64) -> f64 {
+    let e = expm1(a);
+    let series = 1.0 + a * (-0.5 + a * (1.0 / 12.0));
+    sel(
+        a < BERNOULLI_SERIES,
+        series,
+        sel(e == f64::INFINITY, 0.0, a / e),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+//! The [`super::math`] kernels over whole slices, dispatched on the CPU's instruction set
+//! ([`super::dispatched!`]): `out[i] = kernel(x[i])`. Every level gives the bits of the scalar
+//! kernel.
+
+use super::dispatched;
+use super::math;
+
+dispatched! {
+    /// `out[i] = e^x[i]`.
+    pub fn exp(x: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::exp(v);
+        }
+    }
+}
+
+dispatched! {
+    /// `out[i] = e^x[i] - 1`.
+    pub fn expm1(x: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::expm1(v);
+        }
+    }
+}
+
+dispatched! {
+    /// `out[i] = ln x[i]`.
+    pub fn ln(x: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::ln(v);
+        }
+    }
+}
+
+dispatched! {
+    /// `out[i] = ln(1 + x[i])`.
+    pub fn log1p(x: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::log1p(v);
+        }
+    }
+}
+
+dispatched! {
+    /// `out[i] = x[i]^g` (`x[i] >= 0`).
+    pub fn pow(x: &[f64], g: f64, out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::pow(v, g);
+        }
+    }
+}
+
+dispatched! {
+    /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`).
+    pub fn bernoulli(a: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(a) {
+            *o = math::bernoulli(v);
+        }
+    }
+}
