@@ -22,6 +22,7 @@ pub mod initial;
 pub mod io;
 pub mod mesh;
 pub mod names;
+pub mod numeric;
 pub mod padded;
 pub mod particles;
 pub mod physics;
