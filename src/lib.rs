@@ -23,6 +23,7 @@ pub mod io;
 pub mod memory;
 pub mod mesh;
 pub mod names;
+pub mod numeric;
 pub mod particles;
 pub mod physics;
 pub mod plot;

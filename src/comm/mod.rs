@@ -2,10 +2,12 @@
 //! ghosts, ghost strips of any width and reverse-halo sums, all in [`halo`]), particle
 //! migration ([`migrate`]) and abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
 //!
-//! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact,
-//! so every rank takes the same decision and results do not depend on the rank count. Sums are
-//! diagnostics only.
+//! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact;
+//! sums that steer a solver (Krylov dot products) use the exact integer-limb reduction of
+//! [`exact`]. With either, every rank takes the same decision and results do not depend on the
+//! rank count. Plain floating-point sums ([`Comm::sum_many`]) are for diagnostics only.
 
+pub mod exact;
 pub mod gather;
 pub mod halo;
 pub mod migrate;

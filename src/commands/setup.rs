@@ -151,6 +151,7 @@ impl RunSetup {
         let control = StepControl {
             safety: config.time.safety,
             dt_max: config.time.dt_max,
+            preconditioner: config.time.preconditioner,
         };
         Ok(RunSetup {
             config,

@@ -105,6 +105,7 @@ impl Pipeline<'_> {
                 self.coefficients(),
                 self.scheme,
                 self.stepper,
+                self.control.preconditioner,
             )),
             ReverseKind::Score => ReverseMethod::Score {
                 reverse: Box::new(ScoreReverse::new(
