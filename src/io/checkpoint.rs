@@ -2,7 +2,8 @@
 //! readable on any rank count and process grid.
 //!
 //! One implementation serves every job kind ([`JobKind`]: `forward`, `generate`, `particles`,
-//! `filter`). A checkpoint `ckpt_<step>.h5` holds the global-shaped state `f`, the exact
+//! `filter`). A checkpoint `ckpt_<seq>.h5` (`seq`: the step, or the job's progress counter,
+//! [`CheckpointWrite::seq`]) holds the global-shaped state `f`, the exact
 //! sequence of step sizes `dt_history`, the time stepper's own state `stepper_state` (the
 //! implicit step controller), the job's further datasets ([`Saved`]: global-shaped fields and
 //! small arrays, e.g. the trajectory store and the samplers of `generate`), and attributes:
@@ -141,6 +142,9 @@ pub struct CheckpointWrite<'a> {
     pub f: &'a Field,
     /// Job, phase, time, step, dt history, config, physics.
     pub state: &'a CheckpointState,
+    /// The checkpoint's place in the job's progress, its file-name index (the step for a
+    /// single march; for `generate`, `N + (N - n)` at reverse step `n`): newer is larger.
+    pub seq: u64,
     /// The job's further datasets.
     pub saved: &'a Saved,
     /// How many checkpoints to keep.
@@ -197,7 +201,7 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
             )
         })
     })?;
-    let name = file_name(w.state.step);
+    let name = file_name(w.seq);
     let path = w.dir.join(&name);
     let s = w.state;
     let mut small: Vec<(&str, &[f64])> = vec![
@@ -307,9 +311,13 @@ pub fn inside(dir: &Path, out: &Path) -> bool {
     canonical(dir).starts_with(canonical(out))
 }
 
-/// Refuses a checkpoint directory `dir` that holds checkpoints of a run other than the one
-/// writing to the output directory `out` (rank 0's work; cheap: attributes only).
+/// Refuses a checkpoint directory `dir` outside the output directory `out` that holds
+/// checkpoints of a run other than the one writing to `out` (rank 0's work; cheap: attributes
+/// only). Inside `out` every checkpoint is the run's (a copied or moved run directory goes on).
 pub fn check_owner(dir: &Path, out: &Path) -> Result<(), String> {
+    if inside(dir, out) {
+        return Ok(());
+    }
     let ours = canonical(out).to_string_lossy().into_owned();
     for (_, path) in list(dir) {
         if let Ok(owner) = h5::read_attr_str(&path, "output_dir") {

@@ -84,6 +84,11 @@ impl<'a> Checkpointer<'a> {
         &self.dir
     }
 
+    /// Steps between checkpoints (0 = none).
+    pub fn every_steps(&self) -> u64 {
+        self.every_steps
+    }
+
     /// The job kind.
     pub fn job(&self) -> JobKind {
         self.job
@@ -146,6 +151,20 @@ impl<'a> Checkpointer<'a> {
         stepper_state: &[f64],
         saved: &Saved,
     ) -> Result<PathBuf, String> {
+        self.write_at(march.step, phase, f, march, stepper_state, saved)
+    }
+
+    /// [`Checkpointer::write`] with the progress counter `seq` as its file-name index
+    /// ([`CheckpointWrite::seq`]).
+    pub fn write_at(
+        &mut self,
+        seq: u64,
+        phase: &str,
+        f: &Field,
+        march: &MarchState,
+        stepper_state: &[f64],
+        saved: &Saved,
+    ) -> Result<PathBuf, String> {
         let run = self.run;
         let t0 = Instant::now();
         let state = CheckpointState {
@@ -169,6 +188,7 @@ impl<'a> Checkpointer<'a> {
                 block: run.block(),
                 f,
                 state: &state,
+                seq,
                 saved,
                 keep: self.keep,
                 mode: run.io_mode(),
@@ -177,10 +197,9 @@ impl<'a> Checkpointer<'a> {
         self.requests.checkpoint_written();
         if self.comm.is_root() {
             log::info!(
-                "checkpoint {} ({} {phase}, step {}, t = {:e}) in {:.2}s",
+                "checkpoint {} ({} {phase}, progress {seq}, t = {:e}) in {:.2}s",
                 path.display(),
                 self.job.name(),
-                march.step,
                 march.t,
                 t0.elapsed().as_secs_f64()
             );
