@@ -312,7 +312,7 @@ impl GenerateRun<'_> {
                     if last_checkpoint == Some(n) {
                         return false;
                     }
-                    requests = ck.poll_agreed(n, total - n);
+                    requests = ck.poll_agreed(n, total - n, 2 * total - n);
                     requests.checkpoint
                 }),
                 None => reverse

@@ -153,9 +153,25 @@ pub struct CheckpointWrite<'a> {
     pub mode: IoMode,
 }
 
-/// The canonical form of `dir` (as given when it does not exist yet).
+/// The canonical form of `dir`: absolute, `.` and `..` resolved (lexically), symbolic links
+/// resolved when it exists.
 pub fn canonical(dir: &Path) -> PathBuf {
-    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+    use std::path::Component;
+    let absolute = match dir.is_absolute() {
+        true => dir.to_path_buf(),
+        false => std::env::current_dir().unwrap_or_default().join(dir),
+    };
+    let mut out = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    std::fs::canonicalize(&out).unwrap_or(out)
 }
 
 /// The text the attribute checksum hashes: `name:type=value` lines, sorted, floats by bits.
@@ -318,6 +334,8 @@ pub fn check_owner(dir: &Path, out: &Path) -> Result<(), String> {
     if inside(dir, out) {
         return Ok(());
     }
+    // Through `out/..` while `out` does not exist yet: list the resolved directory.
+    let dir = &canonical(dir);
     let ours = canonical(out).to_string_lossy().into_owned();
     for (_, path) in list(dir) {
         if let Ok(owner) = h5::read_attr_str(&path, "output_dir") {
@@ -339,6 +357,7 @@ pub fn check_owner(dir: &Path, out: &Path) -> Result<(), String> {
 /// `output_dir` attribute is `out` (and `latest`, when it names one of them).
 pub fn clear(dir: &Path, out: &Path) {
     let within = inside(dir, out);
+    let dir = &canonical(dir);
     let ours = canonical(out).to_string_lossy().into_owned();
     let latest = latest_pointer(dir);
     for (_, path) in list(dir) {
@@ -904,6 +923,57 @@ pub fn resume(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parent_of_a_directory_not_made_yet_is_outside_it() {
+        let root = std::env::temp_dir().join(format!("nlfp_ckpt_inside_{}", std::process::id()));
+        let out = root.join("run");
+        assert!(!inside(&out.join("../shared"), &out));
+        assert!(!inside(&out.join(".."), &out));
+        assert!(inside(&out.join("checkpoints"), &out));
+        assert!(inside(&out.join("./a/../b"), &out));
+        assert_eq!(canonical(&out.join("x/..")), canonical(&out));
+    }
+
+    #[test]
+    fn time_must_be_the_marchs_sum_of_the_step_sizes() {
+        let dts = [0.1, 0.1, 0.1];
+        let t = 0.1 + 0.1 + 0.1;
+        assert!(check_time(t, 1.0, &dts));
+        assert!(!check_time(f64::from_bits(t.to_bits() + 1), 1.0, &dts));
+        assert!(!check_time(f64::from_bits(t.to_bits() - 1), 1.0, &dts));
+        // The last step ends exactly at t_end.
+        assert!(check_time(0.25, 0.25, &dts));
+        assert!(!check_time(0.25, 0.3, &dts));
+        assert!(check_time(0.0, 1.0, &[]));
+        assert!(!check_time(1e-300, 1.0, &[]));
+    }
+
+    #[test]
+    fn the_attribute_checksum_sees_every_attribute() {
+        let attrs = vec![
+            ("t".to_string(), AttrValue::F64(0.5)),
+            (
+                "physics".to_string(),
+                AttrValue::Str("model.gamma = 2.0\n".into()),
+            ),
+            ("n".to_string(), AttrValue::U64(31)),
+        ];
+        let base = attrs_checksum(&attrs);
+        let mut t = attrs.clone();
+        t[0].1 = AttrValue::F64(f64::from_bits(0.5f64.to_bits() + 1));
+        let mut phys = attrs.clone();
+        phys[1].1 = AttrValue::Str("model.gamma = 3.0\n".into());
+        let mut n = attrs.clone();
+        n[2].1 = AttrValue::U64(32);
+        for changed in [t, phys, n] {
+            assert_ne!(attrs_checksum(&changed), base);
+        }
+        // Order-independent; the stored checksum itself is not hashed.
+        let mut reordered: Vec<_> = attrs.iter().rev().cloned().collect();
+        reordered.push(("checksum_attrs".into(), AttrValue::Str(base.clone())));
+        assert_eq!(attrs_checksum(&reordered), base);
+    }
 
     #[test]
     fn names_round_trip_and_sort() {

@@ -115,13 +115,16 @@ impl<'a> Checkpointer<'a> {
 
     /// This rank's requests before step `step + 1` (see [`RequestPoller::poll`]).
     pub fn poll(&mut self, step: u64) -> Result<Requests, String> {
+        self.requests.test_signal(step);
         self.requests.poll(step)
     }
 
     /// The requests before a step, agreed on by every rank (one small reduction), with the
-    /// step cadence (`due`: this step ends at a multiple of `checkpoint.every_steps`). A
-    /// failure of this rank alone (the injected fault) aborts the job. Collective.
-    pub fn poll_agreed(&mut self, step: u64, due_step: u64) -> Requests {
+    /// step cadence (`due_step`: steps taken in this march, due at multiples of
+    /// `checkpoint.every_steps`); `progress` is the job's progress counter. A failure of this
+    /// rank alone (the injected fault) aborts the job. Collective.
+    pub fn poll_agreed(&mut self, step: u64, due_step: u64, progress: u64) -> Requests {
+        self.requests.test_signal(progress);
         let local = match self.requests.poll(step) {
             Ok(r) => r,
             Err(e) => {
@@ -216,7 +219,7 @@ impl<'a> Checkpointer<'a> {
     /// The message of a run stopped on request (exit code 75).
     pub fn stopped_message(&self) -> String {
         format!(
-            "stopped on request: checkpoint {} written; resume with --restart auto",
+            "checkpoint {} written; resume with --restart auto",
             self.last
                 .as_deref()
                 .map_or_else(|| "(none)".into(), |p| p.display().to_string())
