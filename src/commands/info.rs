@@ -81,13 +81,30 @@ fn describe(file: &Path) -> Result<String, String> {
     }
     if kind == "checkpoint" {
         match checkpoint::read_state(file) {
-            Ok(state) => line(
-                "dt_history",
-                format!("{} steps, checksum valid", state.dt_history.len()),
-            ),
+            Ok(state) => {
+                line("job", format!("{} (phase {})", state.job, state.phase));
+                line(
+                    "dt_history",
+                    format!("{} steps, checksum valid", state.dt_history.len()),
+                );
+                line("attributes", "checksum valid".into());
+            }
             Err(e) => {
                 valid = false;
-                line("dt_history", format!("INVALID: {e}"));
+                line("attributes", format!("INVALID: {e}"));
+            }
+        }
+        match checkpoint::verify_serial(file) {
+            Ok(datasets) => {
+                let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+                line("size", format!("{bytes} bytes"));
+                for d in datasets {
+                    line("dataset", format!("{d}, checksum valid"));
+                }
+            }
+            Err(e) => {
+                valid = false;
+                line("datasets", format!("INVALID: {e}"));
             }
         }
     }

@@ -9,8 +9,10 @@
 //!   unless `replace` (`--overwrite`, or `--restart` for `forward`); the message names the files
 //!   found and how to go on;
 //! * otherwise the directory is created (with its parents); with `replace`, the `.h5` files (and
-//!   the files named in [`DirRules::extra`]) of the subdirectories [`DirRules::clear`] and the
-//!   snapshot index are removed, so a fresh run never lists an older run's files.
+//!   the files named in [`DirRules::extra`]) of the subdirectories [`DirRules::clear`] inside
+//!   the directory (never outside it) and the snapshot index are removed, so a fresh run never
+//!   lists an older run's files. Checkpoint directories are cleared by
+//!   [`super::checkpoint::clear`] (only this run's checkpoints, wherever they are).
 
 use std::path::{Path, PathBuf};
 
@@ -78,6 +80,11 @@ pub fn prepare(dir: &Path, rules: &DirRules, replace: bool) -> Result<(), String
         .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
     if replace && !rules.clear.is_empty() {
         for sub in &rules.clear {
+            // Never anything outside the output directory (a checkpoint directory there is
+            // cleared by `checkpoint::clear`, which deletes only this run's files).
+            if !super::checkpoint::inside(&dir.join(sub), dir) {
+                continue;
+            }
             for entry in std::fs::read_dir(dir.join(sub))
                 .into_iter()
                 .flatten()

@@ -35,6 +35,20 @@ impl SeriesFile {
         })
     }
 
+    /// Opens the existing file read-write (collective): the scratch file of an interrupted
+    /// run; datasets written again are overwritten in place.
+    pub fn open(comm: &Comm, path: &Path) -> Result<SeriesFile, String> {
+        let opened = hdf5::FileBuilder::new()
+            .with_fapl(|p| p.mpio(comm.raw(), None))
+            .open_rw(path)
+            .map_err(|e| h5err(path, "cannot open", e));
+        let file = agree(comm, path, opened)?;
+        Ok(SeriesFile {
+            path: path.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
     fn file(&self) -> &hdf5::File {
         self.file
             .as_ref()
@@ -73,13 +87,19 @@ impl SeriesFile {
         field: &Field,
     ) -> Result<(), String> {
         let path = self.path.clone();
-        let created = self
-            .file()
-            .new_dataset::<f64>()
-            .shape(global_shape(mesh))
-            .fill_time(FillTime::Never)
-            .create(name)
-            .map_err(|e| h5err(&path, &format!("cannot create dataset {name}"), e));
+        let created = if self.file().link_exists(name) {
+            // Written before an interruption: the same shape, overwritten in place.
+            self.file()
+                .dataset(name)
+                .map_err(|e| h5err(&path, &format!("cannot open dataset {name}"), e))
+        } else {
+            self.file()
+                .new_dataset::<f64>()
+                .shape(global_shape(mesh))
+                .fill_time(FillTime::Never)
+                .create(name)
+                .map_err(|e| h5err(&path, &format!("cannot create dataset {name}"), e))
+        };
         let ds = agree(comm, &path, created)?;
         let sel = block_selection(&path, ds.id(), mesh, block, field);
         let sel = agree(comm, &path, sel)?;
