@@ -239,7 +239,16 @@ impl<F: Family> Implicit<F> {
                 self.newton.krylov,
             );
             self.timers.rate += t0.elapsed();
-            let stats = solved.ok()?; // every rank sees the same verdict
+            let stats = match solved {
+                Ok(stats) => stats,
+                Err(e) => {
+                    // Every rank sees the same verdict; rank 0 tells why dt is halved.
+                    if comm.is_root() {
+                        log::warn!("implicit step dt = {dt:e}, Newton iteration {iteration}: {e}");
+                    }
+                    return None;
+                }
+            };
             self.counts.krylov += stats.iterations as u64;
             // Damping: keep every iterate strictly positive where it is positive.
             let (nx, ny) = (self.block.nx, self.block.ny);
