@@ -105,6 +105,30 @@ pub struct GenerateSettings {
     pub samplers: SamplerSettings,
 }
 
+impl GenerateSettings {
+    /// Bytes of data in a checkpoint of a generate run of `steps` forward steps on `cells`
+    /// cells, at its largest in the forward phase (the last forward checkpoint) and in the
+    /// reverse phase (its first checkpoint): the fields, the step sizes, the store's states
+    /// ([`StoreKind::checkpoint_estimate`]), the reverse rows and the samplers' state.
+    pub fn checkpoint_bytes(&self, cells: usize, steps: f64) -> [usize; 2] {
+        let state = 8 * cells;
+        let store = self
+            .store
+            .checkpoint_estimate(steps, state, self.recompute_every);
+        let history = (8.0 * steps) as usize;
+        let samplers = self.samplers.samples as usize;
+        let walk = if self.samplers.kind.walk() { state } else { 0 };
+        let sde = if self.samplers.kind.sde() {
+            24 * samplers
+        } else {
+            0
+        };
+        let forward = state + history + store;
+        let reverse = 4 * state + history + (56.0 * steps) as usize + store + walk + sde;
+        [forward, reverse]
+    }
+}
+
 /// The checkpoints of a generate run (`nlfp generate`; none for the probes of `compare`).
 pub struct GenerateCheckpoints<'a> {
     /// Where and when.
