@@ -23,7 +23,6 @@ pub mod io;
 pub mod memory;
 pub mod mesh;
 pub mod names;
-pub mod padded;
 pub mod particles;
 pub mod physics;
 pub mod plot;
