@@ -290,3 +290,87 @@ fn huge_grids_are_refused_before_allocating() {
         );
     }
 }
+
+/// Item 9: `nlfp info` checks the `n` / `dim` attributes against the dataset's shape.
+#[test]
+fn info_checks_grid_attributes_against_the_shape() {
+    let dir = tempdir();
+    let out = forward(dir.path(), "info", CONFIG, 0, &["time.max_steps=3"]);
+    let file = out.join("final.h5");
+    let info = run_ok(0, &["info", &file.to_string_lossy()]);
+    assert!(info.contains("verdict       valid"), "{info}");
+    assert!(
+        info.contains("attributes    valid: dim = 2, n = 31 match"),
+        "{info}"
+    );
+    {
+        let f = hdf5::File::open_rw(&file).unwrap();
+        f.delete_attr("n").unwrap();
+        f.new_attr::<u64>()
+            .create("n")
+            .unwrap()
+            .write_scalar(&33u64)
+            .unwrap();
+    }
+    let info = run_ok(0, &["info", &file.to_string_lossy()]);
+    assert!(info.contains("n = 33 do not match"), "{info}");
+    assert!(info.contains("verdict       INVALID"), "{info}");
+}
+
+/// Item 9: `study` stopped by SIGTERM exits 75 (requeue), not 1.
+#[test]
+#[ignore = "start detection does not see the runs' diagnostics yet (buffered CSV?); to finish"]
+fn study_stopped_by_sigterm_exits_75() {
+    let dir = tempdir();
+    let d = dir.path();
+    let config = format!(
+        "{CONFIG}[output]\ndiagnostics_every = 1\n[study]\nmass_ratio = [0.8, 1.4]\nprofile_fit = [0.0, 2.0]\n"
+    );
+    let cfg = write(d, "study.toml", &config);
+    let out = d.join("study");
+    let out_s = out.to_string_lossy().into_owned();
+    let mut cmd = Command::new("mpirun");
+    mpi_env(&mut cmd)
+        .args(["-n", "2"])
+        .arg(nlfp())
+        .args(["study", &cfg, "--out", &out_s])
+        .args([
+            "--set",
+            "time.max_steps=100000000",
+            "--set",
+            "time.t_end=1e9",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    let started = || {
+        std::fs::read_dir(&out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_to_string(e.path().join("diagnostics.csv"))
+                    .is_ok_and(|t| t.lines().count() > 3)
+            })
+    };
+    while !started() {
+        assert!(child.try_wait().unwrap().is_none(), "study ended early");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "study did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The ranks' command lines start with the binary; mpirun's starts with "mpirun".
+    let pattern = format!("^{} study .*{}", nlfp().display(), out.display());
+    let status = Command::new("pkill")
+        .args(["-TERM", "-f", &pattern])
+        .status()
+        .unwrap();
+    assert!(status.success(), "no rank matched {pattern}");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+}

@@ -79,6 +79,26 @@ fn describe(file: &Path) -> Result<String, String> {
         }
         None => line("checksum f", "none stored".into()),
     }
+    // The grid attributes a restart or a reader trusts must describe the dataset's shape.
+    if let (Some(dim), Some(n)) = (attr_u64("dim"), attr_u64("n")) {
+        let expected: Vec<u64> = match dim {
+            1 => vec![n],
+            2 => vec![n, n],
+            _ => Vec::new(),
+        };
+        let shape: Vec<u64> = stored.shape.iter().map(|&s| s as u64).collect();
+        let ok = expected == shape;
+        valid &= ok;
+        line(
+            "attributes",
+            format!(
+                "{}: dim = {dim}, n = {n} {} the dataset shape {:?}",
+                verdict(ok),
+                if ok { "match" } else { "do not match" },
+                stored.shape
+            ),
+        );
+    }
     if kind == "checkpoint" {
         match checkpoint::read_state(file) {
             Ok(state) => {

@@ -238,9 +238,9 @@ mod tests {
     #[test]
     fn grids_out_of_arithmetic_range_are_refused() {
         let e = set_err("grid.n=9223372036854775807");
-        assert_err(&e, "grid.n", &["overflows the index arithmetic"]);
+        assert_err(&e, "grid.n", &["overflow the index arithmetic"]);
         let e = set_err("grid.n=4294967297");
-        assert_err(&e, "grid.n", &["overflows the index arithmetic"]);
+        assert_err(&e, "grid.n", &["overflow the index arithmetic"]);
         ok(MINIMAL, &["grid.n=200001"]); // fits the arithmetic; the memory check refuses it
         let e = set_err("grid.half_width=1e300");
         assert_err(&e, "grid.half_width", &["h^2 = inf", "out of range"]);
