@@ -9,6 +9,9 @@
 //!
 //! Run by `cargo test` as a plain program that relaunches itself under `mpirun`.
 
+// The dense elimination indexes rows and columns of the same matrix.
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use nlfp::comm::{self, Comm, HaloExchange};
@@ -229,7 +232,7 @@ fn child() -> i32 {
         if comm.is_root() {
             println!("multigrid on {np} ranks: V-cycle residual factor per cycle at n = 63, 127, 255: {factors:.3?}");
         }
-        if factors.iter().any(|&f| !(f < 0.2)) {
+        if factors.iter().any(|&f| f.is_nan() || f >= 0.2) {
             failures.push(format!("V-cycle factors {factors:?} not all below 0.2"));
         }
         if factors[2] > 1.25 * factors[0] + 0.01 {

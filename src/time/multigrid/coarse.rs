@@ -295,7 +295,8 @@ impl BandLu {
         Ok(BandLu { n, bw, lu })
     }
 
-    /// Solves in place.
+    /// Solves in place (band triangular sweeps index `x` at the row and along the band).
+    #[allow(clippy::needless_range_loop)]
     pub fn solve(&self, x: &mut [f64]) {
         let (n, bw) = (self.n, self.bw);
         let width = 2 * bw + 1;
