@@ -47,15 +47,7 @@ impl Comm {
         let n = local.len() as u64;
         let mut counts = vec![0u64; self.size()];
         self.world().all_gather_into(&n, &mut counts[..]);
-        let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
-        let displs: Vec<i32> = counts_i
-            .iter()
-            .scan(0i32, |acc, &c| {
-                let d = *acc;
-                *acc += c;
-                Some(d)
-            })
-            .collect();
+        let (counts_i, displs) = super::counts_and_displacements(&counts);
         let total = counts.iter().sum::<u64>() as usize;
         let mut all = vec![0.0f64; total];
         {

@@ -181,15 +181,7 @@ impl Comm {
         }
         let mut counts = vec![0u64; self.size()];
         root.gather_into_root(&n, &mut counts[..]);
-        let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
-        let displs: Vec<i32> = counts_i
-            .iter()
-            .scan(0i32, |acc, &c| {
-                let d = *acc;
-                *acc += c;
-                Some(d)
-            })
-            .collect();
+        let (counts_i, displs) = counts_and_displacements(&counts);
         let mut all = vec![T::default(); counts.iter().sum::<u64>() as usize];
         {
             let mut partition =
@@ -257,4 +249,18 @@ impl Comm {
     pub(crate) fn world(&self) -> &SimpleCommunicator {
         &self.world
     }
+}
+
+/// MPI counts and displacements (exclusive prefix sums) of variable-count blocks of `counts`.
+pub(crate) fn counts_and_displacements(counts: &[u64]) -> (Vec<i32>, Vec<i32>) {
+    let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
+    let displs: Vec<i32> = counts_i
+        .iter()
+        .scan(0i32, |acc, &c| {
+            let d = *acc;
+            *acc += c;
+            Some(d)
+        })
+        .collect();
+    (counts_i, displs)
 }

@@ -24,25 +24,26 @@ pub struct SeriesFile {
 impl SeriesFile {
     /// Creates (truncates) the file (collective).
     pub fn create(comm: &Comm, path: &Path) -> Result<SeriesFile, String> {
-        let created = hdf5::FileBuilder::new()
-            .with_fapl(|p| p.mpio(comm.raw(), None))
-            .create(path)
-            .map_err(|e| h5err(path, "cannot create", e));
-        let file = agree(comm, path, created)?;
-        Ok(SeriesFile {
-            path: path.to_path_buf(),
-            file: Some(file),
-        })
+        Self::with_builder(comm, path, "cannot create", |b| b.create(path))
     }
 
     /// Opens the existing file read-write (collective): the scratch file of an interrupted
     /// run; datasets written again are overwritten in place.
     pub fn open(comm: &Comm, path: &Path) -> Result<SeriesFile, String> {
-        let opened = hdf5::FileBuilder::new()
-            .with_fapl(|p| p.mpio(comm.raw(), None))
-            .open_rw(path)
-            .map_err(|e| h5err(path, "cannot open", e));
-        let file = agree(comm, path, opened)?;
+        Self::with_builder(comm, path, "cannot open", |b| b.open_rw(path))
+    }
+
+    /// The file `make` creates or opens with the MPI-IO driver, agreed on by every rank.
+    fn with_builder(
+        comm: &Comm,
+        path: &Path,
+        what: &str,
+        make: impl FnOnce(&mut hdf5::FileBuilder) -> hdf5::Result<hdf5::File>,
+    ) -> Result<SeriesFile, String> {
+        let mut builder = hdf5::FileBuilder::new();
+        builder.with_fapl(|p| p.mpio(comm.raw(), None));
+        let made = make(&mut builder).map_err(|e| h5err(path, what, e));
+        let file = agree(comm, path, made)?;
         Ok(SeriesFile {
             path: path.to_path_buf(),
             file: Some(file),
