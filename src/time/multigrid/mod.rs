@@ -107,7 +107,7 @@ impl Level {
         }
     }
 
-    /// `r = b - a x` on the owned cells, ghosts of `r` refreshed.
+    /// `r = b - a x` on the owned cells, ghosts of `r` (corners included) refreshed.
     fn residual(&mut self, comm: &Comm) {
         let (nx, ny) = (self.block.nx, self.block.ny);
         self.halo.exchange(comm, &mut self.x, |_| ());
@@ -126,7 +126,8 @@ impl Level {
                 r[k] = self.b[c] - ax;
             }
         }
-        self.halo.exchange(comm, &mut self.r, |_| ());
+        // Restriction reads diagonal neighbours: corners included.
+        self.halo.fill(comm, &mut self.r, 1);
     }
 }
 
@@ -281,8 +282,9 @@ impl Multigrid {
         for l in 0..self.links.len() {
             let (fine_levels, coarse_levels) = self.levels.split_at_mut(l + 1);
             let (fine, coarse) = (&mut fine_levels[l], &mut coarse_levels[0]);
+            // Coarsening reads diagonal neighbours: corners included.
             for f in faces.fields_mut() {
-                fine.halo.exchange(comm, f, |_| ());
+                fine.halo.fill(comm, f, 1);
             }
             let link = &self.links[l];
             let (y0, x0, cny, cnx) = if fine.replicated {
@@ -411,7 +413,8 @@ impl Multigrid {
     fn prolong(&mut self, comm: &Comm, l: usize) {
         let (fine_levels, coarse_levels) = self.levels.split_at_mut(l + 1);
         let (fine, coarse) = (&mut fine_levels[l], &mut coarse_levels[0]);
-        coarse.halo.exchange(comm, &mut coarse.x, |_| ());
+        // Prolongation reads diagonal neighbours: corners included.
+        coarse.halo.fill(comm, &mut coarse.x, 1);
         let link = &self.links[l];
         let (cy0, cx0) = (coarse.block.y0 as isize, coarse.block.x0 as isize);
         let (nx, ny) = (fine.block.nx, fine.block.ny);
