@@ -27,6 +27,7 @@ pub mod numeric;
 pub mod particles;
 pub mod physics;
 pub mod plot;
+pub mod progress;
 pub mod random;
 pub mod samplers;
 pub mod scheme;

@@ -228,75 +228,19 @@ diagnostics_every = 100000
 fn ou_gaussian_mixture_second_order_with_sg() {
     let dir = tempdir();
     let t_end = 0.5;
+    let sg = ["time.scheme=\"sg\"", "time.stepper=\"ssprk2\""];
     for (dim, ns) in [(1usize, vec![41usize, 81, 161]), (2, vec![41, 81])] {
-        let mixture = GaussianMixture {
-            dim,
-            components: vec![
-                GaussianComponent {
-                    weight: 0.7,
-                    mean: [1.0, -0.5],
-                    std: 0.5,
-                },
-                GaussianComponent {
-                    weight: 0.3,
-                    mean: [-1.5, 0.8],
-                    std: 0.7,
-                },
-            ],
-        };
-        let exact_t = mixture.evolve(t_end, 1.0);
-        let mean = |c: &GaussianComponent| {
-            if dim == 2 {
-                format!("[{:e}, {:e}]", c.mean[0], c.mean[1])
-            } else {
-                format!("[{:e}]", c.mean[0])
-            }
-        };
-        let comps: Vec<String> = mixture
-            .components
-            .iter()
-            .map(|c| {
-                format!(
-                    "{{ weight = {:e}, mean = {}, std = {:e} }}",
-                    c.weight,
-                    mean(c),
-                    c.std
-                )
-            })
-            .collect();
+        let exact_t = ou_mixture(dim).evolve(t_end, 1.0);
         let mut errors = Vec::new();
         for &n in &ns {
-            let config = format!(
-                r#"
-[grid]
-dim = {dim}
-n = {n}
-half_width = 6.0
-[model]
-kappa = 0.0
-mass = 1.0
-[initial]
-kind = "gaussian_mixture"
-components = [ {} ]
-[time]
-t_end = {t_end}
-scheme = "sg"
-stepper = "ssprk2"
-[output]
-diagnostics_every = 100000
-"#,
-                comps.join(", ")
-            );
-            let out = forward(dir.path(), &format!("ou{dim}-{n}"), &config, 0, &[]);
-            let f = final_field(&out);
-            assert_eq!(f.t, t_end);
+            let values = ou_run(dir.path(), &format!("ou{dim}-{n}"), dim, n, t_end, &sg);
             let mesh = Mesh::new(dim, n, 6.0);
             let ny = mesh.ny();
             // Initial data are cell-centre samples normalised to mass 1; so is the reference.
             let exact: Vec<f64> = (0..ny * n)
                 .map(|k| exact_t.density(mesh.cell_centre(k / n, k % n)))
                 .collect();
-            errors.push(max_diff(&f.values, &exact));
+            errors.push(max_diff(&values, &exact));
         }
         let p = orders(&errors, &ns);
         assert!(
@@ -326,23 +270,39 @@ fn ou_mixture(dim: usize) -> GaussianMixture {
     }
 }
 
-/// A 1D OU (kappa = 0) run of `ou_mixture(1)` to `t_end` on `n` cells with `sets`.
-fn ou_1d_run(dir: &std::path::Path, name: &str, n: usize, t_end: f64, sets: &[&str]) -> Vec<f64> {
-    let mixture = ou_mixture(1);
-    let comps: Vec<String> = mixture
+/// An OU (kappa = 0) run of `ou_mixture(dim)` to `t_end` on `n` cells per axis with `sets`;
+/// the final density.
+fn ou_run(
+    dir: &std::path::Path,
+    name: &str,
+    dim: usize,
+    n: usize,
+    t_end: f64,
+    sets: &[&str],
+) -> Vec<f64> {
+    let mean = |m: &[f64; 2]| {
+        if dim == 2 {
+            format!("[{:e}, {:e}]", m[0], m[1])
+        } else {
+            format!("[{:e}]", m[0])
+        }
+    };
+    let comps: Vec<String> = ou_mixture(dim)
         .components
         .iter()
         .map(|c| {
             format!(
-                "{{ weight = {:e}, mean = [{:e}], std = {:e} }}",
-                c.weight, c.mean[0], c.std
+                "{{ weight = {:e}, mean = {}, std = {:e} }}",
+                c.weight,
+                mean(&c.mean),
+                c.std
             )
         })
         .collect();
     let config = format!(
         r#"
 [grid]
-dim = 1
+dim = {dim}
 n = {n}
 half_width = 6.0
 [model]
@@ -380,7 +340,7 @@ fn every_scheme_and_stepper_converges_at_its_declared_order() {
             .iter()
             .map(|&n| {
                 let name = format!("space-{}-{n}", scheme.name());
-                let f = ou_1d_run(dir.path(), &name, n, t_end, &[&scheme_set]);
+                let f = ou_run(dir.path(), &name, 1, n, t_end, &[&scheme_set]);
                 let mesh = Mesh::new(1, n, 6.0);
                 let exact: Vec<f64> = (0..n)
                     .map(|i| exact_t.density(mesh.cell_centre(0, i)))
@@ -407,7 +367,7 @@ fn every_scheme_and_stepper_converges_at_its_declared_order() {
             ];
             let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
             let name = format!("time-{}-{dt:e}", stepper.name());
-            ou_1d_run(dir.path(), &name, 41, t_end, &sets)
+            ou_run(dir.path(), &name, 1, 41, t_end, &sets)
         };
         let reference = run(dts[2] / 16.0);
         let errors: Vec<f64> = dts

@@ -8,6 +8,11 @@
 //! skips with a printed reason when it cannot make them (not root, no `ip`, no namespaces).
 //! `NLFP_REQUIRE_MULTIHOST=1` turns such a skip into a failure.
 //!
+//! Covered: `forward` with snapshots and checkpoints on 1 + 1 and 1 + 2 ranks; a two-host
+//! checkpoint resumed on one host; SIGTERM to the ranks on both hosts (exit 75, resumed on one
+//! host); `generate` with samples; `generate` stopped by SIGTERM across the hosts in its reverse
+//! phase and resumed on one host.
+//!
 //! Time across the namespaces measures nothing (a ping-pong sees milliseconds): correctness only,
 //! on tiny grids. Every launch has a time limit, so a hang fails the test instead of stalling it.
 
@@ -404,4 +409,42 @@ fn two_hosts_over_tcp_give_the_one_host_bits() {
             "generate: {csv}"
         );
     }
+
+    // 5. generate stopped by SIGTERM on both hosts in its reverse phase (every rank signals
+    //    itself at progress 45: N = 30 forward steps, then reverse step n = 15; the signal takes
+    //    the handler/flag/poll path of one from outside), checkpoint and exit 75; resumed on one
+    //    host as one process, to the one-host result bit for bit.
+    let stopped = d.join("gen_term");
+    let stopped_s = stopped.to_string_lossy().into_owned();
+    let bin = nlfp().to_string_lossy().into_owned();
+    let args = [bin.as_str(), "generate", &cfg, "--out", &stopped_s];
+    let child = hosts
+        .launch((1, 1), &args)
+        .env("NLFP_TEST_SIGNAL", "TERM@45")
+        .env("NLFP_TWOHOSTS_MPIRUN_ARGS", "-x NLFP_TEST_SIGNAL")
+        .spawn()
+        .expect("launch");
+    let out = wait_limited(child, LIMIT, "generate SIGTERM across two hosts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains("generate reverse"),
+        "stopped in the reverse: {stderr}"
+    );
+    assert!(
+        !stopped.join("reconstruction.h5").exists(),
+        "a stopped generate left a reconstruction"
+    );
+    run_ok(
+        0,
+        &["generate", &cfg, "--out", &stopped_s, "--restart", "auto"],
+    );
+    for name in ["terminal.h5", "start.h5", "reconstruction.h5"] {
+        assert_eq!(
+            field_bits(&reference.join(name)),
+            field_bits(&stopped.join(name)),
+            "generate stopped across two hosts, resumed on one: {name}"
+        );
+    }
+    assert_same_bytes(&reference.join("samples.csv"), &stopped.join("samples.csv"));
 }

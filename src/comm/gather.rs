@@ -55,14 +55,6 @@ impl Comm {
                 mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
             self.world().all_gather_varcount_into(local, &mut partition);
         }
-        let mut at = 0usize;
-        counts
-            .iter()
-            .map(|&c| {
-                let part = all[at..at + c as usize].to_vec();
-                at += c as usize;
-                part
-            })
-            .collect()
+        super::split_by_counts(&all, &counts)
     }
 }

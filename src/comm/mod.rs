@@ -188,15 +188,7 @@ impl Comm {
                 mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
             root.gather_varcount_into_root(local, &mut partition);
         }
-        let mut at = 0usize;
-        counts
-            .iter()
-            .map(|&c| {
-                let part = all[at..at + c as usize].to_vec();
-                at += c as usize;
-                part
-            })
-            .collect()
+        split_by_counts(&all, &counts)
     }
 
     /// Splits the ranks into sub-communicators by `color` (collective): ranks passing the same
@@ -249,6 +241,20 @@ impl Comm {
     pub(crate) fn world(&self) -> &SimpleCommunicator {
         &self.world
     }
+}
+
+/// `all` cut into consecutive parts of `counts` elements (the inverse of a variable-count
+/// gather's concatenation).
+pub(crate) fn split_by_counts<T: Clone>(all: &[T], counts: &[u64]) -> Vec<Vec<T>> {
+    let mut at = 0usize;
+    counts
+        .iter()
+        .map(|&c| {
+            let part = all[at..at + c as usize].to_vec();
+            at += c as usize;
+            part
+        })
+        .collect()
 }
 
 /// MPI counts and displacements (exclusive prefix sums) of variable-count blocks of `counts`.

@@ -52,6 +52,7 @@ use crate::io::checkpoint::{self, JobKind, Loaded};
 use crate::io::csv::CsvWriter;
 use crate::io::run_dir::{DirRules, RunDir, Stamp};
 use crate::io::samples::{self, SamplesMeta};
+use crate::progress::ReverseProgress;
 use crate::samplers::quality::References;
 use crate::samplers::{Generated, SamplerSettings, Samplers};
 use crate::signals::SignalFlags;
@@ -314,6 +315,11 @@ impl GenerateRun<'_> {
                     block,
                     csv,
                     method,
+                    progress: ReverseProgress::new(
+                        comm.is_root(),
+                        "reverse",
+                        p.march.progress_every,
+                    ),
                 };
                 ReversePhase { march, state }
             }

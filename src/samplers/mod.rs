@@ -124,6 +124,7 @@ impl Samplers {
                 seed: settings.seed,
             };
             ReverseSde::new(p.mesh, grid, p.block, &p.params, sde)
+                .with_progress(p.comm.is_root(), p.march.progress_every)
         });
         Samplers {
             settings,

@@ -77,6 +77,7 @@ use crate::particles::rng::{CounterRng, Stream};
 use crate::particles::sample::draw_owned;
 use crate::particles::{id_fingerprint, id_fingerprint_of_range, Ownership, Particle};
 use crate::physics::ModelParams;
+use crate::progress::ReverseProgress;
 use crate::scheme::linear::{floored_ln, ForwardAux, ReverseFace};
 use crate::sweep::observers::{ReverseObserver, ReverseStep};
 
@@ -276,6 +277,8 @@ pub struct ReverseSde {
     /// Sub-steps taken so far (the noise counter).
     tick: u64,
     report: SdeReport,
+    /// Progress lines (rank 0; none unless set by [`ReverseSde::with_progress`]).
+    progress: ReverseProgress,
 }
 
 impl ReverseSde {
@@ -335,7 +338,15 @@ impl ReverseSde {
             particles: Vec::new(),
             tick: 0,
             report: SdeReport::default(),
+            progress: ReverseProgress::new(false, "sde", f64::INFINITY),
         }
+    }
+
+    /// The same sampler printing progress lines (phase `sde`) on rank 0 (`is_root`) at most
+    /// every `every_seconds`.
+    pub fn with_progress(mut self, is_root: bool, every_seconds: f64) -> ReverseSde {
+        self.progress = ReverseProgress::new(is_root, "sde", every_seconds);
+        self
     }
 
     /// This rank's particles (any order).
@@ -675,6 +686,9 @@ impl ReverseObserver for ReverseSde {
         self.interval(comm, step.dt);
         self.vel.swap(0, 1);
         self.report.wall += t0.elapsed();
+        let substeps = self.report.substeps;
+        self.progress
+            .step(step.n, || format!("sub-steps {substeps}"));
         Ok(())
     }
 }

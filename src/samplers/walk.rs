@@ -68,6 +68,7 @@ use crate::comm::{Comm, HaloExchange};
 use crate::decomp::{Block, ProcessGrid, Side};
 use crate::field::Field;
 use crate::mesh::Mesh;
+use crate::progress::ReverseProgress;
 use crate::scheme::build::FamilyBuilder;
 use crate::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
 use crate::scheme::Family;
@@ -122,6 +123,7 @@ pub fn build_walk(p: &Pipeline, grid: ProcessGrid, samples: u64, seed: u64) -> B
         stepper: p.stepper,
         samples,
         seed,
+        progress: ReverseProgress::new(p.comm.is_root(), "walk", p.march.progress_every),
     };
     p.scheme.build(p.coefficients(), builder)
 }
@@ -134,6 +136,7 @@ struct WalkBuilder<'a> {
     stepper: StepperKind,
     samples: u64,
     seed: u64,
+    progress: ReverseProgress,
 }
 
 impl FamilyBuilder for WalkBuilder<'_> {
@@ -141,7 +144,7 @@ impl FamilyBuilder for WalkBuilder<'_> {
 
     fn build<F: Family + 'static>(self, family: F) -> Box<dyn SampleWalk> {
         let (mesh, grid, block) = (self.mesh, self.grid, self.block);
-        Box::new(ReverseWalk::new(
+        let mut walk = ReverseWalk::new(
             family,
             mesh,
             grid,
@@ -149,7 +152,9 @@ impl FamilyBuilder for WalkBuilder<'_> {
             self.stepper,
             self.samples,
             self.seed,
-        ))
+        );
+        walk.progress = self.progress;
+        Box::new(walk)
     }
 }
 
@@ -190,6 +195,8 @@ pub struct ReverseWalk<F: Family> {
     weights: Vec<[f64; 5]>,
     weights2: Vec<[f64; 5]>,
     report: WalkReport,
+    /// Progress lines (rank 0; none unless built by [`build_walk`]).
+    progress: ReverseProgress,
 }
 
 /// The values of the west, east, south and north neighbours of cell `(j, i)`.
@@ -305,6 +312,7 @@ impl<F: Family> ReverseWalk<F> {
             weights: vec![[0.0; 5]; block.cells()],
             weights2: vec![[0.0; 5]; block.cells()],
             report: WalkReport::default(),
+            progress: ReverseProgress::new(false, "walk", f64::INFINITY),
         }
     }
 
@@ -573,6 +581,13 @@ impl<F: Family> ReverseObserver for ReverseWalk<F> {
             StepperKind::Implicit => self.implicit(comm, n, dt, f_after, rates),
         }
         self.report.wall += t0.elapsed();
+        let report = &self.report;
+        self.progress.step(n, || {
+            format!(
+                "sub-steps {}  max {} per step",
+                report.substeps, report.max_substeps
+            )
+        });
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use crate::io::checkpoint::CheckpointState;
 use crate::io::csv::CsvWriter;
 use crate::io::run_dir::Stamp;
 use crate::mesh::Mesh;
+use crate::progress::Progress;
 use crate::time::{Requests, StageTimers, TimeStepper};
 
 /// The state of a march at a step boundary: everything needed to continue it bit for bit.
@@ -207,7 +208,15 @@ impl ForwardMarch<'_> {
             sink.snapshot(f, state).map_err(Global)?;
         }
         sink.after_step(f, state).map_err(Global)?;
-        let mut last_progress = Instant::now();
+        let mut progress = Progress::new(
+            self.comm.is_root(),
+            "forward",
+            "model time",
+            control.t_end,
+            control.progress_every,
+        )
+        .starting_at(t0);
+        let mut iterations_at_line = stepper.iteration_counts();
         let mut end = MarchEnd::Done;
         let mut last_checkpoint: Option<u64> = None;
         while state.t < control.t_end && state.step < control.max_steps {
@@ -247,14 +256,11 @@ impl ForwardMarch<'_> {
                     .map_err(Global)?;
                 last_checkpoint = Some(state.step);
             }
-            if self.comm.is_root()
-                && (last_progress.elapsed().as_secs_f64() >= control.progress_every || done)
-            {
-                last_progress = Instant::now();
-                log::info!(
-                    "{}",
-                    progress_line(state.step, state.t, t0, report.dt, control, start.elapsed())
-                );
+            if done || progress.due() {
+                let counts = stepper.iteration_counts();
+                let extra = || march_fields(state.step, report.dt, counts, iterations_at_line);
+                progress.report(state.t, extra);
+                iterations_at_line = counts;
             }
             if report.requests.stop {
                 end = MarchEnd::Stopped;
@@ -314,26 +320,23 @@ impl ForwardMarch<'_> {
     }
 }
 
-fn progress_line(
+/// The forward march's fields of a progress line: step, dt and, for the implicit stepper, the
+/// Newton and Krylov iterations since the previous line.
+fn march_fields(
     step: u64,
-    t: f64,
-    t0: f64,
     dt: f64,
-    control: MarchControl,
-    elapsed: Duration,
+    counts: Option<(u64, u64)>,
+    before: Option<(u64, u64)>,
 ) -> String {
-    let fraction = ((t - t0) / (control.t_end - t0)).clamp(0.0, 1.0);
-    let eta = if fraction > 0.0 {
-        format_duration(elapsed.as_secs_f64() * (1.0 - fraction) / fraction)
-    } else {
-        "?".into()
-    };
-    format!(
-        "step {step:>9}  t = {t:.6e} / {:.3e} ({:5.1}%)  dt = {dt:.3e}  elapsed {}  ETA {eta}",
-        control.t_end,
-        100.0 * fraction,
-        format_duration(elapsed.as_secs_f64()),
-    )
+    let mut fields = format!("step {step}  dt {dt:.3e}");
+    if let (Some((newton, krylov)), Some((newton0, krylov0))) = (counts, before) {
+        fields.push_str(&format!(
+            "  newton +{}  krylov +{}",
+            newton - newton0,
+            krylov - krylov0
+        ));
+    }
+    fields
 }
 
 /// `1h02m03s` style.

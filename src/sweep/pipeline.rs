@@ -32,6 +32,7 @@ use crate::io::checkpoint::Loaded;
 use crate::io::csv::CsvWriter;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
+use crate::progress::ReverseProgress;
 use crate::scheme::{FaceCoefficients, SchemeKind};
 use crate::time::reverse::build_reverse;
 use crate::time::{build_stepper, Requests, StepControl, StepperKind, TimeStepper};
@@ -316,6 +317,7 @@ impl Recorded {
             block: p.block,
             csv,
             method,
+            progress: ReverseProgress::new(p.comm.is_root(), "reverse", p.march.progress_every),
         };
         let state = march.start(self.store.as_mut(), &self.state.dt_history, u, observer)?;
         Ok(ReversePhase { march, state })

@@ -27,6 +27,8 @@ use crate::io::checkpoint::{Loaded, Saved};
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
 use crate::names::named_enum;
+use crate::progress::ReverseProgress;
+use crate::sweep::forward::format_duration;
 use crate::sweep::score::ScoreReverse;
 use crate::sweep::trajectory::TrajectoryStore;
 use crate::time::reverse::ReverseStepper;
@@ -228,6 +230,8 @@ pub struct ReverseMarch<'a> {
     pub csv: Option<CsvWriter>,
     /// How the steps are taken.
     pub method: ReverseMethod,
+    /// Progress lines (phase `reverse`, rank 0).
+    pub progress: ReverseProgress,
 }
 
 impl ReverseMarch<'_> {
@@ -361,6 +365,15 @@ impl ReverseMarch<'_> {
             observer.step(self.comm, step)?;
             std::mem::swap(&mut f_before, f);
             state.step = n;
+            let (t, krylov, store) = (times[n as usize], state.krylov, state.store_wall);
+            self.progress.step(n, || {
+                // The store's wall time includes recomputed segments (`reverse.store =
+                // "recompute"`), so a slow segment shows here.
+                format!(
+                    "t = {t:.4e}  krylov {krylov}  store {}",
+                    format_duration(store.as_secs_f64())
+                )
+            });
         }
         Ok(true)
     }
