@@ -151,7 +151,7 @@ fn histograms_2d(
     // Each panel on its own colour scale (the heat map's); the titles say what is shown.
     for (name, field, title) in &panels {
         let extent = Extent::square(mesh.half_width);
-        plot::heatmap(&dir.join(&*name), field.view(), extent, false, title)?;
+        plot::heatmap(&dir.join(name), field.view(), extent, false, title)?;
     }
     let paths: Vec<PathBuf> = panels.iter().map(|p| dir.join(&p.0)).collect();
     let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
