@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 /// The command each shipped file is for, and the overrides that keep the run to a few steps.
-const SHIPPED: [(&str, &str, &[&str]); 8] = [
+const SHIPPED: [(&str, &str, &[&str]); 10] = [
     ("defaults.toml", "forward", &["time.max_steps=3"]),
     ("condensation.toml", "forward", &["time.max_steps=3"]),
     ("scaling.toml", "forward", &["time.max_steps=3"]),
@@ -16,6 +16,16 @@ const SHIPPED: [(&str, &str, &[&str]); 8] = [
     ("filter_1d.toml", "filter", &["time.max_steps=3"]),
     ("filter_2d.toml", "filter", &["time.max_steps=3"]),
     ("study.toml", "study", &["time.max_steps=3"]),
+    (
+        "moons.toml",
+        "generate",
+        &["time.max_steps=3", "reverse.samples=500"],
+    ),
+    (
+        "image.toml",
+        "generate",
+        &["time.max_steps=3", "reverse.samples=500"],
+    ),
 ];
 
 #[test]
@@ -33,7 +43,13 @@ fn every_shipped_config_runs_a_few_steps_on_two_ranks() {
 
     let tmp = tempdir();
     for (file, command, sets) in SHIPPED {
-        let text = std::fs::read_to_string(configs.join(file)).unwrap();
+        // The file runs from a temporary directory: paths into the repository made absolute.
+        let text = std::fs::read_to_string(configs.join(file))
+            .unwrap()
+            .replace(
+                "\"../assets/",
+                &format!("\"{}/assets/", env!("CARGO_MANIFEST_DIR")),
+            );
         let name = file.trim_end_matches(".toml");
         let out = run_command(command, tmp.path(), name, &text, 2, sets);
         // A study writes its table; every other command its resolved config.

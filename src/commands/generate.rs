@@ -12,6 +12,7 @@ use super::CommandError;
 use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::generate::{GenerateCheckpoints, GenerateRun, GenerateSettings};
+use crate::samplers::quality::HeldOut;
 use crate::samplers::SamplerSettings;
 use crate::signals::SignalFlags;
 use crate::sweep::start::Start;
@@ -74,6 +75,9 @@ impl RunSetup {
             ),
             settings,
             checkpoints: None,
+            heldout: self.initial.held_out().map(|(train, held)| {
+                HeldOut::new(train, held, self.mesh.dim, self.config.reverse.seed)
+            }),
         }
     }
 }

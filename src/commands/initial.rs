@@ -5,7 +5,8 @@ use super::CommandError;
 use crate::comm::Comm;
 use crate::config::Config;
 use crate::field::Field;
-use crate::initial::{InitialKind, InitialShape};
+use crate::initial::image::decode_png;
+use crate::initial::{split_holdout, InitialKind, InitialShape};
 use crate::io::points::parse_points_csv;
 use crate::io::read_on_root;
 use crate::mesh::Mesh;
@@ -34,7 +35,8 @@ impl RunSetup {
     }
 }
 
-/// The initial shape `[initial]` describes (a points file is read by rank 0 and broadcast).
+/// The initial shape `[initial]` describes (a points file or an image is read by rank 0 and
+/// broadcast; every rank parses it, so a bad file fails on every rank alike).
 pub(super) fn build_initial(
     comm: &Comm,
     config: &Config,
@@ -75,7 +77,7 @@ pub(super) fn build_initial(
             radius: init.radius.ok_or_else(|| missing("radius"))?,
             width: init.width.ok_or_else(|| missing("width"))?,
         },
-        InitialKind::Points => {
+        InitialKind::Points | InitialKind::Image => {
             let file = init.file.as_ref().ok_or_else(|| missing("file"))?;
             let path = if file.is_absolute() {
                 file.clone()
@@ -83,10 +85,53 @@ pub(super) fn build_initial(
                 config.base_dir.join(file)
             };
             let bytes = read_on_root(comm, &path, "initial.file").map_err(CommandError::Input)?;
-            let text = String::from_utf8_lossy(&bytes);
-            let samples = parse_points_csv(&text, mesh.dim, &path.display().to_string())
-                .map_err(|e| CommandError::Input(format!("initial.file: {e}")))?;
-            InitialShape::Points(samples)
+            let shown = path.display().to_string();
+            let bad = |e: String| CommandError::Input(format!("initial.file: {e}"));
+            if init.kind == InitialKind::Image {
+                let image = decode_png(&bytes, init.invert, &shown).map_err(bad)?;
+                let e = &init.extent;
+                let extent = match e.len() {
+                    4 => [e[0], e[1], e[2], e[3]],
+                    _ => {
+                        let l = mesh.half_width;
+                        [-l, l, -l, l]
+                    }
+                };
+                InitialShape::Image { image, extent }
+            } else {
+                let text = String::from_utf8_lossy(&bytes);
+                let samples = parse_points_csv(&text, mesh.dim, &shown).map_err(bad)?;
+                points(config, samples)?
+            }
         }
+        InitialKind::Toy => {
+            let name = init.name.ok_or_else(|| missing("name"))?;
+            if init.samples == 0 {
+                InitialShape::Toy {
+                    name,
+                    scale: init.scale,
+                }
+            } else {
+                let drawn = name.sample(init.samples as usize, init.seed);
+                let scaled = drawn
+                    .into_iter()
+                    .map(|p| [init.scale * p[0], init.scale * p[1]])
+                    .collect();
+                points(config, scaled)?
+            }
+        }
+    })
+}
+
+/// The `points` shape of `samples`: `initial.holdout` of them held out (by `initial.seed`), the
+/// rest as a histogram or kernel density of `initial.bandwidth`.
+fn points(config: &Config, samples: Vec<[f64; 2]>) -> Result<InitialShape, CommandError> {
+    let init = &config.initial;
+    let (train, held) = split_holdout(samples, init.holdout, init.seed)
+        .map_err(|e| CommandError::Input(format!("{}: initial.holdout: {e}", config.source)))?;
+    Ok(InitialShape::Points {
+        train,
+        held,
+        bandwidth: init.bandwidth,
     })
 }

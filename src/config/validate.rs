@@ -42,6 +42,7 @@ pub(super) fn cross_keys<'a>(
         };
         check_len(&table, "mean", &component.mean, dim)?;
     }
+    super::sections::check_initial_dims(&mut c.initial, &initial, dim, c.grid.half_width)?;
     if initial.has("centre") {
         check_len(&initial, "centre", &c.initial.centre, dim)?;
     } else {
@@ -203,7 +204,7 @@ impl Config {
                     ));
                 }
             }
-            InitialKind::Points => {}
+            InitialKind::Points | InitialKind::Toy | InitialKind::Image => {}
         }
         out
     }

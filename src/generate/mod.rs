@@ -10,7 +10,8 @@
 //!    for `euler` and `ssprk2`, first order for `implicit`) and/or the reverse SDE particle
 //!    sampler (continuous space, weak error `O(ds + h)`).
 //! 4. The samples (the walk's jittered inside their cells); their quality against fresh
-//!    samples of `f0`, both samplers against the same reference sets
+//!    samples of `f0`, both samplers against the same reference sets, and, when the data are
+//!    points with some held out, against the held-out and the training points
 //!    ([`crate::samplers::quality`]); the pictures ([`pictures`]); the summary ([`summary`]).
 //!
 //! Writes into the run directory: `config.toml`, `data.h5` (`f0`), `terminal.h5` (`f(T)`),
@@ -53,7 +54,7 @@ use crate::io::csv::CsvWriter;
 use crate::io::run_dir::{DirRules, RunDir, Stamp};
 use crate::io::samples::{self, SamplesMeta};
 use crate::progress::ReverseProgress;
-use crate::samplers::quality::References;
+use crate::samplers::quality::{HeldOut, References};
 use crate::samplers::{Generated, SamplerSettings, Samplers};
 use crate::signals::SignalFlags;
 use crate::sweep::checkpointer::{CheckpointPolicy, Checkpointer};
@@ -174,6 +175,9 @@ pub struct GenerateRun<'a> {
     pub title: String,
     /// Checkpoints and restart (`None`: neither).
     pub checkpoints: Option<GenerateCheckpoints<'a>>,
+    /// The data's training and held-out points, when some are held out (the sample report
+    /// compares the samples with them).
+    pub heldout: Option<HeldOut>,
 }
 
 impl GenerateRun<'_> {
@@ -379,6 +383,7 @@ impl GenerateRun<'_> {
             Some(f0) if n > 0 => {
                 References::draw(comm, p.mesh, self.grid, p.block, f0, n, s.samplers.seed)
                     .map_err(CommandError::Runtime)?
+                    .map(|r| r.with_heldout(self.heldout.clone()))
             }
             _ => None,
         };

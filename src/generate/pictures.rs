@@ -1,8 +1,9 @@
 //! The pictures of a generate run (rank 0): `generate.png` (2D: heat maps of the data, the
 //! condensed state (log) and the reconstruction side by side; 1D: the data against the
 //! reconstruction and the condensed state against the start state) and, with samples,
-//! `samples.png` (2D: a scatter of at most [`SCATTER_POINTS`] samples per sampler; 1D: their
-//! histogram densities against `f0 / m`).
+//! `samples.png` (2D: the data `f0 / m` and each sampler's 2D histogram density on the grid's
+//! cells, `count / (N h^2)`, as heat maps side by side on one colour scale, readable at any
+//! sample count; 1D: their histogram densities against `f0 / m`).
 
 use std::path::{Path, PathBuf};
 
@@ -10,13 +11,10 @@ use ndarray::Array2;
 
 use crate::mesh::Mesh;
 use crate::plot::{self, Axes, Extent, LineStyle, Series};
-use crate::samplers::{random_subset, Generated};
+use crate::samplers::Generated;
 
 /// Largest grid (cells) that is gathered on rank 0 and drawn.
 pub const PICTURE_CELLS: usize = 4 << 20;
-
-/// Largest number of points drawn in the scatter picture.
-pub const SCATTER_POINTS: usize = 5_000;
 
 /// The global fields a picture shows (`(ny, nx)`, row = y).
 pub struct PictureFields {
@@ -71,7 +69,7 @@ pub fn draw(
     if mesh.dim == 2 {
         densities_2d(dir, mesh, fields, t_end).map_err(err)?;
         if !sets.is_empty() {
-            scatter(&dir.join("samples.png"), &sets).map_err(err)?;
+            histograms_2d(dir, mesh, fields, &sets).map_err(err)?;
             written.push("samples.png");
         }
     } else {
@@ -123,35 +121,45 @@ fn densities_2d(
     joined
 }
 
-/// 2D `samples.png`: a scatter of at most [`SCATTER_POINTS`] samples of each set.
-fn scatter(path: &Path, sets: &[(&str, &[[f64; 2]])]) -> Result<(), plot::PlotError> {
-    let labelled = sets.len() > 1;
-    let mut title = Vec::new();
-    let series: Vec<Series> = sets
-        .iter()
-        .map(|(name, p)| {
-            let shown = random_subset(p, SCATTER_POINTS, 17);
-            let label = if labelled {
-                name.to_string()
-            } else {
-                String::new()
-            };
-            let prefix = if labelled {
-                format!("{name} ")
-            } else {
-                String::new()
-            };
-            title.push(format!("{prefix}{} of {}", shown.len(), p.len()));
-            Series {
-                label,
-                x: shown.iter().map(|q| q[0]).collect(),
-                y: shown.iter().map(|q| q[1]).collect(),
-                style: LineStyle::Points,
+/// 2D `samples.png`: `f0 / m` and the histogram density of each set, side by side.
+fn histograms_2d(
+    dir: &Path,
+    mesh: &Mesh,
+    fields: &PictureFields,
+    sets: &[(&str, &[[f64; 2]])],
+) -> Result<(), plot::PlotError> {
+    let mass = fields.data.sum() * mesh.cell_volume();
+    let mut panels = vec![(
+        ".samples_data.png".to_string(),
+        fields.data.mapv(|v| v / mass),
+        "data f0 / m".to_string(),
+    )];
+    for (name, points) in sets {
+        let mut counts = Array2::<f64>::zeros((mesh.ny(), mesh.nx()));
+        for p in points.iter() {
+            if let (Some(ix), Some(iy)) = (mesh.locate(p[0]), mesh.locate(p[1])) {
+                counts[[iy, ix]] += 1.0;
             }
-        })
-        .collect();
-    let axes = against_x(format!("generated samples ({})", title.join(", ")), "y");
-    plot::lines(path, &axes, &series)
+        }
+        let scale = 1.0 / (points.len() as f64 * mesh.cell_volume());
+        panels.push((
+            format!(".samples_{name}.png"),
+            counts.mapv(|c| c * scale),
+            format!("{name}: {} samples, histogram density", points.len()),
+        ));
+    }
+    // Each panel on its own colour scale (the heat map's); the titles say what is shown.
+    for (name, field, title) in &panels {
+        let extent = Extent::square(mesh.half_width);
+        plot::heatmap(&dir.join(name), field.view(), extent, false, title)?;
+    }
+    let paths: Vec<PathBuf> = panels.iter().map(|p| dir.join(&p.0)).collect();
+    let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    let joined = plot::side_by_side(&dir.join("samples.png"), &refs);
+    for p in &paths {
+        let _ = std::fs::remove_file(p);
+    }
+    joined
 }
 
 /// Linear axes titled `title` with `x` across and `y_label` up.

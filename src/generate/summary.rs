@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use super::GenerateSettings;
+#[cfg(test)]
+use crate::samplers::quality::HeldOutQuality;
 use crate::samplers::quality::{Quality, References};
 use crate::samplers::sde::SdeReport;
 use crate::samplers::{Generated, SamplerKind, WalkReport};
@@ -168,6 +170,44 @@ impl Summary {
         if let Some(q) = &self.sde_quality {
             text += &format!("sde_{} = {:e}\n", q.metric, q.value);
         }
+        text += &self.heldout_toml();
+        text
+    }
+
+    /// The held-out comparison's lines of `summary.toml` (none without held-out data).
+    fn heldout_toml(&self) -> String {
+        let mut text = String::new();
+        let Some(q) = self.quality.as_ref().or(self.sde_quality.as_ref()) else {
+            return text;
+        };
+        let Some(first) = q.heldout.first() else {
+            return text;
+        };
+        text += &format!(
+            "# held-out data: heldout_points points of the held-out set and of a random subset of\n\
+             # the training points; per metric: heldout_<metric>_floor: the two sets against each\n\
+             # other; heldout_<metric>_to_train / _to_heldout: the walk's samples against each\n\
+             # (sde_heldout_*: the SDE sampler's); _gap = to_heldout - to_train, the memorisation\n\
+             # gap (0 within noise for a generator independent of the training points)\n\
+             heldout_points = {}\n",
+            first.points
+        );
+        for h in &q.heldout {
+            text += &format!("heldout_{}_floor = {:e}\n", h.metric, h.floor);
+        }
+        for (prefix, q) in [("", &self.quality), ("sde_", &self.sde_quality)] {
+            for h in q.iter().flat_map(|q| &q.heldout) {
+                let m = h.metric;
+                text += &format!(
+                    "{prefix}heldout_{m}_to_train = {:e}\n\
+                     {prefix}heldout_{m}_to_heldout = {:e}\n\
+                     {prefix}heldout_{m}_gap = {:e}\n",
+                    h.to_train,
+                    h.to_heldout,
+                    h.gap(),
+                );
+            }
+        }
         text
     }
 
@@ -240,6 +280,31 @@ impl Summary {
                 q.points,
             );
         }
+        for (name, q) in [("walk", &self.quality), ("sde", &self.sde_quality)] {
+            let Some(q) = q.as_ref().filter(|q| !q.heldout.is_empty()) else {
+                continue;
+            };
+            let parts: Vec<String> = q
+                .heldout
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{} to held-out {:.3e} / to train {:.3e} (memorisation gap {:+.3e}; \
+                         floor train-held-out {:.3e})",
+                        h.metric,
+                        h.to_heldout,
+                        h.to_train,
+                        h.gap(),
+                        h.floor
+                    )
+                })
+                .collect();
+            log::info!(
+                "held-out data, {name} ({} points per set): {}",
+                q.heldout[0].points,
+                parts.join("; ")
+            );
+        }
         // The fields and the two CSVs: OUTPUT_FILES after config.toml.
         let mut files = super::OUTPUT_FILES[1..7].to_vec();
         if self.walk.is_some() {
@@ -266,6 +331,7 @@ mod tests {
             value,
             floor: 3.1e-4,
             expected_floor: 2.9e-4,
+            heldout: Vec::new(),
         };
         Summary {
             start: StartKind::Asymptotic,
@@ -333,6 +399,34 @@ mod tests {
             float("sde_energy_distance").to_bits(),
             f64::MIN_POSITIVE.to_bits()
         );
+    }
+
+    /// With held-out data: the floor once, every sampler's distances and gap, bit for bit.
+    #[test]
+    fn summary_toml_has_the_heldout_comparison() {
+        let mut s = summary();
+        let h = |metric, to_train: f64| HeldOutQuality {
+            metric,
+            points: 250,
+            to_train,
+            to_heldout: 0.3,
+            floor: 0.1 / 3.0,
+        };
+        s.quality.as_mut().unwrap().heldout = vec![h("energy_distance", 0.25), h("sliced_w1", 0.5)];
+        s.sde_quality.as_mut().unwrap().heldout =
+            vec![h("energy_distance", 0.125), h("sliced_w1", 1.0)];
+        let table: toml::Table = toml::from_str(&s.to_toml()).expect("valid TOML");
+        let float = |key: &str| table[key].as_float().unwrap_or_else(|| panic!("{key}"));
+        assert_eq!(table["heldout_points"].as_integer(), Some(250));
+        assert_eq!(float("heldout_energy_distance_floor"), 0.1 / 3.0);
+        assert_eq!(float("heldout_sliced_w1_floor"), 0.1 / 3.0);
+        assert_eq!(float("heldout_energy_distance_to_train"), 0.25);
+        assert_eq!(float("heldout_energy_distance_gap"), 0.3 - 0.25);
+        assert_eq!(float("sde_heldout_energy_distance_to_train"), 0.125);
+        assert_eq!(float("sde_heldout_sliced_w1_gap"), 0.3 - 1.0);
+        assert_eq!(float("heldout_sliced_w1_to_heldout"), 0.3);
+        let plain: toml::Table = toml::from_str(&summary().to_toml()).unwrap();
+        assert!(plain.keys().all(|k| !k.contains("heldout")));
     }
 
     /// Without samples the summary has no sampler keys at all.

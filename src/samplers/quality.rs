@@ -14,6 +14,25 @@
 //! A generator whose samples follow `f0` up to the reconstruction error `||u(0) - f0||_1 / m`
 //! has `E(S, R1)` within the sampling noise of the floor: the energy distance of two laws
 //! differing by `epsilon` in total variation is at most `diam * epsilon^2 / 2`.
+//!
+//! # Held-out data ([`HeldOut`])
+//!
+//! Fresh samples of `f0` cannot tell a generator that generalises from one that reproduces its
+//! training points. When the data are points with some held out (`initial.holdout`), the
+//! report also compares the generated samples with the points themselves. The training set is
+//! reduced to a random subset of the held-out set's size `m` (at most [`METRIC_POINTS`]), so
+//! that both comparisons carry the same finite-size bias; for each metric `d`:
+//!
+//! * `to_train = d(S, T_m)`, `to_heldout = d(S, H_m)`;
+//! * `floor = d(T_m, H_m)`: two independent data sets of `m` points;
+//! * `gap = to_heldout - to_train`: the memorisation gap. A generator independent of the
+//!   training points has `E gap = 0` (it cannot tell `T_m` from `H_m`); one that reproduces
+//!   them sits closer to `T_m` and has `gap > 0`.
+//!
+//! Metrics: the energy distance (V-statistic, `S` subsampled to [`METRIC_POINTS`]) in 1D and
+//! 2D; in 2D the sliced Wasserstein-1 distance `SW1 = 1/K sum_k W1(<S, e_k>, <H, e_k>)` over
+//! `K = `[`SLICES`] directions `e_k = (cos t_k, sin t_k)`, `t_k = pi (k + 1/2) / K`
+//! (deterministic), each 1D `W1` exact for all points; in 1D the exact `W1`.
 
 use super::{draw_samples, random_subset, stream_seed, Purpose};
 use crate::comm::Comm;
@@ -24,6 +43,9 @@ use crate::stats;
 
 /// Largest point set the O(N^2) energy distance uses (random subsets above).
 pub const METRIC_POINTS: usize = 5_000;
+
+/// Directions of the sliced Wasserstein distance.
+pub const SLICES: usize = 64;
 
 /// The sample metric of one sampler.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +60,105 @@ pub struct Quality {
     pub floor: f64,
     /// The expected floor for this set size.
     pub expected_floor: f64,
+    /// The comparisons with the held-out and training points (empty without held-out data).
+    pub heldout: Vec<HeldOutQuality>,
+}
+
+/// A distance between two point sets.
+type Distance = fn(&[[f64; 2]], &[[f64; 2]]) -> f64;
+
+/// One metric of the held-out comparison (module doc).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldOutQuality {
+    /// `energy_distance`, `sliced_w1` (2D) or `w1` (1D).
+    pub metric: &'static str,
+    /// `m`: points of the held-out set and of the training subset.
+    pub points: usize,
+    /// Generated samples against the training subset.
+    pub to_train: f64,
+    /// Generated samples against the held-out points.
+    pub to_heldout: f64,
+    /// Training subset against the held-out points.
+    pub floor: f64,
+}
+
+impl HeldOutQuality {
+    /// The memorisation gap `to_heldout - to_train`.
+    pub fn gap(&self) -> f64 {
+        self.to_heldout - self.to_train
+    }
+}
+
+/// The training and held-out points the generated samples are compared with (rank 0).
+#[derive(Clone, Debug)]
+pub struct HeldOut {
+    train: Vec<[f64; 2]>,
+    held: Vec<[f64; 2]>,
+    dim: usize,
+    seed: u64,
+}
+
+impl HeldOut {
+    /// The sets of `dim`-dimensional points: `held` reduced to [`METRIC_POINTS`], `train` to
+    /// the same size, by random subsets keyed by `seed`.
+    pub fn new(train: &[[f64; 2]], held: &[[f64; 2]], dim: usize, seed: u64) -> HeldOut {
+        let m = held.len().min(train.len()).min(METRIC_POINTS);
+        let seed = stream_seed(seed, Purpose::Subset);
+        HeldOut {
+            train: random_subset(train, m, crate::random::bits(seed, 10, 0)),
+            held: random_subset(held, m, crate::random::bits(seed, 11, 0)),
+            dim,
+            seed,
+        }
+    }
+
+    /// The held-out comparison of the generated `points` (module doc).
+    pub fn compare(&self, points: &[[f64; 2]]) -> Vec<HeldOutQuality> {
+        let m = self.held.len();
+        let s = random_subset(points, METRIC_POINTS, crate::random::bits(self.seed, 12, 0));
+        let (t, h) = (&self.train, &self.held);
+        let mut out = vec![HeldOutQuality {
+            metric: "energy_distance",
+            points: m,
+            to_train: stats::energy_distance(&s, t),
+            to_heldout: stats::energy_distance(&s, h),
+            floor: stats::energy_distance(t, h),
+        }];
+        let (metric, d): (&str, Distance) = if self.dim == 1 {
+            ("w1", |a, b| {
+                let xs = |p: &[[f64; 2]]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
+                stats::wasserstein1(&xs(a), &xs(b))
+            })
+        } else {
+            ("sliced_w1", sliced_w1)
+        };
+        out.push(HeldOutQuality {
+            metric,
+            points: m,
+            to_train: d(points, t),
+            to_heldout: d(points, h),
+            floor: d(t, h),
+        });
+        out
+    }
+}
+
+/// The sliced Wasserstein-1 distance of two 2D point sets over [`SLICES`] fixed directions
+/// (module doc).
+pub fn sliced_w1(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
+    let total: f64 = (0..SLICES)
+        .map(|k| {
+            let t = std::f64::consts::PI * (k as f64 + 0.5) / SLICES as f64;
+            let (sn, cs) = t.sin_cos();
+            let project = |p: &[[f64; 2]]| {
+                p.iter()
+                    .map(|q| cs * q[0] + sn * q[1])
+                    .collect::<Vec<f64>>()
+            };
+            stats::wasserstein1(&project(a), &project(b))
+        })
+        .sum();
+    total / SLICES as f64
 }
 
 /// The two reference sets `R1`, `R2` of `f0` (rank 0's copies), drawn once and compared with
@@ -47,6 +168,7 @@ pub struct References {
     r2: Vec<[f64; 2]>,
     dim: usize,
     seed: u64,
+    heldout: Option<HeldOut>,
 }
 
 impl References {
@@ -69,11 +191,33 @@ impl References {
             r2,
             dim: mesh.dim,
             seed,
+            heldout: None,
         }))
+    }
+
+    /// These references with the held-out comparison against `sets` (the data's training and
+    /// held-out points).
+    pub fn with_heldout(self, sets: Option<HeldOut>) -> References {
+        References {
+            heldout: sets,
+            ..self
+        }
     }
 
     /// The quality of the generated `points` against these references (module doc).
     pub fn compare(&self, points: &[[f64; 2]]) -> Quality {
+        let heldout = self
+            .heldout
+            .as_ref()
+            .map_or_else(Vec::new, |h| h.compare(points));
+        Quality {
+            heldout,
+            ..self.compare_fresh(points)
+        }
+    }
+
+    /// [`References::compare`] without the held-out part.
+    fn compare_fresh(&self, points: &[[f64; 2]]) -> Quality {
         let (r1, r2) = (&self.r1, &self.r2);
         if self.dim == 1 {
             let xs = |p: &[[f64; 2]]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
@@ -84,6 +228,7 @@ impl References {
                 value: stats::wasserstein1(&s, &a),
                 floor: stats::wasserstein1(&b, &a),
                 expected_floor: stats::w1_floor(&a, s.len(), a.len()),
+                heldout: Vec::new(),
             };
         }
         let subset_seed = stream_seed(self.seed, Purpose::Subset);
@@ -107,6 +252,97 @@ impl References {
             value: energy(&s),
             floor: energy(&b),
             expected_floor: stats::energy_floor(delta, s.len(), a.len()),
+            heldout: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initial::toy::ToyName;
+
+    /// `n` draws of the two-moons law, keyed by `seed`.
+    fn moons(n: usize, seed: u64) -> Vec<[f64; 2]> {
+        ToyName::TwoMoons.sample(n, seed)
+    }
+
+    /// Two independent samples of one law: every held-out distance sits at its noise level and
+    /// the gap is within its noise of 0; a shifted generator is detected on both sides.
+    #[test]
+    fn same_law_is_at_the_floor_and_a_shift_is_detected() {
+        let (train, held) = (moons(3000, 1), moons(1000, 2));
+        let sets = HeldOut::new(&train, &held, 2, 3);
+        let generated = moons(4000, 4);
+        let q = sets.compare(&generated);
+        assert_eq!(q[0].metric, "energy_distance");
+        assert_eq!(q[1].metric, "sliced_w1");
+        assert!(q.iter().all(|m| m.points == 1000));
+        // Energy distance V-statistic of independent sets: mean delta (1/n + 1/m), delta =
+        // E|X - X'| about 2.1 for the moons; a few times that bounds a draw.
+        let delta = stats::mean_self_distance(&held) * 1000.0 / 999.0;
+        let noise = delta * (1.0 / 1000.0 + 1.0 / 4000.0);
+        let e = &q[0];
+        assert!(
+            e.to_heldout < 4.0 * noise && e.to_train < 4.0 * noise,
+            "{e:?} {noise}"
+        );
+        assert!(e.floor < 4.0 * 2.0 * delta / 1000.0, "{e:?}");
+        assert!(e.gap().abs() < 3.0 * noise, "{e:?}");
+        // Shifted by 0.5 along x: far above the noise; the sliced W1 of a shift a along x is
+        // a * mean |cos t| = a 2/pi (0.32), less up to the sampling noise (about 0.07 here).
+        let shifted: Vec<[f64; 2]> = generated.iter().map(|p| [p[0] + 0.5, p[1]]).collect();
+        let s = sets.compare(&shifted);
+        assert!(
+            s[0].to_heldout > 5.0 * noise && s[0].to_train > 5.0 * noise,
+            "{s:?}"
+        );
+        assert!(s[1].to_heldout > 0.2 && s[1].to_train > 0.2, "{s:?}");
+        assert!(q[1].to_heldout < 0.12 && q[1].to_train < 0.12, "{q:?}");
+    }
+
+    /// A generator that reproduces its training points (jittered by much less than their
+    /// spacing) has a clearly positive gap; 1D uses the exact W1.
+    #[test]
+    fn memorising_generator_has_a_positive_gap() {
+        let all = ToyName::TwoBumps.sample(400, 5);
+        let (train, held) = all.split_at(200);
+        let sets = HeldOut::new(train, held, 1, 3);
+        let copies: Vec<[f64; 2]> = (0..4000)
+            .map(|k| {
+                let p = train[k % 200];
+                [
+                    p[0] + 1e-3 * (crate::random::uniform(9, k as u64, 0) - 0.5),
+                    0.0,
+                ]
+            })
+            .collect();
+        let q = sets.compare(&copies);
+        assert_eq!(q[1].metric, "w1");
+        for m in &q {
+            assert!(m.to_train < 0.1 * m.to_heldout, "{m:?}");
+            assert!(m.gap() > 0.5 * m.floor, "{m:?}");
+        }
+        // The floor is the distance of the two data sets themselves.
+        let xs = |p: &[[f64; 2]]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
+        assert_eq!(q[1].floor, stats::wasserstein1(&xs(train), &xs(held)));
+    }
+
+    #[test]
+    fn sliced_w1_of_a_shift_and_of_a_set_with_itself() {
+        let a = moons(300, 8);
+        assert_eq!(sliced_w1(&a, &a), 0.0);
+        let b: Vec<[f64; 2]> = a.iter().map(|p| [p[0], p[1] + 1.0]).collect();
+        // A shift by v: W1 along e_k is |<v, e_k>| exactly; the mean of |sin t_k| over the
+        // midpoint directions.
+        let want = (0..SLICES)
+            .map(|k| {
+                (std::f64::consts::PI * (k as f64 + 0.5) / SLICES as f64)
+                    .sin()
+                    .abs()
+            })
+            .sum::<f64>()
+            / SLICES as f64;
+        assert!((sliced_w1(&a, &b) - want).abs() < 1e-12);
     }
 }

@@ -1,15 +1,17 @@
-//! `[initial]`: the initial density, one of four kinds; `[[initial.components]]` tables.
+//! `[initial]`: the initial density, one of six kinds; `[[initial.components]]` tables.
 
 use std::path::PathBuf;
 
 use toml::{Table, Value};
 
-use crate::config::read::{describe, Sec};
-use crate::config::rules::required_positive;
+use crate::config::read::{describe, fmt_f64, fmt_floats, Sec};
 use crate::config::rules::{config_section, custom, optional_positive, required_name};
+use crate::config::rules::{count, flag, non_negative, positive, required_positive};
 use crate::config::schema::Ty;
 use crate::config::ConfigError;
+use crate::initial::toy::ToyName;
 use crate::initial::InitialKind;
+use crate::names::Named;
 
 /// Whether the `[initial]` key `key` (other than `kind`) is used by `kind`.
 fn uses(kind: InitialKind, key: &str) -> bool {
@@ -17,7 +19,9 @@ fn uses(kind: InitialKind, key: &str) -> bool {
         InitialKind::GaussianMixture => &["components"],
         InitialKind::Disc => &["centre", "radius"],
         InitialKind::Ring => &["centre", "radius", "width"],
-        InitialKind::Points => &["file"],
+        InitialKind::Points => &["file", "bandwidth", "holdout", "seed"],
+        InitialKind::Toy => &["name", "scale", "samples", "bandwidth", "holdout", "seed"],
+        InitialKind::Image => &["file", "invert", "extent"],
     };
     used.contains(&key)
 }
@@ -34,9 +38,26 @@ config_section! {
         pub radius: Option<f64> = optional_positive().physics(),
         /// Thickness (standard deviation) of the Gaussian ring profile.
         pub width: Option<f64> = optional_positive().physics(),
-        /// The CSV of sample coordinates (`points`), already resolved against the config directory.
+        /// The CSV of sample coordinates (`points`) or the PNG (`image`), already resolved
+        /// against the config directory.
         #[serde(serialize_with = "crate::config::rules::optional_path_text")]
         pub file: Option<PathBuf> = custom(Ty::Str, read_file).physics(),
+        /// The toy data set (`toy`).
+        pub name: Option<ToyName> = custom(Ty::Str, read_toy_name).physics(),
+        /// Factor on every coordinate of the toy set (`toy`).
+        pub scale: f64 = positive(1.0).physics(),
+        /// Points drawn from the toy set as a finite data set (`toy`; 0: its density).
+        pub samples: u64 = count(0, 0).physics(),
+        /// Gaussian kernel standard deviation of the points' density, a length (0: histogram).
+        pub bandwidth: f64 = non_negative(0.0).physics(),
+        /// Fraction of the points kept out of the density, in `[0, 1)`.
+        pub holdout: f64 = custom(Ty::Float, read_holdout).physics(),
+        /// Seed of the held-out choice and of the toy draws.
+        pub seed: u64 = count(0, 0).physics(),
+        /// Dark is mass (`image`).
+        pub invert: bool = flag(false).physics(),
+        /// Where the image lies, `[x_min, x_max, y_min, y_max]` (`image`; empty: the domain).
+        pub extent: Vec<f64> = custom(Ty::FloatArray, read_extent).physics(),
         /// Mixture components (`gaussian_mixture`; empty otherwise).
         pub components: Vec<ComponentConfig> = custom(Ty::TableArray, read_components).physics(),
     }
@@ -76,6 +97,71 @@ fn read_file(i: &Sec, key: &str) -> Result<Option<PathBuf>, ConfigError> {
         Some(f) => Ok(Some(PathBuf::from(f))),
         None => Ok(None),
     }
+}
+
+/// `initial.name`: a toy set's name, required for `toy` (checked with the kind).
+fn read_toy_name(i: &Sec, key: &str) -> Result<Option<ToyName>, ConfigError> {
+    i.name::<ToyName>(key)
+}
+
+/// `initial.holdout`: a fraction in `[0, 1)`, 0 when absent.
+fn read_holdout(i: &Sec, key: &str) -> Result<f64, ConfigError> {
+    let q = i.float(key)?.unwrap_or(0.0);
+    if !(0.0..1.0).contains(&q) {
+        let msg = format!("must be a fraction in [0, 1), got {}", fmt_f64(q));
+        return Err(i.err(key, msg));
+    }
+    Ok(q)
+}
+
+/// `initial.extent`: `[x_min, x_max, y_min, y_max]` with `x_min < x_max`, `y_min < y_max`;
+/// empty when absent (the whole domain; containment is checked against `grid.half_width`
+/// by [`check_dims`]).
+fn read_extent(i: &Sec, key: &str) -> Result<Vec<f64>, ConfigError> {
+    let Some(e) = i.floats(key)? else {
+        return Ok(Vec::new());
+    };
+    if e.len() != 4 || !(e[0] < e[1] && e[2] < e[3]) {
+        let msg = format!(
+            "must be [x_min, x_max, y_min, y_max] with x_min < x_max and y_min < y_max, got {}",
+            fmt_floats(&e)
+        );
+        return Err(i.err(key, msg));
+    }
+    Ok(e)
+}
+
+/// The `[initial]` rules that need `grid`: a toy set lives in its dimension, an image in 2D,
+/// inside the domain; fills the default extent (the domain). Called by `config/validate.rs`.
+pub(in crate::config) fn check_dims(
+    init: &mut InitialConfig,
+    i: &Sec,
+    dim: usize,
+    half_width: f64,
+) -> Result<(), ConfigError> {
+    if let (InitialKind::Toy, Some(name)) = (init.kind, init.name) {
+        if name.dim() != dim {
+            let msg = format!("\"{name}\" is a {}D set but grid.dim = {dim}", name.dim());
+            return Err(i.err("name", msg));
+        }
+    }
+    if init.kind == InitialKind::Image {
+        if dim != 2 {
+            return Err(i.err("kind", format!("\"image\" needs grid.dim = 2, got {dim}")));
+        }
+        let l = half_width;
+        if init.extent.is_empty() {
+            init.extent = vec![-l, l, -l, l];
+        } else if init.extent.iter().any(|x| x.abs() > l) {
+            let msg = format!(
+                "{} reaches beyond the domain [-{l}, {l}]^2 (grid.half_width = {l})",
+                fmt_floats(&init.extent),
+                l = fmt_f64(l),
+            );
+            return Err(i.err("extent", msg));
+        }
+    }
+    Ok(())
 }
 
 /// `initial.components`: a non-empty array of tables; empty when absent.
@@ -140,8 +226,26 @@ fn check_kind_keys(init: &InitialConfig, i: &Sec) -> Result<(), ConfigError> {
         i.required("width", init.width, &needed)?;
     }
     if uses(kind, "file") {
-        let what = format!("a CSV of sample coordinates {needed}");
-        i.required("file", init.file.as_ref(), &what)?;
+        let what = match kind {
+            InitialKind::Image => "a PNG image",
+            _ => "a CSV of sample coordinates",
+        };
+        i.required("file", init.file.as_ref(), &format!("{what} {needed}"))?;
+    }
+    if uses(kind, "name") {
+        i.required(
+            "name",
+            init.name,
+            &format!("(one of {}) {needed}", ToyName::names().join(", ")),
+        )?;
+    }
+    if kind == InitialKind::Toy && init.samples == 0 {
+        for key in ["bandwidth", "holdout"] {
+            if i.has(key) {
+                let msg = "needs initial.samples > 0 (the toy's density is used as it is)";
+                return Err(i.err(key, msg));
+            }
+        }
     }
     Ok(())
 }
@@ -151,6 +255,7 @@ mod tests {
     use std::path::PathBuf;
 
     use crate::config::testing::*;
+    use crate::initial::toy::ToyName;
     use crate::initial::InitialKind;
 
     #[test]
@@ -260,6 +365,11 @@ mod tests {
             "initial.centre=[0, 0]",
             "initial.width=1",
             "initial.file=a.csv",
+            "initial.name=rings",
+            "initial.bandwidth=0.1",
+            "initial.holdout=0.1",
+            "initial.extent=[0, 1, 0, 1]",
+            "initial.invert=true",
         ] {
             let e = set_err(spec);
             assert!(e.message.contains("is not used by kind"), "{e}");
@@ -275,5 +385,103 @@ mod tests {
             "initial.components",
             &["is not used by kind = \"disc\""],
         );
+    }
+
+    const POINTS: &str = "[grid]\nn = 5\n[model]\nmass = 1\n[initial]\nkind = \"points\"\n\
+                          file = \"p.csv\"\n[time]\nt_end = 1\n";
+
+    #[test]
+    fn points_bandwidth_holdout_seed() {
+        let c = ok(POINTS, &[]);
+        assert_eq!(
+            (c.initial.bandwidth, c.initial.holdout, c.initial.seed),
+            (0.0, 0.0, 0)
+        );
+        let c = ok(
+            POINTS,
+            &[
+                "initial.bandwidth=0.2",
+                "initial.holdout=0.25",
+                "initial.seed=9",
+            ],
+        );
+        assert_eq!(
+            (c.initial.bandwidth, c.initial.holdout, c.initial.seed),
+            (0.2, 0.25, 9)
+        );
+        let e = err(POINTS, &["initial.holdout=1"]);
+        assert_err(&e, "initial.holdout", &["[0, 1)", "got 1"]);
+        let e = err(POINTS, &["initial.holdout=-0.1"]);
+        assert_err(&e, "initial.holdout", &["[0, 1)"]);
+        let e = err(POINTS, &["initial.bandwidth=-1"]);
+        assert_err(&e, "initial.bandwidth", &[">= 0"]);
+        let e = err(POINTS, &["initial.name=rings"]);
+        assert_err(&e, "initial.name", &["is not used by kind = \"points\""]);
+    }
+
+    #[test]
+    fn toy_keys() {
+        let toy = POINTS
+            .replace("\"points\"", "\"toy\"")
+            .replace("file = \"p.csv\"", "name = \"two_moons\"");
+        let c = ok(&toy, &[]);
+        assert_eq!(c.initial.kind, InitialKind::Toy);
+        assert_eq!(c.initial.name, Some(ToyName::TwoMoons));
+        assert_eq!((c.initial.scale, c.initial.samples), (1.0, 0));
+        let c = ok(
+            &toy,
+            &[
+                "initial.samples=500",
+                "initial.holdout=0.2",
+                "initial.scale=1.5",
+            ],
+        );
+        assert_eq!(
+            (c.initial.samples, c.initial.holdout, c.initial.scale),
+            (500, 0.2, 1.5)
+        );
+        let e = err(&toy, &["initial.name=moons"]);
+        assert_err(&e, "initial.name", &["two_moons", "checkerboard"]);
+        let e = err(&toy.replace("name = \"two_moons\"\n", ""), &[]);
+        assert_err(&e, "initial.name", &["is required", "pinwheel"]);
+        let e = err(&toy, &["initial.bandwidth=0.1"]);
+        assert_err(&e, "initial.bandwidth", &["initial.samples > 0"]);
+        let e = err(&toy, &["grid.dim=1"]);
+        assert_err(&e, "initial.name", &["2D set but grid.dim = 1"]);
+        let c = ok(&toy, &["grid.dim=1", "initial.name=two_bumps"]);
+        assert_eq!(c.initial.name, Some(ToyName::TwoBumps));
+        let e = err(&toy, &["initial.file=a.csv"]);
+        assert_err(&e, "initial.file", &["is not used by kind = \"toy\""]);
+    }
+
+    #[test]
+    fn image_keys() {
+        let image = POINTS
+            .replace("\"points\"", "\"image\"")
+            .replace("p.csv", "a.png");
+        let c = ok(&image, &[]);
+        assert_eq!(c.initial.kind, InitialKind::Image);
+        assert_eq!(c.initial.file, Some(PathBuf::from("/runs/cfg/a.png")));
+        assert!(!c.initial.invert);
+        let l = c.grid.half_width;
+        assert_eq!(c.initial.extent, vec![-l, l, -l, l]);
+        let c = ok(
+            &image,
+            &["initial.extent=[-1, 2, -3, 0.5]", "initial.invert=true"],
+        );
+        assert_eq!(c.initial.extent, vec![-1.0, 2.0, -3.0, 0.5]);
+        assert!(c.initial.invert);
+        let e = err(&image, &["initial.extent=[1, -1, 0, 1]"]);
+        assert_err(&e, "initial.extent", &["x_min < x_max"]);
+        let e = err(&image, &["initial.extent=[0, 1, 0]"]);
+        assert_err(&e, "initial.extent", &["[x_min, x_max, y_min, y_max]"]);
+        let e = err(&image, &["initial.extent=[0, 1, 0, 100]"]);
+        assert_err(&e, "initial.extent", &["beyond the domain"]);
+        let e = err(&image, &["grid.dim=1"]);
+        assert_err(&e, "initial.kind", &["grid.dim = 2"]);
+        let e = err(&image.replace("file = \"a.png\"\n", ""), &[]);
+        assert_err(&e, "initial.file", &["is required", "PNG"]);
+        let e = err(&image, &["initial.holdout=0.1"]);
+        assert_err(&e, "initial.holdout", &["is not used by kind = \"image\""]);
     }
 }

@@ -17,6 +17,7 @@ pub use checkpoint::{CheckpointConfig, Usr1Action};
 pub use decomposition::DecompositionConfig;
 pub use filter::{FilterConfig, DEFAULT_FILTER_VARIANTS};
 pub use grid::GridConfig;
+pub(super) use initial::check_dims as check_initial_dims;
 pub use initial::{ComponentConfig, InitialConfig};
 pub use model::{MassSpec, ModelConfig};
 pub use output::OutputConfig;

@@ -1,0 +1,409 @@
+//! Initial densities, always normalised to the requested mass.
+//!
+//! A density `g` is evaluated at the cell centres (`gaussian_mixture`, `disc`, `ring`) or
+//! averaged over the cells as separable blobs ([`deposit`]: the `toy` sets of [`toy`], the
+//! pixels of an `image` ([`image`]), the `points` as a histogram or a Gaussian kernel density)
+//! and scaled to `f = m g / (h^d sum_global g)`. The normaliser is summed in one global order
+//! on every rank, so the initial field, like every later one, is bit-identical for any rank
+//! count.
+//!
+//! # Points: histogram, kernel density, held-out points
+//!
+//! With `bandwidth = b > 0` every training point is a Gaussian `N(p, b^2 I)` averaged over the
+//! cells (the kernel density estimate, cut at `8 b`); `b = 0` is the histogram (one count in
+//! the cell containing the point). `holdout = q` keeps `round(q N)` of the `N` points, chosen
+//! by a partial Fisher–Yates shuffle keyed by `initial.seed` ([`split_holdout`]), out of `f0`:
+//! the sample report of `nlfp generate` measures the generated samples against them
+//! ([`crate::samplers::quality`]).
+
+pub mod deposit;
+pub mod image;
+pub mod toy;
+
+use crate::decomp::{Block, ProcessGrid};
+use crate::field::Field;
+use crate::mesh::Mesh;
+use crate::names::named_enum;
+use crate::physics::ou::GaussianMixture;
+use crate::random;
+use deposit::{deposit, Blob, Profile};
+use image::Image;
+use toy::ToyName;
+
+named_enum! {
+    /// The family of the initial density, selected by `initial.kind` (the data of each is in
+    /// [`InitialShape`]).
+    pub enum InitialKind {
+        /// A weighted sum of isotropic Gaussians (`initial.components`).
+        GaussianMixture = "gaussian_mixture",
+        /// A uniform disc (an interval in 1D) of `radius` around `centre`.
+        Disc = "disc",
+        /// A Gaussian ring of `radius` and thickness `width` around `centre` (two bumps in 1D).
+        Ring = "ring",
+        /// Samples read from the CSV `file` (or drawn from a toy set): a histogram or a kernel
+        /// density, with points held out.
+        Points = "points",
+        /// A toy data set of the generative-model literature ([`toy`]).
+        Toy = "toy",
+        /// A PNG image as a 2D density ([`image`]).
+        Image = "image",
+    }
+}
+
+/// A list of points `[x, y]` (`y = 0` in 1D).
+pub type Points = Vec<[f64; 2]>;
+
+/// The training and the held-out points.
+pub type PointSets<'a> = (&'a [[f64; 2]], &'a [[f64; 2]]);
+
+/// The shape of the initial density (mass is applied separately).
+#[derive(Clone, Debug)]
+pub enum InitialShape {
+    /// Sum of isotropic Gaussians with the given weights, means and standard deviations.
+    GaussianMixture(GaussianMixture),
+    /// Indicator of the disc (1D: interval) `|x - centre| <= radius`, sampled at cell centres.
+    Disc {
+        /// Centre `[x, y]` (`y` ignored in 1D).
+        centre: [f64; 2],
+        /// Radius.
+        radius: f64,
+    },
+    /// Gaussian ring `exp(-(|x - centre| - radius)^2 / (2 width^2))`.
+    Ring {
+        /// Centre.
+        centre: [f64; 2],
+        /// Ring radius.
+        radius: f64,
+        /// Ring thickness (standard deviation across the ring).
+        width: f64,
+    },
+    /// Training points as a histogram (`bandwidth = 0`) or a Gaussian kernel density; the
+    /// held-out points do not enter the density.
+    Points {
+        /// The points of `f0`.
+        train: Vec<[f64; 2]>,
+        /// The points kept out of `f0` (for the sample report).
+        held: Vec<[f64; 2]>,
+        /// Kernel standard deviation (a length; 0: histogram).
+        bandwidth: f64,
+    },
+    /// A toy set at `scale` times its usual coordinates ([`toy`]).
+    Toy {
+        /// Which set.
+        name: ToyName,
+        /// Factor on every coordinate.
+        scale: f64,
+    },
+    /// A decoded image on `extent = [x_min, x_max, y_min, y_max]` ([`image`]).
+    Image {
+        /// The pixel values.
+        image: Image,
+        /// Where the image lies.
+        extent: [f64; 4],
+    },
+}
+
+impl InitialShape {
+    /// Unnormalised density at `x`.
+    fn value(&self, dim: usize, x: [f64; 2]) -> f64 {
+        let dist = |c: [f64; 2]| {
+            let dx = x[0] - c[0];
+            let dy = if dim == 2 { x[1] - c[1] } else { 0.0 };
+            (dx * dx + dy * dy).sqrt()
+        };
+        match self {
+            InitialShape::GaussianMixture(g) => g.density(x),
+            InitialShape::Disc { centre, radius } => f64::from(u8::from(dist(*centre) <= *radius)),
+            InitialShape::Ring {
+                centre,
+                radius,
+                width,
+            } => {
+                let s = (dist(*centre) - radius) / width;
+                (-0.5 * s * s).exp()
+            }
+            _ => unreachable!("blob shapes are deposited"),
+        }
+    }
+
+    /// The density of total mass `mass` on the whole grid, global row-major (every rank that
+    /// calls computes all of it, in global order).
+    pub fn global(&self, mesh: &Mesh, mass: f64) -> Result<Vec<f64>, String> {
+        let whole = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let mut f = Field::zeros(whole.ny, whole.nx);
+        self.fill(mesh, &whole, mass, &mut f)?;
+        Ok(f.interior().iter().copied().collect())
+    }
+
+    /// Fills the owned cells of `field` (block `block` of `mesh`) with the density of total
+    /// mass `mass`.
+    pub fn fill(
+        &self,
+        mesh: &Mesh,
+        block: &Block,
+        mass: f64,
+        field: &mut Field,
+    ) -> Result<(), String> {
+        let (nx, ny) = (mesh.nx(), mesh.ny());
+        let mut owned = field.interior_mut();
+        owned.fill(0.0);
+        let total = match self.blobs(mesh)? {
+            Some(blobs) => deposit(mesh, block, &blobs, &mut owned),
+            _ => {
+                let mut total = 0.0;
+                for iy in 0..ny {
+                    for ix in 0..nx {
+                        let g = self.value(mesh.dim, mesh.cell_centre(iy, ix));
+                        total += g;
+                        if block.owns(iy, ix) {
+                            owned[[iy - block.y0, ix - block.x0]] = g;
+                        }
+                    }
+                }
+                total
+            }
+        };
+        if !(total > 0.0 && total.is_finite()) {
+            if let InitialShape::Points { .. } | InitialShape::Image { .. } = self {
+                return Err(format!(
+                    "the initial density has no mass inside the domain [-{L}, {L}]^{} \
+                     (normaliser {total})",
+                    mesh.dim,
+                    L = mesh.half_width
+                ));
+            }
+            return Err(format!(
+                "the initial density is zero on every cell centre of the grid (normaliser {total}); \
+                 make the shape wider or the grid finer"
+            ));
+        }
+        let scale = mass / (total * mesh.cell_volume());
+        owned.mapv_inplace(|g| g * scale);
+        Ok(())
+    }
+
+    /// The shape as blobs ([`deposit`]), `None` for the shapes evaluated at cell centres.
+    /// Points outside the domain are an error naming the first one.
+    pub fn blobs(&self, mesh: &Mesh) -> Result<Option<Vec<Blob>>, String> {
+        Ok(Some(match self {
+            InitialShape::Points {
+                train, bandwidth, ..
+            } => {
+                let l = mesh.half_width;
+                let inside = |x: f64| (-l..=l).contains(&x);
+                if let Some(k) = train
+                    .iter()
+                    .position(|p| !(inside(p[0]) && (mesh.dim == 1 || inside(p[1]))))
+                {
+                    return Err(format!(
+                        "sample {} at {:?} lies outside the domain [-{l}, {l}]^{}",
+                        k + 1,
+                        &train[k][..mesh.dim],
+                        mesh.dim,
+                    ));
+                }
+                let b = *bandwidth;
+                let axis = |c: f64| {
+                    if b > 0.0 {
+                        Profile::Gauss { c, s: b }
+                    } else {
+                        Profile::Cell(c)
+                    }
+                };
+                train
+                    .iter()
+                    .map(|p| Blob {
+                        weight: 1.0,
+                        x: axis(p[0]),
+                        y: axis(p[1]),
+                    })
+                    .collect()
+            }
+            InitialShape::Toy { name, scale } => {
+                name.blobs().into_iter().map(|b| b.scaled(*scale)).collect()
+            }
+            InitialShape::Image { image, extent } => image.blobs(*extent),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The held-out points (`points` with `holdout > 0`; empty otherwise).
+    pub fn held_out(&self) -> Option<PointSets<'_>> {
+        match self {
+            InitialShape::Points { train, held, .. } if !held.is_empty() => Some((train, held)),
+            _ => None,
+        }
+    }
+}
+
+/// Splits `points` into the training points and `round(fraction N)` held-out points chosen by
+/// a partial Fisher–Yates shuffle keyed by `seed`; both keep the order of `points`. With
+/// `fraction > 0` each part must get at least one point.
+pub fn split_holdout(
+    points: Vec<[f64; 2]>,
+    fraction: f64,
+    seed: u64,
+) -> Result<(Points, Points), String> {
+    let n = points.len();
+    if fraction <= 0.0 {
+        return Ok((points, Vec::new()));
+    }
+    let k = (fraction * n as f64).round() as usize;
+    if k == 0 || k >= n {
+        return Err(format!(
+            "holdout = {fraction} of {n} points leaves {k} held out and {} for the density; \
+             both need at least one",
+            n.saturating_sub(k)
+        ));
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..k {
+        let r = (random::bits(seed, i as u64, 0x401d) % (n - i) as u64) as usize;
+        idx.swap(i, i + r);
+    }
+    let mut is_held = vec![false; n];
+    idx[..k].iter().for_each(|&i| is_held[i] = true);
+    let (mut train, mut held) = (Vec::with_capacity(n - k), Vec::with_capacity(k));
+    for (p, h) in points.into_iter().zip(is_held) {
+        if h {
+            held.push(p);
+        } else {
+            train.push(p);
+        }
+    }
+    Ok((train, held))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decomp::ProcessGrid;
+
+    #[test]
+    fn mass_is_exact_and_blocks_agree_with_the_single_block() {
+        let mesh = Mesh::new(2, 15, 3.0);
+        let shape = InitialShape::Ring {
+            centre: [0.3, -0.2],
+            radius: 1.0,
+            width: 0.3,
+        };
+        let one = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let mut whole = Field::zeros(one.ny, one.nx);
+        shape.fill(&mesh, &one, 2.5, &mut whole).unwrap();
+        let mass: f64 = whole.interior().sum() * mesh.cell_volume();
+        assert!((mass - 2.5).abs() < 1e-13);
+        let grid = ProcessGrid { px: 2, py: 3 };
+        for r in 0..6 {
+            let b = Block::new(&mesh, grid, r);
+            let mut part = Field::zeros(b.ny, b.nx);
+            shape.fill(&mesh, &b, 2.5, &mut part).unwrap();
+            for j in 0..b.ny {
+                for i in 0..b.nx {
+                    assert_eq!(
+                        part.interior()[[j, i]],
+                        whole.interior()[[b.y0 + j, b.x0 + i]]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn points_are_histogrammed_and_outside_points_rejected() {
+        let mesh = Mesh::new(1, 5, 1.0);
+        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let mut f = Field::zeros(1, 5);
+        let points = |train: Vec<[f64; 2]>| InitialShape::Points {
+            train,
+            held: Vec::new(),
+            bandwidth: 0.0,
+        };
+        let shape = points(vec![[0.0, 0.0], [0.05, 0.0], [-0.9, 0.0], [1.0, 0.0]]);
+        shape.fill(&mesh, &block, 1.0, &mut f).unwrap();
+        let h = mesh.h;
+        let v: Vec<f64> = f.interior().iter().copied().collect();
+        assert_eq!(v, vec![0.25 / h, 0.0, 0.5 / h, 0.0, 0.25 / h]);
+        let bad = points(vec![[0.0, 0.0], [1.5, 0.0]]);
+        let err = bad.fill(&mesh, &block, 1.0, &mut f).unwrap_err();
+        assert!(err.contains("sample 2"), "{err}");
+    }
+
+    /// Bandwidth 0 is the histogram bit for bit; one point with bandwidth `b` is the discrete
+    /// Gaussian `Phi`-differences product of standard deviation `b`, scaled to the mass.
+    #[test]
+    fn kernel_density_of_one_point_is_a_discrete_gaussian() {
+        let mesh = Mesh::new(2, 15, 3.0);
+        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let pts = vec![[0.31, -0.7], [1.1, 0.05], [0.31, -0.69]];
+        let kde = |train: Vec<[f64; 2]>, bandwidth: f64| {
+            let mut f = Field::zeros(15, 15);
+            let shape = InitialShape::Points {
+                train,
+                held: vec![[9.0, 9.0]],
+                bandwidth,
+            };
+            shape.fill(&mesh, &block, 2.0, &mut f).unwrap();
+            f
+        };
+        let hist = kde(pts.clone(), 0.0);
+        let h = mesh.h;
+        for iy in 0..15 {
+            for ix in 0..15 {
+                let count = pts
+                    .iter()
+                    .filter(|p| mesh.locate(p[0]) == Some(ix) && mesh.locate(p[1]) == Some(iy))
+                    .count();
+                let scale = 2.0 / (3.0 * mesh.cell_volume());
+                assert_eq!(hist.interior()[[iy, ix]], count as f64 * scale);
+            }
+        }
+        let b = 0.45;
+        let one = kde(vec![[0.31, -0.7]], b);
+        let phi = |i: usize, c: f64| {
+            let (lo, hi) = (mesh.centre(i) - 0.5 * h, mesh.centre(i) + 0.5 * h);
+            deposit::normal_mass((lo - c) / b, (hi - c) / b)
+        };
+        let total: f64 = (0..15)
+            .map(|iy| (0..15).map(|ix| phi(ix, 0.31) * phi(iy, -0.7)).sum::<f64>())
+            .sum();
+        for iy in 0..15 {
+            for ix in 0..15 {
+                let want = 2.0 * phi(ix, 0.31) * phi(iy, -0.7) / total / (h * h);
+                let got = one.interior()[[iy, ix]];
+                assert!(
+                    (got - want).abs() <= 1e-13 * want,
+                    "{iy} {ix}: {got} {want}"
+                );
+            }
+        }
+        // Mean and variance of the discrete Gaussian: c and b^2 + h^2/12 per axis.
+        let (mut m, mut v) = (0.0, 0.0);
+        for iy in 0..15 {
+            for ix in 0..15 {
+                let p = one.interior()[[iy, ix]] * h * h / 2.0;
+                m += p * mesh.centre(ix);
+                v += p * (mesh.centre(ix) - 0.31).powi(2);
+            }
+        }
+        assert!((m - 0.31).abs() < 1e-6, "{m}");
+        assert!((v - (b * b + h * h / 12.0)).abs() < 1e-5, "{v}");
+    }
+
+    #[test]
+    fn holdout_split_is_seeded_and_complete() {
+        let pts: Vec<[f64; 2]> = (0..10).map(|k| [k as f64, 0.0]).collect();
+        let (train, held) = split_holdout(pts.clone(), 0.3, 5).unwrap();
+        assert_eq!((train.len(), held.len()), (7, 3));
+        let mut all: Vec<f64> = train.iter().chain(&held).map(|p| p[0]).collect();
+        all.sort_by(f64::total_cmp);
+        assert_eq!(all, (0..10).map(f64::from).collect::<Vec<_>>());
+        assert!(held.windows(2).all(|w| w[0][0] < w[1][0]));
+        assert_eq!(split_holdout(pts.clone(), 0.3, 5).unwrap().1, held);
+        assert_ne!(split_holdout(pts.clone(), 0.3, 6).unwrap().1, held);
+        assert_eq!(split_holdout(pts.clone(), 0.0, 5).unwrap().0, pts);
+        let e = split_holdout(pts.clone(), 0.01, 5).unwrap_err();
+        assert!(e.contains("0 held out"), "{e}");
+        let e = split_holdout(pts, 0.99, 5).unwrap_err();
+        assert!(e.contains("0 for the density"), "{e}");
+    }
+}
