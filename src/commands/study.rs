@@ -20,8 +20,8 @@ use crate::io::checkpoint::{self, JobKind};
 use crate::signals::SignalFlags;
 use crate::study::plan::{plan, Job, MassChoice, StudySpec};
 use crate::study::run::{
-    finish, finished_agreed, forget_finished, log_plan, prepare, record_finished, run_groups,
-    Groups,
+    check_resumable, finish, finished_agreed, forget_finished, log_plan, prepare, record_finished,
+    run_groups, Groups,
 };
 use crate::study::table::RunCost;
 use crate::sweep::forward::{MarchEnd, MarchState};
@@ -69,6 +69,15 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     }
     comm.on_root(|| prepare(&dir, &jobs, overwrite || resume))
         .map_err(CommandError::Input)?;
+    if resume {
+        comm.on_root(|| {
+            jobs.iter().zip(&configs).try_for_each(|(job, c)| {
+                let physics = c.physics_fingerprint();
+                check_resumable(&job.dir, &job.dir.join(&c.checkpoint.dir), &physics)
+            })
+        })
+        .map_err(CommandError::Input)?;
+    }
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     if comm.is_root() {
         log_plan(&dir, &points, &jobs, &groups, comm.size());

@@ -91,6 +91,31 @@ pub fn finished(dir: &Path, physics: &str) -> Result<Option<RunCost>, String> {
     Ok(Some(cost))
 }
 
+/// Refuses to resume the run in `dir` under the physics fingerprint `physics` when it
+/// finished, or its newest readable checkpoint in `checkpoints` was written, under other
+/// physics (rank 0's work before any run starts: a refusal is bad input, exit 2, for the whole
+/// study). Unreadable checkpoints are left to the restart selection, which skips them.
+pub fn check_resumable(dir: &Path, checkpoints: &Path, physics: &str) -> Result<(), String> {
+    use crate::io::checkpoint;
+    if finished(dir, physics)?.is_some() {
+        return Ok(());
+    }
+    for (_, path) in checkpoint::list(checkpoints) {
+        if let Ok(state) = checkpoint::read_state(&path) {
+            let differences = checkpoint::physics_differences(&state.physics, physics);
+            if !differences.is_empty() {
+                return Err(format!(
+                    "{}: restart refused: the physics differs from the checkpoint's in {}",
+                    path.display(),
+                    differences.join(", ")
+                ));
+            }
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// [`finished`] as rank 0 of `comm` sees it, the same on every rank. Collective.
 pub fn finished_agreed(comm: &Comm, dir: &Path, physics: &str) -> Result<Option<RunCost>, String> {
     let local = match comm.is_root() {
