@@ -101,8 +101,8 @@ fn particles_stopped_by_sigterm_resume_bit_for_bit_on_other_rank_counts() {
         assert!(err.contains("resuming from"), "{err}");
         for (file, name) in [
             ("final.h5", "f"),
-            ("positions.h5", "positions"),
-            ("positions/pos_000000000040.h5", "positions"),
+            ("positions.h5", "x"),
+            ("positions/pos_000000000040.h5", "x"),
         ] {
             assert_eq!(
                 bits(&dataset(&reference.join(file), name)),
@@ -195,7 +195,7 @@ fn filter_stopped_at_a_cycle_boundary_resumes_to_the_same_results() {
 fn study_config() -> String {
     two_blobs(1, 31, 1.5)
         + "[time]\nt_end = 2.0\ndt_max = 1.0\n[output]\ndiagnostics_every = 1\nprogress_every = 1000.0\n\
-           [study]\nn = [31, 63]\nrefine = false\npictures = false\n"
+           [study]\nn = [31, 63]\nrefine = false\npictures = false\nprofile_fit = [0.0, 2.0]\n"
 }
 
 /// `study.csv` without its wall-time columns.

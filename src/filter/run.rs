@@ -24,6 +24,7 @@ use super::report::{
 use super::smooth::Smoother;
 use super::spectrum::band_energies;
 use crate::comm::gather::{block_of_global, global_on_root};
+use crate::comm::Comm;
 use crate::decomp::ProcessGrid;
 use crate::error::CommandError;
 use crate::field::Field;
@@ -59,8 +60,9 @@ impl Progress {
         self.blocks.iter().map(|b| b.len() as u64).sum()
     }
 
-    /// The checkpoint datasets (besides `f`, the last block).
-    fn save(&self) -> Saved {
+    /// The checkpoint datasets (besides `f`, the last block); the reports are rank 0's (its
+    /// wall times). Collective.
+    fn save(&self, comm: &Comm) -> Saved {
         let mut saved = Saved::default();
         let mut reports = Vec::new();
         for (v, (blocks, rs)) in self.blocks.iter().zip(&self.reports).enumerate() {
@@ -79,6 +81,7 @@ impl Progress {
                 ]);
             }
         }
+        let reports = crate::io::checkpoint::rank0_values(comm, &reports);
         saved.small.push(("cycle_reports".into(), reports));
         saved
     }
@@ -208,7 +211,7 @@ impl FilterRun<'_> {
                     let done = progress.done();
                     let requests = ck.poll_agreed(done, done, done);
                     if requests.checkpoint {
-                        ck.write_at(done, PHASE, &g, &MarchState::start(), &[], &progress.save())
+                        ck.write_at(done, PHASE, &g, &MarchState::start(), &[], &progress.save(comm))
                             .map_err(CommandError::Runtime)?;
                         if requests.stop {
                             return Err(CommandError::Requeue(ck.stopped_message()));

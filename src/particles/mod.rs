@@ -174,11 +174,8 @@ pub fn all_in_id_order(comm: &crate::comm::Comm, particles: &[Particle]) -> Vec<
         .flat_map(|part| part.chunks_exact(3).map(|c| [c[0], c[1], c[2]]))
         .collect();
     all.sort_by(|a, b| a[0].total_cmp(&b[0]));
-    let bytes: Vec<u8> = all.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-    comm.broadcast_bytes(bytes)
-        .chunks_exact(8)
-        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect()
+    let all: Vec<f64> = all.into_iter().flatten().collect();
+    crate::io::checkpoint::rank0_values(comm, &all)
 }
 
 /// The particles of `id, x, y` triples ([`all_in_id_order`]) that `ownership` gives to the

@@ -131,6 +131,17 @@ impl Saved {
     }
 }
 
+/// Rank 0's `values` on every rank: a small dataset of a checkpoint must be the same on every
+/// rank (its checksum is verified on load), so values only rank 0 knows, or that differ in
+/// the last bits between ranks (wall times), are agreed this way. Collective.
+pub fn rank0_values(comm: &crate::comm::Comm, values: &[f64]) -> Vec<f64> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    comm.broadcast_bytes(bytes)
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
 /// File name of the checkpoint of `step`.
 pub fn file_name(step: u64) -> String {
     super::step_file(PREFIX, step)
