@@ -271,3 +271,85 @@ fn overwrite_never_deletes_what_is_not_the_runs_and_runs_do_not_share_checkpoint
     );
     assert!(!d.join("b").join("final.h5").exists());
 }
+
+/// The `disk` and `recompute` trajectory stores continue too: stopped on 2 ranks in either
+/// phase, resumed on 3 and on 1, the results equal an uninterrupted run's bit for bit (the
+/// recompute store writes its kept states and the last one into the forward checkpoints; the
+/// disk store keeps its scratch file and checks it on restart).
+#[test]
+fn generate_with_the_disk_and_recompute_stores_resumes_bit_for_bit() {
+    let dir = tempdir();
+    let d = dir.path();
+    for store in ["disk", "recompute"] {
+        let config = config() + &format!("store = \"{store}\"\n");
+        let reference = generate(d, &format!("ref_{store}"), &config, 2, &[]);
+        let cfg = write(d, &format!("{store}.toml"), &config);
+        for (at, phase, np) in [(45, "forward", 3), (150, "reverse", 1)] {
+            let out = d.join(format!("{store}_{at}"));
+            let out_s = out.to_string_lossy().into_owned();
+            let signal = format!("TERM@{at}");
+            let args = generate_args(&cfg, &out_s, &[]);
+            let res = mpirun(2, &[("NLFP_TEST_SIGNAL", &signal)], &args);
+            assert_eq!(
+                res.status.code(),
+                Some(75),
+                "{store} {phase}: {}",
+                stderr(&res)
+            );
+            let args = generate_args(&cfg, &out_s, &["--restart", "auto"]);
+            let res = mpirun(np, &[], &args);
+            let err = stderr(&res);
+            assert!(res.status.success(), "{store} {phase} on {np}: {err}");
+            assert!(err.contains("resuming from"), "{err}");
+            assert_same_results(
+                &reference,
+                &out,
+                &format!("{store}, {phase} stop, {np} ranks"),
+            );
+        }
+    }
+}
+
+/// The implicit stepper's own state (its step controller) is in the forward checkpoints: a run
+/// stopped in the forward phase and resumed on the same rank count equals the uninterrupted
+/// one bit for bit (on another rank count it agrees to the solver tolerance only).
+#[test]
+fn generate_with_the_implicit_stepper_resumes_bit_for_bit_on_the_same_ranks() {
+    let dir = tempdir();
+    let d = dir.path();
+    let config = config().replace(
+        "[time]\n",
+        "[time]\nstepper = \"implicit\"\ndt_max = 0.05\n",
+    );
+    let reference = generate(d, "ref", &config, 2, &[]);
+    let steps = nlfp::io::hdf5::read_field(&reference.join("terminal.h5"))
+        .unwrap()
+        .step;
+    assert!(steps > 6, "{steps} forward steps");
+    let cfg = write(d, "implicit.toml", &config);
+    let out = d.join("stop");
+    let out_s = out.to_string_lossy().into_owned();
+    let res = mpirun(
+        2,
+        &[("NLFP_TEST_SIGNAL", "TERM@5")],
+        &generate_args(&cfg, &out_s, &[]),
+    );
+    let err = stderr(&res);
+    assert_eq!(res.status.code(), Some(75), "{err}");
+    assert!(err.contains("generate forward"), "{err}");
+    let res = mpirun(2, &[], &generate_args(&cfg, &out_s, &["--restart", "auto"]));
+    let err = stderr(&res);
+    assert!(res.status.success(), "{err}");
+    for (file, name) in [
+        ("reconstruction.h5", "f"),
+        ("terminal.h5", "f"),
+        ("samples.h5", "samples"),
+        ("samples_sde.h5", "samples"),
+    ] {
+        assert_eq!(
+            bits(&dataset(&reference.join(file), name)),
+            bits(&dataset(&out.join(file), name)),
+            "implicit: {file}"
+        );
+    }
+}

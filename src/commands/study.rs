@@ -73,7 +73,11 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
         comm.on_root(|| {
             jobs.iter().zip(&configs).try_for_each(|(job, c)| {
                 let physics = c.physics_fingerprint();
-                check_resumable(&job.dir, &job.dir.join(&c.checkpoint.dir), &physics)
+                let ckpts = job.dir.join(&c.checkpoint.dir);
+                if check_resumable(&job.dir, &ckpts, &physics)? {
+                    log::info!("study {}: finished before, kept", job.name);
+                }
+                Ok(())
             })
         })
         .map_err(CommandError::Input)?;
@@ -179,9 +183,6 @@ fn run_job(
     if resume {
         let done = finished_agreed(comm, &job.dir, &physics).map_err(CommandError::Input)?;
         if let Some(cost) = done {
-            if comm.is_root() {
-                log::info!("study {}: finished before, kept", job.name);
-            }
             return Ok(Some(cost));
         }
     }

@@ -211,8 +211,15 @@ impl FilterRun<'_> {
                     let done = progress.done();
                     let requests = ck.poll_agreed(done, done, done);
                     if requests.checkpoint {
-                        ck.write_at(done, PHASE, &g, &MarchState::start(), &[], &progress.save(comm))
-                            .map_err(CommandError::Runtime)?;
+                        ck.write_at(
+                            done,
+                            PHASE,
+                            &g,
+                            &MarchState::start(),
+                            &[],
+                            &progress.save(comm),
+                        )
+                        .map_err(CommandError::Runtime)?;
                         if requests.stop {
                             return Err(CommandError::Requeue(ck.stopped_message()));
                         }

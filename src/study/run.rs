@@ -95,10 +95,11 @@ pub fn finished(dir: &Path, physics: &str) -> Result<Option<RunCost>, String> {
 /// finished, or its newest readable checkpoint in `checkpoints` was written, under other
 /// physics (rank 0's work before any run starts: a refusal is bad input, exit 2, for the whole
 /// study). Unreadable checkpoints are left to the restart selection, which skips them.
-pub fn check_resumable(dir: &Path, checkpoints: &Path, physics: &str) -> Result<(), String> {
+/// Returns whether the run finished (it is kept).
+pub fn check_resumable(dir: &Path, checkpoints: &Path, physics: &str) -> Result<bool, String> {
     use crate::io::checkpoint;
     if finished(dir, physics)?.is_some() {
-        return Ok(());
+        return Ok(true);
     }
     for (_, path) in checkpoint::list(checkpoints) {
         if let Ok(state) = checkpoint::read_state(&path) {
@@ -113,7 +114,7 @@ pub fn check_resumable(dir: &Path, checkpoints: &Path, physics: &str) -> Result<
             break;
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// [`finished`] as rank 0 of `comm` sees it, the same on every rank. Collective.
