@@ -39,11 +39,27 @@ pub enum Command {
     /// Run a condensation study: the Cartesian product of the lists in the config's [study]
     /// section, each run a forward sweep into OUT/runs/<name>/ (plus a refined companion for
     /// supercritical runs), summarised in OUT/study.csv and OUT/study.md.
-    Study(RunOutArgs),
+    Study {
+        /// Config, overrides and output directory.
+        #[command(flatten)]
+        run: RunOutArgs,
+        /// `auto`: continue an interrupted study: finished runs are kept, interrupted ones go on
+        /// from their newest checkpoint, the others start (the only value accepted).
+        #[arg(long, value_name = "auto|PATH")]
+        restart: Option<String>,
+    },
     /// Run the interacting particle system (the microscopic model whose mean-field limit is the
     /// forward PDE): particles drawn from the initial density, pushed to `time.t_end`; writes the
     /// deposited density (same layout as `forward`), diagnostics and particle positions.
-    Particles(RunOutArgs),
+    Particles {
+        /// Config, overrides and output directory.
+        #[command(flatten)]
+        run: RunOutArgs,
+        /// Continue from a checkpoint: `auto` = the newest valid one in the checkpoint directory
+        /// (or from t = 0 when there is none yet), or the path of a checkpoint file.
+        #[arg(long, value_name = "auto|PATH")]
+        restart: Option<String>,
+    },
     /// Generate: forward from the data to T recording the trajectory, then the reverse sweep
     /// from the start state of `reverse.start` (default: the data-independent asymptotic state)
     /// back to t = 0. Checkpoints in both phases (SIGTERM: checkpoint and exit 75).
@@ -60,7 +76,15 @@ pub enum Command {
     /// `[filter]`) through `filter.cycles` forward–reverse cycles, for every reverse variant of
     /// `filter.variant`; reports the L1 distance to the clean density, total variation, mass, min
     /// and the error spectrum per cycle (filter.csv, filter.md, PNG pictures).
-    Filter(RunOutArgs),
+    Filter {
+        /// Config, overrides and output directory.
+        #[command(flatten)]
+        run: RunOutArgs,
+        /// Continue from a checkpoint: `auto` = the newest valid one in the checkpoint directory
+        /// (or from the start when there is none yet); filter checkpoints at cycle boundaries, or the path of a checkpoint file.
+        #[arg(long, value_name = "auto|PATH")]
+        restart: Option<String>,
+    },
     /// Nonlinear model vs the OU baseline (kappa = 0) on the same data and grid: the horizon T
     /// and the wall time each needs to reconstruct the data to a relative L1 error target.
     Compare {

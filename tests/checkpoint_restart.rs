@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,15 +27,6 @@ max_steps = 120
 [output]
 diagnostics_every = 1
 "#;
-
-fn checkpoints(out: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(out.join("checkpoints"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.extension().is_some_and(|e| e == "h5"));
-    v.sort();
-    v
-}
 
 /// Test 1: 2N steps == N steps + checkpoint + restart + N steps, bit for bit, on the same rank
 /// count and from 4 ranks onto 3 and onto 1; the diagnostics continue without a gap.

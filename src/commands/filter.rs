@@ -1,4 +1,4 @@
-//! `nlfp filter CONFIG [--out DIR] [--overwrite]`: density filtering by successive
+//! `nlfp filter CONFIG [--out DIR] [--overwrite] [--restart auto|PATH]`: density filtering by successive
 //! forward–reverse cycles (issue 7; [`crate::filter`]).
 //!
 //! The clean density is the `[initial]` one; the noisy one adds the seeded noise of `[filter]`
@@ -12,6 +12,10 @@
 //! pictures `density.png` (1D) or `density_*.png` (2D heat maps) of the recommended variant
 //! (`score` when run, see [`crate::filter::report::Study::recommended`]), `error.png` and
 //! `spectrum.png`.
+//!
+//! Checkpoints at cycle boundaries (`[checkpoint]`, SIGUSR1/SIGTERM, exit 75; job `filter`,
+//! [`crate::filter::run`]); `--restart auto|PATH` continues from one, on any rank count. The
+//! `[filter]` keys but `cycles` join the physics fingerprint of these checkpoints.
 
 use super::setup::RunSetup;
 use super::CommandError;
@@ -20,19 +24,56 @@ use crate::comm::Comm;
 use crate::filter::cycle::CycleSettings;
 use crate::filter::noise::NoiseSpec;
 use crate::filter::run::{FilterRun, OUTPUT_FILES};
+use crate::io::checkpoint::{self, JobKind};
 use crate::io::run_dir::DirRules;
+use crate::signals::SignalFlags;
+use crate::sweep::checkpointer::Checkpointer;
 use crate::sweep::forward::MarchControl;
 
 /// Runs the command.
-pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
+pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
+    let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let run = setup.run_dir_for(&args.output);
+    let fc = &setup.config.filter;
+    let variants: Vec<&str> = fc.variants.iter().map(|v| v.name()).collect();
+    let physics = format!(
+        "{}filter.variant = {variants:?}\nfilter.lambda = {:?}\nfilter.smoothing = {:?}\n\
+         filter.noise_kind = {}\nfilter.noise = {:?}\nfilter.seed = {}\nfilter.samples = {}\n",
+        setup.config.physics_fingerprint(),
+        fc.lambda,
+        fc.smoothing,
+        fc.noise_kind.name(),
+        fc.noise,
+        fc.seed,
+        fc.samples
+    );
+    let (policy, t_end) = (setup.checkpoint_policy(), setup.config.time.t_end);
+    let job = JobKind::Filter;
+    let checkpointer = Checkpointer::new(comm, &run, &policy, job, physics, t_end, &signals);
+    let resumed = match &restart {
+        Some(request) => checkpoint::resume(
+            comm,
+            request,
+            checkpointer.dir(),
+            job,
+            checkpointer.physics(),
+            &setup.mesh,
+            &setup.block,
+        )
+        .map_err(CommandError::Input)?,
+        None => None,
+    };
+    let replace = args.output.overwrite || restart.is_some();
+    checkpointer
+        .prepare(resumed.is_some() || !replace)
+        .map_err(CommandError::Input)?;
     let rules = DirRules {
         results: &OUTPUT_FILES,
+        hint: ", continue with --restart auto,",
         ..DirRules::default()
     };
-    run.create(comm, &rules, args.output.overwrite)?;
-    let fc = &setup.config.filter;
+    run.create(comm, &rules, replace)?;
     let march = MarchControl {
         diagnostics_every: u64::MAX,
         progress_every: f64::INFINITY,
@@ -55,7 +96,9 @@ pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
             setup.config.initial.kind.name(),
         ),
     };
-    filter.execute(&run).map(|_| ())
+    filter
+        .execute(&run, Some(checkpointer), resumed)
+        .map(|_| ())
 }
 
 /// The noise of the config.

@@ -25,12 +25,12 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
     match command {
         Command::Check(args) => check::run(comm, &args),
         Command::Forward { run, restart } => forward::run(comm, &run, restart),
-        Command::Study(args) => study::run(comm, &args),
-        Command::Particles(args) => particles::run(comm, &args),
+        Command::Study { run, restart } => study::run(comm, &run, restart),
+        Command::Particles { run, restart } => particles::run(comm, &run, restart),
         Command::Info { file } => info::run(comm, &file),
         Command::Generate { run, restart } => generate::run(comm, &run, restart),
         Command::Plot(args) => plot::run(comm, &args),
-        Command::Filter(args) => filter::run(comm, &args),
+        Command::Filter { run, restart } => filter::run(comm, &run, restart),
         Command::Compare {
             run,
             target,

@@ -1,4 +1,4 @@
-//! `nlfp particles CONFIG [--out DIR] [--overwrite]`: the interacting particle system whose
+//! `nlfp particles CONFIG [--out DIR] [--overwrite] [--restart auto|PATH]`: the interacting particle system whose
 //! mean-field limit is the forward PDE (MODEL.md section 2; see [`crate::particles`]).
 //!
 //! Particle `id` is drawn from the initial density by every rank alike and kept by the rank
@@ -6,6 +6,12 @@
 //! migrate, deposit) writes, into the output directory, `config.toml`, `diagnostics.csv`,
 //! `final.h5`, snapshots, `positions.h5` and `positions/pos_<step>.h5`, checking the particle
 //! count, the id set and the exact mass at every diagnostics row.
+//!
+//! Checkpoints (`[checkpoint]`, SIGUSR1/SIGTERM, exit 75; job `particles`) hold every particle
+//! in id order; `--restart auto|PATH` continues from one on any rank count, bit for bit
+//! ([`crate::particles::march`]). The particle keys (`particles.count`, `dt`, `seed`,
+//! `smoothing`) join the physics fingerprint of these checkpoints: changing one on restart is
+//! refused naming it.
 
 use std::time::Instant;
 
@@ -14,16 +20,21 @@ use super::CommandError;
 use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::diagnostics::DiagnosticsSetup;
+use crate::io::checkpoint::{self, JobKind};
 use crate::io::run_dir::DirRules;
 use crate::io::snapshots::SNAPSHOT_DIR;
 use crate::particles::grid::ParticleGrid;
-use crate::particles::march::{ParticleMarch, Steps, OUTPUT_FILES, POSITIONS_DIR};
+use crate::particles::march::{
+    ParticleMarch, ParticleStart, Steps, OUTPUT_FILES, PARTICLES_DATASET, POSITIONS_DIR,
+};
 use crate::particles::rng::{CounterRng, Stream};
 use crate::particles::sample::draw_owned;
-use crate::particles::Ownership;
+use crate::particles::{owned_of, Ownership};
+use crate::signals::SignalFlags;
+use crate::sweep::checkpointer::Checkpointer;
 
 /// Runs the command.
-pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
+pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
     let input = |msg: String| CommandError::Input(format!("{}: {msg}", setup.config.source));
     let pc = setup.config.particles.clone();
@@ -33,27 +44,86 @@ pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
     let steps = Steps::new(setup.config.time.t_end, pc.dt, setup.config.time.max_steps)
         .map_err(|e| input(format!("particles.dt: {e}")))?;
 
+    let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let run = setup.run_dir_for(&args.output);
+    let physics = format!(
+        "{}particles.count = {}\nparticles.dt = {:?}\nparticles.seed = {}\nparticles.smoothing = {}\n",
+        setup.config.physics_fingerprint(),
+        pc.count,
+        pc.dt,
+        pc.seed,
+        pc.smoothing
+    );
+    let policy = setup.checkpoint_policy();
+    let (job, t_end) = (JobKind::Particles, setup.config.time.t_end);
+    let checkpointer = Checkpointer::new(comm, &run, &policy, job, physics, t_end, &signals);
+    let loaded = match &restart {
+        Some(request) => checkpoint::resume(
+            comm,
+            request,
+            checkpointer.dir(),
+            job,
+            checkpointer.physics(),
+            &setup.mesh,
+            &setup.block,
+        )
+        .map_err(CommandError::Input)?,
+        None => None,
+    };
+    if let Some(l) = loaded.as_ref().filter(|l| l.state.step > steps.steps) {
+        return Err(CommandError::Input(format!(
+            "{}: restart refused: the checkpoint stands at step {}, past the {} steps of this \
+             run (time.t_end / particles.dt, time.max_steps)",
+            l.path.display(),
+            l.state.step,
+            steps.steps
+        )));
+    }
+    let replace = args.output.overwrite || restart.is_some();
+    checkpointer
+        .prepare(loaded.is_some() || !replace)
+        .map_err(CommandError::Input)?;
     let rules = DirRules {
         results: &OUTPUT_FILES,
-        clear: vec![SNAPSHOT_DIR.into(), POSITIONS_DIR.into()],
+        hint: ", continue with --restart auto,",
+        clear: match loaded {
+            None => vec![SNAPSHOT_DIR.into(), POSITIONS_DIR.into()],
+            Some(_) => Vec::new(),
+        },
         ..DirRules::default()
     };
-    run.create(comm, &rules, args.output.overwrite)?;
+    run.create(comm, &rules, replace)?;
 
-    // Particles: every rank draws every id from the same global CDF and keeps its own.
+    // Particles: every rank draws every id from the same global CDF and keeps its own (or
+    // takes its own of a checkpoint's).
     let t0 = Instant::now();
-    let weights = setup.initial_global()?;
-    let particles = draw_owned(
-        &CounterRng::new(pc.seed),
-        Stream::Initial,
-        &weights,
-        &setup.mesh,
-        &Ownership::new(&setup.mesh, setup.grid),
-        setup.block.coords,
-        pc.count,
-    )
-    .map_err(|e| input(format!("initial: {e}")))?;
+    let ownership = Ownership::new(&setup.mesh, setup.grid);
+    let start = match &loaded {
+        Some(l) => {
+            let flat = l.small(PARTICLES_DATASET).map_err(CommandError::Input)?;
+            let particles = owned_of(flat, pc.count, &ownership, setup.block.coords)
+                .map_err(|e| CommandError::Input(format!("{}: {e}", l.path.display())))?;
+            ParticleStart {
+                particles,
+                step: l.state.step,
+            }
+        }
+        None => {
+            let weights = setup.initial_global()?;
+            let particles = draw_owned(
+                &CounterRng::new(pc.seed),
+                Stream::Initial,
+                &weights,
+                &setup.mesh,
+                &ownership,
+                setup.block.coords,
+                pc.count,
+            )
+            .map_err(|e| input(format!("initial: {e}")))?;
+            ParticleStart { particles, step: 0 }
+        }
+    };
+    drop(loaded);
     let draw_time = t0.elapsed();
 
     let mut diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
@@ -89,5 +159,5 @@ pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
         cadence: setup.output_cadence(),
         positions_every: pc.positions_every,
     };
-    march.run(comm, particles)
+    march.run(comm, start, Some(checkpointer))
 }

@@ -2,6 +2,18 @@
 //! its cycles ([`super::cycle`]); the noisy data smoothed directly once per cycle is the
 //! reference ([`super::report::REFERENCE`]). Each density is gathered on rank 0 and measured
 //! against the clean one; rank 0 writes `filter.csv`, `filter.md` and the pictures.
+//!
+//! # Checkpoints (at cycle boundaries)
+//!
+//! With a [`Checkpointer`] (job `filter`, phase `cycle`) a run checkpoints after a cycle when
+//! asked (SIGUSR1/SIGTERM, `checkpoint.every_seconds`, or every `checkpoint.every_steps`
+//! cycles): the current density as `f`, every finished cycle's density (this rank's block, as
+//! fields `cycle_<variant>_<k>`), the progress `[variant index, cycles done]` and the cycle
+//! reports. SIGTERM then ends the run with exit 75; `--restart auto` rebuilds the finished
+//! cycles' rows from the saved densities and goes on with the next cycle, on any rank count.
+//! The tables and `filtered_*.h5` equal an uninterrupted run's but for the wall-time columns
+//! (explicit steppers). The progress counter ([`crate::signals::TEST_SIGNAL_ENV`]) is the
+//! number of cycles done over all variants.
 
 use super::cycle::{run_cycle, CycleReport, CycleSettings, Variant};
 use super::metrics::{total_variation, Metrics};
@@ -12,11 +24,14 @@ use super::report::{
 use super::smooth::Smoother;
 use super::spectrum::band_energies;
 use crate::comm::gather::{block_of_global, global_on_root};
+use crate::comm::Comm;
 use crate::decomp::ProcessGrid;
 use crate::error::CommandError;
 use crate::field::Field;
+use crate::io::checkpoint::{Loaded, Saved};
 use crate::io::run_dir::{RunDir, Stamp};
-use crate::sweep::forward::format_duration;
+use crate::sweep::checkpointer::Checkpointer;
+use crate::sweep::forward::{format_duration, MarchState};
 use crate::sweep::pipeline::Pipeline;
 
 /// Files of a filter run (besides `filtered_<variant>.h5` and the pictures); a directory holding
@@ -28,6 +43,78 @@ pub const OUTPUT_FILES: [&str; 5] = [
     "filter.csv",
     "filter.md",
 ];
+
+/// The phase of a filter checkpoint.
+pub const PHASE: &str = "cycle";
+
+/// Where a resumed filter run stands: the densities of its finished cycles (this rank's
+/// blocks; `blocks[v][k - 1]` after cycle `k` of variant `v`) and their reports.
+struct Progress {
+    blocks: Vec<Vec<Field>>,
+    reports: Vec<Vec<CycleReport>>,
+}
+
+impl Progress {
+    /// Cycles done over all variants.
+    fn done(&self) -> u64 {
+        self.blocks.iter().map(|b| b.len() as u64).sum()
+    }
+
+    /// The checkpoint datasets (besides `f`, the last block); the reports are rank 0's (its
+    /// wall times). Collective.
+    fn save(&self, comm: &Comm) -> Saved {
+        let mut saved = Saved::default();
+        let mut reports = Vec::new();
+        for (v, (blocks, rs)) in self.blocks.iter().zip(&self.reports).enumerate() {
+            for (k, (b, r)) in blocks.iter().zip(rs).enumerate() {
+                saved
+                    .fields
+                    .push((format!("cycle_{v}_{}", k + 1), b.clone()));
+                reports.extend([
+                    v as f64,
+                    (k + 1) as f64,
+                    r.forward_steps as f64,
+                    r.reverse_substeps as f64,
+                    r.start_error,
+                    r.forward_seconds,
+                    r.reverse_seconds,
+                ]);
+            }
+        }
+        let reports = crate::io::checkpoint::rank0_values(comm, &reports);
+        saved.small.push(("cycle_reports".into(), reports));
+        saved
+    }
+
+    /// The progress of a checkpoint of [`Progress::save`] for `variants` variants.
+    fn load(loaded: &mut Loaded, variants: usize) -> Result<Progress, String> {
+        let rows = loaded.small("cycle_reports")?.to_vec();
+        let mut p = Progress {
+            blocks: vec![Vec::new(); variants],
+            reports: vec![Vec::new(); variants],
+        };
+        for r in rows.chunks(7) {
+            let [v, k, steps, substeps, start_error, fs, rs] = r[..] else {
+                return Err("cycle_reports: rows of 7 values expected".into());
+            };
+            let (v, k) = (v as usize, k as usize);
+            if v >= variants || k != p.blocks[v].len() + 1 {
+                return Err(format!(
+                    "cycle_reports: unexpected cycle {k} of variant {v}"
+                ));
+            }
+            p.blocks[v].push(loaded.take_field(&format!("cycle_{v}_{k}"))?);
+            p.reports[v].push(CycleReport {
+                forward_steps: steps as u64,
+                reverse_substeps: substeps as u64,
+                start_error,
+                forward_seconds: fs,
+                reverse_seconds: rs,
+            });
+        }
+        Ok(p)
+    }
+}
 
 /// A filtering study, ready to run.
 pub struct FilterRun<'a> {
@@ -52,8 +139,15 @@ pub struct FilterRun<'a> {
 impl FilterRun<'_> {
     /// Runs every variant and the reference, writing `clean.h5`, `noisy.h5`,
     /// `filtered_<variant>.h5` into `run` and, on rank 0, the tables and pictures; returns the
-    /// study on rank 0 (`None` elsewhere). Collective.
-    pub fn execute(&self, run: &RunDir) -> Result<Option<Study>, CommandError> {
+    /// study on rank 0 (`None` elsewhere). With `checkpoints`, checkpoints at cycle boundaries
+    /// (module doc) and continues from `resumed`; a stop request ends it with
+    /// [`CommandError::Requeue`]. Collective.
+    pub fn execute(
+        &self,
+        run: &RunDir,
+        mut checkpoints: Option<Checkpointer>,
+        resumed: Option<Loaded>,
+    ) -> Result<Option<Study>, CommandError> {
         let p = &self.pipeline;
         let (comm, mesh) = (p.comm, *p.mesh);
         let write = |name: &str, f: &Field| {
@@ -79,8 +173,16 @@ impl FilterRun<'_> {
             metrics: measure(&noisy),
             report: CycleReport::default(),
         };
+        let input = |e: String| CommandError::Input(format!("restart: {e}"));
+        let mut progress = match resumed {
+            Some(mut l) => Progress::load(&mut l, self.variants.len()).map_err(input)?,
+            None => Progress {
+                blocks: vec![Vec::new(); self.variants.len()],
+                reports: vec![Vec::new(); self.variants.len()],
+            },
+        };
         let mut runs = Vec::new();
-        for &v in &self.variants {
+        for (vi, &v) in self.variants.iter().enumerate() {
             let mut g = noisy_block.clone();
             let mut variant = VariantRun {
                 name: v.name().into(),
@@ -93,8 +195,36 @@ impl FilterRun<'_> {
                 variant.densities.push(noisy.clone());
             }
             for k in 1..=self.cycles {
-                let report =
-                    run_cycle(p, self.settings, v, &mut g).map_err(CommandError::Runtime)?;
+                let kept = (k as usize) <= progress.blocks[vi].len();
+                let report = if kept {
+                    g = progress.blocks[vi][k as usize - 1].clone();
+                    progress.reports[vi][k as usize - 1]
+                } else {
+                    let report =
+                        run_cycle(p, self.settings, v, &mut g).map_err(CommandError::Runtime)?;
+                    progress.blocks[vi].push(g.clone());
+                    progress.reports[vi].push(report);
+                    report
+                };
+                let last = vi + 1 == self.variants.len() && k == self.cycles;
+                if let (Some(ck), false, false) = (checkpoints.as_mut(), kept, last) {
+                    let done = progress.done();
+                    let requests = ck.poll_agreed(done, done, done);
+                    if requests.checkpoint {
+                        ck.write_at(
+                            done,
+                            PHASE,
+                            &g,
+                            &MarchState::start(),
+                            &[],
+                            &progress.save(comm),
+                        )
+                        .map_err(CommandError::Runtime)?;
+                        if requests.stop {
+                            return Err(CommandError::Requeue(ck.stopped_message()));
+                        }
+                    }
+                }
                 if let Some(global) = global_on_root(comm, &mesh, self.grid, &g) {
                     let metrics = measure(&global);
                     log::info!(

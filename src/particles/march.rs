@@ -14,6 +14,18 @@
 //! * `positions.h5` (final) and `positions/pos_<step>.h5` (every `positions_every` steps):
 //!   positions in id order ([`crate::io::particles`]).
 //!
+//! # Checkpoints
+//!
+//! With a [`Checkpointer`] (job `particles`, phase `march`) the run checkpoints before a step at
+//! `checkpoint.every_steps`, `every_seconds` and on SIGUSR1/SIGTERM (SIGTERM: then exit 75):
+//! the deposited density as `f`, the step, the step sizes (`t` is their sum in order) and every
+//! particle's `id, x, y` in id order (dataset `particles`, [`super::all_in_id_order`]). Since a
+//! particle's update reads only its id, its position, the step and the deposit of all
+//! particles, a run resumed from it on any rank count writes `final.h5` and `positions.h5`
+//! bit-identical to an uninterrupted run's; `diagnostics.csv` keeps its rows up to the
+//! checkpoint's step and continues (its `wall_seconds`, `imbalance`, `migrated` and
+//! `migration_rounds` depend on the ranks and the clock).
+//!
 //! Every diagnostics row also checks, with exact integer reductions, that the particle count and
 //! the fingerprint of the id set are unchanged and that the deposit holds exactly `N_p 2^32`
 //! units; a violation stops the run with an error.
@@ -29,12 +41,14 @@ use crate::comm::{Comm, Migrator};
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::error::CommandError;
 use crate::field::Field;
+use crate::io::checkpoint::Saved;
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::io::particles::{write_positions, PositionsMeta};
 use crate::io::run_dir::{RunDir, Stamp};
 use crate::io::snapshots::SnapshotWriter;
 use crate::physics::ModelParams;
-use crate::sweep::forward::{format_duration, MarchControl, OutputCadence};
+use crate::sweep::checkpointer::Checkpointer;
+use crate::sweep::forward::{format_duration, MarchControl, MarchState, OutputCadence};
 
 /// Files a particle run writes; an output directory holding any of them is not reused unless
 /// `--overwrite` is given.
@@ -111,6 +125,17 @@ impl Steps {
         })
     }
 
+    /// The march state after `step` steps, as a checkpoint stores it: `step` step sizes `dt`
+    /// and their sum in order as `t` (the time the march uses is [`Steps::time`]).
+    pub fn march_state(&self, step: u64) -> MarchState {
+        let dt_history = vec![self.dt; step as usize];
+        MarchState {
+            t: dt_history.iter().fold(0.0, |t, dt| t + dt),
+            step,
+            dt_history,
+        }
+    }
+
     /// The time after `step` steps.
     pub fn time(&self, step: u64) -> f64 {
         if step == self.planned {
@@ -119,6 +144,20 @@ impl Steps {
             step as f64 * self.dt
         }
     }
+}
+
+/// The phase of a particle checkpoint.
+pub const PHASE: &str = "march";
+
+/// The dataset of a particle checkpoint holding every particle (`id, x, y` in id order).
+pub const PARTICLES_DATASET: &str = "particles";
+
+/// Where a particle run starts.
+pub struct ParticleStart {
+    /// This rank's particles.
+    pub particles: Vec<Particle>,
+    /// The step they stand at: 0 for the particles drawn at `t = 0`, else a checkpoint's.
+    pub step: u64,
 }
 
 /// A particle run, ready to march.
@@ -148,26 +187,39 @@ pub struct ParticleMarch<'a> {
 }
 
 impl ParticleMarch<'_> {
-    /// Marches this rank's `particles` (drawn at `t = 0`) over the time grid, writing every
-    /// output. Collective.
-    pub fn run(&self, comm: &Comm, mut particles: Vec<Particle>) -> Result<(), CommandError> {
+    /// Marches this rank's particles from `start` over the time grid, writing every output
+    /// and, with `checkpoints`, the checkpoints (module doc); a stop request ends the run with
+    /// [`CommandError::Requeue`] after its checkpoint. Collective.
+    pub fn run(
+        &self,
+        comm: &Comm,
+        start: ParticleStart,
+        mut checkpoints: Option<Checkpointer>,
+    ) -> Result<(), CommandError> {
         let run = self.run;
         let (mesh, block) = (run.mesh(), run.block());
+        let (mut particles, first) = (start.particles, start.step);
         let csv = if comm.is_root() {
             let mut header: Vec<&str> = Diagnostics::HEADER.to_vec();
             header.extend_from_slice(&PARTICLE_COLUMNS);
-            Some(
-                CsvWriter::create(&run.join("diagnostics.csv"), &header)
-                    .map_err(CommandError::Fatal)?,
-            )
+            let path = run.join("diagnostics.csv");
+            let csv = match first {
+                0 => CsvWriter::create(&path, &header),
+                _ => CsvWriter::resume_keeping(&path, &header, &|s| s <= first),
+            };
+            Some(csv.map_err(CommandError::Fatal)?)
         } else {
             None
+        };
+        let snapshot_writer = match first {
+            0 => SnapshotWriter::new(),
+            _ => SnapshotWriter::resume(comm, run.path(), first),
         };
         let mut out = Outputs {
             march: self,
             csv,
             expected_fingerprint: id_fingerprint_of_range(self.count),
-            snapshots: SnapshotWriter::new(),
+            snapshots: snapshot_writer,
             migrated: 0,
             rounds: 0,
             start: Instant::now(),
@@ -184,11 +236,13 @@ impl ParticleMarch<'_> {
         // Step 0: no step taken yet, so the last step size is 0 (as in the PDE's output).
         pgrid.deposit(comm, &particles);
         let at = |step: u64, t: f64, dt: f64| Stamp { t, step, dt };
-        out.record(comm, &particles, &pgrid, &mut field, at(0, 0.0, 0.0))?;
-        if snapshots {
+        if first == 0 {
+            out.record(comm, &particles, &pgrid, &mut field, at(0, 0.0, 0.0))?;
+        }
+        if snapshots && first == 0 {
             out.snapshot(comm, &field, at(0, 0.0, 0.0))?;
         }
-        if self.positions_every > 0 {
+        if self.positions_every > 0 && first == 0 {
             out.positions(
                 comm,
                 &particles,
@@ -197,8 +251,28 @@ impl ParticleMarch<'_> {
             )?;
         }
         let mut last_progress = Instant::now();
-        let mut t = 0.0;
-        for step in 1..=steps {
+        let mut t = self.steps.time(first);
+        for step in first + 1..=steps {
+            if let Some(ck) = checkpoints.as_mut() {
+                let taken = step - 1;
+                let requests = ck.poll_agreed(taken, taken - first, taken);
+                if requests.checkpoint {
+                    pgrid.copy_deposit_into(&mut field);
+                    let saved = Saved {
+                        fields: Vec::new(),
+                        small: vec![(
+                            PARTICLES_DATASET.into(),
+                            super::all_in_id_order(comm, &particles),
+                        )],
+                    };
+                    let state = self.steps.march_state(taken);
+                    ck.write(PHASE, &field, &state, &[], &saved)
+                        .map_err(CommandError::Runtime)?;
+                    if requests.stop {
+                        return Err(CommandError::Requeue(ck.stopped_message()));
+                    }
+                }
+            }
             let clock = Instant::now();
             pgrid.smooth(comm);
             let smoothed = Instant::now();
@@ -236,7 +310,7 @@ impl ParticleMarch<'_> {
             {
                 last_progress = Instant::now();
                 let elapsed = out.start.elapsed().as_secs_f64();
-                let eta = elapsed * (steps - step) as f64 / step as f64;
+                let eta = elapsed * (steps - step) as f64 / (step - first) as f64;
                 log::info!(
                     "step {step:>9} / {steps}  t = {t:.6e}  elapsed {}  ETA {}",
                     format_duration(elapsed),

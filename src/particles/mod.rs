@@ -160,6 +160,49 @@ impl Ownership {
     }
 }
 
+/// Every rank's particles in id order, the same on every rank, as `id, x, y` triples (ids are
+/// exact in `f64` below `2^53`): the checkpoint dataset of a particle set, independent of the
+/// rank count that wrote it. Collective.
+pub fn all_in_id_order(comm: &crate::comm::Comm, particles: &[Particle]) -> Vec<f64> {
+    let flat: Vec<f64> = particles
+        .iter()
+        .flat_map(|p| [p.id as f64, p.pos[0], p.pos[1]])
+        .collect();
+    let mut all: Vec<[f64; 3]> = comm
+        .gather_to_root(&flat)
+        .iter()
+        .flat_map(|part| part.chunks_exact(3).map(|c| [c[0], c[1], c[2]]))
+        .collect();
+    all.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let all: Vec<f64> = all.into_iter().flatten().collect();
+    crate::io::checkpoint::rank0_values(comm, &all)
+}
+
+/// The particles of `id, x, y` triples ([`all_in_id_order`]) that `ownership` gives to the
+/// process coordinates `coords`; an error unless there are exactly `count` triples.
+pub fn owned_of(
+    flat: &[f64],
+    count: u64,
+    ownership: &Ownership,
+    coords: (usize, usize),
+) -> Result<Vec<Particle>, String> {
+    if flat.len() as u64 != 3 * count {
+        return Err(format!(
+            "{} values for {count} particles (expected {})",
+            flat.len(),
+            3 * count
+        ));
+    }
+    Ok(flat
+        .chunks_exact(3)
+        .map(|c| Particle {
+            id: c[0] as u64,
+            pos: [c[1], c[2]],
+        })
+        .filter(|p| ownership.coords(p.pos) == coords)
+        .collect())
+}
+
 /// Order-independent fingerprint of a set of particle ids: the wrapping sum of `splitmix64(id)`.
 /// Summed over ranks with an exact integer reduction it equals [`id_fingerprint_of_range`] when
 /// every id is present exactly once (a lost or duplicated particle changes it).

@@ -23,6 +23,18 @@
 //! n steps wall newton krylov` or `k <tab> failed <tab> message`), gathered on rank 0. A run that
 //! fails in a way its group agrees on is reported in its row and the study goes on; a failure
 //! only one rank sees aborts the job, as in `forward`.
+//!
+//! # Stop and resume
+//!
+//! SIGTERM (or SIGUSR1 with `checkpoint.on_usr1 = "stop"`) makes every running run write its
+//! checkpoint (`runs/<name>/checkpoints/`) and stop; its group's later runs are not started,
+//! the table is written with those rows marked, and the study exits 75. A run that ends
+//! writes `runs/<name>/outcome.txt` ([`OUTCOME_FILE`]: its cost line of [`encode`] and its
+//! physics fingerprint). `nlfp study --restart auto` keeps every run whose outcome file and
+//! `final.h5` are there (its physics unchanged, else refused naming the keys), continues every
+//! interrupted run from its newest valid checkpoint and starts the others; the table is rebuilt
+//! from all of them and equals an uninterrupted study's but for the wall-time columns (explicit
+//! steppers: every run is bit-identical on any rank count).
 
 use std::path::Path;
 
@@ -37,6 +49,87 @@ use crate::io;
 use crate::io::run_dir::{check_is_dir, existing, refusal};
 use crate::scheme::SchemeKind;
 use crate::sweep::forward_run::OUTPUT_FILES;
+
+/// The file of a finished run ([`record_finished`]).
+pub const OUTCOME_FILE: &str = "outcome.txt";
+
+/// Records that the run in `dir` ended with `cost` under the physics fingerprint `physics`
+/// (rank 0 of its group; written atomically).
+pub fn record_finished(dir: &Path, cost: &RunCost, physics: &str) -> Result<(), String> {
+    let text = format!("{}{physics}", encode(0, &Ok(*cost)));
+    io::replace_file(&dir.join(OUTCOME_FILE), text.as_bytes())
+}
+
+/// Forgets that the run in `dir` ended (before it runs afresh).
+pub fn forget_finished(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(OUTCOME_FILE));
+}
+
+/// The cost of the finished run in `dir` (`None`: not finished: no outcome file, or no
+/// `final.h5`); an error when it was run with other physics than `physics`, naming the keys.
+pub fn finished(dir: &Path, physics: &str) -> Result<Option<RunCost>, String> {
+    let path = dir.join(OUTCOME_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    if !dir.join("final.h5").is_file() {
+        return Ok(None);
+    }
+    let (line, stored) = text.split_once('\n').unwrap_or((&text, ""));
+    let Some((_, Ok(cost))) = decode(line) else {
+        return Ok(None);
+    };
+    let differences = crate::io::checkpoint::physics_differences(stored, physics);
+    if !differences.is_empty() {
+        return Err(format!(
+            "{}: restart refused: this finished run has other physics than the study now asks \
+             for, in {}; start afresh with --overwrite",
+            path.display(),
+            differences.join(", ")
+        ));
+    }
+    Ok(Some(cost))
+}
+
+/// Refuses to resume the run in `dir` under the physics fingerprint `physics` when it
+/// finished, or its newest readable checkpoint in `checkpoints` was written, under other
+/// physics (rank 0's work before any run starts: a refusal is bad input, exit 2, for the whole
+/// study). Unreadable checkpoints are left to the restart selection, which skips them.
+/// Returns whether the run finished (it is kept).
+pub fn check_resumable(dir: &Path, checkpoints: &Path, physics: &str) -> Result<bool, String> {
+    use crate::io::checkpoint;
+    if finished(dir, physics)?.is_some() {
+        return Ok(true);
+    }
+    for (_, path) in checkpoint::list(checkpoints) {
+        if let Ok(state) = checkpoint::read_state(&path) {
+            let differences = checkpoint::physics_differences(&state.physics, physics);
+            if !differences.is_empty() {
+                return Err(format!(
+                    "{}: restart refused: the physics differs from the checkpoint's in {}",
+                    path.display(),
+                    differences.join(", ")
+                ));
+            }
+            break;
+        }
+    }
+    Ok(false)
+}
+
+/// [`finished`] as rank 0 of `comm` sees it, the same on every rank. Collective.
+pub fn finished_agreed(comm: &Comm, dir: &Path, physics: &str) -> Result<Option<RunCost>, String> {
+    let local = match comm.is_root() {
+        true => finished(dir, physics)
+            .map(|c| c.map_or_else(Vec::new, |c| encode(0, &Ok(c)).into_bytes())),
+        false => Ok(Vec::new()),
+    };
+    let done = comm.broadcast_result(local)?;
+    Ok(match decode(String::from_utf8_lossy(&done).trim_end()) {
+        Some((_, Ok(cost))) => Some(cost),
+        _ => None,
+    })
+}
 
 /// The table files of a study.
 pub const TABLE_FILES: [&str; 2] = ["study.csv", "study.md"];
@@ -147,7 +240,7 @@ pub fn run_groups(
                 Ok(Some(cost)) => Ok(cost),
                 Ok(None) => {
                     stopped = true;
-                    Err("stopped by a signal (the study has no restart; rerun it)".into())
+                    Err("stopped by a signal; continue with --restart auto".into())
                 }
                 Err(CommandError::Fatal(msg)) => return Err(CommandError::Fatal(msg)),
                 Err(e) => Err(e.message().to_string()),
@@ -490,6 +583,32 @@ mod tests {
             "{e}"
         );
         check_dir(&dir, &jobs, true).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_finished_run_is_recognised_and_other_physics_refused() {
+        let dir = std::env::temp_dir().join(format!("nlfp_study_done_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cost = RunCost {
+            n: 31,
+            steps: 77,
+            wall: 0.25,
+            newton: None,
+            krylov: Some(9),
+        };
+        let physics = "# nlfp physics v1\nmodel.gamma = 2.0\n";
+        assert_eq!(finished(&dir, physics), Ok(None));
+        record_finished(&dir, &cost, physics).unwrap();
+        // No final.h5: not finished.
+        assert_eq!(finished(&dir, physics), Ok(None));
+        std::fs::write(dir.join("final.h5"), b"").unwrap();
+        assert_eq!(finished(&dir, physics), Ok(Some(cost)));
+        let e = finished(&dir, "# nlfp physics v1\nmodel.gamma = 3.0\n").unwrap_err();
+        assert!(e.contains("model.gamma (checkpoint: 2.0, now: 3.0)"), "{e}");
+        forget_finished(&dir);
+        assert_eq!(finished(&dir, physics), Ok(None));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -6,7 +6,9 @@
 //! ```
 //!
 //! reading `f^N, ..., f^0` from a [`TrajectoryStore`]. Per reverse step it reports the mass and
-//! minimum of `u^n`, `||u^n - f^n||_1` and `sup |w^n - 1|`; both norms never grow in reverse
+//! minimum of `u^n`, `||u^n - f^n||_1` and `sup |w^n - 1|` (the mass and the L1 norm as exact
+//! sums of the cells, rounded once and times the cell volume: the same bits on every rank
+//! count, [`Comm::sum_exact_many`]); both norms never grow in reverse
 //! time (`P^T` is a stochastic matrix's transpose, so `w` obeys a maximum principle and
 //! `sum_i f^n_i |w^n_i - 1| <= sum_j f^{n+1}_j |w^{n+1}_j - 1|`). Or, with
 //! [`ReverseMethod::Score`], the direct discretisation of the stabilized reverse PDE with the
@@ -27,6 +29,7 @@ use crate::io::checkpoint::{Loaded, Saved};
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
 use crate::names::named_enum;
+use crate::numeric::exact_sum::ExactSum;
 use crate::progress::ReverseProgress;
 use crate::sweep::forward::format_duration;
 use crate::sweep::score::ScoreReverse;
@@ -391,15 +394,16 @@ impl ReverseMarch<'_> {
         start: Instant,
     ) -> Result<ReverseRow, String> {
         let vol = self.mesh.cell_volume();
-        let (mut mass, mut l1) = (0.0f64, 0.0f64);
+        // Exact sums, rounded once: the same bits on every rank count and process grid.
+        let (mut mass, mut l1) = (ExactSum::new(), ExactSum::new());
         let (mut min, mut max, mut sup_w) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
         let mut finite = true;
         ndarray::Zip::from(u.interior())
             .and(f.interior())
             .and(w.interior())
             .for_each(|&u, &f, &w| {
-                mass += u;
-                l1 += (u - f).abs();
+                mass.add(u);
+                l1.add((u - f).abs());
                 min = min.min(u);
                 max = max.max(u);
                 finite &= u.is_finite();
@@ -407,7 +411,8 @@ impl ReverseMarch<'_> {
                     sup_w = sup_w.max((w - 1.0).abs());
                 }
             });
-        let sums = self.comm.sum_many(&[mass * vol, l1 * vol]);
+        let sums = self.comm.sum_exact_many(&[mass, l1]);
+        let sums = [sums[0] * vol, sums[1] * vol];
         let maxes = self
             .comm
             .max_many(&[max, -min, sup_w, f64::from(u8::from(!finite))]);

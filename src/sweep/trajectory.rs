@@ -75,8 +75,14 @@ impl StoreKind {
             StoreKind::Memory => ((steps + 1.0) * state_bytes as f64) as usize,
             StoreKind::Disk => 0,
             StoreKind::Recompute => {
-                let k = recompute_interval(steps, every);
-                ((steps / k).ceil() + 1.0) as usize * state_bytes
+                // The kept states 0, K, 2K, ... and the last one. The adaptive K (`every` =
+                // 0) doubles when more than 2K states are kept, so after N steps up to
+                // sqrt(2N) + 1 of them are (N / K + 1 with K >= sqrt(N / 2)).
+                let kept = match every {
+                    0 => (2.0 * steps).sqrt().ceil() + 1.0,
+                    k => (steps / k as f64).floor() + 1.0,
+                };
+                (kept + 1.0) as usize * state_bytes
             }
         }
     }

@@ -230,3 +230,44 @@ pub fn two_blobs(dim: usize, n: usize, ratio: f64) -> String {
          [initial]\nkind = \"gaussian_mixture\"\ncomponents = [{components}]\n"
     )
 }
+
+/// Runs `nlfp args` under `mpirun -n np` with the extra environment `env` and `RUST_LOG=info`
+/// (the log names the checkpoints written and the one resumed from).
+pub fn mpirun(np: usize, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new("mpirun");
+    cmd.arg("-n").arg(np.to_string()).arg(nlfp());
+    mpi_env(&mut cmd).env("RUST_LOG", "info").args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("cannot launch nlfp")
+}
+
+/// The standard error of a finished run, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The checkpoint files of the run in `out` (`out/checkpoints/*.h5`), oldest first.
+pub fn checkpoints(out: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(out.join("checkpoints"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| p.extension().is_some_and(|e| e == "h5"));
+    found.sort();
+    found
+}
+
+/// Every value of the dataset `name` of the HDF5 file `path`.
+pub fn dataset(path: &Path, name: &str) -> Vec<f64> {
+    let file = hdf5::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.dataset(name)
+        .unwrap_or_else(|e| panic!("{}: {name}: {e}", path.display()))
+        .read_raw::<f64>()
+        .unwrap()
+}
+
+/// The bits of every value (for bit-for-bit comparisons with readable failures).
+pub fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
