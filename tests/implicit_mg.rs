@@ -24,7 +24,6 @@ fn field(dir: &std::path::Path, name: &str) -> Vec<u64> {
 }
 
 #[test]
-#[ignore = "issue 13 work in progress: with mg, Newton fails on 1-3 ranks at the first step of this run (74 Newton iterations, dt halved to 7.8e-4) but not on 4 ranks; generate writes no diagnostics.csv at the top level"]
 fn implicit_forward_and_reverse_bit_identical_on_every_process_grid() {
     let dir = tempdir();
     let d = dir.path();
@@ -52,7 +51,6 @@ fn implicit_forward_and_reverse_bit_identical_on_every_process_grid() {
 }
 
 #[test]
-#[ignore = "issue 13 work in progress: see above (1 vs 4 ranks differ)"]
 fn implicit_restart_from_4_ranks_on_3_is_bit_identical() {
     let dir = tempdir();
     let d = dir.path();

@@ -250,24 +250,38 @@ impl<F: Family> Implicit<F> {
                 }
             };
             self.counts.krylov += stats.iterations as u64;
-            // Damping: keep every iterate strictly positive where it is positive.
+            // Damping: the step length is limited by the cells that the residual test can see
+            // (`f > tol max(1, max f)`), so that every such cell keeps at least a tenth of its
+            // value; every cell (the far tail included) is then floored at a tenth of its value,
+            // so iterates stay strictly positive where they are positive.
+            let floor = self.newton.tol * scale;
             let (nx, ny) = (self.block.nx, self.block.ny);
             let mut lambda = 1.0f64;
             for j in 0..ny {
                 for i in 0..nx {
                     let f = self.iterate.get(j as isize, i as isize);
                     let d = delta[j * nx + i];
-                    if d < 0.0 && f > 0.0 {
+                    if d < 0.0 && f > floor {
                         lambda = lambda.min(0.9 * f / -d);
                     }
                 }
             }
             let lambda = comm.min(lambda);
+            if comm.is_root() {
+                log::debug!(
+                    "Newton dt = {dt:e}, iteration {iteration}: max |R| = {worst:e} (target {:e}), \
+                     {} Krylov iterations to {:e}, step length {lambda}",
+                    self.newton.tol * scale,
+                    stats.iterations,
+                    stats.relative_residual
+                );
+            }
             for j in 0..ny {
                 for i in 0..nx {
                     let k = self.iterate.index(j as isize, i as isize);
-                    let v = self.iterate.raw()[k] + lambda * delta[j * nx + i];
-                    self.iterate.raw_mut()[k] = v.max(0.0);
+                    let f = self.iterate.raw()[k];
+                    let v = f + lambda * delta[j * nx + i];
+                    self.iterate.raw_mut()[k] = v.max(0.1 * f).max(0.0);
                 }
             }
         }
