@@ -54,12 +54,25 @@ fn implicit_forward_and_reverse_bit_identical_on_every_process_grid() {
     let reference = generate(d, "g1", &cfg, 1, &["decomposition.procs=[1, 1]"]);
     let newton = forward_column(&reference, "newton_iterations");
     assert!(f64::from_bits(*newton.last().unwrap()) > 0.0);
+    // Newton failures are a subset of the rejected (dt-halving) attempts; counts are integers.
+    let failures = forward_column(&reference, "newton_failures");
+    let halvings = forward_column(&reference, "dt_halvings");
+    for (a, b) in failures.iter().zip(&halvings) {
+        let (a, b) = (f64::from_bits(*a), f64::from_bits(*b));
+        assert!(a >= 0.0 && a <= b && a.fract() == 0.0 && b.fract() == 0.0);
+    }
     for (np, procs) in [(2, "[2, 1]"), (2, "[1, 2]"), (3, "[1, 3]"), (4, "[2, 2]")] {
         let set = format!("decomposition.procs={procs}");
         let name = format!("g{np}{}", procs.replace([',', '[', ']', ' '], ""));
         let other = generate(d, &name, &cfg, np, &[&set]);
         let what = format!("implicit mg on {procs}");
-        for column in ["dt", "newton_iterations", "krylov_iterations", "max"] {
+        for column in [
+            "dt",
+            "newton_iterations",
+            "krylov_iterations",
+            "dt_halvings",
+            "max",
+        ] {
             assert_eq!(
                 forward_column(&reference, column),
                 forward_column(&other, column),
