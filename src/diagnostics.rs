@@ -74,7 +74,7 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     /// CSV header; the first nine columns are a contract.
-    pub const HEADER: [&'static str; 16] = [
+    pub const HEADER: [&'static str; 18] = [
         "step",
         "t",
         "dt",
@@ -91,10 +91,13 @@ impl Diagnostics {
         "max_rate",
         "newton_iterations",
         "krylov_iterations",
+        "newton_failures",
+        "dt_halvings",
     ];
 
     /// The row of [`Diagnostics::HEADER`] for this state: `step, t, dt`, the diagnostics,
-    /// `wall_seconds`, `max_rate` and the cumulative Newton/Krylov counts (empty when absent).
+    /// `wall_seconds`, `max_rate` and the cumulative implicit-solver counts `[Newton, Krylov,
+    /// Newton failures, dt halvings]` (empty when absent).
     pub fn csv_row(
         &self,
         step: u64,
@@ -102,9 +105,9 @@ impl Diagnostics {
         dt: f64,
         wall_seconds: f64,
         max_rate: Option<f64>,
-        iterations: Option<(u64, u64)>,
+        iterations: Option<[u64; 4]>,
     ) -> Vec<CsvValue> {
-        vec![
+        let mut row = vec![
             CsvValue::Int(step),
             t.into(),
             dt.into(),
@@ -119,9 +122,9 @@ impl Diagnostics {
             self.symmetry_defect.into(),
             wall_seconds.into(),
             max_rate.into(),
-            iterations.map_or(CsvValue::Empty, |(n, _)| CsvValue::Int(n)),
-            iterations.map_or(CsvValue::Empty, |(_, k)| CsvValue::Int(k)),
-        ]
+        ];
+        row.extend((0..4).map(|k| iterations.map_or(CsvValue::Empty, |c| CsvValue::Int(c[k]))));
+        row
     }
 
     /// Computes the diagnostics of `f` (collective: every rank must call).

@@ -202,7 +202,7 @@ impl ForwardMarch<'_> {
         let t0 = state.t;
         let mut max_rate = 0.0;
         let mut last = self
-            .record(f, state, max_rate, start, stepper.iteration_counts())
+            .record(f, state, max_rate, start, solver_counts(stepper))
             .map_err(Global)?;
         if state.step == 0 && (cadence.snapshot_every > 0 || cadence.snapshot_dt > 0.0) {
             sink.snapshot(f, state).map_err(Global)?;
@@ -244,7 +244,7 @@ impl ForwardMarch<'_> {
             if state.step.is_multiple_of(control.diagnostics_every) || done || checkpoint_due {
                 // Diagnostics before any file: a non-finite or negative field is never saved.
                 last = self
-                    .record(f, state, max_rate, start, stepper.iteration_counts())
+                    .record(f, state, max_rate, start, solver_counts(stepper))
                     .map_err(Global)?;
             }
             sink.after_step(f, state).map_err(Global)?;
@@ -284,7 +284,7 @@ impl ForwardMarch<'_> {
         state: &MarchState,
         max_rate: f64,
         start: Instant,
-        iterations: Option<(u64, u64)>,
+        iterations: Option<[u64; 4]>,
     ) -> Result<Diagnostics, String> {
         let (step, t, dt) = (state.step, state.t, state.last_dt());
         let d = Diagnostics::compute(self.comm, self.diagnostics, self.mesh, self.block, f);
@@ -356,4 +356,11 @@ impl From<MarchError> for CommandError {
             MarchError::Local(msg) => CommandError::Fatal(msg),
         }
     }
+}
+
+/// `[Newton, Krylov, Newton failures, dt halvings]` of an implicit stepper.
+fn solver_counts(stepper: &dyn TimeStepper) -> Option<[u64; 4]> {
+    let (newton, krylov) = stepper.iteration_counts()?;
+    let (failures, halvings) = stepper.failure_counts().unwrap_or((0, 0));
+    Some([newton, krylov, failures, halvings])
 }

@@ -64,6 +64,9 @@ pub struct ImplicitCounts {
     pub krylov: u64,
     /// Step attempts rejected (dt halved).
     pub rejected: u64,
+    /// Step attempts whose Newton iteration did not converge (a subset of `rejected`; the
+    /// others are linear-solver failures).
+    pub newton_failures: u64,
 }
 
 /// Backward Euler + Newton–Krylov for a flux family.
@@ -217,6 +220,7 @@ impl<F: Family> Implicit<F> {
             let worst = comm.max(local);
             self.timers.reduce += t0.elapsed();
             if !worst.is_finite() {
+                self.counts.newton_failures += 1;
                 return None;
             }
             if worst <= self.newton.tol * scale {
@@ -250,26 +254,44 @@ impl<F: Family> Implicit<F> {
                 }
             };
             self.counts.krylov += stats.iterations as u64;
-            // Damping: keep every iterate strictly positive where it is positive.
+            // Damping: the step length is limited by the cells that the residual test can see
+            // (`f > tol max(1, max f)`), so that every such cell keeps at least a tenth of its
+            // value; every cell (the far tail included) is then floored at a tenth of its value,
+            // so iterates stay strictly positive where they are positive.
+            let floor = self.newton.tol * scale;
             let (nx, ny) = (self.block.nx, self.block.ny);
             let mut lambda = 1.0f64;
             for j in 0..ny {
                 for i in 0..nx {
                     let f = self.iterate.get(j as isize, i as isize);
                     let d = delta[j * nx + i];
-                    if d < 0.0 && f > 0.0 {
+                    if d < 0.0 && f > floor {
                         lambda = lambda.min(0.9 * f / -d);
                     }
                 }
             }
             let lambda = comm.min(lambda);
+            if comm.is_root() {
+                log::debug!(
+                    "Newton dt = {dt:e}, iteration {iteration}: max |R| = {worst:e} (target {:e}), \
+                     {} Krylov iterations to {:e}, step length {lambda}",
+                    self.newton.tol * scale,
+                    stats.iterations,
+                    stats.relative_residual
+                );
+            }
             for j in 0..ny {
                 for i in 0..nx {
                     let k = self.iterate.index(j as isize, i as isize);
-                    let v = self.iterate.raw()[k] + lambda * delta[j * nx + i];
-                    self.iterate.raw_mut()[k] = v.max(0.0);
+                    let f = self.iterate.raw()[k];
+                    let v = f + lambda * delta[j * nx + i];
+                    self.iterate.raw_mut()[k] = v.max(0.1 * f).max(0.0);
                 }
             }
+        }
+        self.counts.newton_failures += 1;
+        if comm.is_root() {
+            log::debug!("implicit step dt = {dt:e}: Newton did not converge");
         }
         None
     }
@@ -351,29 +373,38 @@ impl<F: Family> TimeStepper for Implicit<F> {
         Some((self.counts.newton, self.counts.krylov))
     }
 
-    /// `[dt_next, newton, krylov, rejected]`.
+    fn failure_counts(&self) -> Option<(u64, u64)> {
+        Some((self.counts.newton_failures, self.counts.rejected))
+    }
+
+    /// `[dt_next, newton, krylov, rejected, newton_failures]`.
     fn state(&self) -> Vec<f64> {
         vec![
             self.dt_next,
             self.counts.newton as f64,
             self.counts.krylov as f64,
             self.counts.rejected as f64,
+            self.counts.newton_failures as f64,
         ]
     }
 
+    /// Accepts the state of [`Implicit::state`], or its first four values (checkpoints written
+    /// before `newton_failures` was counted: it restarts from 0).
     fn restore(&mut self, state: &[f64]) -> Result<(), String> {
         match state {
-            [dt, newton, krylov, rejected] if *dt > 0.0 => {
+            [dt, newton, krylov, rejected, rest @ ..] if *dt > 0.0 && rest.len() <= 1 => {
                 self.dt_next = *dt;
                 self.counts = ImplicitCounts {
                     newton: *newton as u64,
                     krylov: *krylov as u64,
                     rejected: *rejected as u64,
+                    newton_failures: rest.first().map_or(0, |&v| v as u64),
                 };
                 Ok(())
             }
             _ => Err(format!(
-                "implicit stepper state has {} values, expected [dt_next, newton, krylov, rejected]",
+                "implicit stepper state has {} values, expected [dt_next, newton, krylov, \
+                 rejected, newton_failures]",
                 state.len()
             )),
         }

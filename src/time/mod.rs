@@ -183,6 +183,13 @@ pub trait TimeStepper {
         None
     }
 
+    /// Cumulative `(Newton failures, dt halvings)` of implicit steppers: step attempts whose
+    /// Newton iteration did not converge (iteration limit or non-finite residual), and all
+    /// rejected attempts (Newton or linear-solver failure), each of which halves `dt`.
+    fn failure_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// State beyond the field that the next step depends on (saved in checkpoints so a restart
     /// continues bit for bit); empty for the explicit steppers.
     fn state(&self) -> Vec<f64> {

@@ -21,8 +21,8 @@ config_section! {
         /// Upper bound on the time step, `> 0`.
         pub dt_max: f64 = positive(1.0e-2),
         /// Preconditioner of the implicit stepper's linear systems: `mg` (geometric multigrid,
-        /// bit-identical on any rank count) or `ilu` (block-Jacobi ILU(0)).
-        pub preconditioner: PreconditionerKind = name(PreconditionerKind::Ilu),
+        /// bit-identical on any rank count; default) or `ilu` (block-Jacobi ILU(0)).
+        pub preconditioner: PreconditionerKind = name(PreconditionerKind::Mg),
         /// Cap on the number of steps, `>= 1`.
         pub max_steps: u64 = count(1, 100_000_000),
     }
