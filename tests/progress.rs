@@ -1,6 +1,7 @@
 //! Progress lines (issue 19): with a tiny `output.progress_every` every long phase of
-//! `generate` (forward, reverse, walk), `particles` and `study` prints progress lines from rank 0
-//! only, named by phase, with percentages that never decrease and end at 100 %.
+//! `generate` (forward, reverse, walk), `particles` and `study` (its runs, and each run's
+//! forward march) prints progress lines from rank 0 only, named by phase, with percentages that
+//! never decrease and end at 100 %.
 
 mod common;
 
@@ -104,4 +105,45 @@ fn generate_reports_forward_reverse_and_walk() {
     let dir = tempdir();
     let stderr = run_logged("generate", dir.path(), "gen", CONFIG);
     assert_phases(&stderr, &["forward", "reverse", "walk"]);
+}
+
+#[test]
+fn particles_report_their_steps() {
+    let dir = tempdir();
+    let config = format!("{CONFIG}[particles]\ncount = 2000\ndt = 0.01\n");
+    let stderr = run_logged("particles", dir.path(), "part", &config);
+    assert_phases(&stderr, &["particles"]);
+}
+
+/// A 1D study of two runs (one supercritical, with its refined companion: three runs).
+const STUDY: &str = r#"
+[grid]
+dim = 1
+n = 41
+[model]
+gamma = 3.0
+mass_ratio = 1.5
+[initial]
+kind = "gaussian_mixture"
+components = [ { weight = 1.0, mean = [0.6], std = 0.8 }, { weight = 0.5, mean = [-1.0], std = 0.5 } ]
+[time]
+t_end = 1.0
+stepper = "implicit"
+scheme = "sg"
+dt_max = 0.05
+[output]
+diagnostics_every = 1
+progress_every = 1e-6
+[study]
+mass_ratio = [0.8, 1.5]
+"#;
+
+#[test]
+fn study_reports_runs_and_their_forward_marches() {
+    let dir = tempdir();
+    let stderr = run_logged("study", dir.path(), "study", STUDY);
+    assert_phases(&stderr, &["study"]);
+    // Each run's forward march reports from 0 to 100 % again: lines, not one monotone series.
+    let forward = &phases(&stderr)["forward"];
+    assert!(forward.contains(&100.0), "{forward:?}");
 }

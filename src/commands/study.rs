@@ -87,7 +87,8 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
         log_plan(&dir, &points, &jobs, &groups, comm.size());
     }
     let mut stopped = false;
-    let outcomes = run_groups(comm, &groups, &jobs, |sub, k| {
+    let every = base.output.progress_every;
+    let outcomes = run_groups(comm, &groups, &jobs, every, |sub, k| {
         let cost = run_job(sub, &jobs[k], configs[k].clone(), spec.r0, &signals, resume)?;
         stopped |= cost.is_none();
         Ok(cost)

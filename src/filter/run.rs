@@ -30,6 +30,7 @@ use crate::error::CommandError;
 use crate::field::Field;
 use crate::io::checkpoint::{Loaded, Saved};
 use crate::io::run_dir::{RunDir, Stamp};
+use crate::progress::Progress;
 use crate::sweep::checkpointer::Checkpointer;
 use crate::sweep::forward::{format_duration, MarchState};
 use crate::sweep::pipeline::Pipeline;
@@ -182,6 +183,10 @@ impl FilterRun<'_> {
             },
         };
         let mut runs = Vec::new();
+        let total = self.variants.len() as u64 * self.cycles;
+        // One line per cycle (cycles are long; the pipelines inside are silent).
+        let mut cycle_progress =
+            Progress::new(comm.is_root(), "filter", "cycles", total as f64, 0.0);
         for (vi, &v) in self.variants.iter().enumerate() {
             let mut g = noisy_block.clone();
             let mut variant = VariantRun {
@@ -206,6 +211,8 @@ impl FilterRun<'_> {
                     progress.reports[vi].push(report);
                     report
                 };
+                let done_cycles = vi as u64 * self.cycles + k;
+                cycle_progress.report(done_cycles as f64, || format!("{} cycle {k}", v.name()));
                 let last = vi + 1 == self.variants.len() && k == self.cycles;
                 if let (Some(ck), false, false) = (checkpoints.as_mut(), kept, last) {
                     let done = progress.done();

@@ -47,6 +47,7 @@ use crate::io::particles::{write_positions, PositionsMeta};
 use crate::io::run_dir::{RunDir, Stamp};
 use crate::io::snapshots::SnapshotWriter;
 use crate::physics::ModelParams;
+use crate::progress::Progress;
 use crate::sweep::checkpointer::Checkpointer;
 use crate::sweep::forward::{format_duration, MarchControl, MarchState, OutputCadence};
 
@@ -250,7 +251,14 @@ impl ParticleMarch<'_> {
                 at(0, 0.0, 0.0),
             )?;
         }
-        let mut last_progress = Instant::now();
+        let mut progress = Progress::new(
+            comm.is_root(),
+            "particles",
+            "steps",
+            steps as f64,
+            self.control.progress_every,
+        )
+        .starting_at(first as f64);
         let mut t = self.steps.time(first);
         for step in first + 1..=steps {
             if let Some(ck) = checkpoints.as_mut() {
@@ -305,17 +313,11 @@ impl ParticleMarch<'_> {
                 out.positions(comm, &particles, &path, at(step, t, dt))?;
             }
             timers.output += deposited.elapsed();
-            if comm.is_root()
-                && (last_progress.elapsed().as_secs_f64() >= self.control.progress_every || done)
-            {
-                last_progress = Instant::now();
-                let elapsed = out.start.elapsed().as_secs_f64();
-                let eta = elapsed * (steps - step) as f64 / (step - first) as f64;
-                log::info!(
-                    "step {step:>9} / {steps}  t = {t:.6e}  elapsed {}  ETA {}",
-                    format_duration(elapsed),
-                    format_duration(eta)
-                );
+            let line = || format!("t = {t:.6e}");
+            if done {
+                progress.report(step as f64, line);
+            } else {
+                progress.tick(step as f64, line);
             }
         }
 

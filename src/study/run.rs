@@ -47,6 +47,7 @@ use crate::comm::Comm;
 use crate::error::CommandError;
 use crate::io;
 use crate::io::run_dir::{check_is_dir, existing, refusal};
+use crate::progress::Progress;
 use crate::scheme::SchemeKind;
 use crate::sweep::forward_run::OUTPUT_FILES;
 
@@ -218,10 +219,13 @@ impl Groups {
 /// Runs every job in its group: `run_job(sub, k)` runs job `k` on the group's communicator
 /// `sub` and returns its cost, or `None` when a signal stopped it (the group's later runs are
 /// then skipped). Returns every run's outcome on rank 0 (empty elsewhere). Collective.
+/// Rank 0 prints a progress line (phase `study`) after each run of its group, at most every
+/// `progress_every` seconds before one (groups run side by side; rank 0 sees its own).
 pub fn run_groups(
     comm: &Comm,
     groups: &Groups,
     jobs: &[Job],
+    progress_every: f64,
     mut run_job: impl FnMut(&Comm, usize) -> Result<Option<RunCost>, CommandError>,
 ) -> Result<Vec<Outcome>, CommandError> {
     let count = groups.sizes.len();
@@ -229,10 +233,15 @@ pub fn run_groups(
     let sub = comm.split(group);
     let mut record = String::new();
     let mut stopped = false;
+    let mine = groups.assigned.iter().filter(|&&g| g == group).count();
+    let mut progress = Progress::new(comm.is_root(), "study", "runs", mine as f64, progress_every);
+    let mut done = 0usize;
+    let context = format!("group {group} of {count}, {} runs in all", jobs.len());
     for (k, job) in jobs.iter().enumerate() {
         if groups.assigned[k] != group {
             continue;
         }
+        progress.tick(done as f64, || format!("{context}, running {}", job.name));
         let outcome = if stopped {
             Err("not run: the study was stopped by a signal".to_string())
         } else {
@@ -254,6 +263,8 @@ pub fn run_groups(
         if sub.is_root() {
             record += &encode(k, &outcome);
         }
+        done += 1;
+        progress.report(done as f64, || format!("{context}, {} ended", job.name));
     }
     let gathered = comm.gather_bytes_to_root(record.as_bytes());
     if !comm.is_root() {
