@@ -317,7 +317,7 @@ fn study_stopped_by_sigterm_exits_75() {
     let dir = tempdir();
     let d = dir.path();
     let config = format!(
-        "{CONFIG}[output]\ndiagnostics_every = 1\n[study]\nmass_ratio = [0.8, 1.4]\nrefine = false\npictures = false\n"
+        "{CONFIG}[output]\ndiagnostics_every = 1\n[study]\nmass_ratio = [0.8, 1.4]\nprofile_fit = [0.0, 2.0]\nrefine = false\npictures = false\n"
     );
     let cfg = write(d, "study.toml", &config);
     let out = d.join("study");

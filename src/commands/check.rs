@@ -134,5 +134,14 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
             Err(e) => format!("; particles.smoothing: {e}"),
         }
     );
+    let fc = &setup.config.filter;
+    let filter_states = 1 + fc.variants.len() * fc.cycles as usize;
+    println!(
+        "checkpoints   particles: {:.2} MiB each (the deposit, every particle, the step sizes); \
+         filter: up to {:.2} MiB (at its last cycle boundary: {filter_states} densities); \
+         study: each run's like forward's",
+        mib(8 * mesh.cells() + 24 * pc.count as usize + (8.0 * particle_steps) as usize),
+        mib(8 * mesh.cells() * filter_states),
+    );
     Ok(())
 }

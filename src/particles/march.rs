@@ -274,7 +274,7 @@ impl ParticleMarch<'_> {
                         )],
                     };
                     let state = self.steps.march_state(taken);
-                    ck.write(PHASE, &field, &state, &[], &saved)
+                    ck.write_at(taken, PHASE, &field, &state, &[], &saved)
                         .map_err(CommandError::Runtime)?;
                     if requests.stop {
                         return Err(CommandError::Requeue(ck.stopped_message()));

@@ -144,21 +144,9 @@ impl<'a> Checkpointer<'a> {
     }
 
     /// Writes the checkpoint of `phase` at the march state `march` (collective): `f`, the
-    /// stepper's own state and the job's further datasets `saved`. Logs it (rank 0) and restarts
-    /// the timer.
-    pub fn write(
-        &mut self,
-        phase: &str,
-        f: &Field,
-        march: &MarchState,
-        stepper_state: &[f64],
-        saved: &Saved,
-    ) -> Result<PathBuf, String> {
-        self.write_at(march.step, phase, f, march, stepper_state, saved)
-    }
-
-    /// [`Checkpointer::write`] with the progress counter `seq` as its file-name index
-    /// ([`CheckpointWrite::seq`]).
+    /// stepper's own state and the job's further datasets `saved`, with the progress counter
+    /// `seq` as its file-name index ([`CheckpointWrite::seq`]: the step of a single march).
+    /// Logs it (rank 0) and restarts the timer.
     pub fn write_at(
         &mut self,
         seq: u64,

@@ -190,7 +190,14 @@ impl MarchSink for ForwardSink<'_> {
         stepper_state: &[f64],
     ) -> Result<(), String> {
         self.checkpointer
-            .write("march", f, state, stepper_state, &Saved::default())
+            .write_at(
+                state.step,
+                "march",
+                f,
+                state,
+                stepper_state,
+                &Saved::default(),
+            )
             .map(|_| ())
     }
 

@@ -250,7 +250,7 @@ impl MarchSink for CheckpointingRecorder<'_, '_> {
             .store
             .save(self.block, state.step)
             .into_saved();
-        c.write(PHASE_FORWARD, f, state, stepper_state, &saved)
+        c.write_at(state.step, PHASE_FORWARD, f, state, stepper_state, &saved)
             .map(|_| ())
     }
 
