@@ -31,6 +31,7 @@ use nlfp::samplers::walk::ReverseWalk;
 use nlfp::samplers::SampleWalk;
 use nlfp::scheme::stage::{self, BlockGeometry, Scratch};
 use nlfp::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+use nlfp::simd::{rows, with_level, Level};
 use nlfp::sweep::observers::ReverseStep;
 use nlfp::time::reverse::build_reverse;
 use nlfp::time::{build_stepper, Requests, StepControl, StepperKind};
@@ -213,6 +214,60 @@ fn c_reference(n: usize, reps: usize, gamma: f64) -> Result<(f64, f64), String> 
     }
 }
 
+/// M evaluations/s of each vector kernel at every dispatch level, and of the `std` (libm)
+/// function, over rows of 1024 arguments.
+fn math_table(reps: usize) {
+    type Row = fn(&[f64], &mut [f64]);
+    let kernels: [(&str, Row, fn(f64) -> f64, f64, f64); 6] = [
+        ("exp", rows::exp, f64::exp, -700.0, 700.0),
+        ("expm1", rows::expm1, f64::exp_m1, -5.0, 5.0),
+        ("ln", rows::ln, f64::ln, 1e-3, 1e3),
+        ("log1p", rows::log1p, f64::ln_1p, 0.0, 1.0),
+        (
+            "pow(., 2.3)",
+            |x, o| rows::pow(x, 2.3, o),
+            |x| x.powf(2.3),
+            1e-3,
+            1e3,
+        ),
+        ("bernoulli", rows::bernoulli, |a| a / a.exp_m1(), 0.0, 30.0),
+    ];
+    let n = 1024;
+    let calls = 256;
+    print!("{:<14} {:>9}", "vector math", "libm");
+    for level in Level::ALL.iter().filter(|&&l| l <= Level::detected()) {
+        print!(" {:>9}", level.name());
+    }
+    println!("   M evaluations/s, best of {reps}");
+    for (name, row, scalar, lo, hi) in kernels {
+        let x: Vec<f64> = (0..n)
+            .map(|i| lo + (hi - lo) * (i as f64 + 0.5) / n as f64)
+            .collect();
+        let mut out = vec![0.0; n];
+        let (libm, _) = rates(n * calls, reps, || {
+            for _ in 0..calls {
+                for (o, &v) in out.iter_mut().zip(black_box(&x)) {
+                    *o = scalar(v);
+                }
+                black_box(&out);
+            }
+        });
+        print!("{name:<14} {libm:9.1}");
+        for level in Level::ALL.iter().filter(|&&l| l <= Level::detected()) {
+            let (best, _) = with_level(*level, || {
+                rates(n * calls, reps, || {
+                    for _ in 0..calls {
+                        row(black_box(&x), &mut out);
+                        black_box(&out);
+                    }
+                })
+            });
+            print!(" {best:9.1}");
+        }
+        println!();
+    }
+}
+
 fn main() {
     let n = env_usize("NLFP_BENCH_N", 1023);
     let reps = env_usize("NLFP_BENCH_REPS", 30);
@@ -269,6 +324,7 @@ fn main() {
         walk_step_rate(&comm, &mesh, c(2.0), step_reps),
         "M cell-steps/s",
     );
+    math_table(reps.min(10));
     let mark = |ok: bool| if ok { "met" } else { "NOT met" };
     println!(
         "targets: sg stage >= 150 ({}), sg >= upwind gamma=2 / 2 ({}), upwind gamma=2.3 >= 150 ({})",
