@@ -218,7 +218,8 @@ fn c_reference(n: usize, reps: usize, gamma: f64) -> Result<(f64, f64), String> 
 /// function, over rows of 1024 arguments.
 fn math_table(reps: usize) {
     type Row = fn(&[f64], &mut [f64]);
-    let kernels: [(&str, Row, fn(f64) -> f64, f64, f64); 6] = [
+    type Scalar = fn(f64) -> f64;
+    let kernels: [(&str, Row, Scalar, f64, f64); 6] = [
         ("exp", rows::exp, f64::exp, -700.0, 700.0),
         ("expm1", rows::expm1, f64::exp_m1, -5.0, 5.0),
         ("ln", rows::ln, f64::ln, 1e-3, 1e3),

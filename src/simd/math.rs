@@ -36,7 +36,9 @@ const TWO52_BITS: u64 = 0x4330_0000_0000_0000;
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` in two parts: the high part has 32 significant bits, so `n LN2_HI` is exact for
 /// `|n| < 2^21`.
+#[allow(clippy::excessive_precision)] // fdlibm's published digits
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+#[allow(clippy::excessive_precision)]
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
 const SQRT2: f64 = std::f64::consts::SQRT_2;
 const TWO54: f64 = 18_014_398_509_481_984.0;
@@ -60,6 +62,7 @@ const C: [f64; 12] = [
 ];
 
 /// fdlibm's `log` polynomial `R(z) = z (LG1 + z (LG2 + ... + z LG7))`, `z = s^2`.
+#[allow(clippy::excessive_precision)]
 const LG: [f64; 7] = [
     6.666_666_666_666_735_130e-1,
     3.999_999_999_940_941_908e-1,
@@ -120,7 +123,7 @@ fn expm1_poly(r: f64) -> f64 {
 /// `exp_dd(x, 0)`.
 #[inline(always)]
 pub fn exp_dd(hi: f64, lo: f64) -> f64 {
-    let x = hi.max(-746.0).min(710.0);
+    let x = hi.clamp(-746.0, 710.0);
     let (n, _) = round_magic(x * LOG2_E);
     let r = ((x - n * LN2_HI) - n * LN2_LO) + lo;
     let p = expm1_poly(r);
@@ -140,7 +143,7 @@ pub fn exp(x: f64) -> f64 {
 /// above `709.78`, NaN for NaN.
 #[inline(always)]
 pub fn expm1(x: f64) -> f64 {
-    let xc = x.max(-60.0).min(710.0);
+    let xc = x.clamp(-60.0, 710.0);
     let (n, _) = round_magic(xc * LOG2_E);
     // r + c = x - n ln 2 to about 2^-85 (c: the rounding error of r).
     let (r, c) = two_sum(xc - n * LN2_HI, -(n * LN2_LO));
