@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use nlfp::comm::{self, Comm, Migrator};
 use nlfp::decomp::{Block, ProcessGrid};
+use nlfp::field::Field;
 use nlfp::mesh::Mesh;
-use nlfp::padded::Padded;
 use nlfp::particles::forward::ForwardPush;
 use nlfp::particles::grid::ParticleGrid;
 use nlfp::particles::rng::{CounterRng, Stream};
@@ -158,7 +158,7 @@ fn system(comm: &Comm, dim: usize, n: usize, count: u64, steps: usize) {
         })
         .collect();
     let mut pgrid = ParticleGrid::new(&mesh, &block, 2, mass / count as f64);
-    let mut scratch: Padded<i64> = Padded::new(block.ny, block.nx, usize::from(dim == 2), 1);
+    let mut scratch: Field<i64> = Field::new(block.ny, block.nx, usize::from(dim == 2), 1);
     let push = ForwardPush::new(&params, 1e-2, 7, &mesh);
     let mut migrator = Migrator::new(&block);
     pgrid.deposit(comm, &particles);

@@ -1,30 +1,45 @@
-//! A rank-local array with one layer of ghost cells on every side.
+//! The one rank-local array type: an owned block of cells plus ghost layers of any width, for any
+//! plain element type.
 //!
-//! Storage is row-major `(ny + 2) x (nx + 2)`: local row `j` (`0..ny`) and column `i` (`0..nx`)
-//! of the owned block live at `(j + 1, i + 1)`; row 0 / row `ny + 1` and column 0 / column
-//! `nx + 1` are ghosts. Corner ghosts are never read (fluxes only need edge neighbours).
-//! The field knows nothing of ranks: who fills the ghosts is the business of `comm`.
+//! Storage is row-major `(ny + 2 gy) x (nx + 2 gx)`: local row `j` (`-gy..ny + gy`) and column `i`
+//! (`-gx..nx + gx`) live at `(j + gy, i + gx)`. The PDE's density is a `Field` (= `Field<f64>`)
+//! with one ghost layer on every side ([`GHOST`]: two-point face fluxes need one neighbour; corner
+//! ghosts are never read by the flux kernels). The particle grids use wider halos (smoothing over
+//! several cells), integer cells (exact deposits) and 1D arrays without y ghosts (`gy = 0`).
+//! The array knows nothing of ranks: who fills the ghosts is the business of
+//! [`crate::comm::HaloExchange`].
 
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{s, ArrayView2, ArrayViewMut2};
 
-/// Ghost width (one layer: two-point face fluxes need one neighbour).
+/// Ghost width of the PDE density (one layer: two-point face fluxes need one neighbour).
 pub const GHOST: usize = 1;
 
-/// A block of cell values plus ghosts.
+/// A block of `ny x nx` owned cells plus `gx` ghost columns and `gy` ghost rows on each side.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Field {
-    data: Array2<f64>,
+pub struct Field<T = f64> {
+    data: Vec<T>,
     nx: usize,
     ny: usize,
+    gx: usize,
+    gy: usize,
 }
 
-impl Field {
-    /// A zero field for an `ny x nx` owned block.
+impl Field<f64> {
+    /// A zero density field for an `ny x nx` owned block, one ghost layer on every side.
     pub fn zeros(ny: usize, nx: usize) -> Field {
+        Field::new(ny, nx, GHOST, GHOST)
+    }
+}
+
+impl<T: Copy + Default> Field<T> {
+    /// A zero (default) array for an `ny x nx` owned block with ghost widths `gy`, `gx`.
+    pub fn new(ny: usize, nx: usize, gy: usize, gx: usize) -> Field<T> {
         Field {
-            data: Array2::zeros((ny + 2 * GHOST, nx + 2 * GHOST)),
+            data: vec![T::default(); (ny + 2 * gy) * (nx + 2 * gx)],
             nx,
             ny,
+            gx,
+            gy,
         }
     }
 
@@ -38,51 +53,132 @@ impl Field {
         self.ny
     }
 
-    /// Row stride of the storage, `nx + 2`.
-    pub fn stride(&self) -> usize {
-        self.nx + 2 * GHOST
+    /// Ghost columns on each side.
+    pub fn gx(&self) -> usize {
+        self.gx
     }
 
-    /// Flat index of local cell `(j, i)`; `j`, `i` may be -1 or `ny`/`nx` for ghosts.
+    /// Ghost rows on each side.
+    pub fn gy(&self) -> usize {
+        self.gy
+    }
+
+    /// Row stride of the storage, `nx + 2 gx`.
+    #[inline(always)]
+    pub fn stride(&self) -> usize {
+        self.nx + 2 * self.gx
+    }
+
+    /// Flat index of local cell `(j, i)` (ghosts have `j < 0`, `j >= ny`, `i < 0` or `i >= nx`).
     #[inline(always)]
     pub fn index(&self, j: isize, i: isize) -> usize {
-        ((j + GHOST as isize) as usize) * self.stride() + (i + GHOST as isize) as usize
+        debug_assert!(j >= -(self.gy as isize) && j < (self.ny + self.gy) as isize);
+        debug_assert!(i >= -(self.gx as isize) && i < (self.nx + self.gx) as isize);
+        ((j + self.gy as isize) as usize) * self.stride() + (i + self.gx as isize) as usize
+    }
+
+    /// Value of local cell `(j, i)`.
+    #[inline(always)]
+    pub fn get(&self, j: isize, i: isize) -> T {
+        self.data[self.index(j, i)]
+    }
+
+    /// Sets local cell `(j, i)`.
+    #[inline(always)]
+    pub fn set(&mut self, j: isize, i: isize, v: T) {
+        let k = self.index(j, i);
+        self.data[k] = v;
     }
 
     /// All storage (ghosts included), row-major.
-    pub fn raw(&self) -> &[f64] {
-        self.data.as_slice().expect("field storage is contiguous")
+    #[inline(always)]
+    pub fn raw(&self) -> &[T] {
+        &self.data
     }
 
-    /// All storage (ghosts included), row-major, mutable.
-    pub fn raw_mut(&mut self) -> &mut [f64] {
-        self.data
-            .as_slice_mut()
-            .expect("field storage is contiguous")
+    /// All storage, mutable.
+    #[inline(always)]
+    pub fn raw_mut(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+
+    /// Sets every cell, ghosts included, to `v`.
+    pub fn fill(&mut self, v: T) {
+        self.data.fill(v);
+    }
+
+    /// The whole storage as an `(ny + 2 gy) x (nx + 2 gx)` view.
+    fn padded_view(&self) -> ArrayView2<'_, T> {
+        let shape = (self.ny + 2 * self.gy, self.stride());
+        ArrayView2::from_shape(shape, &self.data).expect("storage matches its shape")
     }
 
     /// The owned block, without ghosts, `ny x nx`.
-    pub fn interior(&self) -> ArrayView2<'_, f64> {
-        self.data
-            .slice(s![GHOST..GHOST + self.ny, GHOST..GHOST + self.nx])
+    pub fn interior(&self) -> ArrayView2<'_, T> {
+        let (gy, gx, ny, nx) = (self.gy, self.gx, self.ny, self.nx);
+        self.padded_view().slice_move(s![gy..gy + ny, gx..gx + nx])
     }
 
     /// The owned block, mutable.
-    pub fn interior_mut(&mut self) -> ArrayViewMut2<'_, f64> {
-        let (ny, nx) = (self.ny, self.nx);
-        self.data
-            .slice_mut(s![GHOST..GHOST + ny, GHOST..GHOST + nx])
+    pub fn interior_mut(&mut self) -> ArrayViewMut2<'_, T> {
+        let (gy, gx, ny, nx) = (self.gy, self.gx, self.ny, self.nx);
+        let shape = (ny + 2 * gy, self.stride());
+        ArrayViewMut2::from_shape(shape, &mut self.data)
+            .expect("storage matches its shape")
+            .slice_move(s![gy..gy + ny, gx..gx + nx])
     }
 
-    /// Value of local cell `(j, i)` (ghosts addressed with -1 / `ny` / `nx`).
-    #[inline]
-    pub fn get(&self, j: isize, i: isize) -> f64 {
-        self.raw()[self.index(j, i)]
+    /// Copies the owned cells of `other` (same owned shape, any ghost widths) into this array;
+    /// ghosts untouched.
+    pub fn copy_interior_from(&mut self, other: &Field<T>) {
+        assert_eq!(
+            (other.ny, other.nx),
+            (self.ny, self.nx),
+            "owned shapes differ"
+        );
+        for j in 0..self.ny as isize {
+            let from = other.index(j, 0);
+            let to = self.index(j, 0);
+            self.data[to..to + self.nx].copy_from_slice(&other.data[from..from + self.nx]);
+        }
     }
 
-    /// Copies the owned values of `other` (same shape) into this field; ghosts untouched.
-    pub fn copy_interior_from(&mut self, other: &Field) {
-        self.interior_mut().assign(&other.interior());
+    /// Copies the rectangle of rows `rows` and columns `cols` (local indices) into `out`,
+    /// row by row (appending).
+    pub fn copy_rect_into(
+        &self,
+        rows: std::ops::Range<isize>,
+        cols: std::ops::Range<isize>,
+        out: &mut Vec<T>,
+    ) {
+        for j in rows {
+            let k = self.index(j, cols.start);
+            out.extend_from_slice(&self.data[k..k + (cols.end - cols.start) as usize]);
+        }
+    }
+
+    /// Applies `op(cell, value)` over the rectangle of rows `rows` and columns `cols`, taking
+    /// values from `values` row by row (the layout [`Field::copy_rect_into`] writes).
+    pub fn apply_rect(
+        &mut self,
+        rows: std::ops::Range<isize>,
+        cols: std::ops::Range<isize>,
+        values: &[T],
+        mut op: impl FnMut(&mut T, T),
+    ) {
+        let width = (cols.end - cols.start) as usize;
+        let mut at = 0;
+        for j in rows {
+            let k = self.index(j, cols.start);
+            for (cell, &v) in self.data[k..k + width]
+                .iter_mut()
+                .zip(&values[at..at + width])
+            {
+                op(cell, v);
+            }
+            at += width;
+        }
+        debug_assert_eq!(at, values.len());
     }
 }
 
@@ -91,12 +187,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn interior_view_maps_to_local_indices() {
+    fn density_field_has_one_ghost_layer() {
         let mut f = Field::zeros(3, 4);
         for j in 0..3 {
             for i in 0..4 {
-                let k = f.index(j, i);
-                f.raw_mut()[k] = (10 * j + i) as f64;
+                f.set(j, i, (10 * j + i) as f64);
             }
         }
         let v = f.interior();
@@ -105,5 +200,42 @@ mod tests {
         assert_eq!(f.get(-1, 0), 0.0);
         assert_eq!(f.index(-1, -1), 0);
         assert_eq!(f.stride(), 6);
+        assert_eq!(f.raw().len(), 5 * 6);
+        f.interior_mut()[[1, 2]] = -1.0;
+        assert_eq!(f.get(1, 2), -1.0);
+    }
+
+    #[test]
+    fn indices_and_rectangles() {
+        let mut a: Field<i64> = Field::new(3, 4, 2, 1);
+        assert_eq!(a.stride(), 6);
+        assert_eq!(a.raw().len(), 7 * 6);
+        assert_eq!(a.index(-2, -1), 0);
+        assert_eq!(a.index(0, 0), 2 * 6 + 1);
+        for j in -2..5isize {
+            for i in -1..5isize {
+                a.set(j, i, 100 * j as i64 + i as i64);
+            }
+        }
+        let mut strip = Vec::new();
+        a.copy_rect_into(0..3, 2..4, &mut strip);
+        assert_eq!(strip, vec![2, 3, 102, 103, 202, 203]);
+        a.apply_rect(-2..-1, -1..1, &[5, 7], |c, v| *c += v);
+        assert_eq!(a.get(-2, -1), -201 + 5);
+        assert_eq!(a.get(-2, 0), -200 + 7);
+        assert_eq!(a.interior()[[2, 3]], 203);
+    }
+
+    #[test]
+    fn owned_cells_copy_between_ghost_widths() {
+        let mut one_d: Field<f64> = Field::new(1, 5, 0, 3);
+        assert_eq!(one_d.raw().len(), 11);
+        assert_eq!(one_d.index(0, -3), 0);
+        let mut f = Field::zeros(1, 5);
+        f.set(0, 4, 2.5);
+        f.set(-1, 4, 9.0);
+        one_d.copy_interior_from(&f);
+        assert_eq!(one_d.get(0, 4), 2.5);
+        assert_eq!(one_d.raw().iter().sum::<f64>(), 2.5);
     }
 }

@@ -22,7 +22,6 @@ pub mod initial;
 pub mod io;
 pub mod mesh;
 pub mod names;
-pub mod padded;
 pub mod particles;
 pub mod physics;
 pub mod plot;

@@ -8,9 +8,21 @@ use common::*;
 use nlfp::mesh::Mesh;
 use nlfp::physics::ou::{GaussianComponent, GaussianMixture};
 use nlfp::physics::ModelParams;
+use nlfp::scheme::SchemeKind;
+use nlfp::time::StepperKind;
 
-const SCHEMES: [&str; 2] = ["upwind", "sg"];
-const STEPPERS: [&str; 2] = ["euler", "ssprk2"];
+/// Every flux family by its config name.
+fn schemes() -> impl Iterator<Item = SchemeKind> {
+    SchemeKind::ALL.into_iter()
+}
+
+/// Every explicit stepper (the implicit one conserves mass to its Newton tolerance only; its
+/// own tests are in `implicit.rs`).
+fn explicit_steppers() -> impl Iterator<Item = StepperKind> {
+    StepperKind::ALL
+        .into_iter()
+        .filter(|s| *s != StepperKind::Implicit)
+}
 
 /// Symmetric (f(x) = f(-x)) supercritical data: two equal blobs at +-(1.2, 0.5).
 fn symmetric_config(dim: usize, n: usize, gamma: f64) -> String {
@@ -49,8 +61,8 @@ progress_every = 1000.0
 fn mass_positivity_and_symmetry_every_scheme_and_stepper() {
     let dir = tempdir();
     for (dim, n, gamma, steps) in [(1usize, 101usize, 3.0, 10_000u64), (2, 41, 2.0, 1000)] {
-        for scheme in SCHEMES {
-            for stepper in STEPPERS {
+        for scheme in schemes().map(SchemeKind::name) {
+            for stepper in explicit_steppers().map(StepperKind::name) {
                 let name = format!("d{dim}-{scheme}-{stepper}");
                 let steps_s = format!("time.max_steps={steps}");
                 let scheme_s = format!("time.scheme=\"{scheme}\"");
@@ -66,7 +78,7 @@ fn mass_positivity_and_symmetry_every_scheme_and_stepper() {
                 assert_eq!(*step.last().unwrap() as u64, steps, "{name}");
                 assert_eq!(step.len() as u64, steps + 1, "{name}: a row per step");
                 let drift = column(&out, "mass_drift");
-                let worst = drift.iter().fold(0.0f64, |a, d| a.max(d.abs()));
+                let worst = max_abs(drift.iter().copied());
                 assert!(worst <= 1e-12, "{name}: mass drift {worst:e}");
                 let min = column(&out, "min");
                 assert!(
@@ -75,7 +87,7 @@ fn mass_positivity_and_symmetry_every_scheme_and_stepper() {
                     min.iter().position(|&m| m < 0.0)
                 );
                 let sym = column(&out, "symmetry_defect");
-                let worst_sym = sym.iter().fold(0.0f64, |a, &d| a.max(d));
+                let worst_sym = max_abs(sym.iter().copied());
                 assert!(worst_sym <= 1e-10, "{name}: symmetry defect {worst_sym:e}");
                 // The run really is nonlinear: the centre grew.
                 let max = column(&out, "max");
@@ -290,6 +302,126 @@ diagnostics_every = 100000
         assert!(
             p.iter().all(|&q| q > 1.8),
             "dim {dim}: orders {p:?}, errors {errors:?}"
+        );
+    }
+}
+
+/// The OU mixture of the order tests, in `dim` dimensions: its `[initial]` components and the
+/// exact density at `t`.
+fn ou_mixture(dim: usize) -> GaussianMixture {
+    GaussianMixture {
+        dim,
+        components: vec![
+            GaussianComponent {
+                weight: 0.7,
+                mean: [1.0, -0.5],
+                std: 0.5,
+            },
+            GaussianComponent {
+                weight: 0.3,
+                mean: [-1.5, 0.8],
+                std: 0.7,
+            },
+        ],
+    }
+}
+
+/// A 1D OU (kappa = 0) run of `ou_mixture(1)` to `t_end` on `n` cells with `sets`.
+fn ou_1d_run(dir: &std::path::Path, name: &str, n: usize, t_end: f64, sets: &[&str]) -> Vec<f64> {
+    let mixture = ou_mixture(1);
+    let comps: Vec<String> = mixture
+        .components
+        .iter()
+        .map(|c| {
+            format!(
+                "{{ weight = {:e}, mean = [{:e}], std = {:e} }}",
+                c.weight, c.mean[0], c.std
+            )
+        })
+        .collect();
+    let config = format!(
+        r#"
+[grid]
+dim = 1
+n = {n}
+half_width = 6.0
+[model]
+kappa = 0.0
+mass = 1.0
+[initial]
+kind = "gaussian_mixture"
+components = [ {} ]
+[time]
+t_end = {t_end}
+[output]
+diagnostics_every = 100000
+"#,
+        comps.join(", ")
+    );
+    let out = forward(dir, name, &config, 0, sets);
+    let f = final_field(&out);
+    assert_eq!(f.t, t_end, "{name}: final time");
+    f.values
+}
+
+/// Every scheme's observed spatial order against its declared `SchemeKind::order()` (exact OU
+/// solution, SSP-RK2 at the positivity time step, whose O(h^4) time error is negligible), and
+/// every stepper's observed time order against `StepperKind::order()` (fixed n, dt halved,
+/// against the same stepper at dt / 16). A new scheme or stepper is tested the day it is added.
+#[test]
+fn every_scheme_and_stepper_converges_at_its_declared_order() {
+    let dir = tempdir();
+    let t_end = 0.5;
+    let exact_t = ou_mixture(1).evolve(t_end, 1.0);
+    let ns = [41usize, 81, 161];
+    for scheme in SchemeKind::ALL {
+        let scheme_set = format!("time.scheme=\"{}\"", scheme.name());
+        let errors: Vec<f64> = ns
+            .iter()
+            .map(|&n| {
+                let name = format!("space-{}-{n}", scheme.name());
+                let f = ou_1d_run(dir.path(), &name, n, t_end, &[&scheme_set]);
+                let mesh = Mesh::new(1, n, 6.0);
+                let exact: Vec<f64> = (0..n)
+                    .map(|i| exact_t.density(mesh.cell_centre(0, i)))
+                    .collect();
+                max_diff(&f, &exact)
+            })
+            .collect();
+        let p = orders(&errors, &ns);
+        let want = scheme.order() as f64;
+        assert!(
+            p.iter().all(|&q| q > want - 0.25),
+            "{}: observed spatial orders {p:?} (declared {want}), errors {errors:?}",
+            scheme.name()
+        );
+    }
+    // dt below the positivity bound at n = 41 (about 0.02), so dt_max sets every step.
+    let dts = [0.004, 0.002, 0.001];
+    for stepper in StepperKind::ALL {
+        let run = |dt: f64| {
+            let sets = [
+                format!("time.stepper=\"{}\"", stepper.name()),
+                "time.scheme=\"sg\"".to_string(),
+                format!("time.dt_max={dt:e}"),
+            ];
+            let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+            let name = format!("time-{}-{dt:e}", stepper.name());
+            ou_1d_run(dir.path(), &name, 41, t_end, &sets)
+        };
+        let reference = run(dts[2] / 16.0);
+        let errors: Vec<f64> = dts
+            .iter()
+            .map(|&dt| max_diff(&run(dt), &reference))
+            .collect();
+        // dt halves: orders() takes "cells" that double, i.e. 1/dt.
+        let steps: Vec<usize> = dts.iter().map(|dt| (t_end / dt).round() as usize).collect();
+        let p = orders(&errors, &steps);
+        let want = stepper.order() as f64;
+        assert!(
+            p.iter().all(|&q| q > want - 0.25),
+            "{}: observed time orders {p:?} (declared {want}), errors {errors:?}",
+            stepper.name()
         );
     }
 }

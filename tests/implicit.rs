@@ -62,7 +62,7 @@ fn implicit_is_first_order_in_time_and_conservative() {
             assert_eq!(f.t, 0.2);
             errors.push(max_diff(&f.values, &exact));
             let drift = column(&out, "mass_drift");
-            let worst = drift.iter().fold(0.0f64, |a, d| a.max(d.abs()));
+            let worst = max_abs(drift.iter().copied());
             assert!(worst <= 1e-10, "{scheme} dt {dt}: mass drift {worst:e}");
             assert!(column(&out, "min").iter().all(|&m| m >= 0.0));
             let sym = column(&out, "symmetry_defect");

@@ -13,10 +13,10 @@
 
 mod common;
 
-use nlfp::comm::{self, Comm, GhostStrips, Migrator};
+use nlfp::comm::{self, Comm, HaloExchange, Migrator};
 use nlfp::decomp::{Block, ProcessGrid};
+use nlfp::field::Field;
 use nlfp::mesh::Mesh;
-use nlfp::padded::Padded;
 use nlfp::particles::grid::ParticleGrid;
 use nlfp::particles::rng::{uniform53, CounterRng, Stream};
 use nlfp::particles::{Ownership, Particle};
@@ -28,7 +28,7 @@ fn tag(iy: isize, ix: isize) -> f64 {
 fn check_sum(comm: &Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
     let block = Block::new(mesh, grid, comm.rank());
     let gy = usize::from(mesh.dim == 2);
-    let mut a: Padded<i64> = Padded::new(block.ny, block.nx, gy, 1);
+    let mut a: Field<i64> = Field::new(block.ny, block.nx, gy, 1);
     let (ny, nx) = (block.ny as isize, block.nx as isize);
     let inside = |iy: isize, ix: isize| {
         ix >= 0 && ix < mesh.nx() as isize && iy >= 0 && iy < mesh.ny() as isize
@@ -40,7 +40,7 @@ fn check_sum(comm: &Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
             }
         }
     }
-    GhostStrips::new(&block).sum(comm, &mut a, 1);
+    HaloExchange::new(&block).sum(comm, &mut a, 1);
     let blocks: Vec<Block> = (0..grid.size())
         .map(|r| Block::new(mesh, grid, r))
         .collect();
@@ -73,14 +73,14 @@ fn check_sum(comm: &Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
 fn check_fill(comm: &Comm, mesh: &Mesh, grid: ProcessGrid, w: usize) -> Vec<String> {
     let block = Block::new(mesh, grid, comm.rank());
     let gy = if mesh.dim == 2 { w } else { 0 };
-    let mut a: Padded<f64> = Padded::new(block.ny, block.nx, gy, w);
+    let mut a: Field<f64> = Field::new(block.ny, block.nx, gy, w);
     let (ny, nx) = (block.ny as isize, block.nx as isize);
     for j in 0..ny {
         for i in 0..nx {
             a.set(j, i, tag(block.y0 as isize + j, block.x0 as isize + i));
         }
     }
-    GhostStrips::new(&block).fill(comm, &mut a, w);
+    HaloExchange::new(&block).fill(comm, &mut a, w);
     let mut errors = Vec::new();
     for j in -(gy as isize)..ny + gy as isize {
         for i in -(w as isize)..nx + w as isize {

@@ -7,6 +7,8 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use nlfp::sweep::trajectory::StoreKind;
+use nlfp::time::StepperKind;
 
 /// A small config: 1D (gamma = 3, n = 41) or 2D (gamma = 2, n = 21), mass `ratio` m_c.
 fn config(dim: usize, ratio: f64) -> String {
@@ -50,7 +52,10 @@ fn cell_volume(dim: usize) -> f64 {
     h.powi(dim as i32)
 }
 
-const STEPPERS: [&str; 3] = ["euler", "ssprk2", "implicit"];
+/// Every stepper by its config name: a new stepper is tested the day it is added.
+fn steppers() -> impl Iterator<Item = &'static str> {
+    StepperKind::ALL.iter().map(|s| s.name())
+}
 
 /// Test 1: from the terminal state the reverse returns `f^0` to `1e-11 m`, 1D and 2D, sub- and
 /// supercritical, every stepper, at 1 and 3 ranks; explicit runs are bit-identical across rank
@@ -61,7 +66,7 @@ fn exact_reversal_from_the_terminal_state() {
     for dim in [1, 2] {
         for ratio in [0.6, 1.5] {
             let cfg = config(dim, ratio);
-            for stepper in STEPPERS {
+            for stepper in steppers() {
                 for np in [0, 3] {
                     let name = format!("d{dim}_{ratio}_{stepper}_{np}");
                     let sets = [
@@ -93,7 +98,7 @@ fn exact_reversal_from_the_terminal_state() {
                             field(&three, "reconstruction.h5"),
                         );
                         assert!(
-                            a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                            same_bits(&a, &b),
                             "{dim}D {ratio} {stepper} {scheme} {start}: 1 and 3 ranks differ by {:e}",
                             max_diff(&a, &b)
                         );
@@ -113,7 +118,7 @@ fn reverse_contracts_and_generation_beats_the_start_error() {
     for dim in [1, 2] {
         for ratio in [0.6, 1.5] {
             let cfg = config(dim, ratio);
-            for stepper in STEPPERS {
+            for stepper in steppers() {
                 let name = format!("d{dim}_{ratio}_{stepper}");
                 let sets = [&format!("time.stepper={stepper}") as &str, "time.t_end=3.0"];
                 let out = generate(tmp.path(), &name, &cfg, 2, &sets);
@@ -162,7 +167,7 @@ fn reverse_contracts_and_generation_beats_the_start_error() {
 fn every_trajectory_store_gives_the_same_bits() {
     let tmp = tempdir();
     let cfg = config(2, 1.5);
-    for stepper in STEPPERS {
+    for stepper in steppers() {
         let stepper_set = format!("time.stepper={stepper}");
         let reference = generate(
             tmp.path(),
@@ -173,22 +178,31 @@ fn every_trajectory_store_gives_the_same_bits() {
         );
         let want = field(&reference, "reconstruction.h5");
         let want_csv = std::fs::read_to_string(reference.join("reverse.csv")).unwrap();
-        for (name, sets) in [
-            ("disk", vec!["reverse.store=disk"]),
-            ("recompute_auto", vec!["reverse.store=recompute"]),
-            (
-                "recompute_3",
-                vec!["reverse.store=recompute", "reverse.recompute_every=3"],
-            ),
-        ] {
+        // Every store (the memory reference included), the recompute store also with K = 3.
+        let mut variants: Vec<(String, Vec<String>)> = StoreKind::ALL
+            .iter()
+            .map(|k| {
+                (
+                    k.name().to_string(),
+                    vec![format!("reverse.store={}", k.name())],
+                )
+            })
+            .collect();
+        variants.push((
+            "recompute_3".into(),
+            vec![
+                "reverse.store=recompute".into(),
+                "reverse.recompute_every=3".into(),
+            ],
+        ));
+        for (name, sets) in &variants {
+            let name = name.as_str();
             let mut all = vec![stepper_set.as_str()];
-            all.extend(sets);
+            all.extend(sets.iter().map(String::as_str));
             let out = generate(tmp.path(), name, &cfg, 2, &all);
             let got = field(&out, "reconstruction.h5");
             assert!(
-                want.iter()
-                    .zip(&got)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                same_bits(&want, &got),
                 "{stepper} {name}: differs from memory by {:e}",
                 max_diff(&want, &got)
             );
@@ -204,7 +218,7 @@ fn every_trajectory_store_gives_the_same_bits() {
                 !out.join("trajectory.h5").exists(),
                 "scratch file left behind"
             );
-            if name.starts_with("recompute") {
+            if name.starts_with(StoreKind::Recompute.name()) {
                 assert!(summary(&out, "recomputed_steps") > 0.0);
             }
         }
@@ -224,7 +238,7 @@ fn perturbed_start_is_seeded_and_damped() {
     let one = generate(tmp.path(), "one", &cfg, 0, &sets);
     let two = generate(tmp.path(), "two", &cfg, 2, &sets);
     let (a, b) = (field(&one, "start.h5"), field(&two, "start.h5"));
-    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(same_bits(&a, &b));
     let terminal = field(&one, "terminal.h5");
     let ratio: Vec<f64> = a.iter().zip(&terminal).map(|(u, f)| u / f - 1.0).collect();
     assert!(ratio.iter().all(|r| r.abs() <= 0.2 + 1e-12));

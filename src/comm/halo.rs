@@ -1,18 +1,116 @@
-//! Ghost-cell exchange between neighbouring blocks.
+//! Ghost-cell exchange between neighbouring blocks: one engine for every [`Field`] of any ghost
+//! width and cell type.
 //!
-//! Moves strips by side and width, nothing else: the west/east strips are the first/last owned
-//! columns, the south/north strips the first/last owned rows. Receives and sends are posted
-//! non-blocking, caller-supplied interior work runs while the messages travel, then the
-//! received strips are written into the ghost layer. Sides at the physical boundary are skipped
-//! (their faces carry zero flux, so their ghosts are never read).
+//! Three operations, all moving rectangular strips by side and width:
+//!
+//! * [`HaloExchange::exchange`]: the PDE halo. Width-1 strips of `f64` across all four sides at
+//!   once (the west/east strips are the first/last owned columns, the south/north strips the
+//!   first/last owned rows; corner ghosts are not filled, the flux kernels never read them).
+//!   Receives and sends are posted non-blocking, caller-supplied interior work runs while the
+//!   messages travel, then the received strips are written into the ghost layer. Buffers are
+//!   allocated once and reused every stage.
+//! * [`HaloExchange::fill`]: ghosts of width `w`, corners included, by going axis by axis: x
+//!   first (owned rows only), then y with full padded rows (x ghosts included), so corner ghosts
+//!   receive the diagonal neighbour's cells by way of the y-neighbour.
+//! * [`HaloExchange::sum`] (the reverse halo): ghost contributions of width `w` added to the
+//!   cells' owners, y first with full padded rows (a corner contribution is handed to the
+//!   y-neighbour's x ghost), then x on owned rows, which carries it on to the diagonal owner.
+//!   With integer cells a sum is exact, so a deposit summed this way is independent of the rank
+//!   count bit for bit.
+//!
+//! A strip of width `w` is read from (fill) or added into (sum) the `w` edge cells of the
+//! neighbour's block, so every block must be at least `w` cells wide along an axis that has
+//! neighbours (the caller checks this when it builds the run). Sides at the physical boundary are
+//! skipped: there is nothing across them (their faces carry zero flux).
 
+use std::ops::{AddAssign, Range};
+
+use mpi::datatype::Equivalence;
 use mpi::traits::*;
 
 use super::Comm;
 use crate::decomp::{Block, Side};
 use crate::field::Field;
 
-/// Buffers and neighbour map for one block's halo exchange; allocated once, reused every stage.
+/// A cell type that can travel in a ghost strip.
+pub trait HaloCell: Equivalence + Copy + Default + AddAssign {}
+impl HaloCell for f64 {}
+impl HaloCell for i64 {}
+impl HaloCell for u64 {}
+
+/// Tag base of the PDE exchange (plus the side the strip travels towards).
+const TAG_EXCHANGE: i32 = 0;
+/// Tag base of fill messages.
+const TAG_FILL: i32 = 100;
+/// Tag base of sum messages.
+const TAG_SUM: i32 = 110;
+
+/// What one pass does with a received strip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// Owned edge cells go out, the received values overwrite ghosts.
+    Fill,
+    /// Ghost cells go out, the received values are added to owned edge cells.
+    Sum,
+}
+
+/// Which rectangle of a side: the one whose values go out, or the one that takes values in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dir {
+    Out,
+    In,
+}
+
+/// The geometry of one pass: strip width, and whether y strips carry the x ghosts (the
+/// axis-by-axis passes that serve corners) or only owned columns (the PDE exchange).
+#[derive(Clone, Copy, Debug)]
+struct Pass {
+    op: Op,
+    width: usize,
+    y_strips_with_x_ghosts: bool,
+    tag_base: i32,
+}
+
+impl Pass {
+    /// The rows and columns of `side`'s rectangle for direction `dir` in `a`.
+    fn rect<T: HaloCell>(
+        &self,
+        a: &Field<T>,
+        side: Side,
+        dir: Dir,
+    ) -> (Range<isize>, Range<isize>) {
+        let (nx, ny, w) = (a.nx() as isize, a.ny() as isize, self.width as isize);
+        // A fill sends owned edge cells and receives into ghosts; a sum does the opposite.
+        let owned = (dir == Dir::Out) == (self.op == Op::Fill);
+        let across = |n: isize, low: bool| match (low, owned) {
+            (true, true) => 0..w,
+            (true, false) => -w..0,
+            (false, true) => n - w..n,
+            (false, false) => n..n + w,
+        };
+        match side {
+            Side::West | Side::East => (0..ny, across(nx, side == Side::West)),
+            Side::South | Side::North => {
+                let g = if self.y_strips_with_x_ghosts {
+                    a.gx() as isize
+                } else {
+                    0
+                };
+                (across(ny, side == Side::South), -g..nx + g)
+            }
+        }
+    }
+
+    /// Whether the ghost layer of `a` is wide enough for this pass across `side`.
+    fn fits<T: HaloCell>(&self, a: &Field<T>, side: Side) -> bool {
+        match side {
+            Side::West | Side::East => a.gx() >= self.width,
+            Side::South | Side::North => a.gy() >= self.width,
+        }
+    }
+}
+
+/// Neighbour map and PDE buffers of one block; allocated once, reused every stage.
 pub struct HaloExchange {
     neighbours: [Option<usize>; 4],
     send: [Vec<f64>; 4],
@@ -20,7 +118,7 @@ pub struct HaloExchange {
 }
 
 impl HaloExchange {
-    /// Buffers for `block`.
+    /// The exchange for `block`.
     pub fn new(block: &Block) -> HaloExchange {
         let len = |side: Side| match side {
             Side::West | Side::East => block.ny,
@@ -38,94 +136,167 @@ impl HaloExchange {
         self.neighbours.iter().any(Option::is_some)
     }
 
-    /// Fills the ghosts of `field` from the neighbours, running `overlap(&field)` (work that
-    /// reads only owned cells) while the messages are in flight. Returns what `overlap` returns.
+    /// The neighbour across `side`, if any.
+    pub fn neighbour(&self, side: Side) -> Option<usize> {
+        self.neighbours[side.index()]
+    }
+
+    /// Fills the width-1 edge ghosts (not corners) of `field` from the neighbours, running
+    /// `overlap(&field)` (work that reads only owned cells) while the messages are in flight.
+    /// Returns what `overlap` returns.
     pub fn exchange<R>(
         &mut self,
         comm: &Comm,
         field: &mut Field,
         overlap: impl FnOnce(&Field) -> R,
     ) -> R {
-        let (ny, nx) = (field.ny() as isize, field.nx() as isize);
-        for side in Side::ALL {
-            let buf = &mut self.send[side.index()];
-            buf.clear();
-            if self.neighbours[side.index()].is_none() {
-                continue;
-            }
-            match side {
-                Side::West => buf.extend((0..ny).map(|j| field.get(j, 0))),
-                Side::East => buf.extend((0..ny).map(|j| field.get(j, nx - 1))),
-                Side::South => {
-                    let k = field.index(0, 0);
-                    buf.extend_from_slice(&field.raw()[k..k + nx as usize]);
-                }
-                Side::North => {
-                    let k = field.index(ny - 1, 0);
-                    buf.extend_from_slice(&field.raw()[k..k + nx as usize]);
-                }
+        let pass = Pass {
+            op: Op::Fill,
+            width: 1,
+            y_strips_with_x_ghosts: false,
+            tag_base: TAG_EXCHANGE,
+        };
+        run(
+            comm,
+            self.neighbours,
+            field,
+            &Side::ALL,
+            pass,
+            (&mut self.send, &mut self.recv),
+            overlap,
+        )
+    }
+
+    /// Fills ghosts of width `w` (`w <= gx`, `w <= gy` where used) from the neighbours,
+    /// corners included: x, then y.
+    pub fn fill<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
+        self.fill_x(comm, a, w);
+        self.fill_y(comm, a, w);
+    }
+
+    /// Adds the ghost contributions of width `w` to their owners, corners included: y, then x.
+    /// The ghosts keep their values (callers clear them before the next deposit).
+    pub fn sum<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
+        self.sum_y(comm, a, w);
+        self.sum_x(comm, a, w);
+    }
+
+    /// Fills the `w` ghost columns on each side of the owned rows.
+    pub fn fill_x<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
+        self.axis_pass(comm, a, [Side::West, Side::East], Op::Fill, w);
+    }
+
+    /// Fills the `w` ghost rows on each side, across the full padded width.
+    pub fn fill_y<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
+        self.axis_pass(comm, a, [Side::South, Side::North], Op::Fill, w);
+    }
+
+    /// Adds the `w` ghost rows on each side (full padded width) into the y-neighbours' edge rows.
+    pub fn sum_y<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
+        self.axis_pass(comm, a, [Side::South, Side::North], Op::Sum, w);
+    }
+
+    /// Adds the `w` ghost columns on each side (owned rows) into the x-neighbours' edge columns.
+    pub fn sum_x<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
+        self.axis_pass(comm, a, [Side::West, Side::East], Op::Sum, w);
+    }
+
+    /// One pass across the two `sides` of an axis, with buffers made for it.
+    fn axis_pass<T: HaloCell>(
+        &self,
+        comm: &Comm,
+        a: &mut Field<T>,
+        sides: [Side; 2],
+        op: Op,
+        w: usize,
+    ) {
+        let pass = Pass {
+            op,
+            width: w,
+            y_strips_with_x_ghosts: true,
+            tag_base: if op == Op::Fill { TAG_FILL } else { TAG_SUM },
+        };
+        let mut send: [Vec<T>; 4] = Default::default();
+        let mut recv: [Vec<T>; 4] = Default::default();
+        run(
+            comm,
+            self.neighbours,
+            a,
+            &sides,
+            pass,
+            (&mut send, &mut recv),
+            |_| (),
+        );
+    }
+}
+
+/// The engine: pack the `Out` rectangles of `sides` that have a neighbour, post the messages,
+/// run `overlap` while they travel, then apply the received strips to the `In` rectangles
+/// (overwrite for fills, add for sums).
+fn run<T: HaloCell, R>(
+    comm: &Comm,
+    neighbours: [Option<usize>; 4],
+    a: &mut Field<T>,
+    sides: &[Side],
+    pass: Pass,
+    (send, recv): (&mut [Vec<T>; 4], &mut [Vec<T>; 4]),
+    overlap: impl FnOnce(&Field<T>) -> R,
+) -> R {
+    let active: Vec<Side> = sides
+        .iter()
+        .copied()
+        .filter(|s| neighbours[s.index()].is_some())
+        .collect();
+    for &side in &active {
+        assert!(pass.fits(a, side), "ghost strip wider than the ghost layer");
+        let (rows, cols) = pass.rect(a, side, Dir::Out);
+        let len = rows.len() * cols.len();
+        let buf = &mut send[side.index()];
+        buf.clear();
+        a.copy_rect_into(rows, cols, buf);
+        recv[side.index()].resize(len, T::default());
+    }
+    if active.is_empty() {
+        return overlap(a);
+    }
+    let world = comm.world();
+    let field_ref: &Field<T> = a;
+    let send: &[Vec<T>; 4] = send;
+    let result = mpi::request::scope(|scope| {
+        let mut requests = Vec::with_capacity(2 * active.len());
+        for (side, buf) in Side::ALL.iter().zip(recv.iter_mut()) {
+            if let (true, Some(nb)) = (active.contains(side), neighbours[side.index()]) {
+                // A strip arriving across my `side` travelled towards `side.opposite()`.
+                let tag = pass.tag_base + side.opposite().index() as i32;
+                requests.push(
+                    world
+                        .process_at_rank(nb as i32)
+                        .immediate_receive_into_with_tag(scope, &mut buf[..], tag),
+                );
             }
         }
-
-        let world = comm.world();
-        let neighbours = self.neighbours;
-        let send = &self.send;
-        let recv = &mut self.recv;
-        let field_ref: &Field = field;
-        let result = mpi::request::scope(|scope| {
-            let mut recv_requests = Vec::with_capacity(4);
-            for (side, buf) in Side::ALL.iter().zip(recv.iter_mut()) {
-                if let Some(nb) = neighbours[side.index()] {
-                    // A strip arriving across my `side` travelled towards `side.opposite()`.
-                    let tag = side.opposite().index() as i32;
-                    recv_requests.push(
-                        world
-                            .process_at_rank(nb as i32)
-                            .immediate_receive_into_with_tag(scope, &mut buf[..], tag),
-                    );
-                }
-            }
-            let mut send_requests = Vec::with_capacity(4);
-            for side in Side::ALL {
-                if let Some(nb) = neighbours[side.index()] {
-                    let tag = side.index() as i32;
-                    send_requests.push(world.process_at_rank(nb as i32).immediate_send_with_tag(
-                        scope,
-                        &send[side.index()][..],
-                        tag,
-                    ));
-                }
-            }
-            let result = overlap(field_ref);
-            for r in recv_requests {
-                r.wait();
-            }
-            for r in send_requests {
-                r.wait();
-            }
-            result
-        });
-
-        for side in Side::ALL {
-            if self.neighbours[side.index()].is_none() {
-                continue;
-            }
-            let buf = &self.recv[side.index()];
-            match side {
-                Side::West | Side::East => {
-                    let i = if side == Side::West { -1 } else { nx };
-                    for (j, &v) in buf.iter().enumerate() {
-                        let k = field.index(j as isize, i);
-                        field.raw_mut()[k] = v;
-                    }
-                }
-                Side::South | Side::North => {
-                    let j = if side == Side::South { -1 } else { ny };
-                    let k = field.index(j, 0);
-                    field.raw_mut()[k..k + nx as usize].copy_from_slice(buf);
-                }
-            }
+        for &side in &active {
+            let nb = neighbours[side.index()].expect("active sides have neighbours") as i32;
+            let tag = pass.tag_base + side.index() as i32;
+            requests.push(world.process_at_rank(nb).immediate_send_with_tag(
+                scope,
+                &send[side.index()][..],
+                tag,
+            ));
+        }
+        let result = overlap(field_ref);
+        for r in requests {
+            r.wait();
         }
         result
+    });
+    for &side in &active {
+        let (rows, cols) = pass.rect(a, side, Dir::In);
+        let values = &recv[side.index()];
+        match pass.op {
+            Op::Fill => a.apply_rect(rows, cols, values, |c, v| *c = v),
+            Op::Sum => a.apply_rect(rows, cols, values, |c, v| *c += v),
+        }
     }
+    result
 }

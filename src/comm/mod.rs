@@ -1,5 +1,5 @@
 //! Everything that names MPI lives here: start-up, reductions, broadcasts, halo exchange (PDE
-//! ghosts in [`halo`], ghost strips of any width and reverse-halo sums in [`strips`]), particle
+//! ghosts, ghost strips of any width and reverse-halo sums, all in [`halo`]), particle
 //! migration ([`migrate`]) and abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
 //!
 //! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact,
@@ -9,16 +9,14 @@
 pub mod gather;
 pub mod halo;
 pub mod migrate;
-pub mod strips;
 
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-pub use halo::HaloExchange;
+pub use halo::{HaloCell, HaloExchange};
 pub use migrate::{MigrationReport, Migrator, Packable};
-pub use strips::{GhostStrips, StripCell};
 
 /// The raw communicator handle, for libraries that take one (parallel HDF5).
 pub type RawComm = mpi::ffi::MPI_Comm;

@@ -29,8 +29,8 @@
 
 use super::Particle;
 use crate::decomp::Block;
+use crate::field::Field;
 use crate::mesh::Mesh;
-use crate::padded::Padded;
 
 /// Units one particle deposits: `2^32`.
 pub const UNITS_PER_PARTICLE: i64 = 1 << 32;
@@ -88,7 +88,7 @@ impl Cic {
 
     /// Adds the units of every particle to `units` (ghost width >= 1 along each axis with
     /// cells beyond the block; every particle must lie in an owned cell).
-    pub fn deposit(&self, particles: &[Particle], units: &mut Padded<i64>) {
+    pub fn deposit(&self, particles: &[Particle], units: &mut Field<i64>) {
         let stride = units.stride();
         let base = self.origin(units.gy(), units.gx(), stride);
         let raw = units.raw_mut();
@@ -117,7 +117,7 @@ impl Cic {
 
     /// The CIC interpolation of `a` (ghosts filled to width >= 1) at `pos`.
     #[inline(always)]
-    pub fn gather(&self, a: &Padded<f64>, pos: [f64; 2]) -> f64 {
+    pub fn gather(&self, a: &Field<f64>, pos: [f64; 2]) -> f64 {
         let raw = a.raw();
         let base = self.origin(a.gy(), a.gx(), a.stride());
         let (i0, fx) = self.axis(pos[0]);
@@ -187,7 +187,7 @@ mod tests {
                 id: 9001,
                 pos: [-2.0, 0.0],
             });
-            let mut a: Padded<i64> = Padded::new(block.ny, block.nx, gy, 1);
+            let mut a: Field<i64> = Field::new(block.ny, block.nx, gy, 1);
             cic.deposit(&particles, &mut a);
             let total: i64 = a.raw().iter().sum();
             assert_eq!(total, particles.len() as i64 * UNITS_PER_PARTICLE);
@@ -200,7 +200,7 @@ mod tests {
             }
             assert_eq!(owned, total, "{dim}D: deposit leaked into ghosts");
             particles.reverse();
-            let mut b: Padded<i64> = Padded::new(block.ny, block.nx, gy, 1);
+            let mut b: Field<i64> = Field::new(block.ny, block.nx, gy, 1);
             cic.deposit(&particles, &mut b);
             assert_eq!(a, b);
         }
@@ -211,7 +211,7 @@ mod tests {
         let mesh = Mesh::new(2, 7, 3.5);
         let block = whole(&mesh);
         let cic = Cic::new(&mesh, &block);
-        let mut a: Padded<i64> = Padded::new(7, 7, 1, 1);
+        let mut a: Field<i64> = Field::new(7, 7, 1, 1);
         let p = Particle {
             id: 0,
             pos: [mesh.centre(4), mesh.centre(2)],
@@ -219,7 +219,7 @@ mod tests {
         cic.deposit(&[p], &mut a);
         assert_eq!(a.get(2, 4), UNITS_PER_PARTICLE);
         // Halfway between centres: a quarter in each of four cells.
-        let mut b: Padded<i64> = Padded::new(7, 7, 1, 1);
+        let mut b: Field<i64> = Field::new(7, 7, 1, 1);
         let q = Particle {
             id: 1,
             pos: [mesh.face(4), mesh.face(3)],
@@ -237,7 +237,7 @@ mod tests {
             let block = whole(&mesh);
             let cic = Cic::new(&mesh, &block);
             let gy = usize::from(dim == 2);
-            let mut a: Padded<f64> = Padded::new(block.ny, block.nx, gy, 1);
+            let mut a: Field<f64> = Field::new(block.ny, block.nx, gy, 1);
             let g = |x: f64, y: f64| 0.7 + 1.3 * x - 0.4 * y;
             for j in 0..block.ny {
                 for i in 0..block.nx {
@@ -273,9 +273,9 @@ mod tests {
         let block = whole(&mesh);
         let cic = Cic::new(&mesh, &block);
         let particles = random_particles(&mesh, 300, 5);
-        let mut units: Padded<i64> = Padded::new(9, 9, 1, 1);
+        let mut units: Field<i64> = Field::new(9, 9, 1, 1);
         cic.deposit(&particles, &mut units);
-        let mut g: Padded<f64> = Padded::new(9, 9, 1, 1);
+        let mut g: Field<f64> = Field::new(9, 9, 1, 1);
         for j in 0..9 {
             for i in 0..9 {
                 g.set(j, i, ((i * 7 + j * 3) % 5) as f64);

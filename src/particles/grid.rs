@@ -11,24 +11,23 @@
 use super::cic::{Cic, UNITS_PER_PARTICLE};
 use super::smooth::{mirror_x, mirror_y, pass_x, pass_y, tent};
 use super::Particle;
-use crate::comm::{Comm, GhostStrips};
+use crate::comm::{Comm, HaloExchange};
 use crate::decomp::{split, Block, ProcessGrid, Side};
 use crate::field::Field;
 use crate::mesh::Mesh;
-use crate::padded::Padded;
 
 /// Deposit, density and smoothed density of one rank's block.
 pub struct ParticleGrid {
     cic: Cic,
-    strips: GhostStrips,
+    halo: HaloExchange,
     walls: [bool; 4],
     dim: usize,
     width: usize,
     kernel: Vec<f64>,
-    units: Padded<i64>,
-    raw: Padded<f64>,
-    tmp: Padded<f64>,
-    smooth: Padded<f64>,
+    units: Field<i64>,
+    raw: Field<f64>,
+    tmp: Field<f64>,
+    smooth: Field<f64>,
     density_per_unit: f64,
 }
 
@@ -63,15 +62,15 @@ impl ParticleGrid {
         let (ny, nx) = (block.ny, block.nx);
         ParticleGrid {
             cic: Cic::new(mesh, block),
-            strips: GhostStrips::new(block),
+            halo: HaloExchange::new(block),
             walls: Side::ALL.map(|s| block.neighbours[s.index()].is_none()),
             dim: mesh.dim,
             width,
             kernel: tent(width),
-            units: Padded::new(ny, nx, usize::from(two_d), 1),
-            raw: Padded::new(ny, nx, gy, g),
-            tmp: Padded::new(ny, nx, gy, g),
-            smooth: Padded::new(ny, nx, gy, g),
+            units: Field::new(ny, nx, usize::from(two_d), 1),
+            raw: Field::new(ny, nx, gy, g),
+            tmp: Field::new(ny, nx, gy, g),
+            smooth: Field::new(ny, nx, gy, g),
             density_per_unit: particle_mass / UNITS_PER_PARTICLE as f64 / mesh.cell_volume(),
         }
     }
@@ -86,7 +85,7 @@ impl ParticleGrid {
     pub fn deposit(&mut self, comm: &Comm, particles: &[Particle]) {
         self.units.fill(0);
         self.cic.deposit(particles, &mut self.units);
-        self.strips.sum(comm, &mut self.units, 1);
+        self.halo.sum(comm, &mut self.units, 1);
         let scale = self.density_per_unit;
         for j in 0..self.raw.ny() as isize {
             for i in 0..self.raw.nx() as isize {
@@ -108,7 +107,7 @@ impl ParticleGrid {
     }
 
     /// The deposited (unsmoothed) density; owned cells are valid.
-    pub fn deposited(&self) -> &Padded<f64> {
+    pub fn deposited(&self) -> &Field<f64> {
         &self.raw
     }
 
@@ -134,22 +133,22 @@ impl ParticleGrid {
                 }
             }
         } else {
-            self.strips.fill_x(comm, &mut self.raw, w);
+            self.halo.fill_x(comm, &mut self.raw, w);
             mirror_x(&mut self.raw, w, west, east);
             if self.dim == 2 {
                 pass_x(&self.raw, &mut self.tmp, &self.kernel);
-                self.strips.fill_y(comm, &mut self.tmp, w);
+                self.halo.fill_y(comm, &mut self.tmp, w);
                 mirror_y(&mut self.tmp, w, south, north);
                 pass_y(&self.tmp, &mut self.smooth, &self.kernel);
             } else {
                 pass_x(&self.raw, &mut self.smooth, &self.kernel);
             }
         }
-        self.strips.fill(comm, &mut self.smooth, 1);
+        self.halo.fill(comm, &mut self.smooth, 1);
     }
 
     /// The smoothed density with one ghost layer filled (after [`ParticleGrid::smooth`]).
-    pub fn smoothed(&self) -> &Padded<f64> {
+    pub fn smoothed(&self) -> &Field<f64> {
         &self.smooth
     }
 }

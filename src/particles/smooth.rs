@@ -9,10 +9,10 @@
 //! total mass, and like the deposit it is consistent with zero flux. Every output cell sums its
 //! `2w + 1` inputs in the fixed order `k = -w..=w` from values that are identical on every rank
 //! count (owned values, exact ghost copies, mirror copies), so the smoothed field is as
-//! rank-independent as the deposit. Pure loops over [`Padded`] arrays; the ghost exchange
+//! rank-independent as the deposit. Pure loops over [`Field`] arrays; the ghost exchange
 //! between the passes is the caller's.
 
-use crate::padded::Padded;
+use crate::field::Field;
 
 /// Tent weights `K_{-w..=w}`.
 pub fn tent(w: usize) -> Vec<f64> {
@@ -24,7 +24,7 @@ pub fn tent(w: usize) -> Vec<f64> {
 
 /// Fills the `w` ghost columns beyond the west and/or east wall with mirror images of the owned
 /// rows' edge cells.
-pub fn mirror_x(a: &mut Padded<f64>, w: usize, west: bool, east: bool) {
+pub fn mirror_x(a: &mut Field<f64>, w: usize, west: bool, east: bool) {
     let (nx, ny) = (a.nx() as isize, a.ny() as isize);
     for j in 0..ny {
         for k in 0..w as isize {
@@ -42,7 +42,7 @@ pub fn mirror_x(a: &mut Padded<f64>, w: usize, west: bool, east: bool) {
 
 /// Fills the `w` ghost rows beyond the south and/or north wall (owned columns) with mirror
 /// images of the edge rows.
-pub fn mirror_y(a: &mut Padded<f64>, w: usize, south: bool, north: bool) {
+pub fn mirror_y(a: &mut Field<f64>, w: usize, south: bool, north: bool) {
     let (nx, ny) = (a.nx() as isize, a.ny() as isize);
     for k in 0..w as isize {
         for i in 0..nx {
@@ -59,7 +59,7 @@ pub fn mirror_y(a: &mut Padded<f64>, w: usize, south: bool, north: bool) {
 }
 
 /// `dst = K * src` along x on the owned cells (`src` needs `w` ghost columns filled).
-pub fn pass_x(src: &Padded<f64>, dst: &mut Padded<f64>, kernel: &[f64]) {
+pub fn pass_x(src: &Field<f64>, dst: &mut Field<f64>, kernel: &[f64]) {
     let w = (kernel.len() / 2) as isize;
     for j in 0..src.ny() as isize {
         let from = src.index(j, -w);
@@ -78,7 +78,7 @@ pub fn pass_x(src: &Padded<f64>, dst: &mut Padded<f64>, kernel: &[f64]) {
 }
 
 /// `dst = K * src` along y on the owned cells (`src` needs `w` ghost rows filled).
-pub fn pass_y(src: &Padded<f64>, dst: &mut Padded<f64>, kernel: &[f64]) {
+pub fn pass_y(src: &Field<f64>, dst: &mut Field<f64>, kernel: &[f64]) {
     let w = (kernel.len() / 2) as isize;
     let nx = src.nx();
     let stride = src.stride() as isize;
@@ -113,13 +113,13 @@ mod tests {
     #[test]
     fn smoothing_keeps_mass_with_mirrored_walls_and_constants() {
         let (ny, nx, w) = (6usize, 9usize, 3usize);
-        let mut a: Padded<f64> = Padded::new(ny, nx, w, w);
+        let mut a: Field<f64> = Field::new(ny, nx, w, w);
         for j in 0..ny {
             for i in 0..nx {
                 a.set(j as isize, i as isize, ((3 * i + 5 * j) % 7) as f64 + 0.5);
             }
         }
-        let total = |a: &Padded<f64>| {
+        let total = |a: &Field<f64>| {
             let mut s = 0.0;
             for j in 0..ny as isize {
                 for i in 0..nx as isize {
@@ -129,15 +129,15 @@ mod tests {
             s
         };
         let kernel = tent(w);
-        let mut tmp = Padded::new(ny, nx, w, w);
-        let mut out = Padded::new(ny, nx, w, w);
+        let mut tmp = Field::new(ny, nx, w, w);
+        let mut out = Field::new(ny, nx, w, w);
         mirror_x(&mut a, w, true, true);
         pass_x(&a, &mut tmp, &kernel);
         mirror_y(&mut tmp, w, true, true);
         pass_y(&tmp, &mut out, &kernel);
         assert!((total(&out) - total(&a)).abs() < 1e-12 * total(&a));
         // A constant stays constant.
-        let mut c: Padded<f64> = Padded::new(ny, nx, w, w);
+        let mut c: Field<f64> = Field::new(ny, nx, w, w);
         c.fill(1.25);
         pass_x(&c, &mut tmp, &kernel);
         mirror_y(&mut tmp, w, true, true);

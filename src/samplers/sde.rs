@@ -67,11 +67,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::comm::{Comm, GhostStrips, Migrator};
+use crate::comm::{Comm, HaloExchange, Migrator};
 use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
 use crate::mesh::Mesh;
-use crate::padded::Padded;
 use crate::particles::cic::Cic;
 use crate::particles::push::reflect;
 use crate::particles::rng::{CounterRng, Stream};
@@ -132,9 +131,9 @@ pub struct SdeReport {
 struct FaceVelocity {
     /// x-component on x-face `i` (west face of cell `i`, `0..=nx`) of rows `-1..=ny`
     /// (`ny x (nx + 1)` owned, one ghost row each side in 2D).
-    vx: Padded<f64>,
+    vx: Field<f64>,
     /// y-component on y-face `j` (south face of row `j`, `0..=ny`) of columns `-1..=nx` (2D).
-    vy: Padded<f64>,
+    vy: Field<f64>,
     /// Largest difference quotient over active faces (global after [`ReverseSde::velocities`]).
     lip: f64,
     /// Largest `|V_f|` over active faces (global).
@@ -145,11 +144,11 @@ impl FaceVelocity {
     fn new(block: &Block, dim: usize) -> FaceVelocity {
         let two_d = usize::from(dim == 2);
         FaceVelocity {
-            vx: Padded::new(block.ny, block.nx + 1, two_d, 0),
+            vx: Field::new(block.ny, block.nx + 1, two_d, 0),
             vy: if dim == 2 {
-                Padded::new(block.ny + 1, block.nx, 0, 1)
+                Field::new(block.ny + 1, block.nx, 0, 1)
             } else {
-                Padded::new(0, 0, 0, 0)
+                Field::new(0, 0, 0, 0)
             },
             lip: 0.0,
             vmax: 0.0,
@@ -261,7 +260,7 @@ pub struct ReverseSde {
     block: Block,
     geom: Geometry,
     ownership: Ownership,
-    strips: GhostStrips,
+    halo: HaloExchange,
     migrator: Migrator,
     face: ReverseFace,
     settings: SdeSettings,
@@ -269,8 +268,8 @@ pub struct ReverseSde {
     noise: f64,
     rng: CounterRng,
     /// `fh` with one ghost layer (corners included).
-    fpad: Padded<f64>,
-    aux: Padded<ForwardAux>,
+    fpad: Field<f64>,
+    aux: Field<ForwardAux>,
     /// `[0]`: the later state of the current interval (`f^{n+1}`), `[1]`: the earlier (`f^n`).
     vel: [FaceVelocity; 2],
     particles: Vec<Particle>,
@@ -318,7 +317,7 @@ impl ReverseSde {
                 sy,
             },
             ownership: Ownership::new(mesh, grid),
-            strips: GhostStrips::new(block),
+            halo: HaloExchange::new(block),
             migrator: Migrator::new(block),
             face: ReverseFace::new(
                 params.diffusion,
@@ -330,8 +329,8 @@ impl ReverseSde {
             settings,
             noise: (2.0 * settings.lambda * params.diffusion).sqrt(),
             rng: CounterRng::new(settings.seed),
-            fpad: Padded::new(block.ny, block.nx, gy, 1),
-            aux: Padded::new(block.ny, block.nx, gy, 1),
+            fpad: Field::new(block.ny, block.nx, gy, 1),
+            aux: Field::new(block.ny, block.nx, gy, 1),
             vel,
             particles: Vec::new(),
             tick: 0,
@@ -378,8 +377,8 @@ impl ReverseSde {
         let (mesh, block) = (&self.mesh, &self.block);
         let n = mesh.n as isize;
         let two_d = self.geom.two_d;
-        self.fpad.copy_owned_from_field(f);
-        self.strips.fill(comm, &mut self.fpad, 1);
+        self.fpad.copy_interior_from(f);
+        self.halo.fill(comm, &mut self.fpad, 1);
         let (ny, nx) = (block.ny as isize, block.nx as isize);
         let (x0, y0) = (block.x0 as isize, block.y0 as isize);
         let rows = if two_d { -1..ny + 1 } else { 0..1 };
@@ -402,7 +401,7 @@ impl ReverseSde {
                 }
             }
         }
-        let active = |fpad: &Padded<f64>, j: isize, i: isize| fpad.get(j, i) >= floor;
+        let active = |fpad: &Field<f64>, j: isize, i: isize| fpad.get(j, i) >= floor;
         let h = mesh.h;
         let inv_h = 1.0 / h;
         let face = self.face;

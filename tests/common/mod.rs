@@ -130,13 +130,27 @@ pub fn column(dir: &Path, name: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Max-norm of the difference of two equally long vectors.
+/// The largest of `|v|` over `values`, NaN if any value is NaN (a plain `f64::max` fold would
+/// drop it and hide a broken run).
+pub fn max_abs(values: impl IntoIterator<Item = f64>) -> f64 {
+    values.into_iter().fold(0.0, |m: f64, v| {
+        if m.is_nan() || v.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v.abs())
+        }
+    })
+}
+
+/// Max-norm of the difference of two equally long vectors (NaN propagates).
 pub fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+    assert_eq!(a.len(), b.len(), "vectors of different lengths");
+    max_abs(a.iter().zip(b).map(|(x, y)| x - y))
+}
+
+/// Whether `a` and `b` have the same length and the same bits in every entry.
+pub fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// Observed convergence orders `ln(e_k / e_{k+1}) / ln(n_{k+1} / n_k)` for errors `e` on grids
