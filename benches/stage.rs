@@ -34,7 +34,7 @@ use nlfp::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
 use nlfp::simd::{rows, with_level, Level};
 use nlfp::sweep::observers::ReverseStep;
 use nlfp::time::reverse::build_reverse;
-use nlfp::time::{build_stepper, Requests, StepControl, StepperKind};
+use nlfp::time::{build_stepper, PreconditionerKind, Requests, StepControl, StepperKind};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -94,6 +94,7 @@ fn ssprk2_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) 
     let control = StepControl {
         safety: 0.9,
         dt_max: 1e-3,
+        preconditioner: PreconditionerKind::Mg,
     };
     let mut stepper = build_stepper(
         mesh,
@@ -122,6 +123,7 @@ fn forward_pair(
     let control = StepControl {
         safety: 0.9,
         dt_max: 1e-3,
+        preconditioner: PreconditionerKind::Mg,
     };
     let mut stepper = build_stepper(mesh, block, c, SchemeKind::Sg, StepperKind::Ssprk2, control);
     let before = field(mesh, block);
@@ -135,7 +137,14 @@ fn forward_pair(
 fn reverse_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
     let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
     let (mut before, mut after, dt) = forward_pair(comm, mesh, &block, c);
-    let mut reverse = build_reverse(mesh, &block, c, SchemeKind::Sg, StepperKind::Ssprk2);
+    let mut reverse = build_reverse(
+        mesh,
+        &block,
+        c,
+        SchemeKind::Sg,
+        StepperKind::Ssprk2,
+        PreconditionerKind::Mg,
+    );
     let mut w = Field::zeros(block.ny, block.nx);
     w.interior_mut().fill(1.0);
     rates(mesh.cells(), reps, || {

@@ -46,8 +46,16 @@ pub enum Command {
     Particles(RunOutArgs),
     /// Generate: forward from the data to T recording the trajectory, then the reverse sweep
     /// from the start state of `reverse.start` (default: the data-independent asymptotic state)
-    /// back to t = 0.
-    Generate(RunOutArgs),
+    /// back to t = 0. Checkpoints in both phases (SIGTERM: checkpoint and exit 75).
+    Generate {
+        /// Config, overrides and output directory.
+        #[command(flatten)]
+        run: RunOutArgs,
+        /// Continue from a checkpoint: `auto` = the newest valid one in the checkpoint directory
+        /// (or from t = 0 when there is none yet), or the path of a checkpoint file.
+        #[arg(long, value_name = "auto|PATH")]
+        restart: Option<String>,
+    },
     /// Density filtering: a noisy version of the `[initial]` density (seeded noise of
     /// `[filter]`) through `filter.cycles` forward–reverse cycles, for every reverse variant of
     /// `filter.variant`; reports the L1 distance to the clean density, total variation, mass, min

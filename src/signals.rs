@@ -18,6 +18,12 @@ use crate::time::Requests;
 /// before that step, to check that the whole job stops promptly.
 pub const FAULT_INJECT_ENV: &str = "NLFP_FAULT_INJECT";
 
+/// Environment variable for signal tests: `TERM@P` (or `USR1@P`) makes every rank send itself
+/// that signal when the job's progress counter reaches `P` (the step of a march; `N + (N - n)`
+/// at reverse step `n` of `generate`), so a test stops a job in a chosen phase without racing
+/// it. The signal takes the same path as one from outside (handler, flag, poll).
+pub const TEST_SIGNAL_ENV: &str = "NLFP_TEST_SIGNAL";
+
 /// Signals received since the last [`SignalFlags::take`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Received {
@@ -70,6 +76,7 @@ pub struct RequestPoller<'a> {
     usr1_stops: bool,
     last_checkpoint: Instant,
     fault: Option<u64>,
+    test_signal: Option<(i32, u64)>,
 }
 
 impl<'a> RequestPoller<'a> {
@@ -87,6 +94,17 @@ impl<'a> RequestPoller<'a> {
             usr1_stops,
             last_checkpoint: Instant::now(),
             fault: fault_injection(rank),
+            test_signal: test_signal(),
+        }
+    }
+
+    /// Sends this process the signal of [`TEST_SIGNAL_ENV`] when `progress` is its trigger.
+    pub fn test_signal(&mut self, progress: u64) {
+        if let Some((signal, at)) = self.test_signal {
+            if at == progress {
+                self.test_signal = None;
+                let _ = signal_hook::low_level::raise(signal);
+            }
         }
     }
 
@@ -126,6 +144,17 @@ impl<'a> RequestPoller<'a> {
             stop: received.term || (received.usr1 && self.usr1_stops),
         })
     }
+}
+
+fn test_signal() -> Option<(i32, u64)> {
+    let spec = std::env::var(TEST_SIGNAL_ENV).ok()?;
+    let (name, at) = spec.split_once('@')?;
+    let signal = match name.trim() {
+        "TERM" => signal_hook::consts::SIGTERM,
+        "USR1" => signal_hook::consts::SIGUSR1,
+        _ => return None,
+    };
+    Some((signal, at.trim().parse().ok()?))
 }
 
 fn fault_injection(rank: usize) -> Option<u64> {

@@ -112,14 +112,14 @@ fn child() -> i32 {
                 b[c] = b_global[iy * nx + ix];
             }
         }
-        let m = BlockIlu0::new(&a).expect("ILU(0)");
+        let mut m = BlockIlu0::new(&a).expect("ILU(0)");
         let mut halo = HaloExchange::new(&block);
         let mut x = vec![0.0; block.cells()];
         let control = KrylovControl {
             tol: 1e-12,
             max_iterations: 200,
         };
-        match bicgstab(&comm, &a, &mut halo, &m, &b, &mut x, control) {
+        match bicgstab(&comm, &a, &mut halo, &mut m, &b, &mut x, control) {
             Ok(stats) => {
                 let mut err = 0.0f64;
                 for j in 0..block.ny {

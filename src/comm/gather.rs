@@ -37,3 +37,32 @@ pub fn block_of_global(mesh: &Mesh, block: &Block, global: &[f64]) -> Field {
     }
     f
 }
+
+impl Comm {
+    /// Every rank's variable-length block of `f64`, on every rank, in rank order (collective):
+    /// the counts first, then one variable-count all-gather. `local` must not be empty
+    /// (OpenMPI rejects the dangling pointer of an empty send buffer): frame it if it can be.
+    pub fn all_gather_f64(&self, local: &[f64]) -> Vec<Vec<f64>> {
+        use mpi::traits::*;
+        let n = local.len() as u64;
+        let mut counts = vec![0u64; self.size()];
+        self.world().all_gather_into(&n, &mut counts[..]);
+        let (counts_i, displs) = super::counts_and_displacements(&counts);
+        let total = counts.iter().sum::<u64>() as usize;
+        let mut all = vec![0.0f64; total];
+        {
+            let mut partition =
+                mpi::datatype::PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
+            self.world().all_gather_varcount_into(local, &mut partition);
+        }
+        let mut at = 0usize;
+        counts
+            .iter()
+            .map(|&c| {
+                let part = all[at..at + c as usize].to_vec();
+                at += c as usize;
+                part
+            })
+            .collect()
+    }
+}

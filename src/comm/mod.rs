@@ -2,10 +2,12 @@
 //! ghosts, ghost strips of any width and reverse-halo sums, all in [`halo`]), particle
 //! migration ([`migrate`]) and abort. The rest of the crate sees a [`Comm`] with plain-Rust methods.
 //!
-//! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact,
-//! so every rank takes the same decision and results do not depend on the rank count. Sums are
-//! diagnostics only.
+//! Reductions that decide the control flow (time step, stop flags) use MIN/MAX, which are exact;
+//! sums that steer a solver (Krylov dot products) use the exact integer-limb reduction of
+//! [`exact`]. With either, every rank takes the same decision and results do not depend on the
+//! rank count. Plain floating-point sums ([`Comm::sum_many`]) are for diagnostics only.
 
+pub mod exact;
 pub mod gather;
 pub mod halo;
 pub mod migrate;
@@ -179,15 +181,7 @@ impl Comm {
         }
         let mut counts = vec![0u64; self.size()];
         root.gather_into_root(&n, &mut counts[..]);
-        let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
-        let displs: Vec<i32> = counts_i
-            .iter()
-            .scan(0i32, |acc, &c| {
-                let d = *acc;
-                *acc += c;
-                Some(d)
-            })
-            .collect();
+        let (counts_i, displs) = counts_and_displacements(&counts);
         let mut all = vec![T::default(); counts.iter().sum::<u64>() as usize];
         {
             let mut partition =
@@ -234,6 +228,19 @@ impl Comm {
         self.world.abort(code)
     }
 
+    /// Ends the whole job with `msg` after a failure every rank agreed on but that cannot be
+    /// unwound (a parallel HDF5 file that a failed write left unclosable): rank 0 prints
+    /// `error: msg` and aborts; the other ranks give it a moment to print, then abort too.
+    /// `MPI_Finalize` is never reached, so HDF5's finalize hook cannot crash on the open file.
+    pub fn fatal(&self, msg: &str) -> ! {
+        if self.is_root() {
+            eprintln!("error: {msg}");
+            self.abort(1)
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        self.abort(1)
+    }
+
     /// The raw handle, for parallel HDF5.
     pub fn raw(&self) -> RawComm {
         self.world.as_raw()
@@ -242,4 +249,18 @@ impl Comm {
     pub(crate) fn world(&self) -> &SimpleCommunicator {
         &self.world
     }
+}
+
+/// MPI counts and displacements (exclusive prefix sums) of variable-count blocks of `counts`.
+pub(crate) fn counts_and_displacements(counts: &[u64]) -> (Vec<i32>, Vec<i32>) {
+    let counts_i: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
+    let displs: Vec<i32> = counts_i
+        .iter()
+        .scan(0i32, |acc, &c| {
+            let d = *acc;
+            *acc += c;
+            Some(d)
+        })
+        .collect();
+    (counts_i, displs)
 }

@@ -107,6 +107,18 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
             " (explicit dt shrinks when a condensate forms: more steps than estimated)"
         }
     );
+    let [fwd, rev] = setup
+        .generate_settings()
+        .checkpoint_bytes(mesh.cells(), steps);
+    println!(
+        "checkpoints   forward: {:.2} MiB each; generate ({} store): up to {:.2} MiB in the \
+         forward phase, {:.2} MiB in the reverse phase (in {})",
+        mib(8 * mesh.cells() + (8.0 * steps) as usize),
+        setup.config.reverse.store.name(),
+        mib(fwd),
+        mib(rev),
+        setup.config.checkpoint.dir.display(),
+    );
     let pc = &setup.config.particles;
     let particle_steps = (setup.config.time.t_end / pc.dt).ceil();
     println!(

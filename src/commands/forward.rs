@@ -12,7 +12,7 @@ use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::config::{StudyConfig, Usr1Action};
 use crate::diagnostics::DiagnosticsSetup;
-use crate::io::checkpoint;
+use crate::io::checkpoint::{self, JobKind};
 use crate::io::run_dir::RunDir;
 use crate::signals::SignalFlags;
 use crate::sweep::forward::{MarchEnd, MarchState};
@@ -23,7 +23,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     // Everything that can be wrong with the input is found before anything is written.
     let setup = RunSetup::load(comm, &args.run)?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
-    let mut f = setup.initial_field()?;
+    let f0 = setup.initial_field()?;
     let mut stepper = setup.stepper();
     let run = setup.run_dir_for(&args.output);
     let ckpt_dir = run.join(&setup.config.checkpoint.dir);
@@ -39,12 +39,16 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
             comm,
             request,
             &ckpt_dir,
+            JobKind::Forward,
             &physics,
             &setup.mesh,
             &setup.block,
-            &mut f,
         )
         .map_err(CommandError::Input)?,
+    };
+    let (mut f, resumed) = match resumed {
+        Some(loaded) => (loaded.f, Some(loaded.state)),
+        None => (f0, None),
     };
     if let Some(c) = &resumed {
         stepper
@@ -78,6 +82,7 @@ impl RunSetup {
         let c = &self.config.checkpoint;
         CheckpointPolicy {
             dir: c.dir.clone(),
+            every_steps: c.every_steps,
             every_seconds: c.every_seconds,
             keep: c.keep as usize,
             usr1_stops: c.on_usr1 == Usr1Action::Stop,

@@ -1,25 +1,33 @@
-//! `nlfp generate CONFIG [--out DIR] [--overwrite]`: the generative model end to end
+//! `nlfp generate CONFIG [--out DIR] [--overwrite] [--restart auto|PATH]`: the generative model end to end
 //! ([`crate::generate`]): forward from the data to `T = time.t_end` recording the trajectory in
 //! the store of `reverse.store`, the start state of `reverse.start`, the reverse sweep of
 //! `reverse.method` back to `t = 0` carrying `reverse.samples` samples with the samplers of
 //! `reverse.sampler`, the samples, their quality, the pictures and `summary.toml`.
 //!
-//! A generate run is one job: it has no checkpoints (a reverse needs the whole forward history,
-//! which the `disk` store keeps only as scratch); rerun it from the start after an interruption.
+//! Checkpoints (`[checkpoint]`, SIGUSR1/SIGTERM, exit 75) in both phases
+//! ([`crate::generate`]); `--restart auto|PATH` continues from one, on any rank count.
 
 use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunOutArgs;
 use crate::comm::Comm;
-use crate::generate::{GenerateRun, GenerateSettings};
+use crate::generate::{GenerateCheckpoints, GenerateRun, GenerateSettings};
 use crate::samplers::SamplerSettings;
+use crate::signals::SignalFlags;
 use crate::sweep::start::Start;
 
 /// Runs the command.
-pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
+pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
+    let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let f0 = setup.initial_field()?;
-    let generate = setup.generate_run(comm);
+    let mut generate = setup.generate_run(comm);
+    generate.checkpoints = Some(GenerateCheckpoints {
+        policy: setup.checkpoint_policy(),
+        physics: setup.config.physics_fingerprint(),
+        signals: &signals,
+        restart,
+    });
     generate
         .execute(&setup.run_dir_for(&args.output), args.output.overwrite, f0)
         .map(|_| ())
@@ -65,6 +73,7 @@ impl RunSetup {
                 settings.store.name(),
             ),
             settings,
+            checkpoints: None,
         }
     }
 }

@@ -79,15 +79,52 @@ fn describe(file: &Path) -> Result<String, String> {
         }
         None => line("checksum f", "none stored".into()),
     }
+    // The grid attributes a restart or a reader trusts must describe the dataset's shape.
+    if let (Some(dim), Some(n)) = (attr_u64("dim"), attr_u64("n")) {
+        let expected: Vec<u64> = match dim {
+            1 => vec![n],
+            2 => vec![n, n],
+            _ => Vec::new(),
+        };
+        let shape: Vec<u64> = stored.shape.iter().map(|&s| s as u64).collect();
+        let ok = expected == shape;
+        valid &= ok;
+        line(
+            "attributes",
+            format!(
+                "{}: dim = {dim}, n = {n} {} the dataset shape {:?}",
+                verdict(ok),
+                if ok { "match" } else { "do not match" },
+                stored.shape
+            ),
+        );
+    }
     if kind == "checkpoint" {
         match checkpoint::read_state(file) {
-            Ok(state) => line(
-                "dt_history",
-                format!("{} steps, checksum valid", state.dt_history.len()),
-            ),
+            Ok(state) => {
+                line("job", format!("{} (phase {})", state.job, state.phase));
+                line(
+                    "dt_history",
+                    format!("{} steps, checksum valid", state.dt_history.len()),
+                );
+                line("attributes", "checksum valid".into());
+            }
             Err(e) => {
                 valid = false;
-                line("dt_history", format!("INVALID: {e}"));
+                line("attributes", format!("INVALID: {e}"));
+            }
+        }
+        match checkpoint::verify_serial(file) {
+            Ok(datasets) => {
+                let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+                line("size", format!("{bytes} bytes"));
+                for d in datasets {
+                    line("dataset", format!("{d}, checksum valid"));
+                }
+            }
+            Err(e) => {
+                valid = false;
+                line("datasets", format!("INVALID: {e}"));
             }
         }
     }

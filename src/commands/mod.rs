@@ -28,7 +28,7 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
         Command::Study(args) => study::run(comm, &args),
         Command::Particles(args) => particles::run(comm, &args),
         Command::Info { file } => info::run(comm, &file),
-        Command::Generate(args) => generate::run(comm, &args),
+        Command::Generate { run, restart } => generate::run(comm, &run, restart),
         Command::Plot(args) => plot::run(comm, &args),
         Command::Filter(args) => filter::run(comm, &args),
         Command::Compare {

@@ -10,12 +10,14 @@ use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
 use crate::config::Config;
-use crate::decomp::{Block, ProcessGrid};
+use crate::decomp::{split, Block, ProcessGrid};
 use crate::initial::InitialShape;
 use crate::io::read_on_root;
+use crate::memory;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::scheme::SchemeKind;
+use crate::time::block_memory_bytes;
 use crate::time::{StepControl, StepperKind};
 
 /// Everything a run needs, built from the config.
@@ -42,6 +44,34 @@ pub struct RunSetup {
     pub stepper: StepperKind,
     /// Step control.
     pub control: StepControl,
+}
+
+/// Refuses (on every rank alike) a run whose largest block, times the ranks sharing a node,
+/// exceeds what the nodes can give ([`crate::memory`]), before anything is allocated. Every rank
+/// decides from the same numbers: the smallest availability and the most ranks per node over
+/// the job.
+fn refuse_if_too_big(
+    comm: &Comm,
+    config: &Config,
+    mesh: &Mesh,
+    grid: ProcessGrid,
+) -> Result<(), String> {
+    let (_, big_x) = split(mesh.nx(), grid.px, 0);
+    let (_, big_y) = split(mesh.ny(), grid.py, 0);
+    let per_rank = block_memory_bytes(config.time.scheme, big_y, big_x) as u64;
+    let local = memory::ranks_on_node(comm.size());
+    let mine = memory::available_on_node();
+    let mine_bytes = mine.as_ref().map_or(f64::INFINITY, |(b, _)| *b as f64);
+    let least = comm.min(mine_bytes);
+    let local = comm.max(local as f64) as usize;
+    let available = least.is_finite().then(|| {
+        let source = match &mine {
+            Some((b, s)) if *b as f64 == least => s.clone(),
+            _ => "on the most loaded node".to_string(),
+        };
+        (least as u64, source)
+    });
+    memory::check_fits(per_rank, local, available)
 }
 
 /// Reads (on rank 0, broadcast) and validates the config named in `args`, with its `--set`
@@ -95,6 +125,7 @@ impl RunSetup {
                 .map_err(|e| input(format!("grid.n: {e}")))?,
         };
         let block = Block::new(&mesh, grid, comm.rank());
+        refuse_if_too_big(comm, &config, &mesh, grid).map_err(input)?;
         let m = &config.model;
         let params = ModelParams {
             diffusion: m.diffusion,
@@ -120,6 +151,7 @@ impl RunSetup {
         let control = StepControl {
             safety: config.time.safety,
             dt_max: config.time.dt_max,
+            preconditioner: config.time.preconditioner,
         };
         Ok(RunSetup {
             config,

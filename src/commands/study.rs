@@ -56,10 +56,21 @@ pub fn run(comm: &Comm, args: &RunOutArgs) -> Result<(), CommandError> {
     if comm.is_root() {
         log_plan(&dir, &points, &jobs, &groups, comm.size());
     }
+    let mut stopped = false;
     let outcomes = run_groups(comm, &groups, &jobs, |sub, k| {
-        run_job(sub, &jobs[k], configs[k].clone(), spec.r0, &signals)
+        let cost = run_job(sub, &jobs[k], configs[k].clone(), spec.r0, &signals)?;
+        stopped |= cost.is_none();
+        Ok(cost)
     })?;
-    finish(comm, &dir, &spec, (&points, &jobs), &outcomes)
+    let finished = finish(comm, &dir, &spec, (&points, &jobs), &outcomes);
+    // A signal stopped a run (with its checkpoint): exit 75, "requeue me", not a failure.
+    if comm.any(stopped) {
+        return Err(CommandError::Requeue(format!(
+            "the study was stopped by a signal; the runs that ended are in {}; rerun the study",
+            dir.display()
+        )));
+    }
+    finished
 }
 
 /// `list`, or the base run's single `value` when it is empty.

@@ -56,6 +56,7 @@ pub(super) fn cross_keys<'a>(
             return Err(sec("decomposition").err("procs", msg));
         }
     }
+    grid_arithmetic(c, &sec("grid"))?;
     let half_width = c.grid.half_width;
     if let Some(r0) = c.study.r0.filter(|&r| r >= half_width) {
         let msg = format!(
@@ -64,6 +65,42 @@ pub(super) fn cross_keys<'a>(
             fmt_f64(r0)
         );
         return Err(sec("study").err("r0", msg));
+    }
+    Ok(())
+}
+
+/// Refuses a grid whose index arithmetic overflows (`(n + 8)^dim` cells times 512 bytes must
+/// fit in 64 bits: every array of a block is within that) or whose geometry leaves the
+/// floating-point range: the cell width `h = 2L/n`, `h^2` (the diffusion rate `D/h^2`), the cell
+/// volume `h^dim` and the domain volume `(2L)^dim` must be normal numbers.
+fn grid_arithmetic(c: &Config, g: &Sec) -> Result<(), ConfigError> {
+    let (dim, n, l) = (c.grid.dim, c.grid.n, c.grid.half_width);
+    let fits = (n as u64)
+        .checked_add(8)
+        .and_then(|p| p.checked_pow(dim as u32))
+        .and_then(|cells| cells.checked_mul(512))
+        .is_some_and(|b| usize::try_from(b).is_ok());
+    if !fits {
+        let msg = format!(
+            "is too large: {n}^{dim} cells overflow the index arithmetic; use a smaller grid.n"
+        );
+        return Err(g.err("n", msg));
+    }
+    let h = 2.0 * l / n as f64;
+    let products = [
+        ("h = 2L/n", h),
+        ("h^2", h * h),
+        ("1/h^2", 1.0 / (h * h)),
+        ("h^dim", h.powi(dim as i32)),
+        ("(2L)^dim", (2.0 * l).powi(dim as i32)),
+    ];
+    if let Some((name, v)) = products.iter().find(|(_, v)| !v.is_normal()) {
+        let msg = format!(
+            "is out of range, got {}: with grid.n = {n}, {name} = {v:e} is not a normal \
+             floating-point number; use a moderate half_width",
+            fmt_f64(l)
+        );
+        return Err(g.err("half_width", msg));
     }
     Ok(())
 }
@@ -197,6 +234,19 @@ fn procs_message(e: GridError, shown: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use crate::config::testing::*;
+
+    #[test]
+    fn grids_out_of_arithmetic_range_are_refused() {
+        let e = set_err("grid.n=9223372036854775807");
+        assert_err(&e, "grid.n", &["overflow the index arithmetic"]);
+        let e = set_err("grid.n=4294967297");
+        assert_err(&e, "grid.n", &["overflow the index arithmetic"]);
+        ok(MINIMAL, &["grid.n=200001"]); // fits the arithmetic; the memory check refuses it
+        let e = set_err("grid.half_width=1e300");
+        assert_err(&e, "grid.half_width", &["h^2 = inf", "out of range"]);
+        let e = set_err("grid.half_width=1e-160");
+        assert_err(&e, "grid.half_width", &["out of range"]);
+    }
 
     #[test]
     fn mass_ratio_needs_a_critical_mass() {

@@ -21,6 +21,23 @@
 //! sampler's, in particle-id order), `generate.png`, `samples.png` and `summary.toml`. Results
 //! are bit-identical for any rank count (explicit steppers; the samples also for `implicit`,
 //! given the same reverse inputs).
+//!
+//! # Checkpoints ([`GenerateCheckpoints`])
+//!
+//! `nlfp generate` checkpoints (job `generate`) in both phases, at `checkpoint.every_steps`,
+//! every `checkpoint.every_seconds` and on SIGUSR1/SIGTERM (SIGTERM: exit 75):
+//!
+//! * phase `forward`: the forward state, march state and stepper state, and what the
+//!   trajectory store needs to go on: `memory` spills every recorded state into the checkpoint
+//!   (large: `nlfp check` prints the size), `recompute` its kept states and the last one,
+//!   `disk` nothing (its scratch file `trajectory.h5` is kept, and checked on restart);
+//! * phase `reverse`: `u` (the checkpoint's `f`), `w`, `f^n`, the reverse step `n`, the rows
+//!   and counters so far, `f(T)`, the states the store still needs, and the samplers' state
+//!   (the walk's occupation numbers; the SDE sampler's particles in id order and counters).
+//!
+//! Every random number is keyed by global indices and the step, so `--restart auto` on any
+//! rank count continues bit for bit (explicit steppers): `reconstruction.h5`, `samples.*` and
+//! the columns of `reverse.csv` but `wall_seconds` equal an uninterrupted run's.
 
 pub mod compare;
 pub mod pictures;
@@ -31,19 +48,25 @@ use crate::decomp::ProcessGrid;
 use crate::diagnostics::Diagnostics;
 use crate::error::CommandError;
 use crate::field::Field;
+use crate::io::checkpoint::{self, JobKind, Loaded};
+use crate::io::csv::CsvWriter;
 use crate::io::run_dir::{DirRules, RunDir, Stamp};
 use crate::io::samples::{self, SamplesMeta};
 use crate::samplers::quality::References;
 use crate::samplers::{Generated, SamplerSettings, Samplers};
-use crate::sweep::pipeline::Pipeline;
-use crate::sweep::reverse::{ReverseKind, REVERSE_HEADER};
+use crate::signals::SignalFlags;
+use crate::sweep::checkpointer::{CheckpointPolicy, Checkpointer};
+use crate::sweep::forward::MarchEnd;
+use crate::sweep::pipeline::{Pipeline, Recorded, ReversePhase, PHASE_REVERSE};
+use crate::sweep::reverse::{ReverseKind, ReverseMarch, ReverseState, REVERSE_HEADER};
 use crate::sweep::start::Start;
 use crate::sweep::trajectory::StoreKind;
+use crate::time::Requests;
 use pictures::{PictureFields, PICTURE_CELLS};
 use summary::Summary;
 
 /// Files a generate run writes; a directory holding any of them is not reused without
-/// `--overwrite`.
+/// `--overwrite` or `--restart`.
 pub const OUTPUT_FILES: [&str; 15] = [
     "config.toml",
     "data.h5",
@@ -82,6 +105,62 @@ pub struct GenerateSettings {
     pub samplers: SamplerSettings,
 }
 
+impl GenerateSettings {
+    /// Bytes of data in a checkpoint of a generate run of `steps` forward steps on `cells`
+    /// cells, at its largest in the forward phase (the last forward checkpoint) and in the
+    /// reverse phase (its first checkpoint): the fields, the step sizes, the store's states
+    /// ([`StoreKind::checkpoint_estimate`]), the reverse rows and the samplers' state.
+    pub fn checkpoint_bytes(&self, cells: usize, steps: f64) -> [usize; 2] {
+        let state = 8 * cells;
+        let store = self
+            .store
+            .checkpoint_estimate(steps, state, self.recompute_every);
+        let history = (8.0 * steps) as usize;
+        let samplers = self.samplers.samples as usize;
+        let walk = if self.samplers.kind.walk() { state } else { 0 };
+        let sde = if self.samplers.kind.sde() {
+            24 * samplers
+        } else {
+            0
+        };
+        let forward = state + history + store;
+        let reverse = 4 * state + history + (56.0 * steps) as usize + store + walk + sde;
+        [forward, reverse]
+    }
+}
+
+/// The checkpoints of a generate run (`nlfp generate`; none for the probes of `compare`).
+pub struct GenerateCheckpoints<'a> {
+    /// Where and when.
+    pub policy: CheckpointPolicy,
+    /// The physics fingerprint.
+    pub physics: String,
+    /// Signal flags (installed once per process).
+    pub signals: &'a SignalFlags,
+    /// `--restart auto|PATH`, if given.
+    pub restart: Option<String>,
+}
+
+/// The step `n` a reverse checkpoint stands at.
+fn reverse_step(loaded: &Loaded) -> Result<u64, String> {
+    match loaded.small("reverse")? {
+        [n, ..] => Ok(*n as u64),
+        _ => Err(format!(
+            "{}: dataset reverse is empty",
+            loaded.path.display()
+        )),
+    }
+}
+
+/// The end of a run stopped on request (exit code 75).
+fn stopped(checkpointer: &Option<Checkpointer>) -> CommandError {
+    CommandError::Requeue(
+        checkpointer
+            .as_ref()
+            .map_or_else(|| "stopped on request".into(), |c| c.stopped_message()),
+    )
+}
+
 /// A generate run, ready to go.
 pub struct GenerateRun<'a> {
     /// The pipeline (its forward march writes `forward.csv` at the run's cadences).
@@ -92,17 +171,56 @@ pub struct GenerateRun<'a> {
     pub settings: GenerateSettings,
     /// The first log line.
     pub title: String,
+    /// Checkpoints and restart (`None`: neither).
+    pub checkpoints: Option<GenerateCheckpoints<'a>>,
 }
 
 impl GenerateRun<'_> {
     /// Prepares `run` (refusing to replace results without `replace`), writes `config.toml`,
-    /// runs the whole pipeline from the data `f0` (this rank's block) and writes every file;
-    /// returns what it measured. Collective.
+    /// runs the whole pipeline from the data `f0` (this rank's block), or from the checkpoint
+    /// `--restart` selects, and writes every file; returns what it measured. With checkpoints,
+    /// a stop request ends it with [`CommandError::Requeue`] after a checkpoint. Collective.
     pub fn execute(&self, run: &RunDir, replace: bool, f0: Field) -> Result<Summary, CommandError> {
         let p = &self.pipeline;
         let comm = p.comm;
+        let s = &self.settings;
+        let mut checkpointer = self.checkpoints.as_ref().map(|c| {
+            let job = JobKind::Generate;
+            Checkpointer::new(
+                comm,
+                run,
+                &c.policy,
+                job,
+                c.physics.clone(),
+                p.march.t_end,
+                c.signals,
+            )
+        });
+        let request = self.checkpoints.as_ref().and_then(|c| c.restart.clone());
+        let mut loaded = match (&request, &checkpointer) {
+            (Some(request), Some(ck)) => {
+                let (dir, physics) = (ck.dir(), ck.physics());
+                checkpoint::resume(
+                    comm,
+                    request,
+                    dir,
+                    JobKind::Generate,
+                    physics,
+                    p.mesh,
+                    p.block,
+                )
+                .map_err(CommandError::Input)?
+            }
+            _ => None,
+        };
+        let replace = replace || request.is_some();
+        if let Some(ck) = &checkpointer {
+            ck.prepare(loaded.is_some() || !replace)
+                .map_err(CommandError::Input)?;
+        }
         let rules = DirRules {
             results: &OUTPUT_FILES,
+            hint: ", continue with --restart auto,",
             ..DirRules::default()
         };
         run.create(comm, &rules, replace)?;
@@ -113,11 +231,9 @@ impl GenerateRun<'_> {
             run.write_field(comm, name, f, stamp)
                 .map_err(CommandError::Runtime)
         };
-        let csv =
-            |name: &str, header: &[&str]| run.csv(comm, name, header).map_err(CommandError::Fatal);
-        let s = &self.settings;
+        let input = |e: String| CommandError::Input(format!("restart: {e}"));
 
-        // 1. Forward, recording the trajectory.
+        // 1. Forward, recording the trajectory (or the recorded run of a reverse checkpoint).
         write("data.h5", &f0, Stamp::default())?;
         let draw_pictures = p.mesh.cells() <= PICTURE_CELLS;
         // The data again after the forward, for the sample report and the pictures (if any).
@@ -132,11 +248,39 @@ impl GenerateRun<'_> {
                 &run.join(SCRATCH),
                 s.recompute_every,
                 &replay,
+                loaded.is_some(),
             )
             .map_err(CommandError::Runtime)?;
-        let mut forward = p.forward(f0, store);
-        let march = forward.run(p, csv("forward.csv", &Diagnostics::HEADER)?)?;
-        let mut recorded = forward.finish();
+        let reverse_at = match &loaded {
+            Some(l) if l.state.phase == PHASE_REVERSE => Some(reverse_step(l).map_err(input)?),
+            _ => None,
+        };
+        let (mut recorded, forward_seconds) = match (reverse_at, loaded.as_mut()) {
+            (Some(n), Some(l)) => (Recorded::resume(comm, l, store, n).map_err(input)?, 0.0),
+            (_, l) => {
+                let mut forward = match l {
+                    Some(l) => p.resume_forward(l, store).map_err(input)?,
+                    None => p.forward(f0, store),
+                };
+                let header = &Diagnostics::HEADER;
+                let csv = match comm.is_root() {
+                    true if forward.state.step > 0 => {
+                        let path = run.join("forward.csv");
+                        Some(CsvWriter::resume(&path, header, forward.state.step))
+                            .transpose()
+                            .map_err(CommandError::Fatal)?
+                    }
+                    _ => run
+                        .csv(comm, "forward.csv", header)
+                        .map_err(CommandError::Fatal)?,
+                };
+                let march = forward.run_checkpointed(p, csv, checkpointer.as_mut())?;
+                if march.end == MarchEnd::Stopped {
+                    return Err(stopped(&checkpointer));
+                }
+                (forward.finish(), march.wall.as_secs_f64())
+            }
+        };
         let end = Stamp::from(&recorded.state);
         write("terminal.h5", &recorded.f_end, end)?;
 
@@ -148,13 +292,78 @@ impl GenerateRun<'_> {
         // 3. The reverse, carrying the samples.
         let mut samplers = Samplers::new(p, self.grid, s.samplers);
         let method = p.method(s.method, s.lambda, p.control.safety, None);
-        let reverse_csv = csv("reverse.csv", &REVERSE_HEADER)?;
-        let mut reverse = recorded
-            .reverse(p, method, u, reverse_csv, &mut samplers.observers())
+        let mut reverse = match (reverse_at, loaded.as_mut()) {
+            (Some(_), Some(l)) => {
+                let state = ReverseState::resume(l).map_err(input)?;
+                samplers.restore(comm, l, &state.f).map_err(input)?;
+                let n = state.step;
+                let csv = match comm.is_root() {
+                    true => Some(CsvWriter::resume_keeping(
+                        &run.join("reverse.csv"),
+                        &REVERSE_HEADER,
+                        &|step| step >= n,
+                    ))
+                    .transpose()
+                    .map_err(CommandError::Fatal)?,
+                    false => None,
+                };
+                let (mesh, block) = (p.mesh, p.block);
+                let march = ReverseMarch {
+                    comm,
+                    mesh,
+                    block,
+                    csv,
+                    method,
+                };
+                ReversePhase { march, state }
+            }
+            _ => {
+                let reverse_csv = run
+                    .csv(comm, "reverse.csv", &REVERSE_HEADER)
+                    .map_err(CommandError::Fatal)?;
+                recorded
+                    .reverse(p, method, u, reverse_csv, &mut samplers.observers())
+                    .map_err(CommandError::Runtime)?
+            }
+        };
+        drop(loaded);
+        let total = recorded.state.step;
+        let mut last_checkpoint = reverse_at;
+        let mut requests = Requests::default();
+        loop {
+            let done = match checkpointer.as_mut() {
+                Some(ck) => reverse.run_until(&mut recorded, &mut samplers.observers(), &mut |n| {
+                    if last_checkpoint == Some(n) {
+                        return false;
+                    }
+                    requests = ck.poll_agreed(n, total - n, 2 * total - n);
+                    requests.checkpoint
+                }),
+                None => reverse
+                    .run(&mut recorded, &mut samplers.observers())
+                    .map(|_| true),
+            }
             .map_err(CommandError::Runtime)?;
-        reverse
-            .run(&mut recorded, &mut samplers.observers())
+            let Some(ck) = checkpointer.as_mut().filter(|_| !done) else {
+                break;
+            };
+            let mut saved = reverse.save(p, &recorded);
+            saved.extend(samplers.save(comm));
+            let seq = 2 * total - reverse.state.step;
+            ck.write_at(
+                seq,
+                PHASE_REVERSE,
+                &reverse.state.u,
+                &recorded.state,
+                &[],
+                &saved,
+            )
             .map_err(CommandError::Runtime)?;
+            last_checkpoint = Some(reverse.state.step);
+            if requests.stop {
+                return Err(stopped(&checkpointer));
+            }
+        }
         let (u, result) = reverse.finish();
         write("reconstruction.h5", &u, Stamp::default())?;
 
@@ -192,7 +401,7 @@ impl GenerateRun<'_> {
         let summary = Summary::new(
             s,
             &recorded,
-            &march,
+            forward_seconds,
             &result,
             generated,
             references.as_ref(),

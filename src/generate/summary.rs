@@ -8,7 +8,7 @@ use super::GenerateSettings;
 use crate::samplers::quality::{Quality, References};
 use crate::samplers::sde::SdeReport;
 use crate::samplers::{Generated, SamplerKind, WalkReport};
-use crate::sweep::forward::{format_duration, MarchResult};
+use crate::sweep::forward::format_duration;
 use crate::sweep::pipeline::Recorded;
 use crate::sweep::reverse::ReverseResult;
 use crate::sweep::start::StartKind;
@@ -53,12 +53,12 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of a run: its settings, the recorded forward run (before its store is
-    /// released), the forward march, the reverse, the samples and, on rank 0, the references
+    /// released), the forward march's wall time (this process's part), the reverse, the samples and, on rank 0, the references
     /// their quality is measured against.
     pub fn new(
         settings: &GenerateSettings,
         recorded: &Recorded,
-        march: &MarchResult,
+        forward_seconds: f64,
         reverse: &ReverseResult,
         generated: Generated,
         references: Option<&References>,
@@ -78,7 +78,7 @@ impl Summary {
             t_end: recorded.state.t,
             start_error: reverse.start_error,
             reconstruction_error: reverse.reconstruction_error,
-            forward_seconds: march.wall.as_secs_f64(),
+            forward_seconds,
             reverse_seconds: reverse.wall.as_secs_f64(),
             store_seconds: reverse.store_wall.as_secs_f64(),
             store_peak_bytes: recorded.store.peak_memory_bytes(),

@@ -32,6 +32,16 @@ impl CsvWriter {
     /// are appended. A missing file, or one with another header, is started afresh (the old
     /// one, if any, is kept as `<name>.old`).
     pub fn resume(path: &Path, header: &[&str], step: u64) -> Result<CsvWriter, String> {
+        CsvWriter::resume_keeping(path, header, &|s| s < step)
+    }
+
+    /// [`CsvWriter::resume`] keeping the leading rows whose first column `keep` accepts (the
+    /// reverse diagnostics, whose steps go down, keep `s >= n`).
+    pub fn resume_keeping(
+        path: &Path,
+        header: &[&str],
+        keep: &dyn Fn(u64) -> bool,
+    ) -> Result<CsvWriter, String> {
         let err = |e: std::io::Error| format!("{}: {e}", path.display());
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -51,7 +61,7 @@ impl CsvWriter {
                     l.split(',')
                         .next()
                         .and_then(|s| s.parse::<u64>().ok())
-                        .is_some_and(|s| s < step)
+                        .is_some_and(keep)
                 })
                 .map(str::to_string),
         );

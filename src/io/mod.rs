@@ -12,11 +12,13 @@ pub mod checkpoint;
 pub mod checksum;
 pub mod csv;
 pub mod hdf5;
+pub mod lock;
 pub mod particles;
 pub mod points;
 pub mod run_dir;
 pub mod samples;
 pub mod snapshots;
+pub mod space;
 pub mod xdmf;
 
 /// The code version recorded in every output file (`git describe` at build time).
@@ -89,10 +91,13 @@ pub fn persist(tmp: &Path, path: &Path) -> Result<(), String> {
 
 /// Replaces `path` with `bytes` crash-safely: written to [`tmp_path`], then [`persist`]ed
 /// (fsync, rename, fsync of the directory), so readers see the old or the new file, never a
-/// partial one.
+/// partial one. On error the temporary file is removed.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("{}: {e}", tmp.display()));
+    }
     persist(&tmp, path)
 }
 

@@ -9,13 +9,16 @@
 //!   unless `replace` (`--overwrite`, or `--restart` for `forward`); the message names the files
 //!   found and how to go on;
 //! * otherwise the directory is created (with its parents); with `replace`, the `.h5` files (and
-//!   the files named in [`DirRules::extra`]) of the subdirectories [`DirRules::clear`] and the
-//!   snapshot index are removed, so a fresh run never lists an older run's files.
+//!   the files named in [`DirRules::extra`]) of the subdirectories [`DirRules::clear`] inside
+//!   the directory (never outside it) and the snapshot index are removed, so a fresh run never
+//!   lists an older run's files. Checkpoint directories are cleared by
+//!   [`super::checkpoint::clear`] (only this run's checkpoints, wherever they are).
 
 use std::path::{Path, PathBuf};
 
 use super::csv::CsvWriter;
 use super::hdf5::{write_field, FieldMeta, IoMode};
+use super::lock;
 use super::snapshots::INDEX;
 use crate::comm::Comm;
 use crate::decomp::{Block, ProcessGrid};
@@ -77,6 +80,11 @@ pub fn prepare(dir: &Path, rules: &DirRules, replace: bool) -> Result<(), String
         .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
     if replace && !rules.clear.is_empty() {
         for sub in &rules.clear {
+            // Never anything outside the output directory (a checkpoint directory there is
+            // cleared by `checkpoint::clear`, which deletes only this run's files).
+            if !super::checkpoint::inside(&dir.join(sub), dir) {
+                continue;
+            }
             for entry in std::fs::read_dir(dir.join(sub))
                 .into_iter()
                 .flatten()
@@ -91,6 +99,16 @@ pub fn prepare(dir: &Path, rules: &DirRules, replace: bool) -> Result<(), String
         let _ = std::fs::remove_file(dir.join(INDEX));
     }
     Ok(())
+}
+
+/// Creates `dir` (with its parents), takes its lock ([`lock::lock_dir`]) and applies the reuse
+/// rules ([`prepare`]): rank 0's work, before anything in `dir` is replaced.
+pub fn create_locked(dir: &Path, rules: &DirRules, replace: bool) -> Result<(), String> {
+    check_is_dir(dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    lock::lock_dir(dir)?;
+    prepare(dir, rules, replace)
 }
 
 /// Time, step and last step size of a field written to a file.
@@ -151,11 +169,12 @@ impl RunDir {
         &self.config
     }
 
-    /// Rank 0 applies the reuse rules and creates the directory ([`prepare`]); every rank
-    /// returns its verdict (an error is bad input: nothing was written). Then rank 0 writes
-    /// `config.toml` (an error there is rank 0's alone). Collective.
+    /// Rank 0 creates the directory, takes its lock for the life of the process
+    /// ([`lock::lock_dir`]: a second writer is refused) and applies the reuse rules
+    /// ([`prepare`]); every rank returns its verdict (an error is bad input: nothing was
+    /// written). Then rank 0 writes `config.toml` (an error there is rank 0's alone). Collective.
     pub fn create(&self, comm: &Comm, rules: &DirRules, replace: bool) -> Result<(), CommandError> {
-        comm.on_root(|| prepare(&self.path, rules, replace))
+        comm.on_root(|| create_locked(&self.path, rules, replace))
             .map_err(CommandError::Input)?;
         self.write_config(comm).map_err(CommandError::Fatal)
     }

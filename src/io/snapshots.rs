@@ -70,7 +70,8 @@ impl SnapshotWriter {
     }
 
     /// Writes the snapshot of `f` at `stamp` into `run` and rewrites the index. Collective;
-    /// every error is agreed on by every rank.
+    /// every error is agreed on by every rank. A field holding a non-finite value on any rank is
+    /// not written (an error): a snapshot is never NaN.
     pub fn write(
         &mut self,
         comm: &Comm,
@@ -78,6 +79,13 @@ impl SnapshotWriter {
         f: &Field,
         stamp: Stamp,
     ) -> Result<(), String> {
+        let bad = !f.interior().iter().all(|v| v.is_finite());
+        if comm.any(bad) {
+            return Err(format!(
+                "snapshot at step {} (t = {:e}): the density holds a non-finite value; not written",
+                stamp.step, stamp.t
+            ));
+        }
         let dir = run.join(SNAPSHOT_DIR);
         comm.on_root(|| {
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))

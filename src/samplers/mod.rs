@@ -45,6 +45,7 @@ use crate::comm::Comm;
 use crate::decomp::{Block, ProcessGrid};
 use crate::error::CommandError;
 use crate::field::Field;
+use crate::io::checkpoint::{Loaded, Saved};
 use crate::mesh::Mesh;
 use crate::names::named_enum;
 use crate::random;
@@ -141,6 +142,56 @@ impl Samplers {
             list.push(s);
         }
         Observers(list)
+    }
+
+    /// The samplers' part of a checkpoint: the walk's occupation numbers `walk_counts` and
+    /// counters `walk_report` (`stuck` summed over the ranks, sub-steps, largest sub-step
+    /// count); the SDE sampler's particles `sde_particles` and counters `sde_counters`
+    /// ([`ReverseSde::save`]). Collective.
+    pub fn save(&self, comm: &Comm) -> Saved {
+        let mut saved = Saved::default();
+        if let Some(walk) = &self.walk {
+            let r = walk.report(comm);
+            saved
+                .fields
+                .push(("walk_counts".into(), walk.counts().clone()));
+            saved.small.push((
+                "walk_report".into(),
+                vec![r.stuck as f64, r.substeps as f64, r.max_substeps as f64],
+            ));
+        }
+        if let Some(sde) = &self.sde {
+            let (particles, counters) = sde.save(comm);
+            saved.small.push(("sde_particles".into(), particles));
+            saved.small.push(("sde_counters".into(), counters));
+        }
+        saved
+    }
+
+    /// Continues from the datasets of [`Samplers::save`] in `loaded`, the reverse standing at
+    /// the forward state `f_n`. Collective.
+    pub fn restore(&mut self, comm: &Comm, loaded: &mut Loaded, f_n: &Field) -> Result<(), String> {
+        if let Some(walk) = self.walk.as_mut() {
+            let counts = loaded.take_field("walk_counts")?;
+            let r = loaded.small("walk_report")?;
+            let (stuck, substeps, max_substeps) = match r {
+                [a, b, c] => (*a as u64, *b as u64, *c as u64),
+                _ => return Err("walk_report: expected 3 entries".into()),
+            };
+            let report = WalkReport {
+                stuck: if comm.is_root() { stuck } else { 0 },
+                substeps,
+                max_substeps,
+                ..WalkReport::default()
+            };
+            walk.restore(counts, report);
+        }
+        if let Some(sde) = self.sde.as_mut() {
+            let particles = loaded.small("sde_particles")?.to_vec();
+            let counters = loaded.small("sde_counters")?.to_vec();
+            sde.restore(comm, &particles, &counters, f_n)?;
+        }
+        Ok(())
     }
 
     /// The samples at `t = 0`, gathered on rank 0, with every sampler's report; a sampler that

@@ -581,6 +581,78 @@ impl ReverseSde {
         }
     }
 
+    /// The sampler's part of a checkpoint: every particle as `id, x, y` in id order (the same
+    /// on every rank), and the counters `tick, substeps, max_substeps, capped, tamed,
+    /// particle_steps` (totals over the ranks). Collective.
+    pub fn save(&self, comm: &Comm) -> (Vec<f64>, Vec<f64>) {
+        let flat: Vec<f64> = self
+            .particles
+            .iter()
+            .flat_map(|p| [p.id as f64, p.pos[0], p.pos[1]])
+            .collect();
+        let mut all: Vec<[f64; 3]> = comm
+            .gather_to_root(&flat)
+            .iter()
+            .flat_map(|part| part.chunks_exact(3).map(|c| [c[0], c[1], c[2]]))
+            .collect();
+        all.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        let bytes: Vec<u8> = all.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = comm.broadcast_bytes(bytes);
+        let particles = bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        let r = self.report;
+        let sums = comm.sum_u64_wrapping(&[r.tamed, r.particle_steps]);
+        let counters = [
+            self.tick,
+            r.substeps,
+            r.max_substeps,
+            r.capped,
+            sums[0],
+            sums[1],
+        ];
+        (particles, counters.iter().map(|&c| c as f64).collect())
+    }
+
+    /// Continues from [`ReverseSde::save`]'s arrays with the reverse standing at the forward
+    /// state `f_n` (its velocities are those of the next interval's end). Collective.
+    pub fn restore(
+        &mut self,
+        comm: &Comm,
+        particles: &[f64],
+        counters: &[f64],
+        f_n: &Field,
+    ) -> Result<(), String> {
+        let [tick, substeps, max_substeps, capped, tamed, particle_steps] = counters[..] else {
+            return Err(format!(
+                "SDE sampler checkpoint: {} counters, expected 6",
+                counters.len()
+            ));
+        };
+        let coords = self.block.coords;
+        self.particles = particles
+            .chunks_exact(3)
+            .map(|c| Particle {
+                id: c[0] as u64,
+                pos: [c[1], c[2]],
+            })
+            .filter(|p| self.ownership.coords(p.pos) == coords)
+            .collect();
+        self.tick = tick as u64;
+        let root = comm.is_root();
+        self.report = SdeReport {
+            substeps: substeps as u64,
+            max_substeps: max_substeps as u64,
+            capped: capped as u64,
+            tamed: if root { tamed as u64 } else { 0 },
+            particle_steps: if root { particle_steps as u64 } else { 0 },
+            ..SdeReport::default()
+        };
+        self.velocities(comm, f_n, 0);
+        Ok(())
+    }
+
     /// Every particle's position on rank 0, in id order (empty elsewhere). Collective.
     pub fn gather_positions(&self, comm: &Comm) -> Vec<[f64; 2]> {
         let local: Vec<(u64, [f64; 2])> = self.particles.iter().map(|p| (p.id, p.pos)).collect();

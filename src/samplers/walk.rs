@@ -107,6 +107,9 @@ pub trait SampleWalk: ReverseObserver {
     fn counts(&self) -> &Field;
     /// Totals over all ranks (collective).
     fn report(&self, comm: &Comm) -> WalkReport;
+    /// Continues from a checkpoint: the occupation numbers and the counters (`stuck` is this
+    /// rank's share).
+    fn restore(&mut self, counts: Field, report: WalkReport);
 }
 
 /// The walk matching the forward scheme/stepper pair of the pipeline `p` (process grid
@@ -581,6 +584,11 @@ impl<F: Family> SampleWalk for ReverseWalk<F> {
 
     fn counts(&self) -> &Field {
         &self.counts
+    }
+
+    fn restore(&mut self, counts: Field, report: WalkReport) {
+        self.counts = counts;
+        self.report = report;
     }
 
     fn report(&self, comm: &Comm) -> WalkReport {

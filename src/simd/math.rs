@@ -27,6 +27,10 @@
 //! ulp, `pow` and `bernoulli` within 2 ulp (1 ulp of the subnormal spacing where the result is
 //! subnormal).
 
+// The polynomial and split constants keep the digits of their published derivations (fdlibm), and
+// the range guards are written as min/max on purpose (the same operation sequence in every lane).
+#![allow(clippy::excessive_precision, clippy::manual_clamp)]
+
 /// `1.5 * 2^52`: adding it rounds a double with `|x| < 2^51` to an integer (ties to even),
 /// which then sits in the low bits of the sum.
 const MAGIC: f64 = 6_755_399_441_055_744.0;

@@ -65,9 +65,15 @@ pub fn check_dir(dir: &Path, jobs: &[Job], overwrite: bool) -> Result<(), String
     Err(refusal(dir, &listed, ""))
 }
 
-/// Rank 0's preparation of the study directory: the refusal of [`check_dir`], then the
-/// pictures of an earlier study in the same directory (other snapshot times) go.
+/// Rank 0's preparation of the study directory: its lock for the life of the process
+/// ([`crate::io::lock::lock_dir`]: a second study writing there is refused), the refusal of
+/// [`check_dir`], then the pictures of an earlier study in the same directory (other snapshot
+/// times) go.
 pub fn prepare(dir: &Path, jobs: &[Job], overwrite: bool) -> Result<(), String> {
+    check_is_dir(dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    crate::io::lock::lock_dir(dir)?;
     check_dir(dir, jobs, overwrite)?;
     for job in jobs {
         let _ = std::fs::remove_dir_all(job.dir.join(pictures::PICTURES_DIR));

@@ -6,8 +6,8 @@
 //! ([`crate::signals::RequestPoller`]), and `final.h5`.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
+use super::checkpointer::Checkpointer;
 use super::forward::{
     format_duration, ForwardMarch, MarchControl, MarchEnd, MarchResult, MarchSink, MarchState,
     OutputCadence,
@@ -16,12 +16,11 @@ use crate::comm::Comm;
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::error::CommandError;
 use crate::field::Field;
-use crate::io::checkpoint::{self, CheckpointState, CheckpointWrite};
+use crate::io::checkpoint::{CheckpointState, JobKind, Saved};
 use crate::io::csv::CsvWriter;
-use crate::io::hdf5::IoMode;
 use crate::io::run_dir::{DirRules, RunDir, Stamp};
 use crate::io::snapshots::{SnapshotWriter, SNAPSHOT_DIR};
-use crate::signals::{RequestPoller, SignalFlags};
+use crate::signals::SignalFlags;
 use crate::time::{Requests, TimeStepper};
 
 /// Files a forward run writes; an output directory holding any of them is not reused unless
@@ -33,18 +32,7 @@ pub const OUTPUT_FILES: [&str; 4] = [
     "snapshots.xdmf",
 ];
 
-/// Where and when a run checkpoints.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CheckpointPolicy {
-    /// The checkpoint directory (an absolute one replaces the run directory).
-    pub dir: PathBuf,
-    /// Seconds between timed checkpoints (0 = none).
-    pub every_seconds: f64,
-    /// How many checkpoints to keep.
-    pub keep: usize,
-    /// Whether SIGUSR1 stops the run after its checkpoint.
-    pub usr1_stops: bool,
-}
+pub use super::checkpointer::CheckpointPolicy;
 
 /// A forward run, ready to march.
 pub struct ForwardRun<'a> {
@@ -82,17 +70,29 @@ impl ForwardRun<'_> {
         resumed: Option<&CheckpointState>,
     ) -> Result<MarchResult, CommandError> {
         let run = self.run;
-        let ckpt_dir = run.join(&self.checkpoints.dir);
+        let checkpointer = Checkpointer::new(
+            comm,
+            run,
+            &self.checkpoints,
+            JobKind::Forward,
+            self.physics.clone(),
+            self.control.t_end,
+            self.signals,
+        );
         let clear = match resumed {
-            None => vec![PathBuf::from(SNAPSHOT_DIR), ckpt_dir.clone()],
+            None => vec![PathBuf::from(SNAPSHOT_DIR)],
             Some(_) => Vec::new(),
         };
         let rules = DirRules {
             results: &OUTPUT_FILES,
             hint: ", continue with --restart auto,",
             clear,
-            extra: &[checkpoint::LATEST],
+            extra: &[],
         };
+        // The checkpoint directory first: a foreign one is refused before anything is written.
+        checkpointer
+            .prepare(resumed.is_some() || !self.replace)
+            .map_err(CommandError::Input)?;
         run.create(comm, &rules, self.replace)?;
         let mut csv = None;
         if comm.is_root() {
@@ -114,17 +114,8 @@ impl ForwardRun<'_> {
         let mut sink = ForwardSink {
             comm,
             run,
-            ckpt_dir,
-            physics: &self.physics,
-            io_mode: run.io_mode(),
-            keep: self.checkpoints.keep,
             snapshots: SnapshotWriter::resume(comm, run.path(), state.step),
-            requests: RequestPoller::new(
-                self.signals,
-                comm.rank(),
-                self.checkpoints.every_seconds,
-                self.checkpoints.usr1_stops,
-            ),
+            checkpointer,
         };
         let mut march = ForwardMarch {
             comm,
@@ -183,12 +174,8 @@ fn log_done(result: &MarchResult, run: &RunDir, first_step: u64) {
 struct ForwardSink<'a> {
     comm: &'a Comm,
     run: &'a RunDir,
-    ckpt_dir: PathBuf,
-    physics: &'a str,
-    io_mode: IoMode,
-    keep: usize,
     snapshots: SnapshotWriter,
-    requests: RequestPoller<'a>,
+    checkpointer: Checkpointer<'a>,
 }
 
 impl MarchSink for ForwardSink<'_> {
@@ -202,42 +189,12 @@ impl MarchSink for ForwardSink<'_> {
         state: &MarchState,
         stepper_state: &[f64],
     ) -> Result<(), String> {
-        let run = self.run;
-        let t0 = Instant::now();
-        let path = checkpoint::write(
-            self.comm,
-            &CheckpointWrite {
-                dir: &self.ckpt_dir,
-                mesh: run.mesh(),
-                grid: run.grid(),
-                block: run.block(),
-                f,
-                state: &CheckpointState {
-                    t: state.t,
-                    step: state.step,
-                    dt_history: state.dt_history.clone(),
-                    config: run.config().to_string(),
-                    physics: self.physics.to_string(),
-                    stepper_state: stepper_state.to_vec(),
-                },
-                keep: self.keep,
-                mode: self.io_mode,
-            },
-        )?;
-        self.requests.checkpoint_written();
-        if self.comm.is_root() {
-            log::info!(
-                "checkpoint {} (step {}, t = {:e}) in {:.2}s",
-                path.display(),
-                state.step,
-                state.t,
-                t0.elapsed().as_secs_f64()
-            );
-        }
-        Ok(())
+        self.checkpointer
+            .write("march", f, state, stepper_state, &Saved::default())
+            .map(|_| ())
     }
 
     fn poll(&mut self, step: u64) -> Result<Requests, String> {
-        self.requests.poll(step)
+        self.checkpointer.poll(step)
     }
 }

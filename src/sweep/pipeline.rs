@@ -13,8 +13,9 @@
 //! Each phase is a value between calls, so a driver can write what it needs after each one,
 //! and a checkpointing driver can save and restore a phase's state between steps.
 
+use super::checkpointer::Checkpointer;
 use super::forward::{
-    ForwardMarch, MarchControl, MarchError, MarchResult, MarchState, OutputCadence,
+    ForwardMarch, MarchControl, MarchError, MarchResult, MarchSink, MarchState, OutputCadence,
 };
 use super::observers::ReverseObserver;
 use super::reverse::{
@@ -22,17 +23,23 @@ use super::reverse::{
 };
 use super::score::ScoreReverse;
 use super::start::Start;
-use super::trajectory::{TrajectoryRecorder, TrajectoryStore};
+use super::trajectory::{StoreState, TrajectoryRecorder, TrajectoryStore};
 use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::diagnostics::DiagnosticsSetup;
 use crate::field::Field;
+use crate::io::checkpoint::Loaded;
 use crate::io::csv::CsvWriter;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::scheme::{FaceCoefficients, SchemeKind};
 use crate::time::reverse::build_reverse;
-use crate::time::{build_stepper, StepControl, StepperKind, TimeStepper};
+use crate::time::{build_stepper, Requests, StepControl, StepperKind, TimeStepper};
+
+/// The phase of a checkpoint written during the forward march of a pipeline.
+pub const PHASE_FORWARD: &str = "forward";
+/// The phase of a checkpoint written during the reverse march of a pipeline.
+pub const PHASE_REVERSE: &str = "reverse";
 
 /// The run a pipeline marches (runtime structs only).
 pub struct Pipeline<'a> {
@@ -89,6 +96,29 @@ impl Pipeline<'_> {
         }
     }
 
+    /// Phase 1 continued from a checkpoint of [`PHASE_FORWARD`]: its `f`, march state, stepper
+    /// state, and the trajectory recorded so far restored into `store` (built for resuming).
+    pub fn resume_forward(
+        &self,
+        loaded: &mut Loaded,
+        mut store: Box<dyn TrajectoryStore>,
+    ) -> Result<ForwardPhase, String> {
+        let c = &loaded.state;
+        let mut stepper = self.forward_stepper();
+        stepper
+            .restore(&c.stepper_state)
+            .map_err(|e| format!("{}: {e}", loaded.path.display()))?;
+        let state = MarchState::from(c);
+        let saved = StoreState::from_loaded(loaded)?;
+        store.restore(self.comm, saved, &state.dt_history, state.step)?;
+        Ok(ForwardPhase {
+            f: std::mem::replace(&mut loaded.f, Field::zeros(0, 0)),
+            state,
+            stepper,
+            store,
+        })
+    }
+
     /// The reverse method `kind` (`lambda`, `safety`: the stabilisation and positivity safety
     /// of the score method; `smoothing` maps its stored states).
     pub fn method(
@@ -105,6 +135,7 @@ impl Pipeline<'_> {
                 self.coefficients(),
                 self.scheme,
                 self.stepper,
+                self.control.preconditioner,
             )),
             ReverseKind::Score => ReverseMethod::Score {
                 reverse: Box::new(ScoreReverse::new(
@@ -138,6 +169,19 @@ impl ForwardPhase {
     /// Marches to `T` (or the step limit), recording every state (the start state too) and
     /// writing the forward diagnostics to `csv` (rank 0). Collective.
     pub fn run(&mut self, p: &Pipeline, csv: Option<CsvWriter>) -> Result<MarchResult, MarchError> {
+        self.run_checkpointed(p, csv, None)
+    }
+
+    /// [`ForwardPhase::run`] with checkpoints of [`PHASE_FORWARD`] by `checkpoints` (at its
+    /// cadences and on requests; the march state, the stepper's and what the store needs to go
+    /// on). The march ends early ([`crate::sweep::forward::MarchEnd::Stopped`]) on a stop
+    /// request. Collective.
+    pub fn run_checkpointed(
+        &mut self,
+        p: &Pipeline,
+        csv: Option<CsvWriter>,
+        checkpoints: Option<&mut Checkpointer>,
+    ) -> Result<MarchResult, MarchError> {
         let diagnostics = DiagnosticsSetup::new(p.params, p.mesh, p.mass);
         let mut march = ForwardMarch {
             comm: p.comm,
@@ -146,21 +190,25 @@ impl ForwardPhase {
             diagnostics: &diagnostics,
             csv,
         };
-        let mut sink = TrajectoryRecorder {
-            comm: p.comm,
-            store: self.store.as_mut(),
-        };
-        let no_output = OutputCadence {
+        let cadence = OutputCadence {
             snapshot_every: 0,
             snapshot_dt: 0.0,
-            checkpoint_every: 0,
+            checkpoint_every: checkpoints.as_ref().map_or(0, |c| c.every_steps()),
+        };
+        let mut sink = CheckpointingRecorder {
+            recorder: TrajectoryRecorder {
+                comm: p.comm,
+                store: self.store.as_mut(),
+            },
+            block: p.block,
+            checkpoints,
         };
         march.run(
             self.stepper.as_mut(),
             &mut self.f,
             &mut self.state,
             p.march,
-            no_output,
+            cadence,
             &mut sink,
         )
     }
@@ -175,6 +223,48 @@ impl ForwardPhase {
     }
 }
 
+/// The sink of a forward phase: records every state; checkpoints when asked.
+struct CheckpointingRecorder<'c, 'a> {
+    recorder: TrajectoryRecorder<'c>,
+    block: &'c Block,
+    checkpoints: Option<&'c mut Checkpointer<'a>>,
+}
+
+impl MarchSink for CheckpointingRecorder<'_, '_> {
+    fn snapshot(&mut self, _: &Field, _: &MarchState) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn checkpoint(
+        &mut self,
+        f: &Field,
+        state: &MarchState,
+        stepper_state: &[f64],
+    ) -> Result<(), String> {
+        let Some(c) = self.checkpoints.as_mut() else {
+            return Ok(());
+        };
+        let saved = self
+            .recorder
+            .store
+            .save(self.block, state.step)
+            .into_saved();
+        c.write(PHASE_FORWARD, f, state, stepper_state, &saved)
+            .map(|_| ())
+    }
+
+    fn poll(&mut self, step: u64) -> Result<Requests, String> {
+        match self.checkpoints.as_mut() {
+            Some(c) => c.poll(step),
+            None => Ok(Requests::default()),
+        }
+    }
+
+    fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
+        self.recorder.after_step(f, state)
+    }
+}
+
 /// Between the phases: the recorded forward run.
 pub struct Recorded {
     /// `f^N = f(T)` (this rank's block).
@@ -186,6 +276,25 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The recorded run of a checkpoint of [`PHASE_REVERSE`]: `f_end`, the march state and the
+    /// states the reverse still needs restored into `store` (built for resuming).
+    pub fn resume(
+        comm: &Comm,
+        loaded: &mut Loaded,
+        mut store: Box<dyn TrajectoryStore>,
+        reverse_step: u64,
+    ) -> Result<Recorded, String> {
+        let state = MarchState::from(&loaded.state);
+        let f_end = loaded.take_field("f_end")?;
+        let saved = StoreState::from_loaded(loaded)?;
+        store.restore(comm, saved, &state.dt_history, reverse_step)?;
+        Ok(Recorded {
+            f_end,
+            state,
+            store,
+        })
+    }
+
     /// Phase 2: the start state `u^N` of `start`.
     pub fn start_state(&self, p: &Pipeline, start: Start) -> Field {
         start.state(&p.params, p.mesh, p.block, p.mass, &self.f_end)
@@ -227,6 +336,32 @@ pub struct ReversePhase<'a> {
 }
 
 impl ReversePhase<'_> {
+    /// [`ReversePhase::run`], asking `pause` before every step (see
+    /// [`ReverseMarch::run_until`]): `false` when paused at a step boundary.
+    pub fn run_until(
+        &mut self,
+        recorded: &mut Recorded,
+        observer: &mut dyn ReverseObserver,
+        pause: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<bool, String> {
+        self.march.run_until(
+            recorded.store.as_mut(),
+            &recorded.state.dt_history,
+            &mut self.state,
+            observer,
+            pause,
+        )
+    }
+
+    /// The reverse's part of a checkpoint of [`PHASE_REVERSE`] (`u` is the checkpoint's `f`):
+    /// the march state ([`ReverseState::save`]), `f_end`, and the states the store still needs.
+    pub fn save(&self, p: &Pipeline, recorded: &Recorded) -> crate::io::checkpoint::Saved {
+        let mut saved = self.state.save();
+        saved.fields.push(("f_end".into(), recorded.f_end.clone()));
+        saved.extend(recorded.store.save(p.block, self.state.step).into_saved());
+        saved
+    }
+
     /// Marches down to `n = 0`, reading the states of `recorded`; `observer` sees every step.
     pub fn run(
         &mut self,

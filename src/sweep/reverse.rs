@@ -23,6 +23,7 @@ use super::observers::{ReverseObserver, ReverseStep};
 use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::field::Field;
+use crate::io::checkpoint::{Loaded, Saved};
 use crate::io::csv::{CsvValue, CsvWriter};
 use crate::mesh::Mesh;
 use crate::names::named_enum;
@@ -136,6 +137,71 @@ pub struct ReverseState {
 }
 
 impl ReverseState {
+    /// The march's part of a checkpoint: `w`, `f_n` (`f^n` as the method read it), and the
+    /// small arrays `reverse` (`n`, Krylov iterations, sub-steps) and `reverse_rows` (seven
+    /// numbers per row). `u` is the checkpoint's `f`.
+    pub fn save(&self) -> Saved {
+        let mut rows = Vec::with_capacity(7 * self.rows.len());
+        for r in &self.rows {
+            rows.extend([
+                r.step as f64,
+                r.t,
+                r.mass,
+                r.min,
+                r.max,
+                r.l1_to_forward,
+                r.sup_w_minus_1,
+            ]);
+        }
+        Saved {
+            fields: vec![("w".into(), self.w.clone()), ("f_n".into(), self.f.clone())],
+            small: vec![
+                (
+                    "reverse".into(),
+                    vec![self.step as f64, self.krylov as f64, self.substeps as f64],
+                ),
+                ("reverse_rows".into(), rows),
+            ],
+        }
+    }
+
+    /// The state a checkpoint of [`ReverseState::save`] restores, with `u` its `f`.
+    pub fn resume(loaded: &mut Loaded) -> Result<ReverseState, String> {
+        let counters = loaded.small("reverse")?.to_vec();
+        let rows: Vec<ReverseRow> = loaded
+            .small("reverse_rows")?
+            .chunks_exact(7)
+            .map(|r| ReverseRow {
+                step: r[0] as u64,
+                t: r[1],
+                mass: r[2],
+                min: r[3],
+                max: r[4],
+                l1_to_forward: r[5],
+                sup_w_minus_1: r[6],
+            })
+            .collect();
+        let [step, krylov, substeps] = counters[..] else {
+            return Err(format!(
+                "{}: dataset reverse has {} entries, expected 3",
+                loaded.path.display(),
+                counters.len()
+            ));
+        };
+        let u = std::mem::replace(&mut loaded.f, Field::zeros(0, 0));
+        Ok(ReverseState {
+            step: step as u64,
+            u,
+            w: loaded.take_field("w")?,
+            f: loaded.take_field("f_n")?,
+            rows,
+            krylov: krylov as u64,
+            substeps: substeps as u64,
+            store_wall: Duration::ZERO,
+            clock: Instant::now(),
+        })
+    }
+
     /// What the march did (after [`ReverseMarch::run`]).
     pub fn result(self) -> ReverseResult {
         ReverseResult {
@@ -223,10 +289,29 @@ impl ReverseMarch<'_> {
         state: &mut ReverseState,
         observer: &mut dyn ReverseObserver,
     ) -> Result<(), String> {
+        self.run_until(store, dt_history, state, observer, &mut |_| false)
+            .map(|_| ())
+    }
+
+    /// [`ReverseMarch::run`], asking `pause` before every step (with the step `n` reached):
+    /// when it says so, returns `false` with `state` at that step boundary (to checkpoint it
+    /// and go on, or stop); `true` once `n = 0` is reached. `pause` must answer alike on every
+    /// rank.
+    pub fn run_until(
+        &mut self,
+        store: &mut dyn TrajectoryStore,
+        dt_history: &[f64],
+        state: &mut ReverseState,
+        observer: &mut dyn ReverseObserver,
+        pause: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<bool, String> {
         let times = forward_times(dt_history);
         let mut f_before = Field::zeros(self.block.ny, self.block.nx);
         let (u, w, f) = (&mut state.u, &mut state.w, &mut state.f);
         for n in (0..state.step).rev() {
+            if pause(n + 1) {
+                return Ok(false);
+            }
             let t0 = Instant::now();
             store.fetch(self.comm, n, &mut f_before)?;
             state.store_wall += t0.elapsed();
@@ -277,7 +362,7 @@ impl ReverseMarch<'_> {
             std::mem::swap(&mut f_before, f);
             state.step = n;
         }
-        Ok(())
+        Ok(true)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -45,7 +45,9 @@ impl StoreKind {
     /// The store of this kind for a run on `block` of `mesh`: `scratch` is the file of the
     /// `disk` store (created, truncated; removed by [`TrajectoryStore::finish`]), `every` the
     /// `K` of the `recompute` store (0 = automatic) and `replay` makes the fresh stepper of the
-    /// forward run's kind it replays steps with. Collective.
+    /// forward run's kind it replays steps with. With `resume`, the `disk` store opens its
+    /// existing scratch file instead (then [`TrajectoryStore::restore`]). Collective.
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
         self,
         comm: &Comm,
@@ -54,12 +56,29 @@ impl StoreKind {
         scratch: &Path,
         every: u64,
         replay: &dyn Fn() -> Box<dyn TimeStepper>,
+        resume: bool,
     ) -> Result<Box<dyn TrajectoryStore>, String> {
         Ok(match self {
             StoreKind::Memory => Box::new(MemoryStore::new()),
+            StoreKind::Disk if resume => Box::new(DiskStore::open(comm, scratch, mesh, block)?),
             StoreKind::Disk => Box::new(DiskStore::create(comm, scratch, mesh, block)?),
             StoreKind::Recompute => Box::new(RecomputeStore::new(replay(), every, block)),
         })
+    }
+
+    /// Bytes of field data a checkpoint of the store holds (all ranks), for `steps` forward
+    /// steps of states of `state_bytes` bytes (the whole grid): memory: every state (the store
+    /// spills into the checkpoint); disk: none (its scratch file is kept and checked);
+    /// recompute: the kept states and the last one.
+    pub fn checkpoint_estimate(self, steps: f64, state_bytes: usize, every: u64) -> usize {
+        match self {
+            StoreKind::Memory => ((steps + 1.0) * state_bytes as f64) as usize,
+            StoreKind::Disk => 0,
+            StoreKind::Recompute => {
+                let k = recompute_interval(steps, every);
+                ((steps / k).ceil() + 1.0) as usize * state_bytes
+            }
+        }
     }
 
     /// Bytes of field data the store of this kind holds in memory on a rank at its peak, for
@@ -104,6 +123,73 @@ pub trait TrajectoryStore {
     }
     /// Releases what the store holds (removes scratch files; collective).
     fn finish(self: Box<Self>, comm: &Comm) -> Result<(), String>;
+    /// The step of the last state recorded (`None` before the first).
+    fn last_recorded(&self) -> Option<u64>;
+    /// What a checkpoint holds for the store to go on: the states the forward march or the
+    /// reverse (standing at `upto`) may still need, as fields of `block`, and metadata.
+    fn save(&self, block: &Block, upto: u64) -> StoreState;
+    /// Continues from `state` (saved by the same kind of store) after the forward steps
+    /// `dt_history`; `upto` is where the checkpoint stood. Collective.
+    fn restore(
+        &mut self,
+        comm: &Comm,
+        state: StoreState,
+        dt_history: &[f64],
+        upto: u64,
+    ) -> Result<(), String>;
+}
+
+/// A store's part of a checkpoint (see [`TrajectoryStore::save`]).
+#[derive(Default)]
+pub struct StoreState {
+    /// States by step.
+    pub states: Vec<(u64, Field)>,
+    /// The last recorded state (the recompute store), by step.
+    pub last: Option<(u64, Field)>,
+    /// Metadata (the recompute store's `K` and whether it adapts).
+    pub meta: Vec<f64>,
+}
+
+impl StoreState {
+    /// As checkpoint datasets: `store_<step>` fields, `store_last` and `store_meta`.
+    pub fn into_saved(self) -> crate::io::checkpoint::Saved {
+        let mut saved = crate::io::checkpoint::Saved::default();
+        for (step, f) in self.states {
+            saved.fields.push((format!("store_{step}"), f));
+        }
+        if let Some((step, f)) = self.last {
+            saved.fields.push(("store_last".into(), f));
+            saved
+                .small
+                .push(("store_last_step".into(), vec![step as f64]));
+        }
+        saved.small.push(("store_meta".into(), self.meta));
+        saved
+    }
+
+    /// Back from the datasets of [`StoreState::into_saved`].
+    pub fn from_loaded(loaded: &mut crate::io::checkpoint::Loaded) -> Result<StoreState, String> {
+        let meta = loaded.small("store_meta")?.to_vec();
+        let mut states = Vec::new();
+        for name in loaded.field_names("store_") {
+            if let Some(step) = name.strip_prefix("store_").and_then(|s| s.parse().ok()) {
+                states.push((step, loaded.take_field(&name)?));
+            }
+        }
+        states.sort_by_key(|(s, _)| *s);
+        let last = match loaded.small("store_last_step") {
+            Ok(&[step]) => Some((step as u64, loaded.take_field("store_last")?)),
+            _ => None,
+        };
+        Ok(StoreState { states, last, meta })
+    }
+}
+
+/// A field of `block` holding the row-major owned `values`.
+fn field_of(block: &Block, values: &[f64]) -> Field {
+    let mut f = Field::zeros(block.ny, block.nx);
+    restore(values, &mut f);
+    f
 }
 
 /// The forward-march sink that records every state (the start state too) into a store and
@@ -129,6 +215,10 @@ impl MarchSink for TrajectoryRecorder<'_> {
     }
 
     fn after_step(&mut self, f: &Field, state: &MarchState) -> Result<(), String> {
+        // A march resumed from a checkpoint shows its first state again: recorded already.
+        if self.store.last_recorded() == Some(state.step) {
+            return Ok(());
+        }
         self.store.record(self.comm, state.step, state.last_dt(), f)
     }
 }
@@ -198,6 +288,32 @@ impl TrajectoryStore for MemoryStore {
     fn finish(self: Box<Self>, _comm: &Comm) -> Result<(), String> {
         Ok(())
     }
+
+    fn last_recorded(&self) -> Option<u64> {
+        (self.states.len() as u64).checked_sub(1)
+    }
+
+    fn save(&self, block: &Block, upto: u64) -> StoreState {
+        StoreState {
+            states: (0..self.states.len().min(upto as usize + 1))
+                .map(|s| (s as u64, field_of(block, &self.states[s])))
+                .collect(),
+            last: None,
+            meta: Vec::new(),
+        }
+    }
+
+    fn restore(&mut self, _: &Comm, state: StoreState, _: &[f64], upto: u64) -> Result<(), String> {
+        let steps: Vec<u64> = state.states.iter().map(|(s, _)| *s).collect();
+        if steps != (0..=upto).collect::<Vec<_>>() {
+            return Err(format!(
+                "memory trajectory store: the checkpoint holds states {steps:?}, expected 0..={upto}"
+            ));
+        }
+        self.states = state.states.iter().map(|(_, f)| owned(f)).collect();
+        self.peak = self.peak.max(self.memory_bytes());
+        Ok(())
+    }
 }
 
 /// Every state in an HDF5 scratch file, dataset `f_<step>`.
@@ -205,6 +321,7 @@ pub struct DiskStore {
     file: SeriesFile,
     mesh: Mesh,
     block: Block,
+    recorded: Option<u64>,
 }
 
 impl DiskStore {
@@ -214,6 +331,18 @@ impl DiskStore {
             file: SeriesFile::create(comm, path)?,
             mesh: *mesh,
             block: block.clone(),
+            recorded: None,
+        })
+    }
+
+    /// The store of the existing scratch file `path` of an interrupted run (then
+    /// [`TrajectoryStore::restore`]).
+    pub fn open(comm: &Comm, path: &Path, mesh: &Mesh, block: &Block) -> Result<Self, String> {
+        Ok(DiskStore {
+            file: SeriesFile::open(comm, path)?,
+            mesh: *mesh,
+            block: block.clone(),
+            recorded: None,
         })
     }
 }
@@ -221,7 +350,9 @@ impl DiskStore {
 impl TrajectoryStore for DiskStore {
     fn record(&mut self, comm: &Comm, step: u64, _dt: f64, f: &Field) -> Result<(), String> {
         self.file
-            .write(comm, &format!("f_{step}"), &self.mesh, &self.block, f)
+            .write(comm, &format!("f_{step}"), &self.mesh, &self.block, f)?;
+        self.recorded = Some(step);
+        Ok(())
     }
 
     fn fetch(&mut self, comm: &Comm, step: u64, out: &mut Field) -> Result<(), String> {
@@ -239,6 +370,30 @@ impl TrajectoryStore for DiskStore {
 
     fn finish(self: Box<Self>, comm: &Comm) -> Result<(), String> {
         self.file.remove(comm)
+    }
+
+    fn last_recorded(&self) -> Option<u64> {
+        self.recorded
+    }
+
+    fn save(&self, _: &Block, upto: u64) -> StoreState {
+        StoreState {
+            meta: vec![upto as f64],
+            ..StoreState::default()
+        }
+    }
+
+    /// Checks that the scratch file holds every state up to the checkpoint's (`f_0` and
+    /// `f_<upto>` are read back).
+    fn restore(&mut self, comm: &Comm, _: StoreState, _: &[f64], upto: u64) -> Result<(), String> {
+        let mut probe = Field::zeros(self.block.ny, self.block.nx);
+        for step in [0, upto] {
+            self.fetch(comm, step, &mut probe).map_err(|e| {
+                format!("the disk trajectory store's scratch file cannot continue the run: {e}")
+            })?;
+        }
+        self.recorded = Some(upto);
+        Ok(())
     }
 }
 
@@ -374,6 +529,45 @@ impl TrajectoryStore for RecomputeStore {
     }
 
     fn finish(self: Box<Self>, _comm: &Comm) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn last_recorded(&self) -> Option<u64> {
+        self.last.as_ref().map(|(s, _)| *s)
+    }
+
+    fn save(&self, block: &Block, upto: u64) -> StoreState {
+        StoreState {
+            states: self
+                .kept
+                .iter()
+                .filter(|(s, _)| **s <= upto)
+                .map(|(s, v)| (*s, field_of(block, v)))
+                .collect(),
+            last: self.last.as_ref().map(|(s, v)| (*s, field_of(block, v))),
+            meta: vec![self.every as f64, f64::from(u8::from(self.adaptive))],
+        }
+    }
+
+    fn restore(
+        &mut self,
+        _: &Comm,
+        state: StoreState,
+        dt_history: &[f64],
+        _upto: u64,
+    ) -> Result<(), String> {
+        let (Some(&every), Some(&adaptive), Some((last, f_last))) =
+            (state.meta.first(), state.meta.get(1), &state.last)
+        else {
+            return Err("recompute trajectory store: the checkpoint lacks its metadata".into());
+        };
+        self.every = every as u64;
+        self.adaptive = adaptive > 0.0;
+        self.kept = state.states.iter().map(|(s, f)| (*s, owned(f))).collect();
+        self.last = Some((*last, owned(f_last)));
+        self.dt_history = dt_history[..(*last as usize).min(dt_history.len())].to_vec();
+        self.segment = None;
+        self.note_peak();
         Ok(())
     }
 }

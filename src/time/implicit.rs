@@ -18,7 +18,8 @@
 
 use std::time::Instant;
 
-use super::krylov::{bicgstab, BlockIlu0, KrylovControl, Stencil5};
+use super::krylov::{KrylovControl, Stencil5};
+use super::linear::LinearSolver;
 use super::{Requests, StageTimers, StepControl, StepReport, TimeStepper};
 use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
@@ -75,6 +76,7 @@ pub struct Implicit<F: Family> {
     iterate: Field,
     advanced: Field,
     jacobian: Stencil5,
+    linear: LinearSolver,
     control: StepControl,
     newton: NewtonControl,
     dt_next: f64,
@@ -96,6 +98,7 @@ impl<F: Family> Implicit<F> {
             iterate: field.clone(),
             advanced: field,
             jacobian: Stencil5::zeros(block.ny, block.nx),
+            linear: LinearSolver::new(control.preconditioner, (mesh.ny(), mesh.nx()), block),
             control,
             newton: NewtonControl::default(),
             dt_next: control.dt_max,
@@ -222,26 +225,30 @@ impl<F: Family> Implicit<F> {
             self.counts.newton += 1;
             let t0 = Instant::now();
             self.assemble(dt);
-            let ilu = BlockIlu0::new(&self.jacobian);
-            if comm.any(ilu.is_err()) {
-                return None;
-            }
-            let ilu = ilu.ok()?;
             for v in r.iter_mut() {
                 *v = -*v;
             }
             delta.fill(0.0);
-            let solved = bicgstab(
+            let solved = self.linear.solve(
                 comm,
-                &self.jacobian,
                 &mut self.halo,
-                &ilu,
+                &self.jacobian,
+                false,
                 &r,
                 &mut delta,
                 self.newton.krylov,
             );
             self.timers.rate += t0.elapsed();
-            let stats = solved.ok()?; // every rank sees the same verdict
+            let stats = match solved {
+                Ok(stats) => stats,
+                Err(e) => {
+                    // Every rank sees the same verdict; rank 0 tells why dt is halved.
+                    if comm.is_root() {
+                        log::warn!("implicit step dt = {dt:e}, Newton iteration {iteration}: {e}");
+                    }
+                    return None;
+                }
+            };
             self.counts.krylov += stats.iterations as u64;
             // Damping: keep every iterate strictly positive where it is positive.
             let (nx, ny) = (self.block.nx, self.block.ny);

@@ -1,6 +1,7 @@
 //! Distributed Krylov solver for the linear systems of the implicit stepper: BiCGStab, right
-//! preconditioned with block Jacobi (an ILU(0) of each rank's block, couplings to other ranks
-//! dropped).
+//! preconditioned by any [`Preconditioner`]: block Jacobi (an ILU(0) of each rank's block,
+//! couplings to other ranks dropped) here, or the geometric multigrid V-cycle of
+//! [`super::multigrid`].
 //!
 //! The operator is a 5-point stencil on the block,
 //!
@@ -10,12 +11,30 @@
 //!
 //! which is the shape of the Jacobian of any two-point-flux finite-volume residual. Neighbours
 //! across a rank boundary are read from the ghost layer after a halo exchange; couplings across the
-//! physical boundary must be zero (zero-flux faces contribute none). Dot products are SUM
-//! reductions, so iterates depend on the rank count in the last bits: results on different rank
-//! counts agree to the solver tolerance, not bit for bit.
+//! physical boundary must be zero (zero-flux faces contribute none). Dot products and norms are
+//! exact sums ([`crate::numeric::ExactSum`], combined by [`Comm::sum_exact_many`]) rounded once,
+//! so they have the same bits on every rank count; every other operation is per cell. With a
+//! preconditioner that does not depend on the decomposition (multigrid) the iterates are
+//! therefore bit-identical on any rank count and process grid; block-Jacobi ILU(0) depends on
+//! the blocks, so with it results agree across rank counts to the solver tolerance only.
 
 use crate::comm::{Comm, HaloExchange};
 use crate::field::Field;
+use crate::numeric::ExactSum;
+
+/// An approximate inverse `z = M^-1 r` on the owned cells of a block (collective: it may
+/// communicate, and every rank calls it together). It must be a fixed linear map for the
+/// duration of a solve.
+pub trait Preconditioner {
+    /// `z = M^-1 r`.
+    fn apply(&mut self, comm: &Comm, r: &[f64], z: &mut [f64]);
+}
+
+impl Preconditioner for BlockIlu0 {
+    fn apply(&mut self, _comm: &Comm, r: &[f64], z: &mut [f64]) {
+        self.solve(r, z);
+    }
+}
 
 /// A 5-point stencil operator on one block; coefficient vectors are indexed by owned cell,
 /// row-major (`j nx + i`).
@@ -174,12 +193,11 @@ pub struct KrylovStats {
     pub relative_residual: f64,
 }
 
-fn dot_many(comm: &Comm, pairs: &[(&[f64], &[f64])]) -> Vec<f64> {
-    let local: Vec<f64> = pairs
-        .iter()
-        .map(|(a, b)| a.iter().zip(b.iter()).map(|(x, y)| x * y).sum())
-        .collect();
-    comm.sum_many(&local)
+/// Global dot products `sum_k a_k b_k`, each the exact sum of the rounded products rounded
+/// once: the same bits on every rank count (collective, one reduction).
+pub fn dot_many(comm: &Comm, pairs: &[(&[f64], &[f64])]) -> Vec<f64> {
+    let local: Vec<ExactSum> = pairs.iter().map(|(a, b)| ExactSum::dot(a, b)).collect();
+    comm.sum_exact_many(&local)
 }
 
 /// Solves `A x = b` by right-preconditioned BiCGStab to `||b - A x|| <= tol ||b||`, starting from
@@ -188,7 +206,7 @@ pub fn bicgstab(
     comm: &Comm,
     a: &Stencil5,
     halo: &mut HaloExchange,
-    m: &BlockIlu0,
+    m: &mut dyn Preconditioner,
     b: &[f64],
     x: &mut [f64],
     control: KrylovControl,
@@ -237,13 +255,13 @@ pub fn bicgstab(
         for k in 0..n {
             p[k] = r[k] + beta * (p[k] - omega * v[k]);
         }
-        m.solve(&p, &mut p_hat);
+        m.apply(comm, &p, &mut p_hat);
         a.apply(comm, halo, &p_hat, &mut work, &mut v);
         alpha = rho / dot_many(comm, &[(&r_hat, &v)])[0];
         for k in 0..n {
             s[k] = r[k] - alpha * v[k];
         }
-        m.solve(&s, &mut s_hat);
+        m.apply(comm, &s, &mut s_hat);
         a.apply(comm, halo, &s_hat, &mut work, &mut t);
         let ts = dot_many(comm, &[(&t, &s), (&t, &t)]);
         omega = if ts[1] > 0.0 { ts[0] / ts[1] } else { 0.0 };

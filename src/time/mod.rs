@@ -19,6 +19,8 @@
 
 pub mod implicit;
 pub mod krylov;
+pub mod linear;
+pub mod multigrid;
 pub mod reverse;
 
 use std::time::{Duration, Instant};
@@ -45,6 +47,16 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// The preconditioner of the implicit stepper's linear systems, `time.preconditioner`.
+    pub enum PreconditionerKind {
+        /// Geometric multigrid V-cycle (bit-identical on any rank count).
+        Mg = "mg",
+        /// Block-Jacobi ILU(0) (one block per rank).
+        Ilu = "ilu",
+    }
+}
+
 impl StepperKind {
     /// Order in time.
     pub fn order(self) -> u32 {
@@ -62,6 +74,8 @@ pub struct StepControl {
     pub safety: f64,
     /// Upper bound on `dt`.
     pub dt_max: f64,
+    /// Preconditioner of the implicit stepper (ignored by the explicit ones).
+    pub preconditioner: PreconditionerKind,
 }
 
 /// Wall time spent in each named part of the step, summed over steps.

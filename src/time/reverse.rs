@@ -21,8 +21,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::krylov::{bicgstab, BlockIlu0, KrylovControl, Stencil5};
-use super::StepperKind;
+use super::krylov::{KrylovControl, Stencil5};
+use super::linear::LinearSolver;
+use super::{PreconditionerKind, StepperKind};
 use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
 use crate::field::Field;
@@ -90,6 +91,7 @@ pub fn build_reverse(
     coefficients: FaceCoefficients,
     scheme: SchemeKind,
     stepper: StepperKind,
+    preconditioner: PreconditionerKind,
 ) -> Box<dyn ReverseStepper> {
     scheme.build(
         coefficients,
@@ -97,6 +99,7 @@ pub fn build_reverse(
             mesh,
             block,
             stepper,
+            preconditioner,
         },
     )
 }
@@ -106,13 +109,20 @@ struct TransposeBuilder<'a> {
     mesh: &'a Mesh,
     block: &'a Block,
     stepper: StepperKind,
+    preconditioner: PreconditionerKind,
 }
 
 impl FamilyBuilder for TransposeBuilder<'_> {
     type Output = Box<dyn ReverseStepper>;
 
     fn build<F: Family + 'static>(self, family: F) -> Box<dyn ReverseStepper> {
-        Box::new(Transpose::new(family, self.mesh, self.block, self.stepper))
+        Box::new(Transpose::new(
+            family,
+            self.mesh,
+            self.block,
+            self.stepper,
+            self.preconditioner,
+        ))
     }
 }
 
@@ -155,12 +165,19 @@ pub struct Transpose<F: Family> {
     stepper: StepperKind,
     krylov: KrylovControl,
     matrix: Stencil5,
+    linear: LinearSolver,
     timers: ReverseTimers,
 }
 
 impl<F: Family> Transpose<F> {
     /// A reverse stepper for `block` of `mesh`.
-    pub fn new(family: F, mesh: &Mesh, block: &Block, stepper: StepperKind) -> Self {
+    pub fn new(
+        family: F,
+        mesh: &Mesh,
+        block: &Block,
+        stepper: StepperKind,
+        preconditioner: PreconditionerKind,
+    ) -> Self {
         let field = Field::zeros(block.ny, block.nx);
         Transpose {
             family,
@@ -178,6 +195,7 @@ impl<F: Family> Transpose<F> {
                 max_iterations: 2000,
             },
             matrix: Stencil5::zeros(block.ny, block.nx),
+            linear: LinearSolver::new(preconditioner, (mesh.ny(), mesh.nx()), block),
             timers: ReverseTimers::default(),
         }
     }
@@ -252,21 +270,18 @@ impl<F: Family> Transpose<F> {
             b[j * nx..(j + 1) * nx].copy_from_slice(&w.raw()[k..k + nx]);
         }
         let mut x = b.clone();
-        let ilu = BlockIlu0::new(&self.matrix);
-        if comm.any(ilu.is_err()) {
-            return Err("reverse implicit step: ILU(0) failed".into());
-        }
-        let ilu = ilu.map_err(|e| e.to_string())?;
-        let stats = bicgstab(
-            comm,
-            &self.matrix,
-            &mut self.halo,
-            &ilu,
-            &b,
-            &mut x,
-            self.krylov,
-        )
-        .map_err(|e| format!("reverse implicit step (dt = {dt:e}): {e}"))?;
+        let stats = self
+            .linear
+            .solve(
+                comm,
+                &mut self.halo,
+                &self.matrix,
+                true,
+                &b,
+                &mut x,
+                self.krylov,
+            )
+            .map_err(|e| format!("reverse implicit step (dt = {dt:e}): {e}"))?;
         for j in 0..ny {
             let k = w.index(j as isize, 0);
             w.raw_mut()[k..k + nx].copy_from_slice(&x[j * nx..(j + 1) * nx]);

@@ -5,7 +5,7 @@ use crate::config::rules::{config_section, count, custom, name, positive, requir
 use crate::config::schema::Ty;
 use crate::config::ConfigError;
 use crate::scheme::SchemeKind;
-use crate::time::StepperKind;
+use crate::time::{PreconditionerKind, StepperKind};
 
 config_section! {
     /// `[time]`: time stepping up to `t_end`.
@@ -20,6 +20,9 @@ config_section! {
         pub safety: f64 = custom(Ty::Float, read_safety),
         /// Upper bound on the time step, `> 0`.
         pub dt_max: f64 = positive(1.0e-2),
+        /// Preconditioner of the implicit stepper's linear systems: `mg` (geometric multigrid,
+        /// bit-identical on any rank count) or `ilu` (block-Jacobi ILU(0)).
+        pub preconditioner: PreconditionerKind = name(PreconditionerKind::Ilu),
         /// Cap on the number of steps, `>= 1`.
         pub max_steps: u64 = count(1, 100_000_000),
     }

@@ -77,7 +77,8 @@ use crate::names::named_enum;
 
 pub use raw::collective_fallbacks;
 pub use read::{
-    read_attr_f64, read_attr_str, read_attr_u64, read_block, read_field, read_small, read_table,
+    read_attr_f64, read_attr_str, read_attr_u64, read_block, read_field, read_raw, read_small,
+    read_table,
 };
 pub use series::SeriesFile;
 pub use write::{write_field, write_global, write_table};

@@ -79,6 +79,16 @@ pub(super) fn read_block_from(
     collective_transfer(comm, path, name, ds.id(), sel, Buffer::Read(ptr))
 }
 
+/// Reads the dataset `name` of any shape serially, row-major (`nlfp info`'s checksums).
+pub fn read_raw(path: &Path, name: &str) -> Result<Vec<f64>, String> {
+    let file = hdf5::File::open(path).map_err(|e| h5err(path, "cannot open", e))?;
+    let ds = file
+        .dataset(name)
+        .map_err(|e| h5err(path, &format!("no dataset {name}"), e))?;
+    ds.read_raw::<f64>()
+        .map_err(|e| h5err(path, &format!("cannot read dataset {name}"), e))
+}
+
 /// Reads the 1D dataset `name` serially (e.g. a [`super::SmallData`] written by [`super::write_global`]).
 pub fn read_small(path: &Path, name: &str) -> Result<Vec<f64>, String> {
     let file = hdf5::File::open(path).map_err(|e| h5err(path, "cannot open", e))?;

@@ -13,7 +13,7 @@ use super::{agree, global_shape, h5err, AttrValue, BlockData, FieldMeta, IoMode,
 use crate::comm::Comm;
 use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
-use crate::io::{persist, tmp_path};
+use crate::io::{persist, space, tmp_path};
 use crate::mesh::Mesh;
 
 /// What one call of [`write_global`] writes.
@@ -130,18 +130,53 @@ pub fn write_global(
     agree(comm, path, persisted)
 }
 
+/// Bytes of data a write puts in the file (datasets and attribute values; HDF5's own
+/// metadata is [`space::MARGIN`]).
+fn data_bytes(c: &Contents) -> u64 {
+    let cells = c.mesh.cells() as u64;
+    let blocks = 8 * cells * c.blocks.len() as u64;
+    let small: u64 = c.small.iter().map(|d| 8 * d.values.len() as u64).sum();
+    let attrs: u64 = c
+        .attrs
+        .iter()
+        .map(|(name, v)| {
+            name.len() as u64
+                + match v {
+                    AttrValue::Str(text) => text.len() as u64,
+                    _ => 8,
+                }
+        })
+        .sum();
+    blocks + small + attrs
+}
+
 /// Creates, fills and closes the (temporary) file; the result is the same on every rank.
+///
+/// A full disk is found before the file is created ([`space::ensure_space`]: an agreed error).
+/// A write or close that fails once the file is open ends the job ([`Comm::fatal`]): parallel
+/// HDF5 cannot close such a file safely (the ranks can deadlock in different collectives, or
+/// crash in `MPI_Finalize`).
 fn write_tmp(comm: &Comm, path: &Path, contents: &Contents) -> Result<(), String> {
+    space::ensure_space(comm, path, data_bytes(contents))?;
     let created = hdf5::FileBuilder::new()
         .with_fapl(|p| p.mpio(comm.raw(), None))
         .create(path)
         .map_err(|e| h5err(path, "cannot create", e));
     let file = agree(comm, path, created)?;
     let body = write_contents(comm, path, &file, contents);
-    // Closing is collective: every rank closes, whatever happened in between.
-    let closed = file.close().map_err(|e| h5err(path, "cannot close", e));
-    let closed = agree(comm, path, closed);
-    body.and(closed)
+    if let Err(e) = body {
+        comm.fatal(&format!(
+            "{e} (the file cannot be closed safely: ending the job)"
+        ));
+    }
+    let closed = {
+        let _watch = space::Watchdog::start(path, "closing", comm.rank(), space::GRACE);
+        file.close().map_err(|e| h5err(path, "cannot close", e))
+    };
+    if let Err(e) = agree(comm, path, closed) {
+        comm.fatal(&format!("{e} (ending the job)"));
+    }
+    Ok(())
 }
 
 fn write_contents(comm: &Comm, path: &Path, file: &hdf5::File, c: &Contents) -> Result<(), String> {

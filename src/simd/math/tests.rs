@@ -355,8 +355,8 @@ fn rows_give_the_scalar_bits_at_every_level_and_length() {
         1.0,
     ]);
     type Row = fn(&[f64], &mut [f64]);
-    type Scalar = fn(f64) -> f64;
-    let kernels: [(&str, Row, Scalar); 6] = [
+    type Kernel = (&'static str, Row, fn(f64) -> f64);
+    let kernels: [Kernel; 6] = [
         ("exp", rows::exp, exp),
         ("expm1", rows::expm1, expm1),
         ("ln", rows::ln, ln),
