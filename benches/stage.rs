@@ -15,13 +15,14 @@
 //!
 //! `cargo bench --bench stage` (`NLFP_BENCH_N` for another size, `NLFP_BENCH_REPS` for the
 //! stage repetitions, `NLFP_BENCH_STEP_REPS` for the step ones; `NLFP_SIMD=baseline|avx2|avx512`
-//! caps the vector math's dispatch level). The best of the repetitions is reported next to the
-//! median: the machines are shared and noisy, so compare ratios measured in one run.
+//! caps the vector math's dispatch level, `NLFP_BENCH_STAGES_ONLY` stops after the stage rows).
+//! Times are thread CPU times (a process sharing the core does not count), the best of the
+//! repetitions next to the median; caches and memory bandwidth are still shared, so compare
+//! ratios measured in one run.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
 use nlfp::comm::{self, Comm};
 use nlfp::decomp::{Block, ProcessGrid};
@@ -56,13 +57,27 @@ fn field(mesh: &Mesh, block: &Block) -> Field {
     f
 }
 
-/// `(best, median)` of `cells / time` in millions, over `reps` timed runs after one warm-up.
+/// CPU time of this thread in seconds (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`): the machines
+/// are shared, and thread CPU time does not count the slices another process held the core.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime failed");
+    ts.tv_sec as f64 + 1e-9 * ts.tv_nsec as f64
+}
+
+/// `(best, median)` of `cells / time` in millions (thread CPU time), over `reps` timed runs
+/// after one warm-up.
 fn rates(cells: usize, reps: usize, mut run: impl FnMut()) -> (f64, f64) {
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps + 1 {
-        let t0 = Instant::now();
+        let t0 = cpu_seconds();
         run();
-        times.push(t0.elapsed().as_secs_f64());
+        times.push(cpu_seconds() - t0);
     }
     times.remove(0);
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -87,6 +102,33 @@ fn stage_rate<F: Family>(family: F, mesh: &Mesh, reps: usize) -> (f64, f64) {
         stage::apply(&family, &geom, &f, &mut scratch, &mut out, &whole, 1e-4);
         black_box(&out);
     })
+}
+
+/// The per-cell pass and the face pass of one stage timed apart.
+fn stage_parts<F: Family>(family: F, mesh: &Mesh, reps: usize) -> ((f64, f64), (f64, f64)) {
+    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let geom = BlockGeometry::new(mesh, &block);
+    let f = field(mesh, &block);
+    let mut out = f.clone();
+    let mut scratch = Scratch::new(&f);
+    let whole = geom.whole();
+    let aux = rates(mesh.cells(), reps, || {
+        stage::fill_aux_owned(&family, black_box(&f), &mut scratch.aux);
+        black_box(&scratch.aux);
+    });
+    let faces = rates(mesh.cells(), reps, || {
+        stage::apply(
+            &family,
+            &geom,
+            black_box(&f),
+            &mut scratch,
+            &mut out,
+            &whole,
+            1e-4,
+        );
+        black_box(&out);
+    });
+    (aux, faces)
 }
 
 fn ssprk2_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
@@ -312,6 +354,12 @@ fn main() {
         stage_rate(Sg::new(c(2.0)), &mesh, reps),
         "M cell-updates/s",
     );
+    let (aux, faces) = stage_parts(Sg::new(c(2.0)), &mesh, reps);
+    row("  sg gamma=2 per-cell pass", aux, "M cells/s");
+    row("  sg gamma=2 face pass + update", faces, "M cells/s");
+    if std::env::var_os("NLFP_BENCH_STAGES_ONLY").is_some() {
+        return;
+    }
     let strict = match c_reference(n, reps, 2.0) {
         Ok(r) => Some(row("C upwind gamma=2 strict IEEE", r, "M cell-updates/s")),
         Err(why) => {

@@ -270,23 +270,40 @@ impl Sg {
         (self.d_over_h * p, self.d_over_h * m)
     }
 
-    /// `Phi'(f)` from `ln f` and `kappa f^gamma` ([`phi_prime_from`]).
+    /// `Phi'(f)` from `ln f` and `kappa f^gamma`, in the two stable forms of
+    /// [`phi_prime_from`]:
+    ///
+    /// ```text
+    /// Phi'(f) = -(1/gamma) (ln kappa + log1p(1 / (kappa f^gamma)))   where kappa f^gamma > 1,
+    ///           ln f - (1/gamma) log1p(kappa f^gamma)                otherwise,
+    /// ```
+    ///
+    /// the `log1p` of both by [`math::ln1p_fold`] (one division, no `1 / (kappa f^gamma)`).
     #[inline(always)]
     fn phi_prime(&self, ln_f: f64, kappa_f_pow: f64) -> f64 {
-        phi_prime_from(ln_f, kappa_f_pow, self.inv_gamma, self.ln_kappa)
+        let l = math::ln1p_fold(kappa_f_pow);
+        let big = -self.inv_gamma * (self.ln_kappa + l);
+        let small = ln_f - self.inv_gamma * l;
+        if kappa_f_pow > 1.0 {
+            big
+        } else {
+            small
+        }
     }
 
     /// The Scharfetter–Gummel mean `G` of `1 + kappa f^gamma` between `f_l` and `f_r`:
     /// `(ln f_R - ln f_L) / (Phi'(f_R) - Phi'(f_L))`; 1 if a value is 0 (`ln f -> -inf`
     /// dominates `Phi' -> -inf`: the ratio tends to 1); the equal-value limit
-    /// `1 + kappa (sqrt(f_L f_R))^gamma` where `|ln f_R - ln f_L| < 1e-9` or the `Phi'` agree.
-    /// Branch-free (all three computed, one selected).
+    /// `1 + kappa (f_L^gamma + f_R^gamma) / 2` where `|ln f_R - ln f_L| < 1e-9` or the `Phi'`
+    /// agree (there `f_R / f_L = 1 + O(1e-9)`, and any mean of `1 + kappa f^gamma` is the limit
+    /// to `O(1e-18)`; the arithmetic one needs no square root). Branch-free (all three
+    /// computed, one selected).
     #[inline(always)]
     fn mean_g(&self, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> f64 {
         let d_ln = r.ln_f - l.ln_f;
         let d_phi = r.phi_prime - l.phi_prime;
         let ratio = d_ln / d_phi;
-        let equal = 1.0 + (l.kappa_f_pow * r.kappa_f_pow).sqrt();
+        let equal = 1.0 + 0.5 * (l.kappa_f_pow + r.kappa_f_pow);
         let g = if d_ln.abs() < 1e-9 || d_phi == 0.0 {
             equal
         } else {
@@ -312,10 +329,10 @@ impl Family for Sg {
 
     const ROW_RATES: bool = true;
 
-    /// `ln f` ([`math::ln`]), `kappa f^gamma`, `Phi'(f)`.
+    /// `ln f` ([`math::ln_fast`]), `kappa f^gamma`, `Phi'(f)`.
     #[inline(always)]
     fn aux(&self, f: f64, f_pow_gamma: f64) -> SgAux {
-        let ln_f = math::ln(f);
+        let ln_f = math::ln_fast(f);
         let kappa_f_pow = self.kappa * f_pow_gamma;
         SgAux {
             ln_f,
@@ -362,7 +379,7 @@ impl Family for Sg {
     /// `S = B'(z) f_L + B'(-z) f_R`, `B'(z) = (B(z)/z) (1 - B(-z))` (`-1/2` at 0), and
     /// `dG/df = [-(dPhi)/f + (d ln f)/M(f)] / dPhi^2` at the lower cell (mirror at the upper),
     /// using `Phi'' = 1/M`. Where `G` is frozen (a zero value, or the equal-value limit) its
-    /// derivative is taken as that of `1 + kappa (f_L f_R)^(gamma/2)`.
+    /// derivative is taken as that of `1 + kappa (f_L^gamma + f_R^gamma) / 2`.
     fn flux_derivatives(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> (f64, f64) {
         let g = self.mean_g(f_l, f_r, l, r);
         let scale = x_f * self.h_over_d;
@@ -382,9 +399,11 @@ impl Family for Sg {
             let d_ln = r.ln_f - l.ln_f;
             let d_phi = r.phi_prime - l.phi_prime;
             if d_ln.abs() < 1e-9 || d_phi == 0.0 {
-                let mean = (l.kappa_f_pow * r.kappa_f_pow).sqrt();
                 let half_gamma = 0.5 / self.inv_gamma;
-                (half_gamma * mean / f_l, half_gamma * mean / f_r)
+                (
+                    half_gamma * l.kappa_f_pow / f_l,
+                    half_gamma * r.kappa_f_pow / f_r,
+                )
             } else {
                 let m_l = f_l * (1.0 + l.kappa_f_pow);
                 let m_r = f_r * (1.0 + r.kappa_f_pow);

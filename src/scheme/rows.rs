@@ -67,7 +67,7 @@ dispatched! {
             power_row(k.power, fc, &mut pw[..n]);
             for i in 0..n {
                 pw[i] *= k.kappa;
-                ln[i] = math::ln(fc[i]);
+                ln[i] = math::ln_fast(fc[i]);
                 phi[i] = k.phi_prime(ln[i], pw[i]);
             }
             for i in 0..n {
