@@ -33,7 +33,6 @@ pub mod stage;
 pub use power::Power;
 
 use crate::names::named_enum;
-use crate::physics::phi_prime_from;
 use crate::simd::math;
 
 named_enum! {
@@ -216,7 +215,7 @@ impl Family for Upwind {
 pub struct SgAux {
     /// `ln f` (`-inf` for `f = 0`).
     pub ln_f: f64,
-    /// `Phi'(f)`, evaluated stably (see [`phi_prime_from`]).
+    /// `Phi'(f)`, evaluated stably (see [`crate::physics::phi_prime_from`]).
     pub phi_prime: f64,
     /// `kappa f^gamma`.
     pub kappa_f_pow: f64,
@@ -271,7 +270,7 @@ impl Sg {
     }
 
     /// `Phi'(f)` from `ln f` and `kappa f^gamma`, in the two stable forms of
-    /// [`phi_prime_from`]:
+    /// [`crate::physics::phi_prime_from`]:
     ///
     /// ```text
     /// Phi'(f) = -(1/gamma) (ln kappa + log1p(1 / (kappa f^gamma)))   where kappa f^gamma > 1,
@@ -424,6 +423,7 @@ impl Family for Sg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::physics::phi_prime_from;
 
     fn coeffs(kappa: f64, gamma: f64) -> FaceCoefficients {
         FaceCoefficients {
