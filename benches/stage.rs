@@ -15,13 +15,14 @@
 //!
 //! `cargo bench --bench stage` (`NLFP_BENCH_N` for another size, `NLFP_BENCH_REPS` for the
 //! stage repetitions, `NLFP_BENCH_STEP_REPS` for the step ones; `NLFP_SIMD=baseline|avx2|avx512`
-//! caps the vector math's dispatch level). The best of the repetitions is reported next to the
-//! median: the machines are shared and noisy, so compare ratios measured in one run.
+//! caps the vector math's dispatch level, `NLFP_BENCH_STAGES_ONLY` stops after the stage rows).
+//! Times are thread CPU times (a process sharing the core does not count), the best of the
+//! repetitions next to the median; caches and memory bandwidth are still shared, so compare
+//! ratios measured in one run.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
 use nlfp::comm::{self, Comm};
 use nlfp::decomp::{Block, ProcessGrid};
@@ -31,6 +32,7 @@ use nlfp::samplers::walk::ReverseWalk;
 use nlfp::samplers::SampleWalk;
 use nlfp::scheme::stage::{self, BlockGeometry, Scratch};
 use nlfp::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
+use nlfp::simd::{rows, with_level, Level};
 use nlfp::sweep::observers::ReverseStep;
 use nlfp::time::reverse::build_reverse;
 use nlfp::time::{build_stepper, PreconditionerKind, Requests, StepControl, StepperKind};
@@ -55,13 +57,27 @@ fn field(mesh: &Mesh, block: &Block) -> Field {
     f
 }
 
-/// `(best, median)` of `cells / time` in millions, over `reps` timed runs after one warm-up.
+/// CPU time of this thread in seconds (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`): the machines
+/// are shared, and thread CPU time does not count the slices another process held the core.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime failed");
+    ts.tv_sec as f64 + 1e-9 * ts.tv_nsec as f64
+}
+
+/// `(best, median)` of `cells / time` in millions (thread CPU time), over `reps` timed runs
+/// after one warm-up.
 fn rates(cells: usize, reps: usize, mut run: impl FnMut()) -> (f64, f64) {
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps + 1 {
-        let t0 = Instant::now();
+        let t0 = cpu_seconds();
         run();
-        times.push(t0.elapsed().as_secs_f64());
+        times.push(cpu_seconds() - t0);
     }
     times.remove(0);
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -86,6 +102,33 @@ fn stage_rate<F: Family>(family: F, mesh: &Mesh, reps: usize) -> (f64, f64) {
         stage::apply(&family, &geom, &f, &mut scratch, &mut out, &whole, 1e-4);
         black_box(&out);
     })
+}
+
+/// The per-cell pass and the face pass of one stage timed apart.
+fn stage_parts<F: Family>(family: F, mesh: &Mesh, reps: usize) -> ((f64, f64), (f64, f64)) {
+    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let geom = BlockGeometry::new(mesh, &block);
+    let f = field(mesh, &block);
+    let mut out = f.clone();
+    let mut scratch = Scratch::new(&f);
+    let whole = geom.whole();
+    let aux = rates(mesh.cells(), reps, || {
+        stage::fill_aux_owned(&family, black_box(&f), &mut scratch.aux);
+        black_box(&scratch.aux);
+    });
+    let faces = rates(mesh.cells(), reps, || {
+        stage::apply(
+            &family,
+            &geom,
+            black_box(&f),
+            &mut scratch,
+            &mut out,
+            &whole,
+            1e-4,
+        );
+        black_box(&out);
+    });
+    (aux, faces)
 }
 
 fn ssprk2_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
@@ -222,6 +265,61 @@ fn c_reference(n: usize, reps: usize, gamma: f64) -> Result<(f64, f64), String> 
     }
 }
 
+/// M evaluations/s of each vector kernel at every dispatch level, and of the `std` (libm)
+/// function, over rows of 1024 arguments.
+fn math_table(reps: usize) {
+    type Row = fn(&[f64], &mut [f64]);
+    type Scalar = fn(f64) -> f64;
+    let kernels: [(&str, Row, Scalar, f64, f64); 6] = [
+        ("exp", rows::exp, f64::exp, -700.0, 700.0),
+        ("expm1", rows::expm1, f64::exp_m1, -5.0, 5.0),
+        ("ln", rows::ln, f64::ln, 1e-3, 1e3),
+        ("log1p", rows::log1p, f64::ln_1p, 0.0, 1.0),
+        (
+            "pow(., 2.3)",
+            |x, o| rows::pow(x, 2.3, o),
+            |x| x.powf(2.3),
+            1e-3,
+            1e3,
+        ),
+        ("bernoulli", rows::bernoulli, |a| a / a.exp_m1(), 0.0, 30.0),
+    ];
+    let n = 1024;
+    let calls = 256;
+    print!("{:<14} {:>9}", "vector math", "libm");
+    for level in Level::ALL.iter().filter(|&&l| l <= Level::detected()) {
+        print!(" {:>9}", level.name());
+    }
+    println!("   M evaluations/s, best of {reps}");
+    for (name, row, scalar, lo, hi) in kernels {
+        let x: Vec<f64> = (0..n)
+            .map(|i| lo + (hi - lo) * (i as f64 + 0.5) / n as f64)
+            .collect();
+        let mut out = vec![0.0; n];
+        let (libm, _) = rates(n * calls, reps, || {
+            for _ in 0..calls {
+                for (o, &v) in out.iter_mut().zip(black_box(&x)) {
+                    *o = scalar(v);
+                }
+                black_box(&out);
+            }
+        });
+        print!("{name:<14} {libm:9.1}");
+        for level in Level::ALL.iter().filter(|&&l| l <= Level::detected()) {
+            let (best, _) = with_level(*level, || {
+                rates(n * calls, reps, || {
+                    for _ in 0..calls {
+                        row(black_box(&x), &mut out);
+                        black_box(&out);
+                    }
+                })
+            });
+            print!(" {best:9.1}");
+        }
+        println!();
+    }
+}
+
 fn main() {
     let n = env_usize("NLFP_BENCH_N", 1023);
     let reps = env_usize("NLFP_BENCH_REPS", 30);
@@ -256,6 +354,12 @@ fn main() {
         stage_rate(Sg::new(c(2.0)), &mesh, reps),
         "M cell-updates/s",
     );
+    let (aux, faces) = stage_parts(Sg::new(c(2.0)), &mesh, reps);
+    row("  sg gamma=2 per-cell pass", aux, "M cells/s");
+    row("  sg gamma=2 face pass + update", faces, "M cells/s");
+    if std::env::var_os("NLFP_BENCH_STAGES_ONLY").is_some() {
+        return;
+    }
     let strict = match c_reference(n, reps, 2.0) {
         Ok(r) => Some(row("C upwind gamma=2 strict IEEE", r, "M cell-updates/s")),
         Err(why) => {
@@ -278,6 +382,7 @@ fn main() {
         walk_step_rate(&comm, &mesh, c(2.0), step_reps),
         "M cell-steps/s",
     );
+    math_table(reps.min(10));
     let mark = |ok: bool| if ok { "met" } else { "NOT met" };
     println!(
         "targets: sg stage >= 150 ({}), sg >= upwind gamma=2 / 2 ({}), upwind gamma=2.3 >= 150 ({})",

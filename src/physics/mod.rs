@@ -23,6 +23,8 @@ pub mod ou;
 pub mod quadrature;
 pub mod steady;
 
+use crate::simd::math;
+
 /// Parameters of the forward equation `d_t f = D Lap f + div(x f (1 + kappa f^gamma))`.
 ///
 /// Valid values: `diffusion > 0`, `kappa >= 0`, `gamma > 0` (not checked here; the driver
@@ -64,7 +66,7 @@ impl ModelParams {
     #[inline]
     pub fn phi_prime(&self, f: f64) -> f64 {
         let kappa_f_pow = self.kappa * f.powf(self.gamma);
-        phi_prime_from(f.ln(), kappa_f_pow, 1.0 / self.gamma, self.kappa.ln())
+        phi_prime_from(math::ln(f), kappa_f_pow, 1.0 / self.gamma, self.kappa.ln())
     }
 
     /// Critical mass `m_c` on `R^dim` (MODEL.md section 3):
@@ -95,10 +97,15 @@ impl ModelParams {
 /// ```
 #[inline(always)]
 pub fn phi_prime_from(ln_f: f64, kappa_f_pow: f64, inv_gamma: f64, ln_kappa: f64) -> f64 {
-    if kappa_f_pow > 1.0 {
-        -inv_gamma * (ln_kappa + (1.0 / kappa_f_pow).ln_1p())
+    // Branch-free (one log1p, its argument and the result selected), so that row loops
+    // vectorise; the argument of log1p is in [0, 1].
+    let big = kappa_f_pow > 1.0;
+    let y = if big { 1.0 / kappa_f_pow } else { kappa_f_pow };
+    let l = math::log1p(y);
+    if big {
+        -inv_gamma * (ln_kappa + l)
     } else {
-        ln_f - inv_gamma * kappa_f_pow.ln_1p()
+        ln_f - inv_gamma * l
     }
 }
 

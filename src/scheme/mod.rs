@@ -18,17 +18,22 @@
 //!   Second order; the nodal values of `f_beta` are exact discrete steady states.
 //!
 //! Each family splits its work into a per-cell part ([`Family::aux`], where `f^gamma` and
-//! logarithms are computed once per cell) and a per-face part ([`Family::rates`]).
+//! logarithms are computed once per cell) and a per-face part ([`Family::rates`]). Both also
+//! come a row at a time ([`Family::aux_row`], [`Family::rates_row`]): the transcendentals
+//! (`ln`, `log1p`, `pow`, the Bernoulli function) are the branch-free kernels of
+//! [`crate::simd::math`], run over rows by the CPU-dispatched kernels of [`rows`], with the
+//! same bits as the per-cell and per-face methods at every instruction-set level.
 
 pub mod build;
 pub mod linear;
 pub mod power;
+pub mod rows;
 pub mod stage;
 
 pub use power::Power;
 
 use crate::names::named_enum;
-use crate::physics::phi_prime_from;
+use crate::simd::math;
 
 named_enum! {
     /// The flux family, selected by `time.scheme` (`ALL`: tests iterate over every scheme).
@@ -81,6 +86,38 @@ pub trait Family: Copy + Send + Sync {
 
     /// The exponent classification for [`Family::aux`].
     fn power(&self) -> Power;
+
+    /// Whether [`Family::rates_row`] is worth calling (its face rates involve transcendentals);
+    /// otherwise the face loops call [`Family::rates`] face by face, fused with their own work.
+    const ROW_RATES: bool = false;
+
+    /// `aux[i] = aux(f[i], f[i]^gamma)` for a span of cells (`aux` at least as long as `f`),
+    /// with the same bits as [`Family::aux`].
+    #[inline(always)]
+    fn aux_row(&self, f: &[f64], aux: &mut [Self::Aux]) {
+        let aux = &mut aux[..f.len()];
+        self.power()
+            .for_each(f, |i, v, v_pow| aux[i] = self.aux(v, v_pow));
+    }
+
+    /// `(kp[k], km[k]) = rates(x_f[k], f_l[k], f_r[k], l[k], r[k])` for a row of faces, with the
+    /// same bits as [`Family::rates`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn rates_row(
+        &self,
+        x_f: &[f64],
+        f_l: &[f64],
+        f_r: &[f64],
+        l: &[Self::Aux],
+        r: &[Self::Aux],
+        kp: &mut [f64],
+        km: &mut [f64],
+    ) {
+        for k in 0..x_f.len() {
+            (kp[k], km[k]) = self.rates(x_f[k], f_l[k], f_r[k], l[k], r[k]);
+        }
+    }
 
     /// Whether [`Family::dt_rates`] equals [`Family::rates`], so the rates of the time-step
     /// pass can be kept and reused by the update.
@@ -156,6 +193,10 @@ impl Family for Upwind {
         self.power
     }
 
+    fn aux_row(&self, f: &[f64], aux: &mut [f64]) {
+        rows::upwind_aux(self.power, self.kappa, f, aux);
+    }
+
     /// `F = D/h (f_L - f_R) + max(-x_f, 0) M(f_L) - max(x_f, 0) M(f_R)`, `M(f) = f (1 + kappa f^gamma)`:
     /// `dF/df_L = D/h + max(-x_f, 0) M'(f_L)`, `dF/df_R = -(D/h + max(x_f, 0) M'(f_R))`, with
     /// `M'(f) = 1 + (1 + gamma) kappa f^gamma`.
@@ -174,7 +215,7 @@ impl Family for Upwind {
 pub struct SgAux {
     /// `ln f` (`-inf` for `f = 0`).
     pub ln_f: f64,
-    /// `Phi'(f)`, evaluated stably (see [`phi_prime_from`]).
+    /// `Phi'(f)`, evaluated stably (see [`crate::physics::phi_prime_from`]).
     pub phi_prime: f64,
     /// `kappa f^gamma`.
     pub kappa_f_pow: f64,
@@ -205,11 +246,12 @@ impl Sg {
     }
 
     /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation:
-    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`) and `B(-a) = B(a) + a`.
+    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`; the series
+    /// `1 - a/2 + a^2/12` below `a = 1e-6`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
     #[inline(always)]
     pub fn bernoulli_pair(z: f64) -> (f64, f64) {
         let a = z.abs();
-        let b_pos = if a == 0.0 { 1.0 } else { a / a.exp_m1() };
+        let b_pos = math::bernoulli(a);
         let b_neg = b_pos + a;
         if z >= 0.0 {
             (b_pos, b_neg)
@@ -218,21 +260,65 @@ impl Sg {
         }
     }
 
-    /// The Scharfetter–Gummel mean `G` of `1 + kappa f^gamma` between `f_l` and `f_r`.
+    /// `(D/h) (B(z), B(-z))` from `z` and `b = B(|z|)` (the last step of [`Family::rates`]).
+    #[inline(always)]
+    fn pair(&self, z: f64, b: f64) -> (f64, f64) {
+        let a = z.abs();
+        let b_neg = b + a;
+        let (p, m) = if z >= 0.0 { (b, b_neg) } else { (b_neg, b) };
+        (self.d_over_h * p, self.d_over_h * m)
+    }
+
+    /// `Phi'(f)` from `ln f` and `kappa f^gamma`, in the two stable forms of
+    /// [`crate::physics::phi_prime_from`]:
+    ///
+    /// ```text
+    /// Phi'(f) = -(1/gamma) (ln kappa + log1p(1 / (kappa f^gamma)))   where kappa f^gamma > 1,
+    ///           ln f - (1/gamma) log1p(kappa f^gamma)                otherwise,
+    /// ```
+    ///
+    /// the `log1p` of both by [`math::ln1p_fold`] (one division, no `1 / (kappa f^gamma)`).
+    #[inline(always)]
+    fn phi_prime(&self, ln_f: f64, kappa_f_pow: f64) -> f64 {
+        let l = math::ln1p_fold(kappa_f_pow);
+        let big = -self.inv_gamma * (self.ln_kappa + l);
+        let small = ln_f - self.inv_gamma * l;
+        if kappa_f_pow > 1.0 {
+            big
+        } else {
+            small
+        }
+    }
+
+    /// The Scharfetter–Gummel mean `G` of `1 + kappa f^gamma` between `f_l` and `f_r`:
+    /// `(ln f_R - ln f_L) / (Phi'(f_R) - Phi'(f_L))`; 1 if a value is 0 (`ln f -> -inf`
+    /// dominates `Phi' -> -inf`: the ratio tends to 1); the equal-value limit
+    /// `1 + kappa (f_L^gamma + f_R^gamma) / 2` where `|ln f_R - ln f_L| < 1e-9` or the `Phi'`
+    /// agree (there `f_R / f_L = 1 + O(1e-9)`, and any mean of `1 + kappa f^gamma` is the limit
+    /// to `O(1e-18)`; the arithmetic one needs no square root). Branch-free (all three
+    /// computed, one selected).
     #[inline(always)]
     fn mean_g(&self, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> f64 {
-        if f_l == 0.0 || f_r == 0.0 {
-            // ln f -> -inf dominates Phi' -> -inf: the ratio tends to 1.
-            return 1.0;
-        }
         let d_ln = r.ln_f - l.ln_f;
         let d_phi = r.phi_prime - l.phi_prime;
-        if d_ln.abs() < 1e-9 || d_phi == 0.0 {
-            // Equal (or numerically indistinguishable) values: the limit 1 + kappa (sqrt(f_L f_R))^gamma.
-            1.0 + (l.kappa_f_pow * r.kappa_f_pow).sqrt()
+        let ratio = d_ln / d_phi;
+        let equal = 1.0 + 0.5 * (l.kappa_f_pow + r.kappa_f_pow);
+        let g = if d_ln.abs() < 1e-9 || d_phi == 0.0 {
+            equal
         } else {
-            d_ln / d_phi
+            ratio
+        };
+        if f_l == 0.0 || f_r == 0.0 {
+            1.0
+        } else {
+            g
         }
+    }
+
+    /// The Peclet number `Pe = x_f (h/D) G` of a face.
+    #[inline(always)]
+    fn peclet(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> f64 {
+        x_f * self.h_over_d * self.mean_g(f_l, f_r, l, r)
     }
 }
 
@@ -240,13 +326,16 @@ impl Family for Sg {
     type Aux = SgAux;
     const DT_RATES_ARE_FLUX_RATES: bool = true;
 
+    const ROW_RATES: bool = true;
+
+    /// `ln f` ([`math::ln_fast`]), `kappa f^gamma`, `Phi'(f)`.
     #[inline(always)]
     fn aux(&self, f: f64, f_pow_gamma: f64) -> SgAux {
-        let ln_f = f.ln();
+        let ln_f = math::ln_fast(f);
         let kappa_f_pow = self.kappa * f_pow_gamma;
         SgAux {
             ln_f,
-            phi_prime: phi_prime_from(ln_f, kappa_f_pow, self.inv_gamma, self.ln_kappa),
+            phi_prime: self.phi_prime(ln_f, kappa_f_pow),
             kappa_f_pow,
         }
     }
@@ -254,9 +343,25 @@ impl Family for Sg {
     /// `Pe = x_f h G / D`, `(k_plus, k_minus) = (D/h) (B(Pe), B(-Pe))`.
     #[inline(always)]
     fn rates(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> (f64, f64) {
-        let g = self.mean_g(f_l, f_r, l, r);
-        let (b_plus, b_minus) = Sg::bernoulli_pair(x_f * self.h_over_d * g);
-        (self.d_over_h * b_plus, self.d_over_h * b_minus)
+        let z = self.peclet(x_f, f_l, f_r, l, r);
+        self.pair(z, math::bernoulli(z.abs()))
+    }
+
+    fn aux_row(&self, f: &[f64], aux: &mut [SgAux]) {
+        rows::sg_aux(*self, f, aux);
+    }
+
+    fn rates_row(
+        &self,
+        x_f: &[f64],
+        f_l: &[f64],
+        f_r: &[f64],
+        l: &[SgAux],
+        r: &[SgAux],
+        kp: &mut [f64],
+        km: &mut [f64],
+    ) {
+        rows::sg_rates(*self, x_f, f_l, f_r, l, r, kp, km);
     }
 
     #[inline(always)]
@@ -273,7 +378,7 @@ impl Family for Sg {
     /// `S = B'(z) f_L + B'(-z) f_R`, `B'(z) = (B(z)/z) (1 - B(-z))` (`-1/2` at 0), and
     /// `dG/df = [-(dPhi)/f + (d ln f)/M(f)] / dPhi^2` at the lower cell (mirror at the upper),
     /// using `Phi'' = 1/M`. Where `G` is frozen (a zero value, or the equal-value limit) its
-    /// derivative is taken as that of `1 + kappa (f_L f_R)^(gamma/2)`.
+    /// derivative is taken as that of `1 + kappa (f_L^gamma + f_R^gamma) / 2`.
     fn flux_derivatives(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> (f64, f64) {
         let g = self.mean_g(f_l, f_r, l, r);
         let scale = x_f * self.h_over_d;
@@ -293,9 +398,11 @@ impl Family for Sg {
             let d_ln = r.ln_f - l.ln_f;
             let d_phi = r.phi_prime - l.phi_prime;
             if d_ln.abs() < 1e-9 || d_phi == 0.0 {
-                let mean = (l.kappa_f_pow * r.kappa_f_pow).sqrt();
                 let half_gamma = 0.5 / self.inv_gamma;
-                (half_gamma * mean / f_l, half_gamma * mean / f_r)
+                (
+                    half_gamma * l.kappa_f_pow / f_l,
+                    half_gamma * r.kappa_f_pow / f_r,
+                )
             } else {
                 let m_l = f_l * (1.0 + l.kappa_f_pow);
                 let m_r = f_r * (1.0 + r.kappa_f_pow);
@@ -316,6 +423,7 @@ impl Family for Sg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::physics::phi_prime_from;
 
     fn coeffs(kappa: f64, gamma: f64) -> FaceCoefficients {
         FaceCoefficients {

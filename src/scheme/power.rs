@@ -1,6 +1,7 @@
 //! `f^gamma` for a whole array, with the exponent classified once per stage so that the loop
 //! body is branch-free: integer exponents by multiplication, half-integers with one `sqrt`,
-//! anything else with `powf`. Strict IEEE arithmetic throughout (no fast-math).
+//! anything else with the branch-free [`crate::simd::math::pow`] (within 2 ulp, vectorisable).
+//! Strict IEEE arithmetic throughout (no fast-math, no FMA).
 
 /// How `f^gamma` is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -9,7 +10,7 @@ pub enum Power {
     Int(u32),
     /// `f^(k + 1/2)` for integer `0 <= k <= 3`: `f^k * sqrt(f)`.
     HalfInt(u32),
-    /// General exponent: `powf`.
+    /// General exponent: [`crate::simd::math::pow`].
     General(f64),
 }
 
@@ -35,7 +36,7 @@ impl Power {
         match self {
             Power::Int(k) => int_pow(f, k),
             Power::HalfInt(k) => int_pow(f, k) * f.sqrt(),
-            Power::General(g) => f.powf(g),
+            Power::General(g) => crate::simd::math::pow(f, g),
         }
     }
 

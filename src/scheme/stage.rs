@@ -141,6 +141,8 @@ pub struct Scratch<A> {
     fy_north: Vec<f64>,
     fy_south2: Vec<f64>,
     fy_north2: Vec<f64>,
+    /// The coordinate of a row of y-faces, repeated (for [`Family::rates_row`]).
+    coord: Vec<f64>,
 }
 
 impl<A: Copy + Default> Scratch<A> {
@@ -155,6 +157,7 @@ impl<A: Copy + Default> Scratch<A> {
             fy_north: vec![0.0; nx],
             fy_south2: vec![0.0; nx],
             fy_north2: vec![0.0; nx],
+            coord: vec![0.0; nx],
         }
     }
 }
@@ -189,15 +192,64 @@ pub fn fill_aux_ghosts<F: Family>(fam: &F, f: &Field, aux: &mut [F::Aux]) {
 
 #[inline(always)]
 fn fill_aux_span<F: Family>(fam: &F, f: &[f64], aux: &mut [F::Aux]) {
-    let aux = &mut aux[..f.len()];
-    fam.power()
-        .for_each(f, |i, v, v_pow| aux[i] = fam.aux(v, v_pow));
+    fam.aux_row(f, aux);
+}
+
+/// The faces of a row: coordinates, values and per-cell values below and above.
+struct FaceRow<'a, A> {
+    x_f: &'a [f64],
+    f_l: &'a [f64],
+    f_r: &'a [f64],
+    l: &'a [A],
+    r: &'a [A],
 }
 
 /// What a face loop computes from a face's rates and values.
 trait FaceOp {
     /// Two numbers per face.
     fn eval<F: Family>(fam: &F, x_f: f64, f_l: f64, f_r: f64, l: F::Aux, r: F::Aux) -> (f64, f64);
+
+    /// `(out, out2)[k] = eval(face k)` for a row of faces: with the row kernels of the family
+    /// when it has them ([`Family::ROW_RATES`]), otherwise face by face. The same bits.
+    #[inline(always)]
+    fn row<F: Family>(fam: &F, faces: FaceRow<'_, F::Aux>, out: &mut [f64], out2: &mut [f64]) {
+        each_face::<Self, F>(fam, faces, out, out2);
+    }
+}
+
+/// [`FaceOp::row`] face by face.
+#[inline(always)]
+fn each_face<O: FaceOp + ?Sized, F: Family>(
+    fam: &F,
+    faces: FaceRow<'_, F::Aux>,
+    out: &mut [f64],
+    out2: &mut [f64],
+) {
+    let FaceRow {
+        x_f,
+        f_l,
+        f_r,
+        l,
+        r,
+    } = faces;
+    for k in 0..x_f.len() {
+        (out[k], out2[k]) = O::eval(fam, x_f[k], f_l[k], f_r[k], l[k], r[k]);
+    }
+}
+
+/// [`Family::rates_row`] on a [`FaceRow`].
+#[inline(always)]
+fn rates_row<F: Family>(fam: &F, faces: &FaceRow<'_, F::Aux>, kp: &mut [f64], km: &mut [f64]) {
+    let n = faces.x_f.len();
+    fam.rates_row(
+        faces.x_f,
+        &faces.f_l[..n],
+        &faces.f_r[..n],
+        &faces.l[..n],
+        &faces.r[..n],
+        &mut kp[..n],
+        &mut km[..n],
+    );
 }
 
 /// The flux `F = k_plus f_L - k_minus f_R` (second value unused).
@@ -209,6 +261,18 @@ impl FaceOp for FluxOp {
         let (kp, km) = fam.rates(x_f, f_l, f_r, l, r);
         (kp * f_l - km * f_r, 0.0)
     }
+
+    #[inline(always)]
+    fn row<F: Family>(fam: &F, faces: FaceRow<'_, F::Aux>, out: &mut [f64], out2: &mut [f64]) {
+        if !F::ROW_RATES {
+            return each_face::<Self, F>(fam, faces, out, out2);
+        }
+        rates_row(fam, &faces, out, out2);
+        for k in 0..faces.x_f.len() {
+            out[k] = out[k] * faces.f_l[k] - out2[k] * faces.f_r[k];
+            out2[k] = 0.0;
+        }
+    }
 }
 
 /// The time-step rates `(k_plus, k_minus)` of [`Family::dt_rates`].
@@ -219,6 +283,15 @@ impl FaceOp for DtRateOp {
     fn eval<F: Family>(fam: &F, x_f: f64, f_l: f64, f_r: f64, l: F::Aux, r: F::Aux) -> (f64, f64) {
         fam.dt_rates(x_f, f_l, f_r, l, r)
     }
+
+    #[inline(always)]
+    fn row<F: Family>(fam: &F, faces: FaceRow<'_, F::Aux>, out: &mut [f64], out2: &mut [f64]) {
+        if F::ROW_RATES && F::DT_RATES_ARE_FLUX_RATES {
+            rates_row(fam, &faces, out, out2);
+        } else {
+            each_face::<Self, F>(fam, faces, out, out2);
+        }
+    }
 }
 
 /// The flux rates `(k_plus, k_minus)` of [`Family::rates`].
@@ -228,6 +301,15 @@ impl FaceOp for FluxRateOp {
     #[inline(always)]
     fn eval<F: Family>(fam: &F, x_f: f64, f_l: f64, f_r: f64, l: F::Aux, r: F::Aux) -> (f64, f64) {
         fam.rates(x_f, f_l, f_r, l, r)
+    }
+
+    #[inline(always)]
+    fn row<F: Family>(fam: &F, faces: FaceRow<'_, F::Aux>, out: &mut [f64], out2: &mut [f64]) {
+        if F::ROW_RATES {
+            rates_row(fam, &faces, out, out2);
+        } else {
+            each_face::<Self, F>(fam, faces, out, out2);
+        }
     }
 }
 
@@ -251,9 +333,14 @@ impl<F: Family> FaceInputs<'_, F> {
         let xf = &self.geom.x_faces[c0..=c1];
         let out = &mut out[c0..=c1];
         let out2 = &mut out2[c0..=c1];
-        for k in 0..xf.len() {
-            (out[k], out2[k]) = O::eval(self.fam, xf[k], fv[k], fv[k + 1], av[k], av[k + 1]);
-        }
+        let faces = FaceRow {
+            x_f: xf,
+            f_l: fv,
+            f_r: &fv[1..],
+            l: av,
+            r: &av[1..],
+        };
+        O::row(self.fam, faces, out, out2);
         if c0 == 0 && self.geom.x_face_is_boundary(0) {
             (out[0], out2[0]) = (0.0, 0.0);
         }
@@ -264,9 +351,16 @@ impl<F: Family> FaceInputs<'_, F> {
     }
 
     /// `(out, out2)[i] = O(face)` for local y-face `jf` (between rows `jf - 1` and `jf`) over
-    /// `cols`; zero if it is a boundary face.
+    /// `cols`; zero if it is a boundary face. `coord` is a row buffer for the face coordinate.
     #[inline(always)]
-    fn y_row<O: FaceOp>(&self, jf: usize, cols: &Range<usize>, out: &mut [f64], out2: &mut [f64]) {
+    fn y_row<O: FaceOp>(
+        &self,
+        jf: usize,
+        cols: &Range<usize>,
+        coord: &mut [f64],
+        out: &mut [f64],
+        out2: &mut [f64],
+    ) {
         let out = &mut out[cols.clone()];
         let out2 = &mut out2[cols.clone()];
         if self.geom.y_face_is_boundary(jf) {
@@ -280,8 +374,21 @@ impl<F: Family> FaceInputs<'_, F> {
         let (fl, fr) = (&self.f.raw()[lo..lo + n], &self.f.raw()[hi..hi + n]);
         let (al, ar) = (&self.aux[lo..lo + n], &self.aux[hi..hi + n]);
         let y_f = self.geom.y_faces[jf];
-        for k in 0..n {
-            (out[k], out2[k]) = O::eval(self.fam, y_f, fl[k], fr[k], al[k], ar[k]);
+        if F::ROW_RATES {
+            let coord = &mut coord[..n];
+            coord.fill(y_f);
+            let faces = FaceRow {
+                x_f: coord,
+                f_l: fl,
+                f_r: fr,
+                l: al,
+                r: ar,
+            };
+            O::row(self.fam, faces, out, out2);
+        } else {
+            for k in 0..n {
+                (out[k], out2[k]) = O::eval(self.fam, y_f, fl[k], fr[k], al[k], ar[k]);
+            }
         }
     }
 }
@@ -309,13 +416,14 @@ pub fn apply<F: Family>(
         fy_south,
         fy_north,
         fy_south2,
+        coord,
         ..
     } = scratch;
     let faces = FaceInputs { fam, geom, f, aux };
-    faces.y_row::<FluxOp>(region.rows.start, cols, fy_south, fy_south2);
+    faces.y_row::<FluxOp>(region.rows.start, cols, coord, fy_south, fy_south2);
     for j in region.rows.clone() {
         faces.x_row::<FluxOp>(j, cols, fx, fx2);
-        faces.y_row::<FluxOp>(j + 1, cols, fy_north, fy_south2);
+        faces.y_row::<FluxOp>(j + 1, cols, coord, fy_north, fy_south2);
         let k = f.index(j as isize, cols.start as isize);
         let n = cols.len();
         let fin = &f.raw()[k..k + n];
@@ -384,17 +492,18 @@ fn rate_pass<F: Family, O: FaceOp>(
         fy_north,
         fy_south2,
         fy_north2,
+        coord,
     } = scratch;
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
-    faces.y_row::<O>(region.rows.start, cols, fy_south, fy_south2);
+    faces.y_row::<O>(region.rows.start, cols, coord, fy_south, fy_south2);
     if let Some(store) = store.as_deref_mut() {
         store.put_y(region.rows.start, cols, fy_south, fy_south2);
     }
     let mut max_rate = 0.0f64;
     for j in region.rows.clone() {
         faces.x_row::<O>(j, cols, fx, fx2);
-        faces.y_row::<O>(j + 1, cols, fy_north, fy_north2);
+        faces.y_row::<O>(j + 1, cols, coord, fy_north, fy_north2);
         if let Some(store) = store.as_deref_mut() {
             store.put_x(j, cols, fx, fx2);
             store.put_y(j + 1, cols, fy_north, fy_north2);

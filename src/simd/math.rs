@@ -40,7 +40,9 @@ const TWO52_BITS: u64 = 0x4330_0000_0000_0000;
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` in two parts: the high part has 32 significant bits, so `n LN2_HI` is exact for
 /// `|n| < 2^21`.
+#[allow(clippy::excessive_precision)] // fdlibm's published digits
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+#[allow(clippy::excessive_precision)]
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
 const SQRT2: f64 = std::f64::consts::SQRT_2;
 const TWO54: f64 = 18_014_398_509_481_984.0;
@@ -64,6 +66,7 @@ const C: [f64; 12] = [
 ];
 
 /// fdlibm's `log` polynomial `R(z) = z (LG1 + z (LG2 + ... + z LG7))`, `z = s^2`.
+#[allow(clippy::excessive_precision)]
 const LG: [f64; 7] = [
     6.666_666_666_666_735_130e-1,
     3.999_999_999_940_941_908e-1,
@@ -124,7 +127,7 @@ fn expm1_poly(r: f64) -> f64 {
 /// `exp_dd(x, 0)`.
 #[inline(always)]
 pub fn exp_dd(hi: f64, lo: f64) -> f64 {
-    let x = hi.max(-746.0).min(710.0);
+    let x = hi.clamp(-746.0, 710.0);
     let (n, _) = round_magic(x * LOG2_E);
     let r = ((x - n * LN2_HI) - n * LN2_LO) + lo;
     let p = expm1_poly(r);
@@ -144,7 +147,7 @@ pub fn exp(x: f64) -> f64 {
 /// above `709.78`, NaN for NaN.
 #[inline(always)]
 pub fn expm1(x: f64) -> f64 {
-    let xc = x.max(-60.0).min(710.0);
+    let xc = x.clamp(-60.0, 710.0);
     let (n, _) = round_magic(xc * LOG2_E);
     // r + c = x - n ln 2 to about 2^-85 (c: the rounding error of r).
     let (r, c) = two_sum(xc - n * LN2_HI, -(n * LN2_LO));
@@ -193,6 +196,18 @@ pub fn two_prod(a: f64, b: f64) -> (f64, f64) {
     (p, e)
 }
 
+/// `1/d` to a relative `1e-6` for `d` in `[1.70, 2.42]`, without a division: the chord of
+/// `1/d` through the interval ends (relative error below 3.1 %), then two Newton steps
+/// `r <- r (2 - d r)` (each squares the error).
+#[inline(always)]
+fn recip_near_2(d: f64) -> f64 {
+    const A: f64 = 2.0 - (1.0 - std::f64::consts::FRAC_1_SQRT_2);
+    const B: f64 = 1.0 + SQRT2;
+    let r = ((A + B) - d) * (1.0 / (A * B));
+    let r = r * (2.0 - d * r);
+    r * (2.0 - d * r)
+}
+
 /// `ln x = hi + lo` (relative error about `2^-59`) for finite `x > 0`, subnormals included.
 /// Other arguments give meaningless values (the callers select the special values).
 #[inline(always)]
@@ -212,7 +227,10 @@ pub fn ln_dd(x: f64) -> (f64, f64) {
     let d_lo = f - (d_hi - 2.0);
     let s = f / d_hi;
     let (p_hi, p_lo) = two_prod(s, d_hi);
-    let s_lo = (((f - p_hi) - p_lo) - s * d_lo) / d_hi;
+    // The correction needs 1/d_hi to a few bits only (it is below ulp(s)): the chord of 1/d on
+    // [2 - (1 - sqrt(1/2)), 1 + sqrt(2)] (3 %) and two Newton steps (1e-6), not a division.
+    let inv = recip_near_2(d_hi);
+    let s_lo = (((f - p_hi) - p_lo) - s * d_lo) * inv;
     let z = s * s;
     let mut r = LG[6];
     for &c in LG[..6].iter().rev() {
@@ -235,11 +253,47 @@ fn ln_special(x: f64) -> f64 {
     )
 }
 
-/// Natural logarithm: within 1 ulp; `-inf` at 0, NaN below 0.
+/// Natural logarithm: within 1 ulp (nearly always correctly rounded: the high part of
+/// [`ln_dd`]); `-inf` at 0, NaN below 0.
 #[inline(always)]
 pub fn ln(x: f64) -> f64 {
     let (hi, _) = ln_dd(x);
     sel(x > 0.0 && x < f64::INFINITY, hi, ln_special(x))
+}
+
+/// Natural logarithm with one division (against two in [`ln`]): within 1 ulp, not always
+/// correctly rounded; `-inf` at 0, NaN below 0.
+///
+/// fdlibm's `log` without its branches and with one division: `x = 2^k m`,
+/// `m in [sqrt(1/2), sqrt(2))`, `f = m - 1`, `s = f / (2 + f)`, `R = s^2 (LG1 + ... )` and
+/// `ln x = k ln2_hi - ((hfsq - (s (hfsq + R) + k ln2_lo)) - f)`, `hfsq = f^2 / 2`, where the
+/// mantissa is near `sqrt(2)` (fdlibm's band), `k ln2_hi - ((s (f - R) - k ln2_lo) - f)`
+/// elsewhere (both computed, one selected).
+#[inline(always)]
+pub fn ln_fast(x: f64) -> f64 {
+    let sub = x < f64::MIN_POSITIVE;
+    let xs = sel(sub, x * TWO54, x);
+    let bits = xs.to_bits();
+    let e = f64::from_bits((bits >> 52) | TWO52_BITS) - EXP_BIAS_F;
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    // fdlibm's band of high mantissa words 0x6147a..=0x6b851 (m in [1.38, 1.42)).
+    let band =
+        m >= f64::from_bits(0x3ff6_147a_0000_0000) && m < f64::from_bits(0x3ff6_b852_0000_0000);
+    let big = m > SQRT2;
+    let m = sel(big, m * 0.5, m);
+    let k = (e - sel(sub, 54.0, 0.0)) + sel(big, 1.0, 0.0);
+    let f = m - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG[1] + w * (LG[3] + w * LG[5]));
+    let t2 = z * (LG[0] + w * (LG[2] + w * (LG[4] + w * LG[6])));
+    let r = t2 + t1;
+    let near = k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f);
+    let far = k * LN2_HI - ((s * (f - r) - k * LN2_LO) - f);
+    let v = sel(band, near, far);
+    sel(x > 0.0 && x < f64::INFINITY, v, ln_special(x))
 }
 
 /// `ln(1 + y)` with full relative accuracy near 0: within 1 ulp; `-inf` at `-1`, NaN below.
@@ -250,6 +304,40 @@ pub fn log1p(y: f64) -> f64 {
     let (hi, lo) = ln_dd(u);
     let v = hi + (lo + c / u);
     sel(u > 0.0 && u < f64::INFINITY, v, ln_special(u))
+}
+
+/// `ln(1 + w)` with `w = k` for `0 <= k <= 1` and `w = 1/k` for `k > 1` (0 at `k = inf`),
+/// with one division and without forming `1/k`: `ln(1 + w) = j ln 2 + 2 atanh(s)`,
+/// `s = ((1 + w)/2^j - 1) / ((1 + w)/2^j + 1)`, `j = [w > sqrt(2) - 1]`:
+///
+/// ```text
+///              j = 0                 j = 1
+/// k <= 1       s = k / (2 + k)       s = (k - 1) / (k + 3)
+/// k > 1        s = 0.5 / (k + 0.5)   s = (1 - k) / (1 + 3k)
+/// ```
+///
+/// and `2 atanh(s) = 2s + s R(s^2)` with fdlibm's `log` polynomial (`|s| <= 0.172`). Within
+/// 2 ulp of `ln(1 + w)` (relative, so `ln(1 + 1/k)` keeps its digits for huge `k`). This is
+/// what `Phi'` needs (the two branches of [`crate::physics::phi_prime_from`]). NaN for NaN.
+#[inline(always)]
+pub fn ln1p_fold(k: f64) -> f64 {
+    let big = k > 1.0;
+    let j = (big && k < 1.0 + SQRT2) || (!big && k > SQRT2 - 1.0);
+    let num = sel(big, sel(j, 1.0 - k, 0.5), sel(j, k - 1.0, k));
+    let den = sel(
+        big,
+        sel(j, 1.0 + 3.0 * k, k + 0.5),
+        sel(j, k + 3.0, 2.0 + k),
+    );
+    let s = num / den;
+    let z = s * s;
+    let mut r = LG[6];
+    for &c in LG[..6].iter().rev() {
+        r = c + z * r;
+    }
+    let r = z * r;
+    let jf = sel(j, 1.0, 0.0);
+    jf * LN2_HI + (2.0 * s + (s * r + jf * LN2_LO))
 }
 
 /// `x^g` for `x >= 0` (NaN for `x < 0`): within 2 ulp; `0^g` is 0 for `g > 0`, 1 for `g = 0`.

@@ -107,14 +107,17 @@ macro_rules! dispatched {
         $(#[$attr])*
         $vis fn $name($($arg: $ty),*) {
             #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
             fn kernel($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             #[multiversion::multiversion(targets("x86_64+avx+avx2"))]
+            #[allow(clippy::too_many_arguments)]
             fn avx2($($arg: $ty),*) {
                 kernel($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[multiversion::multiversion(targets("x86_64+avx+avx2+avx512f"))]
+            #[allow(clippy::too_many_arguments)]
             fn avx512($($arg: $ty),*) {
                 kernel($($arg),*)
             }

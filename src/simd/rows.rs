@@ -33,10 +33,28 @@ dispatched! {
 }
 
 dispatched! {
+    /// `out[i] = ln x[i]` ([`math::ln_fast`]: one division, within 1 ulp).
+    pub fn ln_fast(x: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::ln_fast(v);
+        }
+    }
+}
+
+dispatched! {
     /// `out[i] = ln(1 + x[i])`.
     pub fn log1p(x: &[f64], out: &mut [f64]) {
         for (o, &v) in out.iter_mut().zip(x) {
             *o = math::log1p(v);
+        }
+    }
+}
+
+dispatched! {
+    /// `out[i] = ln(1 + w[i])`, `w[i] = k[i]` or `1 / k[i]`, whichever is at most 1.
+    pub fn ln1p_fold(k: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(k) {
+            *o = math::ln1p_fold(v);
         }
     }
 }

@@ -211,7 +211,7 @@ pub fn block_memory_bytes(scheme: SchemeKind, ny: usize, nx: usize) -> usize {
         SchemeKind::Upwind => 1,
         SchemeKind::Sg => 3,
     };
-    8 * (storage * (3 + aux) + 7 * (nx + 1) + 4 * ny)
+    8 * (storage * (3 + aux) + 8 * (nx + 1) + 4 * ny)
 }
 
 /// Builds the stepper for a scheme/stepper pair.

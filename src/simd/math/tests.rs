@@ -253,11 +253,13 @@ fn ln_within_one_ulp_over_every_binade() {
         2.0,
         0.5,
     ]);
-    check("ln", &xs, 1.0, ln, |x| (ln_ref(x), 0));
-    assert_eq!(ln(1.0), 0.0);
-    assert_eq!(ln(0.0), f64::NEG_INFINITY);
-    assert_eq!(ln(f64::INFINITY), f64::INFINITY);
-    assert!(ln(-1.0).is_nan() && ln(f64::NAN).is_nan());
+    for (name, ln) in [("ln", ln as fn(f64) -> f64), ("ln_fast", ln_fast)] {
+        check(name, &xs, 1.0, ln, |x| (ln_ref(x), 0));
+        assert_eq!(ln(1.0), 0.0);
+        assert_eq!(ln(0.0), f64::NEG_INFINITY);
+        assert_eq!(ln(f64::INFINITY), f64::INFINITY);
+        assert!(ln(-1.0).is_nan() && ln(f64::NAN).is_nan());
+    }
 }
 
 #[test]
@@ -333,6 +335,38 @@ fn bernoulli_within_two_ulp_across_the_series_switch() {
     assert_eq!(bernoulli(f64::INFINITY), 0.0);
 }
 
+#[test]
+fn ln1p_fold_within_two_ulp_of_log1p_of_k_or_its_reciprocal() {
+    let mut rng = Lcg(8);
+    let mut ks: Vec<f64> = (0..20_000)
+        .map(|_| rng.log_uniform(5e-324, 1e308))
+        .collect();
+    ks.extend((0..20_000).map(|_| rng.uniform(0.0, 4.0)));
+    // Both sides of the four-way switch (sqrt 2 - 1, 1, sqrt 2 + 1).
+    for c in [
+        std::f64::consts::SQRT_2 - 1.0,
+        1.0,
+        std::f64::consts::SQRT_2 + 1.0,
+    ] {
+        ks.extend((-500..500).map(|i| c * (1.0 + i as f64 * f64::EPSILON)));
+    }
+    ks.extend([5e-324, 1e-310, 0.5, 1.0, 2.0, 1e300, f64::MAX]);
+    ks.retain(|&k| k > 0.0);
+    // ln(1 + 1/k) = log1p(w_hi) + w_lo / (1 + w_hi) to about 2^-105, w_hi + w_lo = 1/k.
+    let reference = |k: f64| {
+        if k <= 1.0 {
+            (log1p_ref(k), 0)
+        } else {
+            let w = div(dd(1.0), dd(k));
+            (add(log1p_ref(w.0), dd(w.1 / (1.0 + w.0))), 0)
+        }
+    };
+    check("ln1p_fold", &ks, 2.0, ln1p_fold, reference);
+    assert_eq!(ln1p_fold(0.0), 0.0);
+    assert_eq!(ln1p_fold(f64::INFINITY), 0.0);
+    assert!(ln1p_fold(f64::NAN).is_nan());
+}
+
 /// Same bits, or both NaN.
 fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
@@ -356,13 +390,15 @@ fn rows_give_the_scalar_bits_at_every_level_and_length() {
     ]);
     type Row = fn(&[f64], &mut [f64]);
     type Kernel = (&'static str, Row, fn(f64) -> f64);
-    let kernels: [Kernel; 6] = [
+    let kernels: [Kernel; 8] = [
         ("exp", rows::exp, exp),
         ("expm1", rows::expm1, expm1),
         ("ln", rows::ln, ln),
         ("log1p", rows::log1p, log1p),
         ("bernoulli", rows::bernoulli, bernoulli),
         ("pow2.3", |x, o| rows::pow(x, 2.3, o), |x| pow(x, 2.3)),
+        ("ln1p_fold", rows::ln1p_fold, ln1p_fold),
+        ("ln_fast", rows::ln_fast, ln_fast),
     ];
     for level in Level::ALL {
         with_level(level, || {

@@ -1,0 +1,239 @@
+//! Row kernels of the flux families: per-cell values of a span of cells and face rates of a
+//! row of faces, compiled for every CPU level ([`crate::simd::dispatched!`]) and giving the bits
+//! of the per-cell / per-face scalar methods ([`Family::aux`], [`Family::rates`]), which call
+//! the same `#[inline(always)]` pieces.
+//!
+//! Work is done in chunks of [`CHUNK`] cells with stack buffers (no allocation): a pass that
+//! reads the array-of-structs per-cell values into contiguous arguments, one that runs the
+//! vector math over them, and one that writes the results. A cell's result does not depend on
+//! the chunk or vector it falls in.
+//!
+//! [`Family::aux`]: super::Family::aux
+//! [`Family::rates`]: super::Family::rates
+
+use super::{Power, Sg, SgAux};
+use crate::simd::{dispatched, math};
+
+/// Cells per chunk of the row kernels.
+pub const CHUNK: usize = 64;
+
+/// `out[i] = f[i]^gamma` with the exponent class hoisted out of the loop (the arithmetic of
+/// [`Power::eval`]).
+#[inline(always)]
+pub fn power_row(power: Power, f: &[f64], out: &mut [f64]) {
+    macro_rules! run {
+        ($pow:expr) => {
+            for (o, &v) in out.iter_mut().zip(f) {
+                *o = $pow(v)
+            }
+        };
+    }
+    match power {
+        Power::Int(1) => run!(|v: f64| v),
+        Power::Int(2) => run!(|v: f64| v * v),
+        Power::Int(3) => run!(|v: f64| v * v * v),
+        Power::Int(4) => run!(|v: f64| {
+            let s = v * v;
+            s * s
+        }),
+        Power::HalfInt(0) => run!(|v: f64| v.sqrt()),
+        Power::HalfInt(1) => run!(|v: f64| v * v.sqrt()),
+        Power::HalfInt(2) => run!(|v: f64| v * v * v.sqrt()),
+        Power::HalfInt(3) => run!(|v: f64| v * v * v * v.sqrt()),
+        Power::General(g) => run!(|v: f64| math::pow(v, g)),
+        other => run!(|v: f64| other.eval(v)),
+    }
+}
+
+dispatched! {
+    /// `aux[i] = kappa f[i]^gamma` (the `upwind` per-cell value).
+    pub fn upwind_aux(power: Power, kappa: f64, f: &[f64], aux: &mut [f64]) {
+        let aux = &mut aux[..f.len()];
+        power_row(power, f, aux);
+        for a in aux.iter_mut() {
+            *a *= kappa;
+        }
+    }
+}
+
+dispatched! {
+    /// `aux[i] = Sg::aux(f[i], f[i]^gamma)`.
+    pub fn sg_aux(k: Sg, f: &[f64], aux: &mut [SgAux]) {
+        for (fc, ac) in f.chunks(CHUNK).zip(aux.chunks_mut(CHUNK)) {
+            let n = fc.len();
+            let mut pw = [0.0; CHUNK];
+            let mut ln = [0.0; CHUNK];
+            let mut phi = [0.0; CHUNK];
+            power_row(k.power, fc, &mut pw[..n]);
+            for i in 0..n {
+                pw[i] *= k.kappa;
+                ln[i] = math::ln_fast(fc[i]);
+                phi[i] = k.phi_prime(ln[i], pw[i]);
+            }
+            for i in 0..n {
+                ac[i] = SgAux {
+                    ln_f: ln[i],
+                    phi_prime: phi[i],
+                    kappa_f_pow: pw[i],
+                };
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// `(kp[k], km[k]) = Sg::rates(x_f[k], fl[k], fr[k], al[k], ar[k])`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sg_rates(
+        k: Sg,
+        x_f: &[f64],
+        fl: &[f64],
+        fr: &[f64],
+        al: &[SgAux],
+        ar: &[SgAux],
+        kp: &mut [f64],
+        km: &mut [f64],
+    ) {
+        let n_all = x_f.len();
+        let mut start = 0;
+        while start < n_all {
+            let n = CHUNK.min(n_all - start);
+            let r = start..start + n;
+            let (x_f, fl, fr, al, ar) = (&x_f[r.clone()], &fl[r.clone()], &fr[r.clone()], &al[r.clone()], &ar[r.clone()]);
+            let (kp, km) = (&mut kp[r.clone()], &mut km[r]);
+            let mut z = [0.0; CHUNK];
+            let mut b = [0.0; CHUNK];
+            for i in 0..n {
+                z[i] = k.peclet(x_f[i], fl[i], fr[i], al[i], ar[i]);
+            }
+            for i in 0..n {
+                b[i] = math::bernoulli(z[i].abs());
+            }
+            for i in 0..n {
+                (kp[i], km[i]) = k.pair(z[i], b[i]);
+            }
+            start += n;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::stage::{self, BlockGeometry, FaceRates, Scratch};
+    use super::super::{FaceCoefficients, Family, Sg, Upwind};
+    use crate::decomp::{Block, ProcessGrid};
+    use crate::field::Field;
+    use crate::mesh::Mesh;
+    use crate::simd::{with_level, Level};
+
+    /// A 45 x 45 field with every special case of the kernels: zeros (and zero neighbours),
+    /// subnormal and underflowing values, equal neighbours (the equal-value limit of G),
+    /// condensate values (kappa f^gamma > 1) and a smooth bump.
+    fn field(mesh: &Mesh, block: &Block) -> Field {
+        let mut f = Field::zeros(block.ny, block.nx);
+        for j in 0..block.ny {
+            for i in 0..block.nx {
+                let [x, y] = mesh.cell_centre(j, i);
+                let v = match (i + 3 * j) % 9 {
+                    0 => 0.0,
+                    1 => 5e-320,
+                    2 => 1.0,
+                    3 if i > 0 => f.get(j as isize, i as isize - 1),
+                    4 => 40.0 * (-(x * x + y * y)).exp(),
+                    5 => 1e-200,
+                    _ => 3.0 * (-(x * x + y * y) / 2.0).exp() + 1e-3,
+                };
+                let k = f.index(j as isize, i as isize);
+                f.raw_mut()[k] = v;
+            }
+        }
+        f
+    }
+
+    /// Bits of one stage, the kept rates and the rate bound of `family` at `level`.
+    fn stage_bits<F: Family>(family: F, level: Level) -> (Vec<u64>, Vec<u64>, u64) {
+        let mesh = Mesh::new(2, 45, 6.0);
+        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let geom = BlockGeometry::new(&mesh, &block);
+        let f = field(&mesh, &block);
+        with_level(level, || {
+            let mut scratch = Scratch::new(&f);
+            let mut out = f.clone();
+            let mut rates = FaceRates::new(block.ny, block.nx);
+            stage::fill_aux_owned(&family, &f, &mut scratch.aux);
+            let whole = geom.whole();
+            stage::apply(&family, &geom, &f, &mut scratch, &mut out, &whole, 1e-3);
+            let rate = stage::flux_rates(&family, &geom, &f, &mut scratch, &whole, &mut rates);
+            let mut kept = Vec::new();
+            for j in 0..block.ny {
+                for i in 0..block.nx {
+                    kept.extend(rates.outgoing(j, i).map(f64::to_bits));
+                }
+            }
+            let bits = out.raw().iter().map(|v| v.to_bits()).collect();
+            (bits, kept, rate.to_bits())
+        })
+    }
+
+    /// A stage of `sg` (and of `upwind` with a general exponent) gives the same bits at every
+    /// dispatch level, and the row kernels the bits of the per-cell / per-face methods.
+    #[test]
+    fn stage_bits_are_the_same_at_every_level() {
+        let c = |gamma| FaceCoefficients {
+            diffusion: 0.7,
+            kappa: 1.3,
+            gamma,
+            h: 12.0 / 45.0,
+        };
+        for gamma in [2.0, 2.5, 2.3] {
+            let sg = stage_bits(Sg::new(c(gamma)), Level::Baseline);
+            let up = stage_bits(Upwind::new(c(gamma)), Level::Baseline);
+            assert!(sg.0.iter().all(|&b| f64::from_bits(b).is_finite()));
+            for level in [Level::Avx2, Level::Avx512] {
+                assert!(
+                    stage_bits(Sg::new(c(gamma)), level) == sg,
+                    "sg {gamma} {level:?}"
+                );
+                assert!(
+                    stage_bits(Upwind::new(c(gamma)), level) == up,
+                    "upwind {level:?}"
+                );
+            }
+        }
+        // Rows against the per-cell and per-face methods.
+        let sg = Sg::new(c(2.3));
+        let mesh = Mesh::new(2, 45, 6.0);
+        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let f = field(&mesh, &block);
+        let vals: Vec<f64> = f.raw().to_vec();
+        for level in Level::ALL {
+            with_level(level, || {
+                let mut aux = vec![Default::default(); vals.len()];
+                sg.aux_row(&vals, &mut aux);
+                let n = vals.len() - 1;
+                let xf: Vec<f64> = (0..n).map(|k| (k as f64 - 900.0) * 0.013).collect();
+                let (mut kp, mut km) = (vec![0.0; n], vec![0.0; n]);
+                sg.rates_row(
+                    &xf,
+                    &vals[..n],
+                    &vals[1..],
+                    &aux[..n],
+                    &aux[1..],
+                    &mut kp,
+                    &mut km,
+                );
+                for k in 0..n {
+                    let a = sg.aux(vals[k], sg.power().eval(vals[k]));
+                    assert_eq!(aux[k].ln_f.to_bits(), a.ln_f.to_bits(), "{k}");
+                    assert_eq!(aux[k].phi_prime.to_bits(), a.phi_prime.to_bits(), "{k}");
+                    assert_eq!(aux[k].kappa_f_pow.to_bits(), a.kappa_f_pow.to_bits(), "{k}");
+                    let (p, m) = sg.rates(xf[k], vals[k], vals[k + 1], aux[k], aux[k + 1]);
+                    assert_eq!(
+                        (kp[k].to_bits(), km[k].to_bits()),
+                        (p.to_bits(), m.to_bits())
+                    );
+                }
+            });
+        }
+    }
+}
