@@ -263,6 +263,8 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
         slurm("sbatch", &conf)
             .current_dir(dir)
             .env("NLFP_BIN", nlfp())
+            // forward.sbatch runs from Slurm's spool: it finds jobs/nlfp.sbatch through this.
+            .env("NLFP_JOBS_DIR", repo().join("jobs"))
             .arg("--parsable")
             .arg("--ntasks=2")
             .arg("--time=00:15:00")
