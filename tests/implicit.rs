@@ -294,7 +294,9 @@ fn profile_exponent_after_blow_up() {
 fn implicit_restart_is_bit_identical_on_the_same_rank_count() {
     let dir = tempdir();
     let d = dir.path();
-    let config = blow_up_config_1d(403, 3.0, 0.8, 0.5, 0.05);
+    // std 0.3: a concentrated start whose first steps are rejected (with the diagonally scaled
+    // Newton test, std 0.8 no longer needs any halving).
+    let config = blow_up_config_1d(403, 3.0, 0.3, 0.5, 0.05);
     let reference = forward(d, "ref", &config, 2, &["time.max_steps=12"]);
     let dt = column(&reference, "dt");
     assert!(
