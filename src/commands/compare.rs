@@ -66,7 +66,13 @@ pub fn run(
                     .execute(&run, overwrite, setup.initial_field()?)?;
             Ok::<_, CommandError>((summary.reconstruction_error / mass, summary))
         };
-        results.push(search(model, t_start, t_max, target, probe)?);
+        results.push(search(
+            model,
+            (t_start, t_max),
+            target,
+            comm.is_root(),
+            probe,
+        )?);
     }
     if comm.is_root() {
         let head = TableHead {

@@ -30,7 +30,7 @@ use crate::error::CommandError;
 use crate::field::Field;
 use crate::io::checkpoint::{Loaded, Saved};
 use crate::io::run_dir::{RunDir, Stamp};
-use crate::progress::Progress;
+use crate::progress::Progress as ProgressLines;
 use crate::sweep::checkpointer::Checkpointer;
 use crate::sweep::forward::{format_duration, MarchState};
 use crate::sweep::pipeline::Pipeline;
@@ -186,7 +186,7 @@ impl FilterRun<'_> {
         let total = self.variants.len() as u64 * self.cycles;
         // One line per cycle (cycles are long; the pipelines inside are silent).
         let mut cycle_progress =
-            Progress::new(comm.is_root(), "filter", "cycles", total as f64, 0.0);
+            ProgressLines::new(comm.is_root(), "filter", "cycles", total as f64, 0.0);
         for (vi, &v) in self.variants.iter().enumerate() {
             let mut g = noisy_block.clone();
             let mut variant = VariantRun {

@@ -4,6 +4,7 @@
 //! bisected [`BISECTIONS`] times; and the table of the models' results.
 
 use super::summary::Summary;
+use crate::progress::Progress;
 
 /// Bisection steps after the doubling search.
 pub const BISECTIONS: usize = 3;
@@ -21,12 +22,13 @@ pub struct Found<T> {
 
 /// Doubling from `t_start` (at most `t_max`), then bisection, on `T` for `model`: `probe(T)`
 /// runs the model to `T` and returns its relative reconstruction error and what else it
-/// measured.
+/// measured. Rank 0 (`is_root`) prints a progress line (phase `compare`) after every probe,
+/// counted against the most probes the search can make ([`max_probes`]).
 pub fn search<T, E>(
     model: &'static str,
-    t_start: f64,
-    t_max: f64,
+    (t_start, t_max): (f64, f64),
     target: f64,
+    is_root: bool,
     mut probe: impl FnMut(f64) -> Result<(f64, T), E>,
 ) -> Result<Found<T>, E> {
     let mut found = Found {
@@ -34,10 +36,15 @@ pub fn search<T, E>(
         hit: None,
         probes: Vec::new(),
     };
+    let most = max_probes(t_start, t_max);
+    let mut progress = Progress::new(is_root, "compare", "probes (at most)", most as f64, 0.0);
     let mut try_t = |t: f64, found: &mut Found<T>| -> Result<bool, E> {
         let (relative, value) = probe(t)?;
         found.probes.push((t, relative));
-        log::info!("compare: {model} T = {t}: relative reconstruction error {relative:.3e}");
+        let done = found.probes.len() as f64;
+        progress.report(done, || {
+            format!("{model} T = {t}: relative reconstruction error {relative:.3e}")
+        });
         let hit = relative <= target;
         if hit && found.hit.as_ref().is_none_or(|(best, _)| t < *best) {
             found.hit = Some((t, value));
@@ -73,6 +80,19 @@ pub fn search<T, E>(
         }
     }
     Ok(found)
+}
+
+/// The most probes [`search`] makes from `t_start` to `t_max`: the doublings
+/// `t_start, 2 t_start, .., t_max` (the last one capped), then [`BISECTIONS`] bisections or
+/// halvings.
+pub fn max_probes(t_start: f64, t_max: f64) -> usize {
+    let mut doublings = 1;
+    let mut t = t_start;
+    while t < t_max {
+        t = (2.0 * t).min(t_max);
+        doublings += 1;
+    }
+    doublings + BISECTIONS
 }
 
 /// What the table's head says: the grid, scheme, stepper, mass and target of the comparison.
@@ -152,7 +172,10 @@ mod tests {
     #[test]
     fn doubling_then_bisection_finds_the_smallest_horizon() {
         let target = (-2.7f64).exp();
-        let found = search("m", 1.0, 64.0, target, |t| Ok::<_, ()>(((-t).exp(), t))).unwrap();
+        let found = search("m", (1.0, 64.0), target, true, |t| {
+            Ok::<_, ()>(((-t).exp(), t))
+        })
+        .unwrap();
         let ts: Vec<f64> = found.probes.iter().map(|p| p.0).collect();
         assert_eq!(ts, [1.0, 2.0, 4.0, 3.0, 2.5, 2.75]);
         assert_eq!(found.hit, Some((2.75, 2.75)));
@@ -161,7 +184,7 @@ mod tests {
     /// A target met at the first probe bisects towards 0: T/2, then on.
     #[test]
     fn a_first_hit_bisects_below_the_start() {
-        let found = search("m", 4.0, 64.0, 0.5, |t| Ok::<_, ()>((t / 8.0, ()))).unwrap();
+        let found = search("m", (4.0, 64.0), 0.5, true, |t| Ok::<_, ()>((t / 8.0, ()))).unwrap();
         let ts: Vec<f64> = found.probes.iter().map(|p| p.0).collect();
         // 4 hits (0.5); 2 hits; 1 hits; 0.5 hits.
         assert_eq!(ts, [4.0, 2.0, 1.0, 0.5]);
@@ -171,12 +194,15 @@ mod tests {
     /// Never reached: doubling stops at t_max, no bisection, no hit; errors propagate.
     #[test]
     fn an_unreachable_target_stops_at_t_max() {
-        let found = search("m", 1.0, 5.0, 1e-9, |_| Ok::<_, ()>((1.0, ()))).unwrap();
+        let found = search("m", (1.0, 5.0), 1e-9, true, |_| Ok::<_, ()>((1.0, ()))).unwrap();
         let ts: Vec<f64> = found.probes.iter().map(|p| p.0).collect();
         assert_eq!(ts, [1.0, 2.0, 4.0, 5.0]);
         assert!(found.hit.is_none());
+        // Progress counts against the most probes: 4 doublings and 3 bisections here.
+        assert_eq!(max_probes(1.0, 5.0), 4 + BISECTIONS);
+        assert_eq!(max_probes(1.0, 64.0), 7 + BISECTIONS);
         assert_eq!(
-            search("m", 1.0, 5.0, 1.0, |_| Err::<(f64, ()), _>("boom")),
+            search("m", (1.0, 5.0), 1.0, true, |_| Err::<(f64, ()), _>("boom")),
             Err("boom")
         );
     }
