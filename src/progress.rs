@@ -56,7 +56,8 @@ impl Progress {
             unit,
             origin: 0.0,
             total,
-            every: Duration::from_secs_f64(every_seconds.max(0.0)),
+            // Infinite (a silent phase): never due.
+            every: Duration::try_from_secs_f64(every_seconds.max(0.0)).unwrap_or(Duration::MAX),
             start: now,
             last: now,
             prints: is_root,
@@ -244,6 +245,8 @@ mod tests {
         assert!(root.due());
         let slow = Progress::new(true, "reverse", "steps", 10.0, 3600.0);
         assert!(!slow.due());
+        let silent = Progress::new(true, "filter", "cycles", 10.0, f64::INFINITY);
+        assert!(!silent.due());
         root.finish();
     }
 
