@@ -427,10 +427,10 @@ fn two_hosts_over_tcp_give_the_one_host_bits() {
     let out = wait_limited(child, LIMIT, "generate SIGTERM across two hosts");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{stderr}");
-    assert!(
-        stderr.contains("generate reverse"),
-        "stopped in the reverse: {stderr}"
-    );
+    let ckpts = checkpoint_files(&stopped);
+    assert_eq!(ckpts.len(), 1, "one checkpoint: {stderr}");
+    let info = run_ok(0, &["info", &ckpts[0].to_string_lossy()]);
+    assert!(info.contains("generate (phase reverse)"), "{info}");
     assert!(
         !stopped.join("reconstruction.h5").exists(),
         "a stopped generate left a reconstruction"

@@ -119,7 +119,7 @@ fn particles_report_their_steps() {
 const STUDY: &str = r#"
 [grid]
 dim = 1
-n = 41
+n = 101
 [model]
 gamma = 3.0
 mass_ratio = 1.5
@@ -136,6 +136,7 @@ diagnostics_every = 1
 progress_every = 1e-6
 [study]
 mass_ratio = [0.8, 1.5]
+profile_fit = [0.0, 0.3]
 "#;
 
 #[test]
