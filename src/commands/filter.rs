@@ -24,7 +24,7 @@ use crate::comm::Comm;
 use crate::filter::cycle::CycleSettings;
 use crate::filter::noise::NoiseSpec;
 use crate::filter::run::{FilterRun, OUTPUT_FILES};
-use crate::io::checkpoint::{self, JobKind};
+use crate::io::checkpoint::JobKind;
 use crate::io::run_dir::DirRules;
 use crate::signals::SignalFlags;
 use crate::sweep::checkpointer::Checkpointer;
@@ -51,19 +51,9 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     let (policy, t_end) = (setup.checkpoint_policy(), setup.config.time.t_end);
     let job = JobKind::Filter;
     let checkpointer = Checkpointer::new(comm, &run, &policy, job, physics, t_end, &signals);
-    let resumed = match &restart {
-        Some(request) => checkpoint::resume(
-            comm,
-            request,
-            checkpointer.dir(),
-            job,
-            checkpointer.physics(),
-            &setup.mesh,
-            &setup.block,
-        )
-        .map_err(CommandError::Input)?,
-        None => None,
-    };
+    let resumed = checkpointer
+        .resume(restart.as_deref(), &setup.mesh, &setup.block)
+        .map_err(CommandError::Input)?;
     let replace = args.output.overwrite || restart.is_some();
     checkpointer
         .prepare(resumed.is_some() || !replace)

@@ -20,7 +20,7 @@ use super::CommandError;
 use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::diagnostics::DiagnosticsSetup;
-use crate::io::checkpoint::{self, JobKind};
+use crate::io::checkpoint::JobKind;
 use crate::io::run_dir::DirRules;
 use crate::io::snapshots::SNAPSHOT_DIR;
 use crate::particles::grid::ParticleGrid;
@@ -57,19 +57,9 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     let policy = setup.checkpoint_policy();
     let (job, t_end) = (JobKind::Particles, setup.config.time.t_end);
     let checkpointer = Checkpointer::new(comm, &run, &policy, job, physics, t_end, &signals);
-    let loaded = match &restart {
-        Some(request) => checkpoint::resume(
-            comm,
-            request,
-            checkpointer.dir(),
-            job,
-            checkpointer.physics(),
-            &setup.mesh,
-            &setup.block,
-        )
-        .map_err(CommandError::Input)?,
-        None => None,
-    };
+    let loaded = checkpointer
+        .resume(restart.as_deref(), &setup.mesh, &setup.block)
+        .map_err(CommandError::Input)?;
     if let Some(l) = loaded.as_ref().filter(|l| l.state.step > steps.steps) {
         return Err(CommandError::Input(format!(
             "{}: restart refused: the checkpoint stands at step {}, past the {} steps of this \

@@ -13,9 +13,11 @@ use std::time::Instant;
 
 use super::forward::MarchState;
 use crate::comm::Comm;
+use crate::decomp::Block;
 use crate::field::Field;
-use crate::io::checkpoint::{self, CheckpointState, CheckpointWrite, JobKind, Saved};
+use crate::io::checkpoint::{self, CheckpointState, CheckpointWrite, JobKind, Loaded, Saved};
 use crate::io::run_dir::RunDir;
+use crate::mesh::Mesh;
 use crate::signals::{RequestPoller, SignalFlags};
 use crate::time::Requests;
 
@@ -97,6 +99,29 @@ impl<'a> Checkpointer<'a> {
     /// The physics fingerprint.
     pub fn physics(&self) -> &str {
         &self.physics
+    }
+
+    /// The checkpoint a restart `request` (`auto` or a path) names in this run's directory,
+    /// verified against this run's kind, physics and grid ([`checkpoint::resume`]); `None`
+    /// without a request. Collective; an error is bad input.
+    pub fn resume(
+        &self,
+        request: Option<&str>,
+        mesh: &Mesh,
+        block: &Block,
+    ) -> Result<Option<Loaded>, String> {
+        match request {
+            Some(request) => checkpoint::resume(
+                self.comm,
+                request,
+                &self.dir,
+                self.job,
+                &self.physics,
+                mesh,
+                block,
+            ),
+            None => Ok(None),
+        }
     }
 
     /// Claims the checkpoint directory ([`checkpoint::check_owner`]: refused when it holds
