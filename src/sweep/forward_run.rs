@@ -70,6 +70,9 @@ impl ForwardRun<'_> {
         resumed: Option<&CheckpointState>,
     ) -> Result<MarchResult, CommandError> {
         let run = self.run;
+        if resumed.is_some() {
+            self.control.admits(state).map_err(CommandError::Input)?;
+        }
         let checkpointer = Checkpointer::new(
             comm,
             run,
