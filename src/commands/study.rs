@@ -24,7 +24,8 @@ use crate::study::run::{
     run_groups, Groups,
 };
 use crate::study::table::RunCost;
-use crate::sweep::forward::{MarchEnd, MarchState};
+use crate::sweep::forward::MarchEnd;
+use crate::sweep::forward_run::ForwardStart;
 
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
@@ -187,7 +188,7 @@ fn run_job(
             return Ok(Some(cost));
         }
     }
-    let (mut f, mut stepper) = (setup.initial_field()?, setup.stepper());
+    let (f0, mut stepper) = (setup.initial_field()?, setup.stepper());
     let run = setup.run_dir(&job.dir);
     let loaded = match resume {
         true => checkpoint::resume(
@@ -202,18 +203,8 @@ fn run_job(
         .map_err(CommandError::Input)?,
         false => None,
     };
-    let resumed = loaded.map(|l| {
-        f = l.f;
-        l.state
-    });
-    if let Some(c) = &resumed {
-        stepper
-            .restore(&c.stepper_state)
-            .map_err(|e| CommandError::Input(format!("checkpoint: {e}")))?;
-    }
-    let mut state = resumed
-        .as_ref()
-        .map_or_else(MarchState::start, MarchState::from);
+    let start = ForwardStart::new(f0, loaded, stepper.as_mut()).map_err(CommandError::Input)?;
+    let (mut f, mut state, resumed) = (start.f, start.state, start.resumed);
     comm.on_root(|| {
         forget_finished(&job.dir);
         Ok(())
