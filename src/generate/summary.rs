@@ -459,11 +459,8 @@ mod tests {
         );
     }
 
-    /// A run without samples is read back from its `summary.toml` equal, but for the wall
-    /// times (to the microsecond); a run with samples is refused.
-    #[test]
-    fn summary_without_samples_reads_back() {
-        let s = Summary {
+    fn without_samples() -> Summary {
+        Summary {
             samples: 0,
             walk: None,
             quality: None,
@@ -471,7 +468,14 @@ mod tests {
             sde_quality: None,
             sampler: SamplerKind::Walk,
             ..summary()
-        };
+        }
+    }
+
+    /// A run without samples is read back from its `summary.toml` equal, but for the wall
+    /// times (to the microsecond); a run with samples is refused.
+    #[test]
+    fn summary_without_samples_reads_back() {
+        let s = without_samples();
         let back = Summary::from_toml(&s.to_toml()).expect("reads back");
         assert!((back.forward_seconds - s.forward_seconds).abs() <= 5e-7);
         let wall_equal = Summary {
@@ -516,15 +520,7 @@ mod tests {
     /// Without samples the summary has no sampler keys at all.
     #[test]
     fn summary_without_samples_has_no_sampler_keys() {
-        let s = Summary {
-            samples: 0,
-            walk: None,
-            quality: None,
-            sde: None,
-            sde_quality: None,
-            sampler: SamplerKind::Walk,
-            ..summary()
-        };
+        let s = without_samples();
         let table: toml::Table = toml::from_str(&s.to_toml()).unwrap();
         for key in table.keys() {
             assert!(
