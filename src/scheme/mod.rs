@@ -246,8 +246,8 @@ impl Sg {
     }
 
     /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation:
-    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`; the series
-    /// `1 - a/2 + a^2/12` below `a = 1e-6`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
+    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`; its Taylor polynomial below
+    /// `a = 1`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
     #[inline(always)]
     pub fn bernoulli_pair(z: f64) -> (f64, f64) {
         let a = z.abs();

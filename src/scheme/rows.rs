@@ -106,9 +106,11 @@ dispatched! {
             for i in 0..n {
                 z[i] = k.peclet(x_f[i], fl[i], fr[i], al[i], ar[i]);
             }
+            let mut a = [0.0; CHUNK];
             for i in 0..n {
-                b[i] = math::bernoulli(z[i].abs());
+                a[i] = z[i].abs();
             }
+            math::bernoulli_chunk(&a[..n], &mut b[..n]);
             for i in 0..n {
                 (kp[i], km[i]) = k.pair(z[i], b[i]);
             }

@@ -316,7 +316,7 @@ fn pow_within_two_ulp_including_subnormal_results() {
 }
 
 #[test]
-fn bernoulli_within_two_ulp_across_the_series_switch() {
+fn bernoulli_within_two_ulp_across_the_polynomial_switch() {
     let b_ref = |a: f64| {
         let (m, n) = expm1_ref(dd(a));
         (div(dd(a), m), -n)
@@ -325,8 +325,9 @@ fn bernoulli_within_two_ulp_across_the_series_switch() {
     let mut a: Vec<f64> = (0..20_000).map(|_| rng.uniform(0.0, 709.78)).collect();
     a.extend((0..10_000).map(|_| rng.uniform(0.0, 2.0)));
     a.extend((0..5_000).map(|_| rng.log_uniform(5e-324, 1.0)));
-    // Both sides of the switch at 1e-6.
-    a.extend((-500..500).map(|k| BERNOULLI_SERIES * (1.0 + k as f64 * 1e-6)));
+    // Both sides of the switch at 1, and the polynomial's whole range.
+    a.extend((-500..500).map(|k| BERNOULLI_POLY * (1.0 + k as f64 * f64::EPSILON)));
+    a.extend((0..20_000).map(|_| rng.uniform(0.0, 1.0)));
     a.retain(|&x| x > 0.0);
     check("bernoulli", &a, 2.0, bernoulli, b_ref);
     assert_eq!(bernoulli(0.0), 1.0);
