@@ -274,7 +274,7 @@ fn c_reference(n: usize, reps: usize, gamma: f64) -> Result<(f64, f64), String> 
 fn math_table(reps: usize) {
     type Row = fn(&[f64], &mut [f64]);
     type Scalar = fn(f64) -> f64;
-    let kernels: [(&str, Row, Scalar, f64, f64); 6] = [
+    let kernels: [(&str, Row, Scalar, f64, f64); 8] = [
         ("exp", rows::exp, f64::exp, -700.0, 700.0),
         ("expm1", rows::expm1, f64::exp_m1, -5.0, 5.0),
         ("ln", rows::ln, f64::ln, 1e-3, 1e3),
@@ -286,7 +286,21 @@ fn math_table(reps: usize) {
             1e-3,
             1e3,
         ),
+        (
+            "pow_fast(., 2.3)",
+            |x, o| rows::pow_fast(x, 2.3, o),
+            |x| x.powf(2.3),
+            1e-3,
+            1e3,
+        ),
         ("bernoulli", rows::bernoulli, |a| a / a.exp_m1(), 0.0, 30.0),
+        (
+            "bernoulli < 1",
+            rows::bernoulli,
+            |a| a / a.exp_m1(),
+            0.0,
+            1.0,
+        ),
     ];
     let n = 1024;
     let calls = 256;

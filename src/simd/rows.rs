@@ -72,6 +72,15 @@ dispatched! {
 }
 
 dispatched! {
+    /// `out[i] = x[i]^g` by [`math::pow_fast`] (`x[i] >= 0`).
+    pub fn pow_fast(x: &[f64], g: f64, out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::pow_fast(v, g);
+        }
+    }
+}
+
+dispatched! {
     /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`), in chunks of [`CHUNK`] that skip
     /// the exponential branch when all their arguments are below [`math::BERNOULLI_POLY`]
     /// ([`math::bernoulli_chunk`]).
