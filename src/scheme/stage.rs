@@ -10,6 +10,14 @@
 //! boundary faces carry zero flux (a face-flux override, no ghost values). The operation order
 //! per cell is fixed, and a face shared by two regions or two ranks is computed from the same
 //! inputs by the same formula, so results are bit-identical for any split into regions or ranks.
+//!
+//! The per-cell values a face reads come from [`Scratch::aux`] (filled by [`fill_aux_owned`] and
+//! [`fill_aux_ghosts`]), or, for a family with [`Family::AUX_IN_FACE_PASS`] (`sg`), are computed
+//! by the pass itself one row at a time (columns `cols.start - 1..=cols.end` of rows
+//! `rows.start - 1..=rows.end`) into two row buffers, while the row is in cache: the same
+//! function, so the same bits, without a block-sized array written and read back. A region then
+//! reads exactly the field values it read before (ghosts only on block edges with a neighbour,
+//! or, harmlessly, the ghost layer beside a zero-flux boundary).
 
 use std::ops::Range;
 

@@ -27,7 +27,7 @@
 //! Accuracy (asserted by the tests against double-double references over the whole argument
 //! range, subnormals and the special values included): `exp`, `expm1`, `ln`, `log1p` within 1
 //! ulp, `pow` and `bernoulli` within 2 ulp (1 ulp of the subnormal spacing where the result is
-//! subnormal).
+//! subnormal), `pow_fast(., g)` within `1 + g` ulp.
 
 // The polynomial and split constants keep the digits of their published derivations (fdlibm), and
 // the range guards are written as min/max on purpose (the same operation sequence in every lane).
@@ -366,7 +366,7 @@ pub fn pow(x: f64, g: f64) -> f64 {
 }
 
 /// `x^g = exp(g ln x)` for `x >= 0` with the one-division `ln` of [`ln_fast`] and one `exp`:
-/// `ln x = k ln2_hi + t` ([`ln_fast_parts`]), `g k ln2_hi` exactly as a double-double
+/// `ln x = k ln2_hi + t` (the parts of [`ln_fast`] before its last addition), `g k ln2_hi` exactly as a double-double
 /// (Dekker's product), `g t` rounded, the sum renormalised (two-sum) and passed to [`exp_dd`].
 /// The error of `t` (about `2^-53` absolute) times `g` is the relative error of the result:
 /// within `1 + g` ulp for `0 < g <= 8` whatever `|g ln x|` (the test asserts it over the whole
