@@ -366,8 +366,9 @@ pub fn pow(x: f64, g: f64) -> f64 {
 }
 
 /// `x^g = exp(g ln x)` for `x >= 0` with the one-division `ln` of [`ln_fast`] and one `exp`:
-/// `ln x = k ln2_hi + t` (the parts of [`ln_fast`] before its last addition), `g k ln2_hi` exactly as a double-double
-/// (Dekker's product), `g t` rounded, the sum renormalised (two-sum) and passed to [`exp_dd`].
+/// `ln x = k ln2_hi + t` (the parts of [`ln_fast`] before its last addition), `g k ln2_hi`
+/// exactly as a double-double (Dekker's product), `g t` rounded, the sum renormalised
+/// (two-sum) and passed to [`exp_dd`].
 /// The error of `t` (about `2^-53` absolute) times `g` is the relative error of the result:
 /// within `1 + g` ulp for `0 < g <= 8` whatever `|g ln x|` (the test asserts it over the whole
 /// range), against 2 ulp for [`pow`] at twice the cost. Special values as [`pow`]: `0^g` is 0
