@@ -43,6 +43,7 @@
 //! reach), but finite. Such faces can dominate the positivity bound of the explicit sub-steps.
 
 use crate::physics::phi_prime_from;
+use crate::simd::math;
 
 /// `fh` is floored at this value before taking logarithms (the smallest positive normal `f64`).
 pub const FH_FLOOR: f64 = f64::MIN_POSITIVE;
@@ -54,18 +55,11 @@ pub fn floored_ln(fh: f64) -> f64 {
 }
 
 /// `B(a) = a / expm1(a)` for `a >= 0`: 1 at 0, and 0 once `expm1` overflows (`a > 709.78`,
-/// where the true value is below `1e-305`), so an infinite Peclet number is handled.
+/// where the true value is below `1e-305`), so an infinite Peclet number is handled. The
+/// branch-free [`math::bernoulli`] (its Taylor polynomial below 1, no libm call), within 2 ulp.
 #[inline(always)]
 pub fn bernoulli_abs(a: f64) -> f64 {
-    if a == 0.0 {
-        return 1.0;
-    }
-    let e = a.exp_m1();
-    if e.is_finite() {
-        a / e
-    } else {
-        0.0
-    }
+    math::bernoulli(a)
 }
 
 /// Per-cell values of the forward state entering the reverse face velocity.
@@ -141,11 +135,12 @@ impl ReverseFace {
         x_f * g_f + self.score_coeff * score_f
     }
 
-    /// Per-cell values from `ln fh` (already floored).
+    /// Per-cell values from `ln fh` (already floored): `kappa fh^gamma = kappa exp(gamma ln fh)`
+    /// by the branch-free [`math::exp`].
     #[inline(always)]
     pub fn aux(&self, ln_fh: f64) -> ForwardAux {
         if self.kappa > 0.0 {
-            let kappa_fh_pow = self.kappa * (self.gamma * ln_fh).exp();
+            let kappa_fh_pow = self.kappa * math::exp(self.gamma * ln_fh);
             ForwardAux {
                 ln_fh,
                 kappa_fh_pow,

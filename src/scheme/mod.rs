@@ -123,6 +123,14 @@ pub trait Family: Copy + Send + Sync {
     /// pass can be kept and reused by the update.
     const DT_RATES_ARE_FLUX_RATES: bool;
 
+    /// Whether the face passes of [`stage`] compute the per-cell values themselves, a row at a
+    /// time into row buffers ([`Family::aux_row`], the same bits), instead of reading the
+    /// stored array: for a family whose per-cell values are costly and large (`sg`: three
+    /// doubles and two logarithms per cell), this saves a pass over memory. Callers then need
+    /// [`stage::fill_aux_owned`] / [`stage::fill_aux_ghosts`] only for other uses of the
+    /// values (the implicit Jacobian).
+    const AUX_IN_FACE_PASS: bool = false;
+
     /// `(dF/df_L, dF/df_R)` of the face flux `F = k_plus f_L - k_minus f_R` (rates included),
     /// for the Jacobian of the implicit stepper.
     fn flux_derivatives(
@@ -246,8 +254,8 @@ impl Sg {
     }
 
     /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation:
-    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`; the series
-    /// `1 - a/2 + a^2/12` below `a = 1e-6`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
+    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`; its Taylor polynomial below
+    /// `a = 1`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
     #[inline(always)]
     pub fn bernoulli_pair(z: f64) -> (f64, f64) {
         let a = z.abs();
@@ -327,6 +335,8 @@ impl Family for Sg {
     const DT_RATES_ARE_FLUX_RATES: bool = true;
 
     const ROW_RATES: bool = true;
+
+    const AUX_IN_FACE_PASS: bool = true;
 
     /// `ln f` ([`math::ln_fast`]), `kappa f^gamma`, `Phi'(f)`.
     #[inline(always)]

@@ -1,6 +1,7 @@
 //! `f^gamma` for a whole array, with the exponent classified once per stage so that the loop
 //! body is branch-free: integer exponents by multiplication, half-integers with one `sqrt`,
-//! anything else with the branch-free [`crate::simd::math::pow`] (within 2 ulp, vectorisable).
+//! anything else with the branch-free [`crate::simd::math::pow_fast`] (within `1 + gamma` ulp,
+//! vectorisable).
 //! Strict IEEE arithmetic throughout (no fast-math, no FMA).
 
 /// How `f^gamma` is evaluated.
@@ -10,7 +11,7 @@ pub enum Power {
     Int(u32),
     /// `f^(k + 1/2)` for integer `0 <= k <= 3`: `f^k * sqrt(f)`.
     HalfInt(u32),
-    /// General exponent: [`crate::simd::math::pow`].
+    /// General exponent: [`crate::simd::math::pow_fast`].
     General(f64),
 }
 
@@ -36,7 +37,7 @@ impl Power {
         match self {
             Power::Int(k) => int_pow(f, k),
             Power::HalfInt(k) => int_pow(f, k) * f.sqrt(),
-            Power::General(g) => crate::simd::math::pow(f, g),
+            Power::General(g) => crate::simd::math::pow_fast(f, g),
         }
     }
 

@@ -40,7 +40,7 @@ pub fn power_row(power: Power, f: &[f64], out: &mut [f64]) {
         Power::HalfInt(1) => run!(|v: f64| v * v.sqrt()),
         Power::HalfInt(2) => run!(|v: f64| v * v * v.sqrt()),
         Power::HalfInt(3) => run!(|v: f64| v * v * v * v.sqrt()),
-        Power::General(g) => run!(|v: f64| math::pow(v, g)),
+        Power::General(g) => run!(|v: f64| math::pow_fast(v, g)),
         other => run!(|v: f64| other.eval(v)),
     }
 }
@@ -59,11 +59,12 @@ dispatched! {
 dispatched! {
     /// `aux[i] = Sg::aux(f[i], f[i]^gamma)`.
     pub fn sg_aux(k: Sg, f: &[f64], aux: &mut [SgAux]) {
+        // Chunk buffers zeroed once per call, not per chunk.
+        let mut pw = [0.0; CHUNK];
+        let mut ln = [0.0; CHUNK];
+        let mut phi = [0.0; CHUNK];
         for (fc, ac) in f.chunks(CHUNK).zip(aux.chunks_mut(CHUNK)) {
             let n = fc.len();
-            let mut pw = [0.0; CHUNK];
-            let mut ln = [0.0; CHUNK];
-            let mut phi = [0.0; CHUNK];
             power_row(k.power, fc, &mut pw[..n]);
             for i in 0..n {
                 pw[i] *= k.kappa;
@@ -96,19 +97,22 @@ dispatched! {
     ) {
         let n_all = x_f.len();
         let mut start = 0;
+        // Chunk buffers zeroed once per call, not per chunk.
+        let mut z = [0.0; CHUNK];
+        let mut a = [0.0; CHUNK];
+        let mut b = [0.0; CHUNK];
         while start < n_all {
             let n = CHUNK.min(n_all - start);
             let r = start..start + n;
             let (x_f, fl, fr, al, ar) = (&x_f[r.clone()], &fl[r.clone()], &fr[r.clone()], &al[r.clone()], &ar[r.clone()]);
             let (kp, km) = (&mut kp[r.clone()], &mut km[r]);
-            let mut z = [0.0; CHUNK];
-            let mut b = [0.0; CHUNK];
             for i in 0..n {
                 z[i] = k.peclet(x_f[i], fl[i], fr[i], al[i], ar[i]);
             }
             for i in 0..n {
-                b[i] = math::bernoulli(z[i].abs());
+                a[i] = z[i].abs();
             }
+            math::bernoulli_chunk(&a[..n], &mut b[..n]);
             for i in 0..n {
                 (kp[i], km[i]) = k.pair(z[i], b[i]);
             }

@@ -10,6 +10,14 @@
 //! boundary faces carry zero flux (a face-flux override, no ghost values). The operation order
 //! per cell is fixed, and a face shared by two regions or two ranks is computed from the same
 //! inputs by the same formula, so results are bit-identical for any split into regions or ranks.
+//!
+//! The per-cell values a face reads come from [`Scratch::aux`] (filled by [`fill_aux_owned`] and
+//! [`fill_aux_ghosts`]), or, for a family with [`Family::AUX_IN_FACE_PASS`] (`sg`), are computed
+//! by the pass itself one row at a time (columns `cols.start - 1..=cols.end` of rows
+//! `rows.start - 1..=rows.end`) into two row buffers, while the row is in cache: the same
+//! function, so the same bits, without a block-sized array written and read back. A region then
+//! reads exactly the field values it read before (ghosts only on block edges with a neighbour,
+//! or, harmlessly, the ghost layer beside a zero-flux boundary).
 
 use std::ops::Range;
 
@@ -133,8 +141,14 @@ impl Region {
 /// Row buffers reused by every stage (no allocation inside the time loop).
 #[derive(Clone, Debug)]
 pub struct Scratch<A> {
-    /// Per-cell auxiliary values, same layout as the field storage.
+    /// Per-cell auxiliary values, same layout as the field storage (filled by
+    /// [`fill_aux_owned`] / [`fill_aux_ghosts`]; the face passes of a family with
+    /// [`Family::AUX_IN_FACE_PASS`] do not read it).
     pub aux: Vec<A>,
+    /// Per-cell values of two rows (columns `-1..=nx`), computed inside the face passes of a
+    /// family with [`Family::AUX_IN_FACE_PASS`].
+    aux_lo: Vec<A>,
+    aux_hi: Vec<A>,
     fx: Vec<f64>,
     fx2: Vec<f64>,
     fy_south: Vec<f64>,
@@ -151,6 +165,8 @@ impl<A: Copy + Default> Scratch<A> {
         let nx = field.nx();
         Scratch {
             aux: vec![A::default(); field.raw().len()],
+            aux_lo: vec![A::default(); nx + 2],
+            aux_hi: vec![A::default(); nx + 2],
             fx: vec![0.0; nx + 1],
             fx2: vec![0.0; nx + 1],
             fy_south: vec![0.0; nx],
@@ -321,15 +337,58 @@ struct FaceInputs<'a, F: Family> {
     aux: &'a [F::Aux],
 }
 
+/// The per-cell values of the rows a face pass over `cols` reads, row by row: from the stored
+/// array, or (a family with [`Family::AUX_IN_FACE_PASS`]) computed into two row buffers as the
+/// pass moves up, each row once, while the row is in cache. Row `j` spans columns
+/// `cols.start - 1..=cols.end` (ghosts included).
+struct AuxRows<'a, A> {
+    lo: &'a mut Vec<A>,
+    hi: &'a mut Vec<A>,
+}
+
 impl<F: Family> FaceInputs<'_, F> {
-    /// `(out, out2)[i] = O(face i)` for the local x-faces `cols.start..=cols.end` of local row
-    /// `j` (face `i` lies between columns `i - 1` and `i`); zero at boundary faces.
+    /// The storage range of row `j`, columns `cols.start - 1..=cols.end`.
     #[inline(always)]
-    fn x_row<O: FaceOp>(&self, j: usize, cols: &Range<usize>, out: &mut [f64], out2: &mut [f64]) {
+    fn span(&self, j: isize, cols: &Range<usize>) -> Range<usize> {
+        let k = self.f.index(j, cols.start as isize - 1);
+        k..k + cols.len() + 2
+    }
+
+    /// Computes the per-cell values of row `j` into `buf` (for [`Family::AUX_IN_FACE_PASS`]).
+    #[inline(always)]
+    fn fill_row(&self, j: isize, cols: &Range<usize>, buf: &mut [F::Aux]) {
+        let span = self.span(j, cols);
+        let n = span.len();
+        self.fam.aux_row(&self.f.raw()[span], &mut buf[..n]);
+    }
+
+    /// The per-cell values of row `j` (see [`AuxRows`]): `buf` if the family computes them in
+    /// the pass (already filled), the stored array otherwise.
+    #[inline(always)]
+    fn row_aux<'b>(&'b self, j: isize, cols: &Range<usize>, buf: &'b [F::Aux]) -> &'b [F::Aux] {
+        if F::AUX_IN_FACE_PASS {
+            &buf[..cols.len() + 2]
+        } else {
+            &self.aux[self.span(j, cols)]
+        }
+    }
+
+    /// `(out, out2)[i] = O(face i)` for the local x-faces `cols.start..=cols.end` of local row
+    /// `j` (face `i` lies between columns `i - 1` and `i`); zero at boundary faces. `row` holds
+    /// the per-cell values of row `j` ([`AuxRows`]).
+    #[inline(always)]
+    fn x_row<O: FaceOp>(
+        &self,
+        j: usize,
+        cols: &Range<usize>,
+        row: &[F::Aux],
+        out: &mut [f64],
+        out2: &mut [f64],
+    ) {
         let (c0, c1) = (cols.start, cols.end);
         let base = self.f.index(j as isize, -1); // the cell left of face 0
         let fv = &self.f.raw()[base + c0..base + c1 + 2];
-        let av = &self.aux[base + c0..base + c1 + 2];
+        let av = &row[..c1 - c0 + 2];
         let xf = &self.geom.x_faces[c0..=c1];
         let out = &mut out[c0..=c1];
         let out2 = &mut out2[c0..=c1];
@@ -351,12 +410,16 @@ impl<F: Family> FaceInputs<'_, F> {
     }
 
     /// `(out, out2)[i] = O(face)` for local y-face `jf` (between rows `jf - 1` and `jf`) over
-    /// `cols`; zero if it is a boundary face. `coord` is a row buffer for the face coordinate.
+    /// `cols`; zero if it is a boundary face. `below` / `above` hold the per-cell values of rows
+    /// `jf - 1` / `jf` ([`AuxRows`]); `coord` is a row buffer for the face coordinate.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn y_row<O: FaceOp>(
         &self,
         jf: usize,
         cols: &Range<usize>,
+        below: &[F::Aux],
+        above: &[F::Aux],
         coord: &mut [f64],
         out: &mut [f64],
         out2: &mut [f64],
@@ -372,7 +435,7 @@ impl<F: Family> FaceInputs<'_, F> {
         let hi = self.f.index(jf as isize, cols.start as isize);
         let n = cols.len();
         let (fl, fr) = (&self.f.raw()[lo..lo + n], &self.f.raw()[hi..hi + n]);
-        let (al, ar) = (&self.aux[lo..lo + n], &self.aux[hi..hi + n]);
+        let (al, ar) = (&below[1..n + 1], &above[1..n + 1]);
         let y_f = self.geom.y_faces[jf];
         if F::ROW_RATES {
             let coord = &mut coord[..n];
@@ -389,6 +452,26 @@ impl<F: Family> FaceInputs<'_, F> {
             for k in 0..n {
                 (out[k], out2[k]) = O::eval(self.fam, y_f, fl[k], fr[k], al[k], ar[k]);
             }
+        }
+    }
+
+    /// Starts a pass over `rows` x `cols`: with [`Family::AUX_IN_FACE_PASS`], computes rows
+    /// `rows.start - 1` and `rows.start` into `lo` and `hi`.
+    #[inline(always)]
+    fn start(&self, rows: &Range<usize>, cols: &Range<usize>, bufs: &mut AuxRows<'_, F::Aux>) {
+        if F::AUX_IN_FACE_PASS {
+            self.fill_row(rows.start as isize - 1, cols, bufs.lo);
+            self.fill_row(rows.start as isize, cols, bufs.hi);
+        }
+    }
+
+    /// Moves a pass to row `j`: `lo` becomes row `j`, `hi` row `j + 1` (computed now, with
+    /// [`Family::AUX_IN_FACE_PASS`]).
+    #[inline(always)]
+    fn advance(&self, j: usize, cols: &Range<usize>, bufs: &mut AuxRows<'_, F::Aux>) {
+        if F::AUX_IN_FACE_PASS {
+            std::mem::swap(bufs.lo, bufs.hi);
+            self.fill_row(j as isize + 1, cols, bufs.hi);
         }
     }
 }
@@ -411,6 +494,8 @@ pub fn apply<F: Family>(
     let cols = &region.cols;
     let Scratch {
         aux,
+        aux_lo,
+        aux_hi,
         fx,
         fx2,
         fy_south,
@@ -420,10 +505,21 @@ pub fn apply<F: Family>(
         ..
     } = scratch;
     let faces = FaceInputs { fam, geom, f, aux };
-    faces.y_row::<FluxOp>(region.rows.start, cols, coord, fy_south, fy_south2);
+    let mut bufs = AuxRows {
+        lo: aux_lo,
+        hi: aux_hi,
+    };
+    let r0 = region.rows.start;
+    faces.start(&region.rows, cols, &mut bufs);
+    let below = faces.row_aux(r0 as isize - 1, cols, bufs.lo);
+    let above = faces.row_aux(r0 as isize, cols, bufs.hi);
+    faces.y_row::<FluxOp>(r0, cols, below, above, coord, fy_south, fy_south2);
     for j in region.rows.clone() {
-        faces.x_row::<FluxOp>(j, cols, fx, fx2);
-        faces.y_row::<FluxOp>(j + 1, cols, coord, fy_north, fy_south2);
+        faces.advance(j, cols, &mut bufs);
+        let here = faces.row_aux(j as isize, cols, bufs.lo);
+        let above = faces.row_aux(j as isize + 1, cols, bufs.hi);
+        faces.x_row::<FluxOp>(j, cols, here, fx, fx2);
+        faces.y_row::<FluxOp>(j + 1, cols, here, above, coord, fy_north, fy_south2);
         let k = f.index(j as isize, cols.start as isize);
         let n = cols.len();
         let fin = &f.raw()[k..k + n];
@@ -486,6 +582,8 @@ fn rate_pass<F: Family, O: FaceOp>(
     let cols = &region.cols;
     let Scratch {
         aux,
+        aux_lo,
+        aux_hi,
         fx,
         fx2,
         fy_south,
@@ -496,14 +594,25 @@ fn rate_pass<F: Family, O: FaceOp>(
     } = scratch;
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
-    faces.y_row::<O>(region.rows.start, cols, coord, fy_south, fy_south2);
+    let mut bufs = AuxRows {
+        lo: aux_lo,
+        hi: aux_hi,
+    };
+    let r0 = region.rows.start;
+    faces.start(&region.rows, cols, &mut bufs);
+    let below = faces.row_aux(r0 as isize - 1, cols, bufs.lo);
+    let above = faces.row_aux(r0 as isize, cols, bufs.hi);
+    faces.y_row::<O>(r0, cols, below, above, coord, fy_south, fy_south2);
     if let Some(store) = store.as_deref_mut() {
         store.put_y(region.rows.start, cols, fy_south, fy_south2);
     }
     let mut max_rate = 0.0f64;
     for j in region.rows.clone() {
-        faces.x_row::<O>(j, cols, fx, fx2);
-        faces.y_row::<O>(j + 1, cols, coord, fy_north, fy_north2);
+        faces.advance(j, cols, &mut bufs);
+        let here = faces.row_aux(j as isize, cols, bufs.lo);
+        let above = faces.row_aux(j as isize + 1, cols, bufs.hi);
+        faces.x_row::<O>(j, cols, here, fx, fx2);
+        faces.y_row::<O>(j + 1, cols, here, above, coord, fy_north, fy_north2);
         if let Some(store) = store.as_deref_mut() {
             store.put_x(j, cols, fx, fx2);
             store.put_y(j + 1, cols, fy_north, fy_north2);

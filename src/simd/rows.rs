@@ -5,6 +5,9 @@
 use super::dispatched;
 use super::math;
 
+/// Arguments per chunk of the kernels that decide per chunk which branches to evaluate.
+pub const CHUNK: usize = 64;
+
 dispatched! {
     /// `out[i] = e^x[i]`.
     pub fn exp(x: &[f64], out: &mut [f64]) {
@@ -69,10 +72,21 @@ dispatched! {
 }
 
 dispatched! {
-    /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`).
+    /// `out[i] = x[i]^g` by [`math::pow_fast`] (`x[i] >= 0`).
+    pub fn pow_fast(x: &[f64], g: f64, out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = math::pow_fast(v, g);
+        }
+    }
+}
+
+dispatched! {
+    /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`), in chunks of [`CHUNK`] that skip
+    /// the exponential branch when all their arguments are below [`math::BERNOULLI_POLY`]
+    /// ([`math::bernoulli_chunk`]).
     pub fn bernoulli(a: &[f64], out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(a) {
-            *o = math::bernoulli(v);
+        for (o, v) in out.chunks_mut(CHUNK).zip(a.chunks(CHUNK)) {
+            math::bernoulli_chunk(v, o);
         }
     }
 }

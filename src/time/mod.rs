@@ -330,14 +330,18 @@ impl<F: Family> Explicit<F> {
         let mut aux_time = Duration::ZERO;
         let result = halo.exchange(comm, f, |f| {
             let t0 = Instant::now();
-            stage::fill_aux_owned(family, f, &mut scratch.aux);
+            if !F::AUX_IN_FACE_PASS {
+                stage::fill_aux_owned(family, f, &mut scratch.aux);
+            }
             aux_time = t0.elapsed();
             let r = interior(family, geom, f, scratch, rates.as_mut(), region);
             overlap_time = t0.elapsed();
             r
         });
         let t1 = Instant::now();
-        stage::fill_aux_ghosts(family, f, &mut scratch.aux);
+        if !F::AUX_IN_FACE_PASS {
+            stage::fill_aux_ghosts(family, f, &mut scratch.aux);
+        }
         timers.aux += aux_time + t1.elapsed();
         timers.halo_wait += (t1 - start).saturating_sub(overlap_time);
         result
@@ -502,7 +506,7 @@ impl<F: Family> TimeStepper for Explicit<F> {
         } = self.next_dt(comm, f, t, t_end, requests);
         let mut rejected = 0;
         loop {
-            if rejected > 0 {
+            if rejected > 0 && !F::AUX_IN_FACE_PASS {
                 // The stage-2 pass overwrote the per-cell values (and kept rates) with those of
                 // f*: recompute them for f, whose ghosts are still current.
                 stage::fill_aux_owned(&self.family, f, &mut self.scratch.aux);

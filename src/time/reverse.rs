@@ -140,10 +140,14 @@ pub fn exchange_and_rates<F: Family>(
 ) -> Duration {
     let t0 = Instant::now();
     halo.exchange(comm, f, |f| {
-        stage::fill_aux_owned(family, f, &mut scratch.aux)
+        if !F::AUX_IN_FACE_PASS {
+            stage::fill_aux_owned(family, f, &mut scratch.aux)
+        }
     });
     let exchanged = t0.elapsed();
-    stage::fill_aux_ghosts(family, f, &mut scratch.aux);
+    if !F::AUX_IN_FACE_PASS {
+        stage::fill_aux_ghosts(family, f, &mut scratch.aux);
+    }
     stage::flux_rates(family, geom, f, scratch, &geom.whole(), rates);
     exchanged
 }

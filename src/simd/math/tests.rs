@@ -316,7 +316,50 @@ fn pow_within_two_ulp_including_subnormal_results() {
 }
 
 #[test]
-fn bernoulli_within_two_ulp_across_the_series_switch() {
+fn pow_fast_within_one_plus_g_ulp_including_subnormal_results() {
+    let mut rng = Lcg(9);
+    for g in [2.3, 0.5, 3.7, 1.0 / 3.0, 1.0, 7.9, 1.25] {
+        let lim = f64::MAX.ln() / g;
+        let low = (-745.0 / g).max(-744.0);
+        let mut xs: Vec<f64> = (0..8_000)
+            .map(|_| rng.uniform(low, lim - 1e-9).exp())
+            .collect();
+        xs.extend((0..4_000).map(|_| rng.uniform(0.0, 3.0)));
+        xs.extend((0..2_000).map(|_| rng.uniform(0.5, 1.5)));
+        xs.retain(|&x| x > 0.0 && x.is_finite() && g * x.ln() > -745.0);
+        let mut worst = (0.0f64, 0.0, 0.0);
+        for &x in &xs {
+            let (m, e) = exp_ref(mul(dd(g), ln_ref(x)));
+            let u = ulps(pow_fast(x, g), m, e);
+            if u > worst.0 {
+                worst = (u, x, 0.0);
+            }
+        }
+        println!(
+            "pow_fast(., {g}): max {:.3} ulp at {:e} ({} arguments)",
+            worst.0,
+            worst.1,
+            xs.len()
+        );
+        assert!(
+            worst.0 <= 1.0 + g,
+            "pow_fast(., {g}): {} ulp at {:e}",
+            worst.0,
+            worst.1
+        );
+        assert_eq!(pow_fast(0.0, g), 0.0);
+        assert_eq!(pow_fast(1.0, g), 1.0);
+        assert_eq!(pow_fast(f64::INFINITY, g), f64::INFINITY);
+        assert!(pow_fast(-1.0, g).is_nan() && pow_fast(f64::NAN, g).is_nan());
+    }
+    assert_eq!(pow_fast(0.0, 0.0), 1.0);
+    assert_eq!(pow_fast(1e300, 2.3), f64::INFINITY);
+    assert_eq!(pow_fast(1e-300, 2.3), 0.0);
+    assert_eq!(pow_fast(5e-324, 2.3), 0.0);
+}
+
+#[test]
+fn bernoulli_within_two_ulp_across_the_polynomial_switch() {
     let b_ref = |a: f64| {
         let (m, n) = expm1_ref(dd(a));
         (div(dd(a), m), -n)
@@ -325,8 +368,9 @@ fn bernoulli_within_two_ulp_across_the_series_switch() {
     let mut a: Vec<f64> = (0..20_000).map(|_| rng.uniform(0.0, 709.78)).collect();
     a.extend((0..10_000).map(|_| rng.uniform(0.0, 2.0)));
     a.extend((0..5_000).map(|_| rng.log_uniform(5e-324, 1.0)));
-    // Both sides of the switch at 1e-6.
-    a.extend((-500..500).map(|k| BERNOULLI_SERIES * (1.0 + k as f64 * 1e-6)));
+    // Both sides of the switch at 1, and the polynomial's whole range.
+    a.extend((-500..500).map(|k| BERNOULLI_POLY * (1.0 + k as f64 * f64::EPSILON)));
+    a.extend((0..20_000).map(|_| rng.uniform(0.0, 1.0)));
     a.retain(|&x| x > 0.0);
     check("bernoulli", &a, 2.0, bernoulli, b_ref);
     assert_eq!(bernoulli(0.0), 1.0);
@@ -390,13 +434,18 @@ fn rows_give_the_scalar_bits_at_every_level_and_length() {
     ]);
     type Row = fn(&[f64], &mut [f64]);
     type Kernel = (&'static str, Row, fn(f64) -> f64);
-    let kernels: [Kernel; 8] = [
+    let kernels: [Kernel; 9] = [
         ("exp", rows::exp, exp),
         ("expm1", rows::expm1, expm1),
         ("ln", rows::ln, ln),
         ("log1p", rows::log1p, log1p),
         ("bernoulli", rows::bernoulli, bernoulli),
         ("pow2.3", |x, o| rows::pow(x, 2.3, o), |x| pow(x, 2.3)),
+        (
+            "pow_fast2.3",
+            |x, o| rows::pow_fast(x, 2.3, o),
+            |x| pow_fast(x, 2.3),
+        ),
         ("ln1p_fold", rows::ln1p_fold, ln1p_fold),
         ("ln_fast", rows::ln_fast, ln_fast),
     ];
