@@ -50,6 +50,11 @@ pub struct ProcessGrid {
 }
 
 impl ProcessGrid {
+    /// One rank holding the whole mesh.
+    pub fn single() -> ProcessGrid {
+        ProcessGrid { px: 1, py: 1 }
+    }
+
     /// Total number of ranks.
     pub fn size(&self) -> usize {
         self.px * self.py

@@ -24,8 +24,8 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
     if !comm.is_root() {
         return Ok(());
     }
-    let mesh = &setup.mesh;
-    let grid = setup.grid;
+    let mesh = &setup.layout.mesh;
+    let grid = setup.layout.grid;
     // Largest block: the first part along each axis is never smaller than the others.
     let (_, big_x) = split(mesh.nx(), grid.px, 0);
     let (_, big_y) = split(mesh.ny(), grid.py, 0);

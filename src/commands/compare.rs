@@ -76,8 +76,8 @@ pub fn run(
     }
     if comm.is_root() {
         let head = TableHead {
-            dim: base.mesh.dim,
-            n: base.mesh.n,
+            dim: base.layout.mesh.dim,
+            n: base.layout.mesh.n,
             scheme: base.scheme.name(),
             stepper: base.stepper.name(),
             mass,

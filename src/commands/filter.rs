@@ -52,7 +52,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     let job = JobKind::Filter;
     let checkpointer = Checkpointer::new(comm, &run, &policy, job, physics, t_end, &signals);
     let resumed = checkpointer
-        .resume(restart.as_deref(), &setup.mesh, &setup.block)
+        .resume(restart.as_deref())
         .map_err(CommandError::Input)?;
     let replace = args.output.overwrite || restart.is_some();
     checkpointer
@@ -71,7 +71,6 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     };
     let filter = FilterRun {
         pipeline: setup.pipeline(comm, march),
-        grid: setup.grid,
         settings: CycleSettings {
             lambda: fc.lambda,
             smoothing: fc.smoothing,

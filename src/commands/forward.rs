@@ -41,8 +41,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
             &ckpt_dir,
             JobKind::Forward,
             &physics,
-            &setup.mesh,
-            &setup.block,
+            &setup.layout,
         )
         .map_err(CommandError::Input)?,
     };
@@ -58,7 +57,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     let mut state = resumed
         .as_ref()
         .map_or_else(MarchState::start, MarchState::from);
-    let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
+    let diagnostics = DiagnosticsSetup::new(setup.params, &setup.layout.mesh, setup.mass);
     let (replace, title) = (
         args.output.overwrite || restart.is_some(),
         setup.title("forward"),

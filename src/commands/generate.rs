@@ -63,7 +63,6 @@ impl RunSetup {
         let settings = self.generate_settings();
         GenerateRun {
             pipeline: self.pipeline(comm, self.march_control()),
-            grid: self.grid,
             title: format!(
                 "generate: {}, {} / {}, T = {}, start {}, store {}",
                 self.run_line(),
@@ -76,7 +75,7 @@ impl RunSetup {
             settings,
             checkpoints: None,
             heldout: self.initial.held_out().map(|(train, held)| {
-                HeldOut::new(train, held, self.mesh.dim, self.config.reverse.seed)
+                HeldOut::new(train, held, self.layout.mesh.dim, self.config.reverse.seed)
             }),
         }
     }

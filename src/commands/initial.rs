@@ -15,9 +15,9 @@ use crate::physics::ou::{GaussianComponent, GaussianMixture};
 impl RunSetup {
     /// The initial field of this rank's block.
     pub fn initial_field(&self) -> Result<Field, CommandError> {
-        let mut f = Field::zeros(self.block.ny, self.block.nx);
+        let mut f = Field::zeros(self.layout.block.ny, self.layout.block.nx);
         self.initial
-            .fill(&self.mesh, &self.block, self.mass, &mut f)
+            .fill(&self.layout.mesh, &self.layout.block, self.mass, &mut f)
             .map_err(|e| self.initial_error(e))?;
         Ok(f)
     }
@@ -25,7 +25,7 @@ impl RunSetup {
     /// The initial density on the whole grid, global row-major (every rank computes all of it).
     pub fn initial_global(&self) -> Result<Vec<f64>, CommandError> {
         self.initial
-            .global(&self.mesh, self.mass)
+            .global(&self.layout.mesh, self.mass)
             .map_err(|e| self.initial_error(e))
     }
 

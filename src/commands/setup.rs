@@ -10,9 +10,10 @@ use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
 use crate::config::Config;
-use crate::decomp::{split, Block, ProcessGrid};
+use crate::decomp::{split, ProcessGrid};
 use crate::initial::InitialShape;
 use crate::io::read_on_root;
+use crate::layout::Layout;
 use crate::memory;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
@@ -24,12 +25,8 @@ use crate::time::{StepControl, StepperKind};
 pub struct RunSetup {
     /// The validated config.
     pub config: Config,
-    /// Global grid.
-    pub mesh: Mesh,
-    /// Process grid.
-    pub grid: ProcessGrid,
-    /// This rank's block.
-    pub block: Block,
+    /// Mesh, process grid and this rank's block.
+    pub layout: Layout,
     /// Model parameters.
     pub params: ModelParams,
     /// The mass `m` (resolved from `mass` or `mass_ratio * m_c`).
@@ -124,7 +121,7 @@ impl RunSetup {
             None => ProcessGrid::choose(&mesh, comm.size())
                 .map_err(|e| input(format!("grid.n: {e}")))?,
         };
-        let block = Block::new(&mesh, grid, comm.rank());
+        let layout = Layout::new(mesh, grid, comm.rank());
         refuse_if_too_big(comm, &config, &mesh, grid).map_err(input)?;
         let m = &config.model;
         let params = ModelParams {
@@ -155,9 +152,7 @@ impl RunSetup {
         };
         Ok(RunSetup {
             config,
-            mesh,
-            grid,
-            block,
+            layout,
             params,
             mass,
             critical_mass,

@@ -83,6 +83,8 @@ dispatched! {
 
 dispatched! {
     /// `(kp[k], km[k]) = Sg::rates(x_f[k], fl[k], fr[k], al[k], ar[k])`.
+    // A pure row kernel over seven slices (face coordinates, values and per-cell values on
+    // both sides, two outputs): the slices are the kernel's inputs.
     #[allow(clippy::too_many_arguments)]
     pub fn sg_rates(
         k: Sg,

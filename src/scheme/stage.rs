@@ -395,7 +395,6 @@ impl<F: Family> FaceInputs<'_, F> {
 
 /// `out = f + dt_over_h * (div of face fluxes)` on `region` (see the module doc). Reads the
 /// ghosts of `f` only for faces on the block edge that have a neighbour.
-#[allow(clippy::too_many_arguments)]
 pub fn apply<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
@@ -607,6 +606,8 @@ pub fn apply_stored(
 /// The update `out = f + dt L_h(f)` on `region`: from the kept face rates of a preceding
 /// [`max_rate`] pass over the same field when they are given ([`apply_stored`]), otherwise
 /// evaluating them ([`apply`]). Both give the same bits.
+// A pure kernel: the family, the block geometry, in/out fields, scratch rows, optional
+// stored rates, the region and dt/h are all distinct inputs (no layout among them).
 #[allow(clippy::too_many_arguments)]
 pub fn update<F: Family>(
     fam: &F,

@@ -11,9 +11,10 @@ use ndarray::s;
 use super::raw::{block_selection, collective_transfer, small_selection, Buffer};
 use super::{agree, global_shape, h5err, AttrValue, BlockData, FieldMeta, IoMode, SmallData};
 use crate::comm::Comm;
-use crate::decomp::{Block, ProcessGrid};
+use crate::decomp::Block;
 use crate::field::Field;
 use crate::io::{persist, space, tmp_path};
+use crate::layout::Layout;
 use crate::mesh::Mesh;
 
 /// What one call of [`write_global`] writes.
@@ -95,20 +96,18 @@ fn validate(path: &Path, c: &Contents) -> Result<(), String> {
 /// The file is written as `path` + `".tmp"`, closed, fsynced by rank 0, renamed to `path`, and
 /// the directory is fsynced. On error (agreed on by all ranks) the temporary file is removed
 /// and `path` is left as it was.
-#[allow(clippy::too_many_arguments)]
 pub fn write_global(
     comm: &Comm,
     path: &Path,
-    mesh: &Mesh,
-    block: &Block,
+    layout: &Layout,
     blocks: &[BlockData],
     small: &[SmallData],
     attrs: &[(&str, AttrValue)],
     mode: IoMode,
 ) -> Result<(), String> {
     let contents = Contents {
-        mesh,
-        block,
+        mesh: &layout.mesh,
+        block: &layout.block,
         blocks,
         small,
         attrs,
@@ -300,17 +299,15 @@ fn write_attr(path: &Path, file: &hdf5::File, name: &str, value: &AttrValue) -> 
 /// `process_grid`, `checksum_f` — see [`crate::io::checksum`]), collectively: every rank must
 /// call. A thin wrapper of [`write_global`]; errors are agreed on by all ranks (an error on any
 /// rank is an error on all).
-#[allow(clippy::too_many_arguments)]
 pub fn write_field(
     comm: &Comm,
     path: &Path,
-    mesh: &Mesh,
-    grid: ProcessGrid,
-    block: &Block,
+    layout: &Layout,
     field: &Field,
     meta: &FieldMeta,
     mode: IoMode,
 ) -> Result<(), String> {
+    let Layout { mesh, grid, block } = layout;
     let attrs = [
         ("t", AttrValue::F64(meta.t)),
         ("step", AttrValue::U64(meta.step)),
@@ -338,8 +335,7 @@ pub fn write_field(
     write_global(
         comm,
         path,
-        mesh,
-        block,
+        layout,
         &[BlockData { name: "f", field }],
         &[],
         &attrs,
