@@ -251,11 +251,11 @@ fn run_bench(comm: &Comm) -> i32 {
 /// Every `px x py` grid with `px * py = size` (`py = 1` in 1D).
 fn grids(dim: usize, size: usize) -> Vec<ProcessGrid> {
     if dim == 1 {
-        return vec![ProcessGrid { px: size, py: 1 }];
+        return vec![ProcessGrid::planar(size, 1)];
     }
     (1..=size)
         .filter(|py| size.is_multiple_of(*py))
-        .map(|py| ProcessGrid { px: size / py, py })
+        .map(|py| ProcessGrid::planar(size / py, py))
         .collect()
 }
 
@@ -620,14 +620,7 @@ fn check_errors(comm: &Comm, fails: &mut Failures, dir: &Path) {
                 read_block(comm, &path, "g", &mesh, &block, &mut into),
             );
             let mesh1 = Mesh::new(1, 9, 1.0);
-            let block1 = Block::new(
-                &mesh1,
-                ProcessGrid {
-                    px: comm.size(),
-                    py: 1,
-                },
-                comm.rank(),
-            );
+            let block1 = Block::new(&mesh1, ProcessGrid::planar(comm.size(), 1), comm.rank());
             let mut into1 = Field::zeros(block1.ny, block1.nx);
             expect_err(
                 comm,

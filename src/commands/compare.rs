@@ -37,6 +37,7 @@ pub fn run(
         )));
     }
     let base = RunSetup::load(comm, args)?;
+    base.refuse_3d("compare")?;
     let t_start = base.config.time.t_end;
     if t_max.is_nan() || t_max < t_start {
         return Err(CommandError::Input(format!(

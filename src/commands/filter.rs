@@ -33,6 +33,7 @@ use crate::sweep::forward::MarchControl;
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
+    setup.refuse_3d("filter")?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let run = setup.run_dir_for(&args.output);
     let fc = &setup.config.filter;

@@ -6,6 +6,7 @@ use crate::comm::Comm;
 use crate::config::Config;
 use crate::field::Field;
 use crate::initial::image::decode_png;
+use crate::initial::Gaussian3;
 use crate::initial::{split_holdout, InitialKind, InitialShape};
 use crate::io::points::parse_points_csv;
 use crate::io::read_on_root;
@@ -15,7 +16,8 @@ use crate::physics::ou::{GaussianComponent, GaussianMixture};
 impl RunSetup {
     /// The initial field of this rank's block.
     pub fn initial_field(&self) -> Result<Field, CommandError> {
-        let mut f = Field::zeros(self.layout.block.ny, self.layout.block.nx);
+        let b = &self.layout.block;
+        let mut f = Field::for_dim(self.layout.dim(), b.nz, b.ny, b.nx);
         self.initial
             .fill(&self.layout.mesh, &self.layout.block, self.mass, &mut f)
             .map_err(|e| self.initial_error(e))?;
@@ -56,6 +58,16 @@ pub(super) fn build_initial(
         ))
     };
     Ok(match init.kind {
+        InitialKind::GaussianMixture if mesh.dim == 3 => InitialShape::GaussianMixture3(
+            init.components
+                .iter()
+                .map(|c| Gaussian3 {
+                    weight: c.weight,
+                    mean: std::array::from_fn(|d| c.mean.get(d).copied().unwrap_or(0.0)),
+                    std: c.std,
+                })
+                .collect(),
+        ),
         InitialKind::GaussianMixture => InitialShape::GaussianMixture(GaussianMixture {
             dim: mesh.dim,
             components: init

@@ -36,6 +36,7 @@ use crate::sweep::checkpointer::Checkpointer;
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
+    setup.refuse_3d("particles")?;
     let input = |msg: String| CommandError::Input(format!("{}: {msg}", setup.config.source));
     let pc = setup.config.particles.clone();
     let width = pc.smoothing as usize;

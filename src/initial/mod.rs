@@ -56,11 +56,33 @@ pub type Points = Vec<[f64; 2]>;
 /// The training and the held-out points.
 pub type PointSets<'a> = (&'a [[f64; 2]], &'a [[f64; 2]]);
 
+/// One isotropic Gaussian of a 3D mixture: `weight N(mean, std^2 I)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gaussian3 {
+    /// Weight.
+    pub weight: f64,
+    /// Centre `[x, y, z]`.
+    pub mean: [f64; 3],
+    /// Standard deviation.
+    pub std: f64,
+}
+
+impl Gaussian3 {
+    /// `weight (2 pi s^2)^(-3/2) exp(-|x - mean|^2 / (2 s^2))`.
+    pub fn density(&self, x: [f64; 3]) -> f64 {
+        let var = self.std * self.std;
+        let r2: f64 = (0..3).map(|d| (x[d] - self.mean[d]).powi(2)).sum();
+        self.weight * (2.0 * std::f64::consts::PI * var).powf(-1.5) * (-0.5 * r2 / var).exp()
+    }
+}
+
 /// The shape of the initial density (mass is applied separately).
 #[derive(Clone, Debug)]
 pub enum InitialShape {
     /// Sum of isotropic Gaussians with the given weights, means and standard deviations.
     GaussianMixture(GaussianMixture),
+    /// A Gaussian mixture in 3D (`grid.dim = 3`), evaluated at the cell centres.
+    GaussianMixture3(Vec<Gaussian3>),
     /// Indicator of the disc (1D: interval) `|x - centre| <= radius`, sampled at cell centres.
     Disc {
         /// Centre `[x, y]` (`y` ignored in 1D).
@@ -129,10 +151,46 @@ impl InitialShape {
     /// The density of total mass `mass` on the whole grid, global row-major (every rank that
     /// calls computes all of it, in global order).
     pub fn global(&self, mesh: &Mesh, mass: f64) -> Result<Vec<f64>, String> {
-        let whole = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
-        let mut f = Field::zeros(whole.ny, whole.nx);
+        let whole = Block::new(mesh, ProcessGrid::single(), 0);
+        let mut f = Field::for_dim(mesh.dim, whole.nz, whole.ny, whole.nx);
         self.fill(mesh, &whole, mass, &mut f)?;
-        Ok(f.interior().iter().copied().collect())
+        Ok(f.interior3().iter().copied().collect())
+    }
+
+    /// [`InitialShape::fill`] of a 3D mixture: the normaliser summed over the whole grid in
+    /// global order (z, y, x) on every rank, so the field is the same for any decomposition.
+    fn fill_3d(
+        blobs: &[Gaussian3],
+        mesh: &Mesh,
+        block: &Block,
+        mass: f64,
+        field: &mut Field,
+    ) -> Result<(), String> {
+        let n = mesh.n;
+        let mut owned = field.interior3_mut();
+        let mut total = 0.0;
+        for iz in 0..n {
+            for iy in 0..n {
+                for ix in 0..n {
+                    let x = mesh.cell_centre3(iz, iy, ix);
+                    let g: f64 = blobs.iter().map(|b| b.density(x)).sum();
+                    total += g;
+                    let inside = (block.z0..block.z0 + block.nz).contains(&iz);
+                    if inside && block.owns(iy, ix) {
+                        owned[[iz - block.z0, iy - block.y0, ix - block.x0]] = g;
+                    }
+                }
+            }
+        }
+        if !(total > 0.0 && total.is_finite()) {
+            return Err(format!(
+                "the initial density is zero on every cell centre of the grid (normaliser \
+                 {total}); make the shape wider or the grid finer"
+            ));
+        }
+        let scale = mass / (total * mesh.cell_volume());
+        owned.mapv_inplace(|g| g * scale);
+        Ok(())
     }
 
     /// Fills the owned cells of `field` (block `block` of `mesh`) with the density of total
@@ -144,6 +202,9 @@ impl InitialShape {
         mass: f64,
         field: &mut Field,
     ) -> Result<(), String> {
+        if let InitialShape::GaussianMixture3(blobs) = self {
+            return Self::fill_3d(blobs, mesh, block, mass, field);
+        }
         let (nx, ny) = (mesh.nx(), mesh.ny());
         let mut owned = field.interior_mut();
         owned.fill(0.0);
@@ -287,12 +348,12 @@ mod tests {
             radius: 1.0,
             width: 0.3,
         };
-        let one = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let one = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut whole = Field::zeros(one.ny, one.nx);
         shape.fill(&mesh, &one, 2.5, &mut whole).unwrap();
         let mass: f64 = whole.interior().sum() * mesh.cell_volume();
         assert!((mass - 2.5).abs() < 1e-13);
-        let grid = ProcessGrid { px: 2, py: 3 };
+        let grid = ProcessGrid::planar(2, 3);
         for r in 0..6 {
             let b = Block::new(&mesh, grid, r);
             let mut part = Field::zeros(b.ny, b.nx);
@@ -311,7 +372,7 @@ mod tests {
     #[test]
     fn points_are_histogrammed_and_outside_points_rejected() {
         let mesh = Mesh::new(1, 5, 1.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut f = Field::zeros(1, 5);
         let points = |train: Vec<[f64; 2]>| InitialShape::Points {
             train,
@@ -333,7 +394,7 @@ mod tests {
     #[test]
     fn kernel_density_of_one_point_is_a_discrete_gaussian() {
         let mesh = Mesh::new(2, 15, 3.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let pts = vec![[0.31, -0.7], [1.1, 0.05], [0.31, -0.69]];
         let kde = |train: Vec<[f64; 2]>, bandwidth: f64| {
             let mut f = Field::zeros(15, 15);

@@ -365,7 +365,7 @@ mod tests {
     /// A 1D Gaussian bump on a single block, forward Euler steps at the positivity bound.
     fn forward_states(steps: usize) -> (Mesh, Sg, BlockGeometry, Vec<Field>, Vec<f64>) {
         let mesh = Mesh::new(1, 41, 6.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let geom = BlockGeometry::new(&mesh, &block);
         let fam = Sg::new(FaceCoefficients {
             diffusion: 1.0,

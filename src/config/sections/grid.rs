@@ -8,7 +8,8 @@ use crate::config::ConfigError;
 config_section! {
     /// `[grid]`: a uniform cell-centred grid on `[-L, L]^dim`.
     pub struct GridConfig {
-        /// Spatial dimension, 1 or 2 (default 2).
+        /// Spatial dimension, 1, 2 or 3 (default 2; 3D runs `nlfp forward` with an explicit
+        /// stepper and Gaussian-mixture initial data so far).
         pub dim: usize = custom(Ty::Int, read_dim).physics(),
         /// Cells per axis: odd (the origin is a cell centre) and at least 5. Required.
         pub n: usize = custom(Ty::Int, read_n).physics(),
@@ -17,11 +18,11 @@ config_section! {
     }
 }
 
-/// `grid.dim`: 1 or 2, default 2.
+/// `grid.dim`: 1, 2 or 3, default 2.
 fn read_dim(g: &Sec, key: &str) -> Result<usize, ConfigError> {
     let dim = g.int(key)?.unwrap_or(2);
-    if dim != 1 && dim != 2 {
-        return Err(g.err(key, format!("must be 1 or 2, got {dim}")));
+    if !(1..=3).contains(&dim) {
+        return Err(g.err(key, format!("must be 1, 2 or 3, got {dim}")));
     }
     Ok(dim as usize)
 }
@@ -48,14 +49,14 @@ mod tests {
         assert_err(&set_err("grid.n=3"), "grid.n", &["at least 5, got 3"]);
         assert_err(&set_err("grid.n=-7"), "grid.n", &["at least 5, got -7"]);
         assert_err(
-            &set_err("grid.dim=3"),
+            &set_err("grid.dim=4"),
             "grid.dim",
-            &["must be 1 or 2, got 3"],
+            &["must be 1, 2 or 3, got 4"],
         );
         assert_err(
             &set_err("grid.dim=0"),
             "grid.dim",
-            &["must be 1 or 2, got 0"],
+            &["must be 1, 2 or 3, got 0"],
         );
         assert_err(
             &set_err("grid.half_width=0"),
@@ -68,5 +69,39 @@ mod tests {
             &[],
         );
         assert_err(&e, "grid.n", &["is required"]);
+    }
+
+    #[test]
+    fn three_d_takes_explicit_gaussian_mixtures_only() {
+        let three = [
+            "grid.dim=3",
+            "initial.components=[{weight=1, mean=[0, 0.5, 0], std=1}]",
+        ];
+        let c = ok(MINIMAL, &three);
+        assert_eq!(c.grid.dim, 3);
+        let e = err(
+            MINIMAL,
+            &[&three[..], &["time.stepper=\"implicit\""]].concat(),
+        );
+        assert_err(
+            &e,
+            "time.stepper",
+            &["grid.dim = 3", "explicit steppers only"],
+        );
+        let e = err(DISC, &["grid.dim=3"]);
+        assert_err(
+            &e,
+            "initial.kind",
+            &["grid.dim = 3", "gaussian_mixture only"],
+        );
+        let e = err(
+            MINIMAL,
+            &[&three[..], &["decomposition.procs=[2, 2]"]].concat(),
+        );
+        assert_err(
+            &e,
+            "decomposition.procs",
+            &["has 2 entries but grid.dim = 3"],
+        );
     }
 }

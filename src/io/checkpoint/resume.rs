@@ -89,7 +89,7 @@ pub fn try_resume(
             differences.join(", ")
         )));
     }
-    let mut f = Field::zeros(block.ny, block.nx);
+    let mut f = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
     read_field(comm, path, mesh, block, &mut f).map_err(Rejection::Invalid)?;
     let mut saved = Saved::default();
     for d in datasets {
@@ -97,7 +97,7 @@ pub fn try_resume(
             continue;
         }
         if d.field {
-            let mut into = Field::zeros(block.ny, block.nx);
+            let mut into = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
             read_dataset(comm, path, &d.name, mesh, block, &mut into)
                 .map_err(Rejection::Invalid)?;
             saved.fields.push((d.name, into));

@@ -111,10 +111,7 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
             "code_version".into(),
             AttrValue::Str(super::super::CODE_VERSION.into()),
         ),
-        (
-            "process_grid".into(),
-            AttrValue::Str(format!("{}x{}", w.layout.grid.px, w.layout.grid.py)),
-        ),
+        ("process_grid".into(), AttrValue::Str(w.layout.grid.label())),
         ("dim".into(), AttrValue::U64(w.layout.mesh.dim as u64)),
         ("n".into(), AttrValue::U64(w.layout.mesh.n as u64)),
         (

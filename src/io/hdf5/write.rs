@@ -53,7 +53,7 @@ fn validate(path: &Path, c: &Contents) -> Result<(), String> {
         }
     }
     let (ny, nx) = (mesh.ny(), mesh.nx());
-    if block.x0 + block.nx > nx || block.y0 + block.ny > ny {
+    if block.x0 + block.nx > nx || block.y0 + block.ny > ny || block.z0 + block.nz > mesh.nz() {
         return Err(format!(
             "{}: block {}+{} x {}+{} outside the {}D grid of {} cells per axis",
             path.display(),
@@ -66,7 +66,7 @@ fn validate(path: &Path, c: &Contents) -> Result<(), String> {
         ));
     }
     for b in blocks {
-        if b.field.nx() != block.nx || b.field.ny() != block.ny {
+        if b.field.nx() != block.nx || b.field.ny() != block.ny || b.field.nz() != block.nz {
             return Err(format!(
                 "{}: dataset {}: field is {}x{} but the block is {}x{}",
                 path.display(),
@@ -321,10 +321,7 @@ pub fn write_field(
         ("n", AttrValue::U64(mesh.n as u64)),
         ("half_width", AttrValue::F64(mesh.half_width)),
         ("h", AttrValue::F64(mesh.h)),
-        (
-            "process_grid",
-            AttrValue::Str(format!("{}x{}", grid.px, grid.py)),
-        ),
+        ("process_grid", AttrValue::Str(grid.label())),
         (
             "checksum_f",
             AttrValue::Str(crate::io::checksum::hex(
