@@ -105,13 +105,18 @@ impl ProcessGrid {
         self.px * self.py * self.pz
     }
 
-    /// `px x py` (1D, 2D) or `px x py x pz` (3D, or any grid with `pz > 1`), as logged and
-    /// written to the `process_grid` attribute.
+    /// `pxxpy`, or `pxxpyxpz` when `pz > 1` (messages that do not know the dimension).
     pub fn label(&self) -> String {
-        if self.pz == 1 {
-            format!("{}x{}", self.px, self.py)
-        } else {
+        self.label_in(if self.pz > 1 { 3 } else { 2 })
+    }
+
+    /// `pxxpy` in 1D and 2D, `pxxpyxpz` in 3D: as logged and written to the `process_grid`
+    /// attribute of a `dim`-dimensional run.
+    pub fn label_in(&self, dim: usize) -> String {
+        if dim == 3 {
             format!("{}x{}x{}", self.px, self.py, self.pz)
+        } else {
+            format!("{}x{}", self.px, self.py)
         }
     }
 

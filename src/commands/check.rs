@@ -70,7 +70,7 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
     };
     println!(
         "process grid  {} = {} ranks, largest block {block} cells",
-        grid.label().replace('x', " x "),
+        grid.label_in(mesh.dim).replace('x', " x "),
         grid.size(),
     );
     println!(

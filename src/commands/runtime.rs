@@ -24,11 +24,13 @@ impl RunSetup {
     /// for the first log line of a run.
     pub fn run_line(&self) -> String {
         format!(
-            "{}D n = {} on {} x {} ranks, m = {:.6e}{}",
+            "{}D n = {} on {} ranks, m = {:.6e}{}",
             self.layout.mesh.dim,
             self.layout.mesh.n,
-            self.layout.grid.px,
-            self.layout.grid.py,
+            self.layout
+                .grid
+                .label_in(self.layout.dim())
+                .replace('x', " x "),
             self.mass,
             self.critical_mass
                 .map(|mc| format!(" ({:.4} m_c)", self.mass / mc))

@@ -111,7 +111,10 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
             "code_version".into(),
             AttrValue::Str(super::super::CODE_VERSION.into()),
         ),
-        ("process_grid".into(), AttrValue::Str(w.layout.grid.label())),
+        (
+            "process_grid".into(),
+            AttrValue::Str(w.layout.grid.label_in(w.layout.dim())),
+        ),
         ("dim".into(), AttrValue::U64(w.layout.mesh.dim as u64)),
         ("n".into(), AttrValue::U64(w.layout.mesh.n as u64)),
         (

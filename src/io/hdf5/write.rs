@@ -257,14 +257,23 @@ fn write_independent(
     if block.cells() == 0 {
         return Ok(());
     }
-    let owned = b.field.interior().to_owned();
-    let written = if mesh.dim == 2 {
-        ds.write_slice(
-            &owned,
+    let written = match mesh.dim {
+        3 => ds.write_slice(
+            &b.field.interior3().to_owned(),
+            s![
+                block.z0..block.z0 + block.nz,
+                block.y0..block.y0 + block.ny,
+                block.x0..block.x0 + block.nx
+            ],
+        ),
+        2 => ds.write_slice(
+            &b.field.interior().to_owned(),
             s![block.y0..block.y0 + block.ny, block.x0..block.x0 + block.nx],
-        )
-    } else {
-        ds.write_slice(&owned.row(0), s![block.x0..block.x0 + block.nx])
+        ),
+        _ => ds.write_slice(
+            &b.field.interior().row(0).to_owned(),
+            s![block.x0..block.x0 + block.nx],
+        ),
     };
     written.map_err(|e| h5err(path, &format!("cannot write dataset {}", b.name), e))
 }
@@ -321,7 +330,7 @@ pub fn write_field(
         ("n", AttrValue::U64(mesh.n as u64)),
         ("half_width", AttrValue::F64(mesh.half_width)),
         ("h", AttrValue::F64(mesh.h)),
-        ("process_grid", AttrValue::Str(grid.label())),
+        ("process_grid", AttrValue::Str(grid.label_in(mesh.dim))),
         (
             "checksum_f",
             AttrValue::Str(crate::io::checksum::hex(
