@@ -6,8 +6,8 @@ use crate::comm::Comm;
 use crate::config::Config;
 use crate::field::Field;
 use crate::initial::image::decode_png;
-use crate::initial::Gaussian3;
 use crate::initial::{split_holdout, InitialKind, InitialShape};
+use crate::initial::{Density3, Gaussian3};
 use crate::io::points::parse_points_csv;
 use crate::io::read_on_root;
 use crate::mesh::Mesh;
@@ -51,6 +51,8 @@ pub(super) fn build_initial(
             v.get(1).copied().unwrap_or(0.0),
         ]
     };
+    let point3 =
+        |v: &[f64]| -> [f64; 3] { std::array::from_fn(|d| v.get(d).copied().unwrap_or(0.0)) };
     let missing = |key: &str| {
         CommandError::Input(format!(
             "{}: initial.{key} is required for this kind",
@@ -58,16 +60,25 @@ pub(super) fn build_initial(
         ))
     };
     Ok(match init.kind {
-        InitialKind::GaussianMixture if mesh.dim == 3 => InitialShape::GaussianMixture3(
+        InitialKind::GaussianMixture if mesh.dim == 3 => InitialShape::Volume(Density3::Mixture(
             init.components
                 .iter()
                 .map(|c| Gaussian3 {
                     weight: c.weight,
-                    mean: std::array::from_fn(|d| c.mean.get(d).copied().unwrap_or(0.0)),
+                    mean: point3(&c.mean),
                     std: c.std,
                 })
                 .collect(),
-        ),
+        )),
+        InitialKind::Disc if mesh.dim == 3 => InitialShape::Volume(Density3::Ball {
+            centre: point3(&init.centre),
+            radius: init.radius.ok_or_else(|| missing("radius"))?,
+        }),
+        InitialKind::Ring if mesh.dim == 3 => InitialShape::Volume(Density3::Shell {
+            centre: point3(&init.centre),
+            radius: init.radius.ok_or_else(|| missing("radius"))?,
+            width: init.width.ok_or_else(|| missing("width"))?,
+        }),
         InitialKind::GaussianMixture => InitialShape::GaussianMixture(GaussianMixture {
             dim: mesh.dim,
             components: init

@@ -74,17 +74,24 @@ pub(super) fn cross_keys<'a>(
     Ok(())
 }
 
-/// What `grid.dim = 3` supports so far: the explicit steppers and Gaussian-mixture initial data
-/// (the implicit stepper and the other initial kinds are 1D/2D only).
+/// What `grid.dim = 3` supports so far: the explicit steppers and the initial kinds evaluated at
+/// cell centres (Gaussian mixture, disc = ball, ring = shell); the implicit stepper and the
+/// deposited kinds (points, toy, image) are 1D/2D only.
 fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigError> {
     if c.time.stepper == StepperKind::Implicit {
         let msg = "is implicit, but grid.dim = 3 supports the explicit steppers only (euler, \
                    ssprk2): the implicit stepper is not built in 3D yet";
         return Err(sec("time").err("stepper", msg));
     }
-    if c.initial.kind != InitialKind::GaussianMixture {
+    let volume = [
+        InitialKind::GaussianMixture,
+        InitialKind::Disc,
+        InitialKind::Ring,
+    ];
+    if !volume.contains(&c.initial.kind) {
         let msg = format!(
-            "is {}, but grid.dim = 3 supports gaussian_mixture only so far",
+            "is {}, but grid.dim = 3 supports gaussian_mixture, disc (a ball) and ring (a \
+             shell) only so far",
             c.initial.kind.name()
         );
         return Err(sec("initial").err("kind", msg));

@@ -76,13 +76,56 @@ impl Gaussian3 {
     }
 }
 
+/// A 3D initial density evaluated at the cell centres (`grid.dim = 3`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Density3 {
+    /// A Gaussian mixture (`gaussian_mixture`).
+    Mixture(Vec<Gaussian3>),
+    /// The indicator of the ball `|x - centre| <= radius` (`disc` in 3D).
+    Ball {
+        /// Centre `[x, y, z]`.
+        centre: [f64; 3],
+        /// Radius.
+        radius: f64,
+    },
+    /// The Gaussian shell `exp(-(|x - centre| - radius)^2 / (2 width^2))` (`ring` in 3D).
+    Shell {
+        /// Centre `[x, y, z]`.
+        centre: [f64; 3],
+        /// Shell radius.
+        radius: f64,
+        /// Shell thickness (standard deviation across it).
+        width: f64,
+    },
+}
+
+impl Density3 {
+    /// The unnormalised density at `x`.
+    pub fn value(&self, x: [f64; 3]) -> f64 {
+        let dist = |c: [f64; 3]| (0..3).map(|d| (x[d] - c[d]).powi(2)).sum::<f64>().sqrt();
+        match self {
+            Density3::Mixture(blobs) => blobs.iter().map(|b| b.density(x)).sum(),
+            Density3::Ball { centre, radius } => f64::from(u8::from(dist(*centre) <= *radius)),
+            Density3::Shell {
+                centre,
+                radius,
+                width,
+            } => {
+                let s = (dist(*centre) - radius) / width;
+                (-0.5 * s * s).exp()
+            }
+        }
+    }
+}
+
 /// The shape of the initial density (mass is applied separately).
 #[derive(Clone, Debug)]
 pub enum InitialShape {
     /// Sum of isotropic Gaussians with the given weights, means and standard deviations.
     GaussianMixture(GaussianMixture),
-    /// A Gaussian mixture in 3D (`grid.dim = 3`), evaluated at the cell centres.
-    GaussianMixture3(Vec<Gaussian3>),
+    /// A 3D density (`grid.dim = 3`: Gaussian mixture, ball, shell), evaluated at the cell
+    /// centres.
+    Volume(Density3),
     /// Indicator of the disc (1D: interval) `|x - centre| <= radius`, sampled at cell centres.
     Disc {
         /// Centre `[x, y]` (`y` ignored in 1D).
@@ -157,10 +200,10 @@ impl InitialShape {
         Ok(f.interior3().iter().copied().collect())
     }
 
-    /// [`InitialShape::fill`] of a 3D mixture: the normaliser summed over the whole grid in
+    /// [`InitialShape::fill`] of a 3D density: the normaliser summed over the whole grid in
     /// global order (z, y, x) on every rank, so the field is the same for any decomposition.
     fn fill_3d(
-        blobs: &[Gaussian3],
+        density: &Density3,
         mesh: &Mesh,
         block: &Block,
         mass: f64,
@@ -173,7 +216,7 @@ impl InitialShape {
             for iy in 0..n {
                 for ix in 0..n {
                     let x = mesh.cell_centre3(iz, iy, ix);
-                    let g: f64 = blobs.iter().map(|b| b.density(x)).sum();
+                    let g = density.value(x);
                     total += g;
                     let inside = (block.z0..block.z0 + block.nz).contains(&iz);
                     if inside && block.owns(iy, ix) {
@@ -202,8 +245,8 @@ impl InitialShape {
         mass: f64,
         field: &mut Field,
     ) -> Result<(), String> {
-        if let InitialShape::GaussianMixture3(blobs) = self {
-            return Self::fill_3d(blobs, mesh, block, mass, field);
+        if let InitialShape::Volume(density) = self {
+            return Self::fill_3d(density, mesh, block, mass, field);
         }
         let (nx, ny) = (mesh.nx(), mesh.ny());
         let mut owned = field.interior_mut();
@@ -339,6 +382,57 @@ pub fn split_holdout(
 mod tests {
     use super::*;
     use crate::decomp::ProcessGrid;
+
+    /// 3D mixture, ball and shell: the mass is `m` to round-off and every block of two 3D
+    /// process grids holds the bits of the single block.
+    #[test]
+    fn three_d_shapes_fill_blocks_like_the_whole_grid() {
+        let mesh = Mesh::new(3, 11, 3.0);
+        let shapes = [
+            Density3::Mixture(vec![Gaussian3 {
+                weight: 1.0,
+                mean: [0.4, -0.2, 0.1],
+                std: 0.7,
+            }]),
+            Density3::Ball {
+                centre: [0.3, 0.0, -0.2],
+                radius: 1.5,
+            },
+            Density3::Shell {
+                centre: [0.0; 3],
+                radius: 1.5,
+                width: 0.4,
+            },
+        ];
+        for density in shapes {
+            let shape = InitialShape::Volume(density.clone());
+            let whole = shape.global(&mesh, 2.0).unwrap();
+            let mass: f64 = whole.iter().sum::<f64>() * mesh.cell_volume();
+            assert!((mass - 2.0).abs() < 1e-13, "{density:?}: mass {mass}");
+            for grid in [
+                ProcessGrid {
+                    px: 1,
+                    py: 1,
+                    pz: 2,
+                },
+                ProcessGrid {
+                    px: 2,
+                    py: 3,
+                    pz: 2,
+                },
+            ] {
+                for r in 0..grid.size() {
+                    let b = Block::new(&mesh, grid, r);
+                    let mut f = Field::zeros3(b.nz, b.ny, b.nx);
+                    shape.fill(&mesh, &b, 2.0, &mut f).unwrap();
+                    for ((k, j, i), v) in f.interior3().indexed_iter() {
+                        let g = ((b.z0 + k) * 11 + b.y0 + j) * 11 + b.x0 + i;
+                        assert_eq!(v.to_bits(), whole[g].to_bits(), "{density:?} {grid:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn mass_is_exact_and_blocks_agree_with_the_single_block() {

@@ -88,12 +88,11 @@ mod tests {
             "time.stepper",
             &["grid.dim = 3", "explicit steppers only"],
         );
-        let e = err(DISC, &["grid.dim=3"]);
-        assert_err(
-            &e,
-            "initial.kind",
-            &["grid.dim = 3", "gaussian_mixture only"],
-        );
+        let c = ok(DISC, &["grid.dim=3"]);
+        assert_eq!(c.initial.centre, vec![0.0; 3]);
+        let toy = ["initial.kind=\"toy\"", "initial.name=\"two_moons\""];
+        let e = err(MINIMAL, &[&three[..], &toy[..]].concat());
+        assert_err(&e, "initial.kind", &["grid.dim = 3", "is toy"]);
         let e = err(
             MINIMAL,
             &[&three[..], &["decomposition.procs=[2, 2]"]].concat(),
