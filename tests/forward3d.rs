@@ -179,6 +179,15 @@ fn three_d_refuses_what_is_not_built_yet() {
         ],
         &["decomposition.procs", "grid.dim = 3"],
     );
+    // A 3D grid too large for the memory is refused with the estimate (4001^3 cells: ~3 TB).
+    refused(
+        &["check", &cfg, "--set", "grid.n=4001"],
+        &[
+            "grid does not fit in memory",
+            "on the largest rank",
+            "grid.n",
+        ],
+    );
     // `nlfp check` takes the 3D config and reports the process grid and the memory.
     let res = run(2, &["check", &cfg]);
     let stdout = String::from_utf8_lossy(&res.stdout).into_owned();

@@ -71,6 +71,14 @@ mod tests {
         assert_err(&e, "grid.n", &["is required"]);
     }
 
+    /// A 3D config of `kind` with a file (the kinds that read one).
+    fn three_d_kind(kind: &str) -> String {
+        format!(
+            "[grid]\nn = 5\ndim = 3\n[model]\nmass = 1\n[initial]\nkind = \"{kind}\"\n\
+             file = \"x\"\n[time]\nt_end = 1\n"
+        )
+    }
+
     #[test]
     fn three_d_takes_explicit_gaussian_mixtures_only() {
         let three = [
@@ -90,9 +98,15 @@ mod tests {
         );
         let c = ok(DISC, &["grid.dim=3"]);
         assert_eq!(c.initial.centre, vec![0.0; 3]);
-        let toy = ["initial.kind=\"toy\"", "initial.name=\"two_moons\""];
-        let e = err(MINIMAL, &[&three[..], &toy[..]].concat());
-        assert_err(&e, "initial.kind", &["grid.dim = 3", "is toy"]);
+        let toy = "[grid]\nn = 5\ndim = 3\n[model]\nmass = 1\n[initial]\nkind = \"toy\"\n\
+                   name = \"two_moons\"\n[time]\nt_end = 1\n";
+        assert_err(&err(toy, &[]), "initial.name", &["grid.dim = 3"]);
+        let image = three_d_kind("image");
+        assert_err(
+            &err(&image, &[]),
+            "initial.kind",
+            &["\"image\" needs grid.dim = 2, got 3"],
+        );
         let e = err(
             MINIMAL,
             &[&three[..], &["decomposition.procs=[2, 2]"]].concat(),
