@@ -103,6 +103,10 @@ pub enum Command {
         /// Allow replacing results already in the output directories.
         #[arg(long)]
         overwrite: bool,
+        /// `auto`: continue an interrupted comparison (finished probes are kept, the
+        /// interrupted one resumes from its newest checkpoint).
+        #[arg(long, value_name = "auto")]
+        restart: Option<String>,
     },
     /// Print what an nlfp HDF5 file holds (kind, step, t, grid, config) and whether its
     /// checksums are valid.

@@ -170,6 +170,35 @@ fn restart_with_other_physics_is_refused() {
     assert_eq!(res.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("model.gamma"), "{stderr}");
     assert!(stderr.contains("restart refused"), "{stderr}");
+    // A limit below the checkpoint (step 30) is refused too: the run would end at the
+    // checkpoint, not at the configured end.
+    for (set, names) in [
+        ("time.max_steps=20", "step 30, past time.max_steps = 20"),
+        ("time.t_end=1e-6", "past time.t_end = 1e-6"),
+    ] {
+        let res = run(
+            2,
+            &[
+                "forward",
+                &cfg,
+                "--out",
+                &out_s,
+                "--restart",
+                "auto",
+                "--set",
+                set,
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&res.stderr);
+        assert_eq!(res.status.code(), Some(2), "{set}: {stderr}");
+        assert!(stderr.contains(names), "{set}: {stderr}");
+        assert!(stderr.contains("restart refused"), "{set}: {stderr}");
+    }
+    assert_eq!(
+        checkpoints(&out).len(),
+        1,
+        "the refused restarts kept the checkpoint"
+    );
     // t_end, cadences and the rank count may change.
     run_ok(
         3,

@@ -297,6 +297,58 @@ fn compare_finds_the_horizon_for_both_models() {
     assert!(std::fs::read_to_string(out.join("compare.md"))
         .unwrap()
         .contains("| ou |"));
+
+    // Interrupted and resumed: SIGTERM inside the second probe (T = 1; the progress counter
+    // restarts with every probe and runs to 2N, so 2 N(T = 0.5) + N(T = 0.5) / 2 is reached
+    // first there) on 2 ranks exits 75; `--restart auto` on 3 ranks keeps the finished first
+    // probe, resumes the second from its checkpoint, and the table equals the uninterrupted
+    // one but for the wall-time column.
+    let first_steps = summary(&out.join("nonlinear").join("T_0.500000"), "steps") as u64;
+    let signal = format!("TERM@{}", 2 * first_steps + first_steps / 2);
+    let resumed = tmp.path().join("cmp_resumed");
+    let args = |extra: &[&'static str]| {
+        let mut a: Vec<String> = [
+            "compare",
+            &cfg,
+            "--target",
+            "1e-3",
+            "--t-max",
+            "16",
+            "--out",
+            resumed.to_str().unwrap(),
+            "--set",
+            "time.t_end=0.5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let stopped_args = args(&[]);
+    let stopped_args: Vec<&str> = stopped_args.iter().map(String::as_str).collect();
+    let stopped = mpirun(2, &[("NLFP_TEST_SIGNAL", signal.as_str())], &stopped_args);
+    assert_eq!(stopped.status.code(), Some(75), "{}", stderr(&stopped));
+    assert!(!resumed.join("compare.csv").exists());
+    let again_args = args(&["--restart", "auto"]);
+    let again_args: Vec<&str> = again_args.iter().map(String::as_str).collect();
+    let again = mpirun(3, &[], &again_args);
+    let log = stderr(&again);
+    assert!(again.status.success(), "{log}");
+    assert!(log.contains("is finished (T = 0.5), kept"), "{log}");
+    assert!(log.contains("restart auto: resuming from"), "{log}");
+    let without_wall = |dir: &Path| -> Vec<Vec<String>> {
+        std::fs::read_to_string(dir.join("compare.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+                cells.remove(2);
+                cells
+            })
+            .collect()
+    };
+    assert_eq!(without_wall(&out), without_wall(&resumed));
 }
 
 /// `reverse.method = "score"`: the direct discretisation of the stabilized reverse PDE is only

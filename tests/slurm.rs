@@ -1,17 +1,22 @@
-//! Test 7: a forward run as a real Slurm batch job that is stopped and requeued.
+//! Test 7: `nlfp generate` as a real Slurm batch job, stopped in its reverse phase and requeued.
 //!
 //! On a single-node Slurm started by `scripts/slurm-local.sh start` (which installs slurm-wlm and
-//! munge with apt-get when absent), `jobs/forward.sbatch` runs a short 2D sweep on 2 ranks with
-//! frequent checkpoints and `checkpoint.on_usr1 = "stop"`. Once the job has written a checkpoint,
-//! `scancel --signal=USR1 --batch` signals the batch shell, which forwards SIGUSR1 to the job step;
-//! the ranks checkpoint and exit 75, the script runs `scontrol requeue`, and the requeued job
-//! resumes with `--restart auto` and finishes. Its `final.h5` must equal, bit for bit, that of an
-//! uninterrupted run of the same config, and Slurm must report the job as restarted once.
+//! munge with apt-get when absent), `jobs/nlfp.sbatch generate` runs a short 2D generate on 2 ranks
+//! with `checkpoint.on_usr1 = "stop"`. Once the job log shows the reverse phase, `scancel
+//! --signal=USR1 --batch` signals the batch shell, which forwards SIGUSR1 to the job step; the
+//! ranks checkpoint (phase `reverse`: `u`, `w`, the recorded run, the walk's state) and exit 75,
+//! the script runs `scontrol requeue`, and the requeued job resumes with `--restart auto` from that
+//! reverse-phase checkpoint and finishes. Its `reconstruction.h5`, `samples.h5`, `samples.csv` and
+//! `reverse.csv` (but its wall-time column) must equal, bit for bit, those of an uninterrupted
+//! run of the same config, and Slurm must report the job as restarted once.
 //!
 //! Needs root (Slurm daemons, munge) and apt-get or an installed Slurm: otherwise the test says why
 //! and returns. Set `NLFP_SKIP_SLURM_TEST=1` to skip it on purpose. `NLFP_LAUNCHER=mpirun|srun`
 //! (passed on to the job) selects the launcher inside the job; the default lets the script choose.
-//! `NLFP_SLURM_TEST_T_END` changes the simulated end time (default 0.5: about 3000 steps, 15-40 s on 2 ranks).
+//! `NLFP_SLURM_TEST_T_END` changes the simulated end time (default 0.6: about 500 forward steps
+//! and as many reverse steps, 5-20 s on 2 ranks).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -182,14 +187,15 @@ fn job_state(conf: &str, job: &str) -> Option<(String, u32)> {
     Some((state, restarts))
 }
 
-/// The 2D config of the test: supercritical, SSP-RK2 (so the checkpoint must carry the stepper's
-/// state exactly), a checkpoint every 100 steps.
+/// The 2D generate config of the test: supercritical, SSP-RK2 with the exact reverse, the
+/// recompute store (its kept states go into the checkpoint) and the walk sampler; progress lines
+/// twice a second tell the test which phase the job is in.
 fn config(t_end: f64) -> String {
     format!(
-        r#"# tests/slurm.rs: a short supercritical 2D run that can be interrupted.
+        r#"# tests/slurm.rs: a short supercritical 2D generate that can be interrupted.
 [grid]
 dim = 2
-n = 301
+n = 151
 half_width = 6.0
 
 [model]
@@ -210,13 +216,16 @@ t_end = {t_end}
 stepper = "ssprk2"
 scheme = "sg"
 
+[reverse]
+samples = 1000
+seed = 7
+
 [checkpoint]
-every_steps = 100
 keep = 3
 
 [output]
 diagnostics_every = 100
-progress_every = 5.0
+progress_every = 0.5
 "#
     )
 }
@@ -234,7 +243,7 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
     let t_end: f64 = std::env::var("NLFP_SLURM_TEST_T_END")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0.5);
+        .unwrap_or(0.6);
 
     // Declared before the guard so that the guard (job cancelled, Slurm stopped) drops first.
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -251,7 +260,7 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
     let t0 = Instant::now();
     run_ok(&mut mpirun_nlfp(
         2,
-        &["forward", &cfg_s, "--out", &reference.to_string_lossy()],
+        &["generate", &cfg_s, "--out", &reference.to_string_lossy()],
     ));
     let t_ref = t0.elapsed();
     eprintln!("reference run: {:.1} s", t_ref.as_secs_f64());
@@ -263,13 +272,12 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
         slurm("sbatch", &conf)
             .current_dir(dir)
             .env("NLFP_BIN", nlfp())
-            // forward.sbatch runs from Slurm's spool: it finds jobs/nlfp.sbatch through this.
-            .env("NLFP_JOBS_DIR", repo().join("jobs"))
             .arg("--parsable")
             .arg("--ntasks=2")
             .arg("--time=00:15:00")
             .arg(format!("--output={}", log_pattern.display()))
-            .arg(repo().join("jobs/forward.sbatch"))
+            .arg(repo().join("jobs/nlfp.sbatch"))
+            .arg("generate")
             .arg(&cfg_s)
             .arg(&out)
             .args(["--set", "checkpoint.on_usr1=stop"]),
@@ -280,30 +288,31 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
     let log = dir.join(format!("job-{job}.out"));
     eprintln!("submitted job {job}");
 
-    // 3. Wait until it runs and has written a checkpoint, then ask the batch shell to stop it.
+    // 3. Wait until the job log shows the reverse phase, then ask the batch shell to stop it.
     let t_sub = Instant::now();
-    let latest = out.join("checkpoints").join("latest");
     loop {
         let st = job_state(&conf, &job);
-        if matches!(&st, Some((s, _)) if s == "RUNNING") && latest.exists() {
+        let in_reverse = read_log(&log).contains("progress reverse");
+        if matches!(&st, Some((s, _)) if s == "RUNNING") && in_reverse {
             break;
         }
         if let Some((s, _)) = &st {
             assert!(
                 s == "PENDING" || s == "RUNNING" || s == "CONFIGURING",
-                "job {job} is {s} before it was signalled\nlog:\n{}",
+                "job {job} is {s} before it was signalled (reverse phase too short? raise \
+                 NLFP_SLURM_TEST_T_END)\nlog:\n{}",
                 read_log(&log)
             );
         }
         assert!(
             t_sub.elapsed() < Duration::from_secs(180),
-            "job {job} has not run and checkpointed within 180 s (state {st:?})\nlog:\n{}",
+            "job {job} has not reached its reverse phase within 180 s (state {st:?})\nlog:\n{}",
             read_log(&log)
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
     }
     eprintln!(
-        "job {job} running with a checkpoint after {:.1} s: sending USR1 to the batch shell",
+        "job {job} in its reverse phase after {:.1} s: sending USR1 to the batch shell",
         t_sub.elapsed().as_secs_f64()
     );
     run_ok(slurm("scancel", &conf).args(["--signal=USR1", "--batch", &job]));
@@ -353,7 +362,10 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
     };
     guard.job = None;
     let log_text = read_log(&log);
-    for line in log_text.lines().filter(|l| l.starts_with("forward.sbatch")) {
+    for line in log_text
+        .lines()
+        .filter(|l| l.starts_with("generate.sbatch"))
+    {
         eprintln!("  {line}");
     }
     eprintln!(
@@ -375,13 +387,14 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
         start_lines, 2,
         "two starts of the batch script expected\nlog:\n{log_text}"
     );
-    // "resuming from": nlfp's `--restart auto` found the checkpoint (a restart from t = 0 would
-    // give the same final field, so this is what shows that the job really resumed).
+    // "resuming from ... (reverse phase": nlfp's `--restart auto` found the reverse-phase
+    // checkpoint (a restart from t = 0 would give the same results, so this is what shows that
+    // the job really resumed, and where).
     for needle in [
         "got SIGUSR1",
         "requeueing job",
         "restart 1",
-        "resuming from",
+        "(reverse phase, step",
         "done (exit 0)",
     ] {
         assert!(
@@ -391,34 +404,38 @@ fn slurm_job_is_stopped_requeued_and_resumes_bit_identically() {
     }
 
     // 6. Bit for bit the uninterrupted run.
-    let a = nlfp::io::hdf5::read_field(&reference.join("final.h5")).expect("reference final.h5");
-    let b = nlfp::io::hdf5::read_field(&out.join("final.h5")).expect("job final.h5");
-    assert_eq!(a.shape, b.shape, "shape");
-    assert_eq!(a.step, b.step, "step count");
+    for (file, name) in [("reconstruction.h5", "f"), ("samples.h5", "samples")] {
+        let a = common::dataset(&reference.join(file), name);
+        let b = common::dataset(&out.join(file), name);
+        assert_eq!(a.len(), b.len(), "{file}: length");
+        let differing = a
+            .iter()
+            .zip(&b)
+            .filter(|(x, y)| x.to_bits() != y.to_bits())
+            .count();
+        assert_eq!(
+            differing,
+            0,
+            "{file}: {differing} of {} values differ",
+            a.len()
+        );
+        eprintln!("{file} identical: {} values", a.len());
+    }
+    let text = |dir: &Path, file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
     assert_eq!(
-        a.t.to_bits(),
-        b.t.to_bits(),
-        "final time {} vs {}",
-        a.t,
-        b.t
+        text(&reference, "samples.csv"),
+        text(&out, "samples.csv"),
+        "samples.csv"
     );
-    assert_eq!(a.values.len(), b.values.len());
-    let differing = a
-        .values
-        .iter()
-        .zip(&b.values)
-        .filter(|(x, y)| x.to_bits() != y.to_bits())
-        .count();
-    assert_eq!(
-        differing,
-        0,
-        "{differing} of {} values differ from the uninterrupted run",
-        a.values.len()
-    );
-    eprintln!(
-        "final.h5 identical: {} values, step {}, t = {}",
-        a.values.len(),
-        a.step,
-        a.t
-    );
+    assert!(!text(&out, "samples.csv").is_empty(), "samples.csv missing");
+    // reverse.csv but its last column (wall seconds).
+    let rows = |dir: &Path| -> Vec<String> {
+        text(dir, "reverse.csv")
+            .lines()
+            .map(|l| l.rsplit_once(',').map_or(l, |(head, _)| head).to_string())
+            .collect()
+    };
+    let (ra, rb) = (rows(&reference), rows(&out));
+    assert!(ra.len() > 100, "reverse.csv has {} rows", ra.len());
+    assert_eq!(ra, rb, "reverse.csv but wall_seconds");
 }

@@ -12,6 +12,13 @@
 //! reconstruction errors.
 //!
 //! The OU run uses the nonlinear run's resolved mass `m` (OU has no critical mass).
+//!
+//! Every probe checkpoints like `nlfp generate` (`[checkpoint]`, SIGUSR1/SIGTERM, exit 75).
+//! `--restart auto` continues an interrupted comparison: a probe whose directory holds the
+//! `summary.toml` of a run of the same resolved config is kept, not run again
+//! ([`crate::generate::compare::finished_probe`]); the others run with `--restart auto`, so the
+//! interrupted one resumes from its newest checkpoint. The search takes the same path, and the
+//! table equals the uninterrupted one but for the wall-time column of the resumed probe.
 
 use std::path::PathBuf;
 
@@ -19,7 +26,8 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::generate::compare::{search, table, TableHead};
+use crate::generate::compare::{finished_probe, search, table, TableHead};
+use crate::signals::SignalFlags;
 use crate::sweep::start::StartKind;
 
 /// Runs the command.
@@ -30,14 +38,22 @@ pub fn run(
     t_max: f64,
     out: Option<PathBuf>,
     overwrite: bool,
+    restart: Option<String>,
 ) -> Result<(), CommandError> {
     if !(target > 0.0 && target.is_finite()) {
         return Err(CommandError::Input(format!(
             "--target must be a positive number, got {target}"
         )));
     }
+    if let Some(path) = restart.as_deref().filter(|r| *r != "auto") {
+        return Err(CommandError::Input(format!(
+            "--restart {path}: compare resumes with `--restart auto` only (each probe from its \
+             own checkpoints)"
+        )));
+    }
     let base = RunSetup::load(comm, args)?;
     base.refuse_3d("compare")?;
+    let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let t_start = base.config.time.t_end;
     if t_max.is_nan() || t_max < t_start {
         return Err(CommandError::Input(format!(
@@ -61,10 +77,19 @@ pub fn run(
             c.time.t_end = t;
             let setup = RunSetup::from_config(comm, c)?;
             let run = setup.run_dir(&dir.join(model).join(format!("T_{t:.6}")));
-            let summary =
-                setup
-                    .generate_run(comm)
-                    .execute(&run, overwrite, setup.initial_field()?)?;
+            let kept = match restart {
+                Some(_) => finished_probe(comm, &run).map_err(CommandError::Input)?,
+                None => None,
+            };
+            let summary = match kept {
+                Some(summary) => summary,
+                None => {
+                    let mut generate = setup.generate_run(comm);
+                    generate.checkpoints =
+                        Some(setup.generate_checkpoints(&signals, restart.clone()));
+                    generate.execute(&run, overwrite, setup.initial_field()?)?
+                }
+            };
             Ok::<_, CommandError>((summary.reconstruction_error / mass, summary))
         };
         results.push(search(

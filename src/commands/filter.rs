@@ -25,7 +25,6 @@ use crate::filter::cycle::CycleSettings;
 use crate::filter::noise::NoiseSpec;
 use crate::filter::run::{FilterRun, OUTPUT_FILES};
 use crate::io::checkpoint::JobKind;
-use crate::io::run_dir::DirRules;
 use crate::signals::SignalFlags;
 use crate::sweep::checkpointer::Checkpointer;
 use crate::sweep::forward::MarchControl;
@@ -56,15 +55,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
         .resume(restart.as_deref())
         .map_err(CommandError::Input)?;
     let replace = args.output.overwrite || restart.is_some();
-    checkpointer
-        .prepare(resumed.is_some() || !replace)
-        .map_err(CommandError::Input)?;
-    let rules = DirRules {
-        results: &OUTPUT_FILES,
-        hint: ", continue with --restart auto,",
-        ..DirRules::default()
-    };
-    run.create(comm, &rules, replace)?;
+    checkpointer.create_run(&OUTPUT_FILES, &[], resumed.is_some(), replace)?;
     let march = MarchControl {
         diagnostics_every: u64::MAX,
         progress_every: f64::INFINITY,

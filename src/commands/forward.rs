@@ -15,8 +15,8 @@ use crate::diagnostics::DiagnosticsSetup;
 use crate::io::checkpoint::{self, JobKind};
 use crate::io::run_dir::RunDir;
 use crate::signals::SignalFlags;
-use crate::sweep::forward::{MarchEnd, MarchState};
-use crate::sweep::forward_run::{CheckpointPolicy, ForwardRun};
+use crate::sweep::forward::MarchEnd;
+use crate::sweep::forward_run::{CheckpointPolicy, ForwardRun, ForwardStart};
 
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
@@ -45,18 +45,8 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
         )
         .map_err(CommandError::Input)?,
     };
-    let (mut f, resumed) = match resumed {
-        Some(loaded) => (loaded.f, Some(loaded.state)),
-        None => (f0, None),
-    };
-    if let Some(c) = &resumed {
-        stepper
-            .restore(&c.stepper_state)
-            .map_err(|e| CommandError::Input(format!("checkpoint: {e}")))?;
-    }
-    let mut state = resumed
-        .as_ref()
-        .map_or_else(MarchState::start, MarchState::from);
+    let start = ForwardStart::new(f0, resumed, stepper.as_mut()).map_err(CommandError::Input)?;
+    let (mut f, mut state, resumed) = (start.f, start.state, start.resumed);
     let diagnostics = DiagnosticsSetup::new(setup.params, &setup.layout.mesh, setup.mass);
     let (replace, title) = (
         args.output.overwrite || restart.is_some(),

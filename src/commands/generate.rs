@@ -24,12 +24,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let f0 = setup.initial_field()?;
     let mut generate = setup.generate_run(comm);
-    generate.checkpoints = Some(GenerateCheckpoints {
-        policy: setup.checkpoint_policy(),
-        physics: setup.config.physics_fingerprint(),
-        signals: &signals,
-        restart,
-    });
+    generate.checkpoints = Some(setup.generate_checkpoints(&signals, restart));
     generate
         .execute(&setup.run_dir_for(&args.output), args.output.overwrite, f0)
         .map(|_| ())
@@ -56,6 +51,20 @@ impl RunSetup {
                 lambda: r.lambda,
                 sde_safety: r.sde_safety,
             },
+        }
+    }
+
+    /// Checkpoints of a generate run (`[checkpoint]`, the signals, `--restart`).
+    pub fn generate_checkpoints<'a>(
+        &self,
+        signals: &'a SignalFlags,
+        restart: Option<String>,
+    ) -> GenerateCheckpoints<'a> {
+        GenerateCheckpoints {
+            policy: self.checkpoint_policy(),
+            physics: self.config.physics_fingerprint(),
+            signals,
+            restart,
         }
     }
 

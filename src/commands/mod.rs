@@ -37,7 +37,8 @@ pub fn run(comm: &Comm, command: Command) -> Result<(), CommandError> {
             t_max,
             out,
             overwrite,
-        } => compare::run(comm, &run, target, t_max, out, overwrite),
+            restart,
+        } => compare::run(comm, &run, target, t_max, out, overwrite, restart),
     }
 }
 

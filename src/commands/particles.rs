@@ -21,7 +21,6 @@ use crate::cli::RunOutArgs;
 use crate::comm::Comm;
 use crate::diagnostics::DiagnosticsSetup;
 use crate::io::checkpoint::JobKind;
-use crate::io::run_dir::DirRules;
 use crate::io::snapshots::SNAPSHOT_DIR;
 use crate::particles::grid::ParticleGrid;
 use crate::particles::march::{
@@ -71,19 +70,8 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
         )));
     }
     let replace = args.output.overwrite || restart.is_some();
-    checkpointer
-        .prepare(loaded.is_some() || !replace)
-        .map_err(CommandError::Input)?;
-    let rules = DirRules {
-        results: &OUTPUT_FILES,
-        hint: ", continue with --restart auto,",
-        clear: match loaded {
-            None => vec![SNAPSHOT_DIR.into(), POSITIONS_DIR.into()],
-            Some(_) => Vec::new(),
-        },
-        ..DirRules::default()
-    };
-    run.create(comm, &rules, replace)?;
+    let fresh_clear = [SNAPSHOT_DIR, POSITIONS_DIR];
+    checkpointer.create_run(&OUTPUT_FILES, &fresh_clear, loaded.is_some(), replace)?;
 
     // Particles: every rank draws every id from the same global CDF and keeps its own (or
     // takes its own of a checkpoint's).

@@ -14,17 +14,18 @@ use super::setup::{load_config, RunSetup};
 use super::CommandError;
 use crate::cli::RunOutArgs;
 use crate::comm::Comm;
-use crate::config::{Config, MassSpec, StudyConfig};
+use crate::config::Config;
 use crate::diagnostics::DiagnosticsSetup;
 use crate::io::checkpoint::{self, JobKind};
 use crate::signals::SignalFlags;
-use crate::study::plan::{plan, Job, MassChoice, StudySpec};
+use crate::study::plan::{plan, Job};
 use crate::study::run::{
     check_resumable, finish, finished_agreed, forget_finished, log_plan, prepare, record_finished,
     run_groups, Groups,
 };
 use crate::study::table::RunCost;
-use crate::sweep::forward::{MarchEnd, MarchState};
+use crate::sweep::forward::MarchEnd;
+use crate::sweep::forward_run::ForwardStart;
 
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
@@ -53,11 +54,14 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
             ),
         ));
     }
-    let spec = study_spec(&base);
+    let spec = base.study_spec();
     let (points, jobs) = plan(&spec, &dir).map_err(|e| input(e.key, e.message))?;
     let configs = jobs
         .iter()
-        .map(|job| job_config(&base, job))
+        .map(|job| {
+            base.study_run(job)
+                .map_err(|e| CommandError::Input(format!("run {}: {e}", job.name)))
+        })
         .collect::<Result<Vec<Config>, CommandError>>()?;
     let groups = Groups::new(comm.size(), &jobs);
     for (k, config) in configs.iter().enumerate() {
@@ -106,69 +110,6 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     finished
 }
 
-/// `list`, or the base run's single `value` when it is empty.
-fn or_base<T: Clone>(list: &[T], value: T) -> Vec<T> {
-    if list.is_empty() {
-        vec![value]
-    } else {
-        list.to_vec()
-    }
-}
-
-/// The `[study]` section and the base run as the study's runtime description.
-fn study_spec(base: &Config) -> StudySpec {
-    let s = &base.study;
-    let masses = match base.model.mass_spec() {
-        _ if !s.mass_ratio.is_empty() => {
-            let ratio = |&r: &f64| MassChoice::CriticalRatio(r);
-            s.mass_ratio.iter().map(ratio).collect()
-        }
-        MassSpec::CriticalRatio(r) => vec![MassChoice::CriticalRatio(r)],
-        MassSpec::Absolute(m) => vec![MassChoice::Absolute(m)],
-    };
-    let gamma_key = if s.gamma.is_empty() {
-        "model.gamma"
-    } else {
-        "study.gamma"
-    };
-    StudySpec {
-        source: base.source.clone(),
-        dim: base.grid.dim,
-        half_width: base.grid.half_width,
-        diffusion: base.model.diffusion,
-        kappa: base.model.kappa,
-        t_end: base.time.t_end,
-        stepper: base.time.stepper.name(),
-        masses,
-        gammas: (or_base(&s.gamma, base.model.gamma), gamma_key),
-        ns: or_base(&s.n, base.grid.n),
-        schemes: or_base(&s.scheme, base.time.scheme),
-        refine: s.refine,
-        r0: s.r0.unwrap_or(0.5 * base.model.diffusion.sqrt()),
-        profile_fit: s.profile_fit,
-        relax_levels: s.relax_levels,
-        pictures: s.pictures,
-        heatmap_log: s.heatmap_log,
-    }
-}
-
-/// The config of one run: the base with the run's values, loadable on its own
-/// (`nlfp forward runs/<name>/config.toml`).
-fn job_config(base: &Config, job: &Job) -> Result<Config, CommandError> {
-    let mut c = base.clone();
-    c.study = StudyConfig::default();
-    c.grid.n = job.n;
-    c.model.gamma = job.gamma;
-    if let MassChoice::CriticalRatio(r) = job.mass {
-        c.model.mass = None;
-        c.model.mass_ratio = Some(r);
-    }
-    c.time.scheme = job.scheme;
-    c.output.dir = job.dir.clone();
-    Config::from_toml_str(&c.to_toml(), &c.source, &c.base_dir, &[])
-        .map_err(|e| CommandError::Input(format!("run {}: {e}", job.name)))
-}
-
 /// One forward run on the group `comm`; `None` when it stopped on a signal. With `resume`, a
 /// finished run is kept (its recorded cost) and an interrupted one continues from its newest
 /// valid checkpoint.
@@ -188,7 +129,7 @@ fn run_job(
             return Ok(Some(cost));
         }
     }
-    let (mut f, mut stepper) = (setup.initial_field()?, setup.stepper());
+    let (f0, mut stepper) = (setup.initial_field()?, setup.stepper());
     let run = setup.run_dir(&job.dir);
     let loaded = match resume {
         true => checkpoint::resume(
@@ -202,18 +143,8 @@ fn run_job(
         .map_err(CommandError::Input)?,
         false => None,
     };
-    let resumed = loaded.map(|l| {
-        f = l.f;
-        l.state
-    });
-    if let Some(c) = &resumed {
-        stepper
-            .restore(&c.stepper_state)
-            .map_err(|e| CommandError::Input(format!("checkpoint: {e}")))?;
-    }
-    let mut state = resumed
-        .as_ref()
-        .map_or_else(MarchState::start, MarchState::from);
+    let start = ForwardStart::new(f0, loaded, stepper.as_mut()).map_err(CommandError::Input)?;
+    let (mut f, mut state, resumed) = (start.f, start.state, start.resumed);
     comm.on_root(|| {
         forget_finished(&job.dir);
         Ok(())

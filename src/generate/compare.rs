@@ -4,6 +4,8 @@
 //! bisected [`BISECTIONS`] times; and the table of the models' results.
 
 use super::summary::Summary;
+use crate::comm::Comm;
+use crate::io::run_dir::RunDir;
 use crate::progress::Progress;
 
 /// Bisection steps after the doubling search.
@@ -80,6 +82,37 @@ pub fn search<T, E>(
         }
     }
     Ok(found)
+}
+
+/// The summary of the finished probe in `run`, when its directory holds a `summary.toml` and a
+/// `config.toml` equal to this probe's resolved config (a probe of other settings is run
+/// again). Rank 0 reads, every rank gets the same answer. Collective; an error (an unreadable
+/// summary of a finished probe) is bad input.
+pub fn finished_probe(comm: &Comm, run: &RunDir) -> Result<Option<Summary>, String> {
+    let text = if comm.is_root() {
+        let same_config = std::fs::read_to_string(run.join("config.toml"))
+            .is_ok_and(|written| written == run.config());
+        match std::fs::read_to_string(run.join("summary.toml")) {
+            Ok(summary) if same_config => summary,
+            _ => String::new(),
+        }
+    } else {
+        String::new()
+    };
+    let text = String::from_utf8(comm.broadcast_bytes(text.into_bytes())).unwrap_or_default();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let summary =
+        Summary::from_toml(&text).map_err(|e| format!("{}: {e}", run.path().display()))?;
+    if comm.is_root() {
+        log::info!(
+            "compare: {} is finished (T = {}), kept",
+            run.path().display(),
+            summary.t_end
+        );
+    }
+    Ok(Some(summary))
 }
 
 /// The most probes [`search`] makes from `t_start` to `t_max`: the doublings

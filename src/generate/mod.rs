@@ -48,7 +48,7 @@ use crate::comm::gather::global_on_root;
 use crate::diagnostics::Diagnostics;
 use crate::error::CommandError;
 use crate::field::Field;
-use crate::io::checkpoint::{self, JobKind, Loaded};
+use crate::io::checkpoint::{JobKind, Loaded};
 use crate::io::csv::CsvWriter;
 use crate::io::run_dir::{DirRules, RunDir, Stamp};
 use crate::io::samples::{self, SamplesMeta};
@@ -199,25 +199,21 @@ impl GenerateRun<'_> {
             )
         });
         let request = self.checkpoints.as_ref().and_then(|c| c.restart.clone());
-        let mut loaded = match (&request, &checkpointer) {
-            (Some(request), Some(ck)) => {
-                let (dir, physics) = (ck.dir(), ck.physics());
-                checkpoint::resume(comm, request, dir, JobKind::Generate, physics, p.layout)
-                    .map_err(CommandError::Input)?
-            }
-            _ => None,
+        let mut loaded = match &checkpointer {
+            Some(ck) => ck.resume(request.as_deref()).map_err(CommandError::Input)?,
+            None => None,
         };
         let replace = replace || request.is_some();
-        if let Some(ck) = &checkpointer {
-            ck.prepare(loaded.is_some() || !replace)
-                .map_err(CommandError::Input)?;
+        match &checkpointer {
+            Some(ck) => ck.create_run(&OUTPUT_FILES, &[], loaded.is_some(), replace)?,
+            None => {
+                let rules = DirRules {
+                    results: &OUTPUT_FILES,
+                    ..DirRules::default()
+                };
+                run.create(comm, &rules, replace)?
+            }
         }
-        let rules = DirRules {
-            results: &OUTPUT_FILES,
-            hint: ", continue with --restart auto,",
-            ..DirRules::default()
-        };
-        run.create(comm, &rules, replace)?;
         if comm.is_root() {
             log::info!("{}", self.title);
         }

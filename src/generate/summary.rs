@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::GenerateSettings;
+use crate::names::Named;
 #[cfg(test)]
 use crate::samplers::quality::HeldOutQuality;
 use crate::samplers::quality::{Quality, References};
@@ -92,6 +93,63 @@ impl Summary {
             sde,
             sde_quality: quality_sde,
         }
+    }
+
+    /// The summary of a finished run without samples read back from its `summary.toml` text
+    /// (what `nlfp compare --restart` keeps of a finished probe): the errors and step count
+    /// bit-identical (shortest round-trip floats), the wall times to the microsecond.
+    /// A run with samples is refused (its sampler reports are not read back).
+    pub fn from_toml(text: &str) -> Result<Summary, String> {
+        let table: toml::Table = text.parse().map_err(|e| format!("summary.toml: {e}"))?;
+        let get = |key: &str| {
+            table
+                .get(key)
+                .ok_or_else(|| format!("summary.toml: no `{key}`"))
+        };
+        let float = |key: &str| -> Result<f64, String> {
+            match get(key)? {
+                toml::Value::Float(x) => Ok(*x),
+                toml::Value::Integer(i) => Ok(*i as f64),
+                v => Err(format!("summary.toml: `{key}` is not a number: {v}")),
+            }
+        };
+        let count = |key: &str| -> Result<u64, String> {
+            get(key)?
+                .as_integer()
+                .and_then(|i| u64::try_from(i).ok())
+                .ok_or_else(|| format!("summary.toml: `{key}` is not a count"))
+        };
+        let name = |key: &str| -> Result<String, String> {
+            get(key)?
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("summary.toml: `{key}` is not a name"))
+        };
+        let samples = count("samples")?;
+        if samples != 0 {
+            return Err(format!(
+                "summary.toml: a run with {samples} samples is not read back"
+            ));
+        }
+        let named_err = |e: crate::names::UnknownName| format!("summary.toml: {e}");
+        Ok(Summary {
+            start: StartKind::from_name(&name("start")?).map_err(named_err)?,
+            steps: count("steps")?,
+            t_end: float("t_end")?,
+            start_error: float("start_error_l1")?,
+            reconstruction_error: float("reconstruction_error_l1")?,
+            forward_seconds: float("forward_seconds")?,
+            reverse_seconds: float("reverse_seconds")?,
+            store_seconds: float("store_seconds")?,
+            store_peak_bytes: count("store_peak_bytes")? as usize,
+            recomputed_steps: count("recomputed_steps")?,
+            samples,
+            walk: None,
+            quality: None,
+            sampler: SamplerKind::from_name(&name("sampler")?).map_err(named_err)?,
+            sde: None,
+            sde_quality: None,
+        })
     }
 
     /// The text of `summary.toml`.
@@ -401,6 +459,36 @@ mod tests {
         );
     }
 
+    fn without_samples() -> Summary {
+        Summary {
+            samples: 0,
+            walk: None,
+            quality: None,
+            sde: None,
+            sde_quality: None,
+            sampler: SamplerKind::Walk,
+            ..summary()
+        }
+    }
+
+    /// A run without samples is read back from its `summary.toml` equal, but for the wall
+    /// times (to the microsecond); a run with samples is refused.
+    #[test]
+    fn summary_without_samples_reads_back() {
+        let s = without_samples();
+        let back = Summary::from_toml(&s.to_toml()).expect("reads back");
+        assert!((back.forward_seconds - s.forward_seconds).abs() <= 5e-7);
+        let wall_equal = Summary {
+            forward_seconds: s.forward_seconds,
+            ..back
+        };
+        assert_eq!(wall_equal, s);
+        let e = Summary::from_toml(&summary().to_toml()).unwrap_err();
+        assert!(e.contains("10000 samples"), "{e}");
+        let e = Summary::from_toml("steps = 3\n").unwrap_err();
+        assert!(e.contains("no `samples`"), "{e}");
+    }
+
     /// With held-out data: the floor once, every sampler's distances and gap, bit for bit.
     #[test]
     fn summary_toml_has_the_heldout_comparison() {
@@ -432,15 +520,7 @@ mod tests {
     /// Without samples the summary has no sampler keys at all.
     #[test]
     fn summary_without_samples_has_no_sampler_keys() {
-        let s = Summary {
-            samples: 0,
-            walk: None,
-            quality: None,
-            sde: None,
-            sde_quality: None,
-            sampler: SamplerKind::Walk,
-            ..summary()
-        };
+        let s = without_samples();
         let table: toml::Table = toml::from_str(&s.to_toml()).unwrap();
         for key in table.keys() {
             assert!(

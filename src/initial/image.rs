@@ -159,166 +159,56 @@ pub(crate) mod tests {
         decode_png(bytes, invert, "x.png").unwrap().values
     }
 
+    /// What, width, colour type, depth, packed data, palette and tRNS, invert, expected values.
+    type Case<'a> = (
+        &'a str,
+        u32,
+        png::ColorType,
+        png::BitDepth,
+        &'a [u8],
+        Option<(&'a [u8], &'a [u8])>,
+        bool,
+        &'a [f64],
+    );
+
     #[test]
     fn every_colour_type_and_depth_gives_the_same_values() {
         use png::{BitDepth as B, ColorType as C};
         // Two pixels: full and a third (grey 0x55 = 85 = 255/3).
-        let third = 1.0 / 3.0;
-        let want = [1.0, third];
-        let close = |got: Vec<f64>, want: &[f64], tol: f64| {
-            assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(want) {
-                assert!((g - w).abs() <= tol, "{got:?} vs {want:?}");
+        let want: &[f64] = &[1.0, 1.0 / 3.0];
+        let (plte, trns) = ([255, 255, 255, 255, 255, 255], [255, 85]);
+        #[rustfmt::skip]
+        let cases: [Case; 13] = [
+            ("grey 8", 2, C::Grayscale, B::Eight, &[255, 85], None, false, want),
+            ("grey 16", 2, C::Grayscale, B::Sixteen, &[255, 255, 0x55, 0x55], None, false, want),
+            // 2 bits: 3 and 1 of 3, packed in one byte.
+            ("grey 2", 2, C::Grayscale, B::Two, &[0b1101_0000], None, false, want),
+            ("grey 1", 2, C::Grayscale, B::One, &[0b1000_0000], None, false, &[1.0, 0.0]),
+            ("grey 4", 2, C::Grayscale, B::Four, &[0xF5], None, false, want),
+            // Grey + alpha: alpha multiplies.
+            ("grey+alpha 8", 2, C::GrayscaleAlpha, B::Eight, &[255, 255, 255, 85], None, false, want),
+            ("grey+alpha 16", 2, C::GrayscaleAlpha, B::Sixteen,
+             &[255, 255, 255, 255, 255, 255, 0x55, 0x55], None, false, want),
+            // Grey as RGB: luminance weights add up to 1.
+            ("rgb 8", 2, C::Rgb, B::Eight, &[255, 255, 255, 85, 85, 85], None, false, want),
+            ("rgb 16", 2, C::Rgb, B::Sixteen,
+             &[255, 255, 255, 255, 255, 255, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55], None, false, want),
+            ("rgba 8", 2, C::Rgba, B::Eight, &[255, 255, 255, 255, 255, 255, 255, 85], None, false, want),
+            // Pure colours: the Rec. 709 weights.
+            ("rgb primaries", 3, C::Rgb, B::Eight, &[255, 0, 0, 0, 255, 0, 0, 0, 255], None, false,
+             &[0.2126, 0.7152, 0.0722]),
+            // Palette with tRNS: entry 0 white opaque, entry 1 white at alpha 85.
+            ("palette", 2, C::Indexed, B::Eight, &[0, 1], Some((&plte, &trns)), false, want),
+            // invert: 1 - Y (alpha still multiplies).
+            ("inverted grey", 2, C::Grayscale, B::Eight, &[0, 170], None, true, want),
+        ];
+        for (what, width, colour, depth, data, palette, invert, expected) in cases {
+            let got = decode(&encode(width, 1, colour, depth, data, palette), invert);
+            assert_eq!(got.len(), expected.len(), "{what}");
+            for (g, w) in got.iter().zip(expected) {
+                assert!((g - w).abs() <= 1e-15, "{what}: {got:?} vs {expected:?}");
             }
-        };
-        close(
-            decode(
-                &encode(2, 1, C::Grayscale, B::Eight, &[255, 85], None),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        close(
-            decode(
-                &encode(
-                    2,
-                    1,
-                    C::Grayscale,
-                    B::Sixteen,
-                    &[255, 255, 0x55, 0x55],
-                    None,
-                ),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        // 2 bits: 3 and 1 of 3, packed in one byte.
-        close(
-            decode(
-                &encode(2, 1, C::Grayscale, B::Two, &[0b1101_0000], None),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        // 1 bit: 1 and 0.
-        close(
-            decode(
-                &encode(2, 1, C::Grayscale, B::One, &[0b1000_0000], None),
-                false,
-            ),
-            &[1.0, 0.0],
-            0.0,
-        );
-        close(
-            decode(&encode(2, 1, C::Grayscale, B::Four, &[0xF5], None), false),
-            &want,
-            1e-15,
-        );
-        // Grey + alpha: alpha multiplies.
-        close(
-            decode(
-                &encode(
-                    2,
-                    1,
-                    C::GrayscaleAlpha,
-                    B::Eight,
-                    &[255, 255, 255, 85],
-                    None,
-                ),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        close(
-            decode(
-                &encode(
-                    2,
-                    1,
-                    C::GrayscaleAlpha,
-                    B::Sixteen,
-                    &[255, 255, 255, 255, 255, 255, 0x55, 0x55],
-                    None,
-                ),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        // Grey as RGB: luminance weights add up to 1.
-        close(
-            decode(
-                &encode(2, 1, C::Rgb, B::Eight, &[255, 255, 255, 85, 85, 85], None),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        close(
-            decode(
-                &encode(
-                    2,
-                    1,
-                    C::Rgb,
-                    B::Sixteen,
-                    &[
-                        255, 255, 255, 255, 255, 255, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55,
-                    ],
-                    None,
-                ),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        close(
-            decode(
-                &encode(
-                    2,
-                    1,
-                    C::Rgba,
-                    B::Eight,
-                    &[255, 255, 255, 255, 255, 255, 255, 85],
-                    None,
-                ),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        // Pure colours: the Rec. 709 weights.
-        let rgb = decode(
-            &encode(
-                3,
-                1,
-                C::Rgb,
-                B::Eight,
-                &[255, 0, 0, 0, 255, 0, 0, 0, 255],
-                None,
-            ),
-            false,
-        );
-        close(rgb, &[0.2126, 0.7152, 0.0722], 1e-15);
-        // Palette with tRNS: entry 0 white opaque, entry 1 white at alpha 85.
-        let plte = [255, 255, 255, 255, 255, 255];
-        let trns = [255, 85];
-        close(
-            decode(
-                &encode(2, 1, C::Indexed, B::Eight, &[0, 1], Some((&plte, &trns))),
-                false,
-            ),
-            &want,
-            1e-15,
-        );
-        // invert: 1 - Y (alpha still multiplies).
-        close(
-            decode(&encode(2, 1, C::Grayscale, B::Eight, &[0, 170], None), true),
-            &want,
-            1e-15,
-        );
+        }
     }
 
     #[test]

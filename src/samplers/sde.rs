@@ -75,7 +75,9 @@ use crate::particles::cic::Cic;
 use crate::particles::push::reflect;
 use crate::particles::rng::{CounterRng, Stream};
 use crate::particles::sample::draw_owned;
-use crate::particles::{id_fingerprint, id_fingerprint_of_range, Ownership, Particle};
+use crate::particles::{
+    all_in_id_order, id_fingerprint, id_fingerprint_of_range, Ownership, Particle,
+};
 use crate::physics::ModelParams;
 use crate::progress::ReverseProgress;
 use crate::scheme::linear::{floored_ln, ForwardAux, ReverseFace};
@@ -596,23 +598,7 @@ impl ReverseSde {
     /// on every rank), and the counters `tick, substeps, max_substeps, capped, tamed,
     /// particle_steps` (totals over the ranks). Collective.
     pub fn save(&self, comm: &Comm) -> (Vec<f64>, Vec<f64>) {
-        let flat: Vec<f64> = self
-            .particles
-            .iter()
-            .flat_map(|p| [p.id as f64, p.pos[0], p.pos[1]])
-            .collect();
-        let mut all: Vec<[f64; 3]> = comm
-            .gather_to_root(&flat)
-            .iter()
-            .flat_map(|part| part.chunks_exact(3).map(|c| [c[0], c[1], c[2]]))
-            .collect();
-        all.sort_by(|a, b| a[0].total_cmp(&b[0]));
-        let bytes: Vec<u8> = all.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-        let bytes = comm.broadcast_bytes(bytes);
-        let particles = bytes
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
+        let particles = all_in_id_order(comm, &self.particles);
         let r = self.report;
         let sums = comm.sum_u64_wrapping(&[r.tamed, r.particle_steps]);
         let counters = [

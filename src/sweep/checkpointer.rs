@@ -13,11 +13,15 @@ use std::time::Instant;
 
 use super::forward::MarchState;
 use crate::comm::Comm;
+use crate::error::CommandError;
 use crate::field::Field;
 use crate::io::checkpoint::{self, CheckpointState, CheckpointWrite, JobKind, Loaded, Saved};
-use crate::io::run_dir::RunDir;
+use crate::io::run_dir::{DirRules, RunDir};
 use crate::signals::{RequestPoller, SignalFlags};
 use crate::time::Requests;
+
+/// Completes the refusal of a run directory with results of a run that checkpoints.
+pub const RESTART_HINT: &str = ", continue with --restart auto,";
 
 /// Where and when a run checkpoints.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,6 +132,33 @@ impl<'a> Checkpointer<'a> {
             }
             Ok(())
         })
+    }
+
+    /// Creates the run directory of this checkpointed run: the checkpoint directory first
+    /// ([`Checkpointer::prepare`]: a foreign one is refused before anything is written), then
+    /// the run directory ([`RunDir::create`]), which refuses earlier `results` without `replace`
+    /// (`--overwrite` or `--restart`) and, for a fresh run (`resumed` false), clears the
+    /// subdirectories `fresh_clear`. Collective.
+    pub fn create_run(
+        &self,
+        results: &[&str],
+        fresh_clear: &[&str],
+        resumed: bool,
+        replace: bool,
+    ) -> Result<(), CommandError> {
+        self.prepare(resumed || !replace)
+            .map_err(CommandError::Input)?;
+        let clear = match resumed {
+            true => Vec::new(),
+            false => fresh_clear.iter().map(PathBuf::from).collect(),
+        };
+        let rules = DirRules {
+            results,
+            hint: RESTART_HINT,
+            clear,
+            extra: &[],
+        };
+        self.run.create(self.comm, &rules, replace)
     }
 
     /// This rank's requests before step `step + 1` (see [`RequestPoller::poll`]).

@@ -153,6 +153,29 @@ pub struct MarchControl {
     pub progress_every: f64,
 }
 
+impl MarchControl {
+    /// Whether a march resumed at `state` (from a checkpoint) can continue under this control:
+    /// refused when the checkpoint stands past `t_end` or `max_steps` (the run would end at the
+    /// checkpoint's `t`, not at the configured end). A checkpoint exactly at the end is a
+    /// finished march and passes.
+    pub fn admits(&self, state: &MarchState) -> Result<(), String> {
+        let past = if state.t > self.t_end {
+            format!("t = {:e}, past time.t_end = {:e}", state.t, self.t_end)
+        } else if state.step > self.max_steps {
+            format!(
+                "step {}, past time.max_steps = {}",
+                state.step, self.max_steps
+            )
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "restart refused: the checkpoint stands at {past}; raise the limit to continue it, \
+             or start afresh with --overwrite"
+        ))
+    }
+}
+
 /// Where the march ended.
 #[derive(Clone, Copy, Debug)]
 pub struct MarchResult {

@@ -5,8 +5,6 @@
 //! pointer ([`crate::io::checkpoint`]) at their cadences and on signals
 //! ([`crate::signals::RequestPoller`]), and `final.h5`.
 
-use std::path::PathBuf;
-
 use super::checkpointer::Checkpointer;
 use super::forward::{
     format_duration, ForwardMarch, MarchControl, MarchEnd, MarchResult, MarchSink, MarchState,
@@ -16,9 +14,9 @@ use crate::comm::Comm;
 use crate::diagnostics::{Diagnostics, DiagnosticsSetup};
 use crate::error::CommandError;
 use crate::field::Field;
-use crate::io::checkpoint::{CheckpointState, JobKind, Saved};
+use crate::io::checkpoint::{CheckpointState, JobKind, Loaded, Saved};
 use crate::io::csv::CsvWriter;
-use crate::io::run_dir::{DirRules, RunDir, Stamp};
+use crate::io::run_dir::{RunDir, Stamp};
 use crate::io::snapshots::{SnapshotWriter, SNAPSHOT_DIR};
 use crate::signals::SignalFlags;
 use crate::time::{Requests, TimeStepper};
@@ -57,6 +55,43 @@ pub struct ForwardRun<'a> {
     pub title: String,
 }
 
+/// Where a forward run starts: the data `f0` at `t = 0`, or a loaded checkpoint (its field, its
+/// march state, its stepper state restored into the stepper).
+pub struct ForwardStart {
+    /// The field to march (this rank's block).
+    pub f: Field,
+    /// Time, step and dt history to continue from.
+    pub state: MarchState,
+    /// The checkpoint's state when resumed.
+    pub resumed: Option<CheckpointState>,
+}
+
+impl ForwardStart {
+    /// From `f0`, or from `loaded` when there is one (then `stepper` takes its saved state; an
+    /// error is a checkpoint that does not fit this stepper: bad input).
+    pub fn new(
+        f0: Field,
+        loaded: Option<Loaded>,
+        stepper: &mut dyn TimeStepper,
+    ) -> Result<ForwardStart, String> {
+        let Some(loaded) = loaded else {
+            return Ok(ForwardStart {
+                f: f0,
+                state: MarchState::start(),
+                resumed: None,
+            });
+        };
+        stepper
+            .restore(&loaded.state.stepper_state)
+            .map_err(|e| format!("checkpoint {}: {e}", loaded.path.display()))?;
+        Ok(ForwardStart {
+            f: loaded.f,
+            state: MarchState::from(&loaded.state),
+            resumed: Some(loaded.state),
+        })
+    }
+}
+
 impl ForwardRun<'_> {
     /// Marches `f` from `state` (restored from `resumed`, if any) to `t_end`, writing the
     /// outputs (collective). When the march stops on request (signal) the result says so and no
@@ -70,6 +105,9 @@ impl ForwardRun<'_> {
         resumed: Option<&CheckpointState>,
     ) -> Result<MarchResult, CommandError> {
         let run = self.run;
+        if resumed.is_some() {
+            self.control.admits(state).map_err(CommandError::Input)?;
+        }
         let checkpointer = Checkpointer::new(
             comm,
             run,
@@ -79,21 +117,12 @@ impl ForwardRun<'_> {
             self.control.t_end,
             self.signals,
         );
-        let clear = match resumed {
-            None => vec![PathBuf::from(SNAPSHOT_DIR)],
-            Some(_) => Vec::new(),
-        };
-        let rules = DirRules {
-            results: &OUTPUT_FILES,
-            hint: ", continue with --restart auto,",
-            clear,
-            extra: &[],
-        };
-        // The checkpoint directory first: a foreign one is refused before anything is written.
-        checkpointer
-            .prepare(resumed.is_some() || !self.replace)
-            .map_err(CommandError::Input)?;
-        run.create(comm, &rules, self.replace)?;
+        checkpointer.create_run(
+            &OUTPUT_FILES,
+            &[SNAPSHOT_DIR],
+            resumed.is_some(),
+            self.replace,
+        )?;
         let mut csv = None;
         if comm.is_root() {
             let csv_path = run.join("diagnostics.csv");

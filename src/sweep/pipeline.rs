@@ -121,6 +121,9 @@ impl Pipeline<'_> {
             .restore(&c.stepper_state)
             .map_err(|e| format!("{}: {e}", loaded.path.display()))?;
         let state = MarchState::from(c);
+        self.march
+            .admits(&state)
+            .map_err(|e| format!("{}: {e}", loaded.path.display()))?;
         let saved = StoreState::from_loaded(loaded)?;
         store.restore(self.comm, saved, &state.dt_history, state.step)?;
         Ok(ForwardPhase {

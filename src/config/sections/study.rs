@@ -3,8 +3,9 @@
 use crate::config::read::{fmt_f64, fmt_floats, Sec};
 use crate::config::rules::{config_section, custom, flag, optional_positive};
 use crate::config::schema::Ty;
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError, MassSpec};
 use crate::scheme::SchemeKind;
+use crate::study::plan::{Job, MassChoice, StudySpec};
 
 config_section! {
     /// `[study]`: the sweep run by `nlfp study`, the Cartesian product of the four lists (an
@@ -54,6 +55,70 @@ impl StudyConfig {
     /// Whether every key has its default (the section is then not written).
     pub fn is_default(&self) -> bool {
         *self == StudyConfig::default()
+    }
+}
+
+impl Config {
+    /// The `[study]` section and the base run as the study's runtime description.
+    pub fn study_spec(&self) -> StudySpec {
+        let s = &self.study;
+        let masses = match self.model.mass_spec() {
+            _ if !s.mass_ratio.is_empty() => {
+                let ratio = |&r: &f64| MassChoice::CriticalRatio(r);
+                s.mass_ratio.iter().map(ratio).collect()
+            }
+            MassSpec::CriticalRatio(r) => vec![MassChoice::CriticalRatio(r)],
+            MassSpec::Absolute(m) => vec![MassChoice::Absolute(m)],
+        };
+        let gamma_key = if s.gamma.is_empty() {
+            "model.gamma"
+        } else {
+            "study.gamma"
+        };
+        StudySpec {
+            source: self.source.clone(),
+            dim: self.grid.dim,
+            half_width: self.grid.half_width,
+            diffusion: self.model.diffusion,
+            kappa: self.model.kappa,
+            t_end: self.time.t_end,
+            stepper: self.time.stepper.name(),
+            masses,
+            gammas: (or_base(&s.gamma, self.model.gamma), gamma_key),
+            ns: or_base(&s.n, self.grid.n),
+            schemes: or_base(&s.scheme, self.time.scheme),
+            refine: s.refine,
+            r0: s.r0.unwrap_or(0.5 * self.model.diffusion.sqrt()),
+            profile_fit: s.profile_fit,
+            relax_levels: s.relax_levels,
+            pictures: s.pictures,
+            heatmap_log: s.heatmap_log,
+        }
+    }
+
+    /// The config of one run: the base with the run's values, loadable on its own
+    /// (`nlfp forward runs/<name>/config.toml`).
+    pub fn study_run(&self, job: &Job) -> Result<Config, ConfigError> {
+        let mut c = self.clone();
+        c.study = StudyConfig::default();
+        c.grid.n = job.n;
+        c.model.gamma = job.gamma;
+        if let MassChoice::CriticalRatio(r) = job.mass {
+            c.model.mass = None;
+            c.model.mass_ratio = Some(r);
+        }
+        c.time.scheme = job.scheme;
+        c.output.dir = job.dir.clone();
+        Config::from_toml_str(&c.to_toml(), &c.source, &c.base_dir, &[])
+    }
+}
+
+/// `list`, or the base run's single `value` when it is empty.
+fn or_base<T: Clone>(list: &[T], value: T) -> Vec<T> {
+    if list.is_empty() {
+        vec![value]
+    } else {
+        list.to_vec()
     }
 }
 
