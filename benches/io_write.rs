@@ -41,6 +41,7 @@ use nlfp::io::hdf5::{
     collective_fallbacks, read_attr_f64, read_attr_str, read_attr_u64, read_block, read_field,
     read_small, write_field, write_global, AttrValue, BlockData, FieldMeta, IoMode, SmallData,
 };
+use nlfp::layout::Layout;
 use nlfp::mesh::Mesh;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -148,7 +149,8 @@ fn run_bench(comm: &Comm) -> i32 {
     let dir = out_dir(comm);
     let mesh = Mesh::new(2, n, 1.0);
     let grid = ProcessGrid::choose(&mesh, comm.size()).expect("process grid");
-    let block = Block::new(&mesh, grid, comm.rank());
+    let layout = Layout::new(mesh, grid, comm.rank());
+    let block = layout.block.clone();
     let f = filled(&block, 1, 0.0);
     let bytes = (mesh.cells() * 8) as f64;
     let path = dir.join(format!("io_write_{}.h5", comm.size()));
@@ -178,8 +180,7 @@ fn run_bench(comm: &Comm) -> i32 {
                 Writer::Hdf5(mode) => write_global(
                     comm,
                     &path,
-                    &mesh,
-                    &block,
+                    &layout,
                     &[BlockData {
                         name: "f",
                         field: &f,
@@ -250,11 +251,11 @@ fn run_bench(comm: &Comm) -> i32 {
 /// Every `px x py` grid with `px * py = size` (`py = 1` in 1D).
 fn grids(dim: usize, size: usize) -> Vec<ProcessGrid> {
     if dim == 1 {
-        return vec![ProcessGrid { px: size, py: 1 }];
+        return vec![ProcessGrid::planar(size, 1)];
     }
     (1..=size)
         .filter(|py| size.is_multiple_of(*py))
-        .map(|py| ProcessGrid { px: size / py, py })
+        .map(|py| ProcessGrid::planar(size / py, py))
         .collect()
 }
 
@@ -296,7 +297,8 @@ fn run_check(comm: &Comm) -> i32 {
         let mesh = Mesh::new(dim, n, 2.0);
         let all = grids(dim, size);
         for (gi, &grid) in all.iter().enumerate() {
-            let block = Block::new(&mesh, grid, comm.rank());
+            let layout = Layout::new(mesh, grid, comm.rank());
+            let block = layout.block.clone();
             let a = filled(&block, 11, f64::NAN);
             let b = filled(&block, 22, -7.0);
             let small: Vec<f64> = (0..5).map(|k| 0.1 * k as f64 + n as f64).collect();
@@ -316,8 +318,7 @@ fn run_check(comm: &Comm) -> i32 {
                 let written = write_global(
                     comm,
                     &path,
-                    &mesh,
-                    &block,
+                    &layout,
                     &[
                         BlockData {
                             name: "a",
@@ -518,7 +519,8 @@ fn check_read_block(
 fn check_write_field(comm: &Comm, fails: &mut Failures, dir: &Path) {
     let mesh = Mesh::new(2, 29, 3.0);
     let grid = ProcessGrid::choose(&mesh, comm.size()).expect("grid");
-    let block = Block::new(&mesh, grid, comm.rank());
+    let layout = Layout::new(mesh, grid, comm.rank());
+    let block = layout.block.clone();
     let f = filled(&block, 33, 0.0);
     let meta = FieldMeta {
         t: 0.75,
@@ -528,7 +530,7 @@ fn check_write_field(comm: &Comm, fails: &mut Failures, dir: &Path) {
     };
     for mode in IoMode::ALL {
         let path = dir.join(format!("final_{}.h5", mode.name()));
-        if let Err(e) = write_field(comm, &path, &mesh, grid, &block, &f, &meta, mode) {
+        if let Err(e) = write_field(comm, &path, &layout, &f, &meta, mode) {
             fails.fail(format!("write_field {}: {e}", mode.name()));
             continue;
         }
@@ -561,14 +563,14 @@ fn check_write_field(comm: &Comm, fails: &mut Failures, dir: &Path) {
 fn check_errors(comm: &Comm, fails: &mut Failures, dir: &Path) {
     let mesh = Mesh::new(2, 9, 1.0);
     let grid = ProcessGrid::choose(&mesh, comm.size()).expect("grid");
-    let block = Block::new(&mesh, grid, comm.rank());
+    let layout = Layout::new(mesh, grid, comm.rank());
+    let block = layout.block.clone();
     let f = filled(&block, 44, 0.0);
     let write = |path: &Path, field: &Field| {
         write_global(
             comm,
             path,
-            &mesh,
-            &block,
+            &layout,
             &[BlockData { name: "f", field }],
             &[],
             &[("n", AttrValue::U64(9))],
@@ -618,14 +620,7 @@ fn check_errors(comm: &Comm, fails: &mut Failures, dir: &Path) {
                 read_block(comm, &path, "g", &mesh, &block, &mut into),
             );
             let mesh1 = Mesh::new(1, 9, 1.0);
-            let block1 = Block::new(
-                &mesh1,
-                ProcessGrid {
-                    px: comm.size(),
-                    py: 1,
-                },
-                comm.rank(),
-            );
+            let block1 = Block::new(&mesh1, ProcessGrid::planar(comm.size(), 1), comm.rank());
             let mut into1 = Field::zeros(block1.ny, block1.nx);
             expect_err(
                 comm,

@@ -64,7 +64,7 @@ fn best(reps: usize, mut f: impl FnMut() -> f64) -> f64 {
 
 fn measure(comm: &Comm, n: usize, reps: usize) {
     let mesh = Mesh::new(2, n, 6.0);
-    let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
     let a = jacobian(&mesh, 0.1);
     let mut halo = HaloExchange::new(&block);
     let mut mg = Multigrid::new(comm, (n, n), &block);

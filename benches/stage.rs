@@ -91,7 +91,7 @@ fn row(name: &str, (best, median): (f64, f64), unit: &str) -> f64 {
 }
 
 fn stage_rate<F: Family>(family: F, mesh: &Mesh, reps: usize) -> (f64, f64) {
-    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let block = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
     let geom = BlockGeometry::new(mesh, &block);
     let f = field(mesh, &block);
     let mut out = f.clone();
@@ -110,7 +110,7 @@ fn stage_rate<F: Family>(family: F, mesh: &Mesh, reps: usize) -> (f64, f64) {
 /// explicit passes compute them row by row, [`Family::AUX_IN_FACE_PASS`]) and the face pass
 /// with the update, timed apart.
 fn stage_parts<F: Family>(family: F, mesh: &Mesh, reps: usize) -> ((f64, f64), (f64, f64)) {
-    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let block = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
     let geom = BlockGeometry::new(mesh, &block);
     let f = field(mesh, &block);
     let mut out = f.clone();
@@ -136,7 +136,7 @@ fn stage_parts<F: Family>(family: F, mesh: &Mesh, reps: usize) -> ((f64, f64), (
 }
 
 fn ssprk2_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
-    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let block = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
     let control = StepControl {
         safety: 0.9,
         dt_max: 1e-3,
@@ -181,7 +181,7 @@ fn forward_pair(
 }
 
 fn reverse_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
-    let block = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let block = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
     let (mut before, mut after, dt) = forward_pair(comm, mesh, &block, c);
     let mut reverse = build_reverse(
         mesh,
@@ -202,7 +202,7 @@ fn reverse_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize)
 }
 
 fn walk_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
-    let grid = ProcessGrid { px: 1, py: 1 };
+    let grid = ProcessGrid::planar(1, 1);
     let block = Block::new(mesh, grid, 0);
     let (mut before, mut after, dt) = forward_pair(comm, mesh, &block, c);
     let mut walk = ReverseWalk::new(

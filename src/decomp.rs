@@ -1,7 +1,8 @@
-//! Cartesian domain decomposition: a `px x py` process grid and the block of cells each rank
-//! owns. Pure arithmetic, no MPI calls.
+//! Cartesian domain decomposition: a `px x py x pz` process grid and the block of cells each
+//! rank owns. Pure arithmetic, no MPI calls.
 //!
-//! Rank `r` sits at process coordinates `(cx, cy) = (r mod px, r div px)`. Along an axis of `n`
+//! Rank `r` sits at process coordinates `(cx, cy, cz)` with `r = cx + px (cy + py cz)` (in 1D
+//! and 2D `pz = 1`, so `(cx, cy) = (r mod px, r div px)` as always). Along an axis of `n`
 //! cells split over `p` ranks, part `k` holds `n div p` cells plus one more for `k < n mod p`,
 //! so blocks differ by at most one cell and `n` need not divide evenly.
 
@@ -18,11 +19,22 @@ pub enum Side {
     South,
     /// Towards larger y.
     North,
+    /// Towards smaller z (3D only).
+    Down,
+    /// Towards larger z (3D only).
+    Up,
 }
 
 impl Side {
-    /// All four sides.
-    pub const ALL: [Side; 4] = [Side::West, Side::East, Side::South, Side::North];
+    /// All six sides (in 1D and 2D the z sides never have a neighbour).
+    pub const ALL: [Side; 6] = [
+        Side::West,
+        Side::East,
+        Side::South,
+        Side::North,
+        Side::Down,
+        Side::Up,
+    ];
 
     /// The side facing this one on the neighbour.
     pub fn opposite(self) -> Side {
@@ -31,6 +43,8 @@ impl Side {
             Side::East => Side::West,
             Side::South => Side::North,
             Side::North => Side::South,
+            Side::Down => Side::Up,
+            Side::Up => Side::Down,
         }
     }
 
@@ -40,25 +54,76 @@ impl Side {
     }
 }
 
-/// The process grid: `px` ranks along x times `py` along y.
+/// The process grid: `px` ranks along x times `py` along y times `pz` along z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcessGrid {
     /// Ranks along x.
     pub px: usize,
     /// Ranks along y (1 in 1D).
     pub py: usize,
+    /// Ranks along z (1 in 1D and 2D).
+    pub pz: usize,
 }
 
 impl ProcessGrid {
+    /// One rank holding the whole mesh.
+    pub fn single() -> ProcessGrid {
+        ProcessGrid {
+            px: 1,
+            py: 1,
+            pz: 1,
+        }
+    }
+
+    /// A `px x py` grid (`pz = 1`: 1D and 2D).
+    pub fn planar(px: usize, py: usize) -> ProcessGrid {
+        ProcessGrid { px, py, pz: 1 }
+    }
+
+    /// The grid of `decomposition.procs` (`[px]`, `[px, py]` or `[px, py, pz]`; missing axes 1).
+    pub fn from_procs(procs: &[usize]) -> ProcessGrid {
+        let at = |k: usize| procs.get(k).copied().unwrap_or(1);
+        ProcessGrid {
+            px: at(0),
+            py: at(1),
+            pz: at(2),
+        }
+    }
+
+    /// `[nz, ny, nx]` of the largest block of `mesh` on this grid (the first part along each
+    /// axis is never smaller than the others).
+    pub fn largest_block(&self, mesh: &Mesh) -> [usize; 3] {
+        [
+            split(mesh.nz(), self.pz, 0).1,
+            split(mesh.ny(), self.py, 0).1,
+            split(mesh.nx(), self.px, 0).1,
+        ]
+    }
+
     /// Total number of ranks.
     pub fn size(&self) -> usize {
-        self.px * self.py
+        self.px * self.py * self.pz
+    }
+
+    /// `pxxpy`, or `pxxpyxpz` when `pz > 1` (messages that do not know the dimension).
+    pub fn label(&self) -> String {
+        self.label_in(if self.pz > 1 { 3 } else { 2 })
+    }
+
+    /// `pxxpy` in 1D and 2D, `pxxpyxpz` in 3D: as logged and written to the `process_grid`
+    /// attribute of a `dim`-dimensional run.
+    pub fn label_in(&self, dim: usize) -> String {
+        if dim == 3 {
+            format!("{}x{}x{}", self.px, self.py, self.pz)
+        } else {
+            format!("{}x{}", self.px, self.py)
+        }
     }
 
     /// Checks an explicit grid against the mesh and the number of ranks: no empty axis,
-    /// `px * py = nranks`, and no axis with more ranks than cells.
+    /// `px * py * pz = nranks`, and no axis with more ranks than cells.
     pub fn check(&self, mesh: &Mesh, nranks: usize) -> Result<(), GridError> {
-        if self.px == 0 || self.py == 0 {
+        if self.px == 0 || self.py == 0 || self.pz == 0 {
             return Err(GridError::EmptyAxis(*self));
         }
         if self.size() != nranks {
@@ -67,16 +132,19 @@ impl ProcessGrid {
                 nranks,
             });
         }
-        for (axis, (ranks, cells)) in [(self.px, mesh.nx()), (self.py, mesh.ny())]
-            .into_iter()
-            .enumerate()
-        {
+        let axes = [
+            (self.px, mesh.nx()),
+            (self.py, mesh.ny()),
+            (self.pz, mesh.nz()),
+        ];
+        for (axis, (ranks, cells)) in axes.into_iter().enumerate() {
             if ranks > cells {
                 return Err(GridError::MoreRanksThanCells {
                     grid: *self,
                     axis,
                     nx: mesh.nx(),
                     ny: mesh.ny(),
+                    nz: mesh.nz(),
                 });
             }
         }
@@ -85,15 +153,20 @@ impl ProcessGrid {
 
     /// The balanced automatic choice: in 1D a line of ranks; in 2D, among the factorisations
     /// `px * py = nranks` that fit the grid, the one with the smallest halo (largest block
-    /// perimeter `ceil(n/px) + ceil(n/py)`), ties broken towards `px >= py`.
+    /// perimeter `ceil(n/px) + ceil(n/py)`), ties broken towards `px >= py`; in 3D, among the
+    /// factorisations `px * py * pz = nranks` that fit, the one with the smallest block surface
+    /// `bx by + by bz + bz bx` (`b = ceil(n/p)` per axis), ties broken towards `px >= py >= pz`.
     pub fn choose(mesh: &Mesh, nranks: usize) -> Result<ProcessGrid, GridError> {
         if nranks == 0 {
             return Err(GridError::NoRanks);
         }
         if mesh.dim == 1 {
-            let grid = ProcessGrid { px: nranks, py: 1 };
+            let grid = ProcessGrid::planar(nranks, 1);
             grid.check(mesh, nranks)?;
             return Ok(grid);
+        }
+        if mesh.dim == 3 {
+            return Self::choose_3d(mesh.n, nranks);
         }
         let n = mesh.n;
         let mut best: Option<(usize, ProcessGrid)> = None;
@@ -111,7 +184,29 @@ impl ProcessGrid {
                 Some((b, g)) => halo < b || (halo == b && px >= py && g.px < g.py),
             };
             if better {
-                best = Some((halo, ProcessGrid { px, py }));
+                best = Some((halo, ProcessGrid::planar(px, py)));
+            }
+        }
+        best.map(|(_, g)| g)
+            .ok_or(GridError::NoArrangement { nranks, n })
+    }
+
+    /// [`ProcessGrid::choose`] in 3D.
+    fn choose_3d(n: usize, nranks: usize) -> Result<ProcessGrid, GridError> {
+        let mut best: Option<((usize, usize, usize, usize), ProcessGrid)> = None;
+        for pz in (1..=nranks).filter(|p| nranks.is_multiple_of(*p)) {
+            for py in (1..=nranks / pz).filter(|p| (nranks / pz).is_multiple_of(*p)) {
+                let px = nranks / pz / py;
+                if px > n || py > n || pz > n {
+                    continue;
+                }
+                let (bx, by, bz) = (n.div_ceil(px), n.div_ceil(py), n.div_ceil(pz));
+                let surface = bx * by + by * bz + bz * bx;
+                // Smallest surface, then the most ranks along x, then along y.
+                let key = (surface, usize::MAX - px, usize::MAX - py, 0);
+                if best.is_none_or(|(b, _)| key < b) {
+                    best = Some((key, ProcessGrid { px, py, pz }));
+                }
             }
         }
         best.map(|(_, g)| g)
@@ -133,7 +228,7 @@ pub enum GridError {
         /// Ranks of the job.
         nranks: usize,
     },
-    /// More ranks than cells along `axis` (`0` = x, `1` = y): a block would be empty.
+    /// More ranks than cells along `axis` (`0` = x, `1` = y, `2` = z): a block would be empty.
     MoreRanksThanCells {
         /// The grid.
         grid: ProcessGrid,
@@ -143,8 +238,10 @@ pub enum GridError {
         nx: usize,
         /// Cells along y.
         ny: usize,
+        /// Cells along z.
+        nz: usize,
     },
-    /// No factorisation `px * py = nranks` leaves every block of the `n x n` grid a cell.
+    /// No factorisation `px * py (* pz) = nranks` leaves every block of the `n x n` grid a cell.
     NoArrangement {
         /// Ranks of the job.
         nranks: usize,
@@ -158,22 +255,32 @@ impl std::fmt::Display for GridError {
         match *self {
             GridError::NoRanks => write!(f, "no ranks"),
             GridError::EmptyAxis(g) => {
-                write!(f, "process grid {}x{} has an empty axis", g.px, g.py)
+                write!(f, "process grid {} has an empty axis", g.label())
             }
             GridError::WrongSize { grid: g, nranks } => write!(
                 f,
-                "process grid {}x{} has {} ranks but the job has {nranks}",
-                g.px,
-                g.py,
+                "process grid {} has {} ranks but the job has {nranks}",
+                g.label(),
                 g.size()
             ),
             GridError::MoreRanksThanCells {
-                grid: g, nx, ny, ..
-            } => write!(
-                f,
-                "process grid {}x{} has more ranks than cells along an axis (grid is {nx}x{ny})",
-                g.px, g.py
-            ),
+                grid: g,
+                nx,
+                ny,
+                nz,
+                ..
+            } => {
+                let cells = if nz > 1 {
+                    format!("{nx}x{ny}x{nz}")
+                } else {
+                    format!("{nx}x{ny}")
+                };
+                write!(
+                    f,
+                    "process grid {} has more ranks than cells along an axis (grid is {cells})",
+                    g.label()
+                )
+            }
             GridError::NoArrangement { nranks, n } => write!(
                 f,
                 "{nranks} ranks cannot be arranged on a {n}x{n} grid without an empty block \
@@ -217,8 +324,10 @@ pub fn part_of(n: usize, parts: usize, i: usize) -> usize {
 pub struct Block {
     /// This rank.
     pub rank: usize,
-    /// Process coordinates `(cx, cy)`.
+    /// Process coordinates `(cx, cy)` in the plane.
     pub coords: (usize, usize),
+    /// Process coordinate along z (0 in 1D and 2D).
+    pub cz: usize,
     /// First owned global cell along x.
     pub x0: usize,
     /// Owned cells along x.
@@ -227,39 +336,50 @@ pub struct Block {
     pub y0: usize,
     /// Owned cells along y (1 in 1D).
     pub ny: usize,
+    /// First owned global cell along z (0 in 1D and 2D).
+    pub z0: usize,
+    /// Owned cells along z (1 in 1D and 2D).
+    pub nz: usize,
     /// Neighbour rank across each side (indexed by [`Side::index`]); `None` at the physical
     /// boundary. Decided once here, so no kernel ever asks "neighbour or edge".
-    pub neighbours: [Option<usize>; 4],
+    pub neighbours: [Option<usize>; 6],
 }
 
 impl Block {
     /// The block of `rank` on `grid` over `mesh`.
     pub fn new(mesh: &Mesh, grid: ProcessGrid, rank: usize) -> Block {
         let cx = rank % grid.px;
-        let cy = rank / grid.px;
+        let cy = (rank / grid.px) % grid.py;
+        let cz = rank / (grid.px * grid.py);
         let (x0, nx) = split(mesh.nx(), grid.px, cx);
         let (y0, ny) = split(mesh.ny(), grid.py, cy);
-        let at = |x: usize, y: usize| y * grid.px + x;
+        let (z0, nz) = split(mesh.nz(), grid.pz, cz);
+        let at = |x: usize, y: usize, z: usize| (z * grid.py + y) * grid.px + x;
         let neighbours = [
-            (cx > 0).then(|| at(cx - 1, cy)),
-            (cx + 1 < grid.px).then(|| at(cx + 1, cy)),
-            (cy > 0).then(|| at(cx, cy - 1)),
-            (cy + 1 < grid.py).then(|| at(cx, cy + 1)),
+            (cx > 0).then(|| at(cx - 1, cy, cz)),
+            (cx + 1 < grid.px).then(|| at(cx + 1, cy, cz)),
+            (cy > 0).then(|| at(cx, cy - 1, cz)),
+            (cy + 1 < grid.py).then(|| at(cx, cy + 1, cz)),
+            (cz > 0).then(|| at(cx, cy, cz - 1)),
+            (cz + 1 < grid.pz).then(|| at(cx, cy, cz + 1)),
         ];
         Block {
             rank,
             coords: (cx, cy),
+            cz,
             x0,
             nx,
             y0,
             ny,
+            z0,
+            nz,
             neighbours,
         }
     }
 
     /// Owned cells.
     pub fn cells(&self) -> usize {
-        self.nx * self.ny
+        self.nx * self.ny * self.nz
     }
 
     /// Whether global cell `(iy, ix)` is owned by this block.
@@ -330,20 +450,20 @@ mod tests {
         let mesh = Mesh::new(2, 101, 6.0);
         assert_eq!(
             ProcessGrid::choose(&mesh, 4).unwrap(),
-            ProcessGrid { px: 2, py: 2 }
+            ProcessGrid::planar(2, 2)
         );
         assert_eq!(
             ProcessGrid::choose(&mesh, 2).unwrap(),
-            ProcessGrid { px: 2, py: 1 }
+            ProcessGrid::planar(2, 1)
         );
         assert_eq!(
             ProcessGrid::choose(&mesh, 6).unwrap(),
-            ProcessGrid { px: 3, py: 2 }
+            ProcessGrid::planar(3, 2)
         );
         let line = Mesh::new(1, 7, 6.0);
         assert_eq!(
             ProcessGrid::choose(&line, 3).unwrap(),
-            ProcessGrid { px: 3, py: 1 }
+            ProcessGrid::planar(3, 1)
         );
         assert!(ProcessGrid::choose(&line, 8).is_err());
         assert!(ProcessGrid::choose(&Mesh::new(2, 5, 1.0), 7).is_err());

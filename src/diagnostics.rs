@@ -136,30 +136,38 @@ impl Diagnostics {
         f: &Field,
     ) -> Diagnostics {
         let vol = mesh.cell_volume();
-        let (origin_y, origin_x) = mesh.origin_cell();
+        let origin = mesh.origin_cell3();
+        let dim3 = mesh.dim == 3;
         let r0 = setup.condensate_ball.map_or(0.0, |(r0, _)| r0);
         let mut sums = [0.0f64; 5]; // mass, f^2, entropy, centre, mass outside r0
         let mut neg_min = f64::NEG_INFINITY;
         let mut max = f64::NEG_INFINITY;
         let mut finite = true;
-        let owned = f.interior();
-        for j in 0..block.ny {
-            for i in 0..block.nx {
-                let v = owned[[j, i]];
-                let [x, y] = mesh.cell_centre(block.y0 + j, block.x0 + i);
-                let r2 = x * x + y * y;
-                finite &= v.is_finite();
-                sums[0] += v;
-                sums[1] += v * v;
-                sums[2] += setup.params.entropy_density(r2, v);
-                if (block.y0 + j, block.x0 + i) == (origin_y, origin_x) {
-                    sums[3] += v;
+        let owned = f.interior3();
+        for k in 0..block.nz {
+            for j in 0..block.ny {
+                for i in 0..block.nx {
+                    let v = owned[[k, j, i]];
+                    let cell = (block.z0 + k, block.y0 + j, block.x0 + i);
+                    let [x, y, z] = mesh.cell_centre3(cell.0, cell.1, cell.2);
+                    let r2 = if dim3 {
+                        x * x + y * y + z * z
+                    } else {
+                        x * x + y * y
+                    };
+                    finite &= v.is_finite();
+                    sums[0] += v;
+                    sums[1] += v * v;
+                    sums[2] += setup.params.entropy_density(r2, v);
+                    if cell == origin {
+                        sums[3] += v;
+                    }
+                    if r2 > r0 * r0 {
+                        sums[4] += v;
+                    }
+                    neg_min = neg_min.max(-v);
+                    max = max.max(v);
                 }
-                if r2 > r0 * r0 {
-                    sums[4] += v;
-                }
-                neg_min = neg_min.max(-v);
-                max = max.max(v);
             }
         }
         let sums = comm.sum_many(&sums);
@@ -192,8 +200,10 @@ impl Diagnostics {
 
 /// `max |f(x) - f(-x)|` over the global grid, on rank 0 (`None` elsewhere). Gathers the field.
 fn symmetry_defect(comm: &Comm, mesh: &Mesh, block: &Block, f: &Field) -> Option<f64> {
-    let owned: Vec<f64> = f.interior().iter().copied().collect();
+    let owned: Vec<f64> = f.interior3().iter().copied().collect();
     let header = [
+        block.z0 as f64,
+        block.nz as f64,
         block.y0 as f64,
         block.ny as f64,
         block.x0 as f64,
@@ -206,22 +216,21 @@ fn symmetry_defect(comm: &Comm, mesh: &Mesh, block: &Block, f: &Field) -> Option
         return None;
     }
     let (nx, ny) = (mesh.nx(), mesh.ny());
-    let mut global = vec![0.0; nx * ny];
+    let mut global = vec![0.0; mesh.cells()];
     for p in parts {
-        let (y0, by, x0, bx) = (p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize);
-        for j in 0..by {
-            for i in 0..bx {
-                global[(y0 + j) * nx + x0 + i] = p[4 + j * bx + i];
+        let [z0, bz, y0, by, x0, bx] = std::array::from_fn(|k| p[k] as usize);
+        for k in 0..bz {
+            for j in 0..by {
+                let row = ((z0 + k) * ny + y0 + j) * nx + x0;
+                let from = 6 + (k * by + j) * bx;
+                global[row..row + bx].copy_from_slice(&p[from..from + bx]);
             }
         }
     }
-    let mut defect = 0.0f64;
-    for iy in 0..ny {
-        for ix in 0..nx {
-            let a = global[iy * nx + ix];
-            let b = global[(ny - 1 - iy) * nx + (nx - 1 - ix)];
-            defect = defect.max((a - b).abs());
-        }
-    }
+    // The point mirror of global cell c is cells - 1 - c (every axis reversed).
+    let last = global.len() - 1;
+    let defect = (0..global.len())
+        .map(|c| (global[c] - global[last - c]).abs())
+        .fold(0.0f64, f64::max);
     Some(defect)
 }

@@ -1,46 +1,113 @@
 //! The one rank-local array type: an owned block of cells plus ghost layers of any width, for any
 //! plain element type.
 //!
-//! Storage is row-major `(ny + 2 gy) x (nx + 2 gx)`: local row `j` (`-gy..ny + gy`) and column `i`
-//! (`-gx..nx + gx`) live at `(j + gy, i + gx)`. The PDE's density is a `Field` (= `Field<f64>`)
+//! Storage is row-major `(nz + 2 gz) x (ny + 2 gy) x (nx + 2 gx)`: local plane `k`
+//! (`-gz..nz + gz`), row `j` (`-gy..ny + gy`) and column `i` (`-gx..nx + gx`) live at
+//! `(k + gz, j + gy, i + gx)`. 1D and 2D arrays are one plane without z ghosts (`nz = 1`,
+//! `gz = 0`), so their storage and the 2D accessors (`index(j, i)`, plane 0) are those of a
+//! plain `(ny + 2 gy) x (nx + 2 gx)` array; a 3D density has one ghost plane on each side. The PDE's density is a `Field` (= `Field<f64>`)
 //! with one ghost layer on every side ([`GHOST`]: two-point face fluxes need one neighbour; corner
 //! ghosts are never read by the flux kernels). The particle grids use wider halos (smoothing over
 //! several cells), integer cells (exact deposits) and 1D arrays without y ghosts (`gy = 0`).
 //! The array knows nothing of ranks: who fills the ghosts is the business of
 //! [`crate::comm::HaloExchange`].
 
-use ndarray::{s, ArrayView2, ArrayViewMut2};
+use ndarray::{s, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};
 
 /// Ghost width of the PDE density (one layer: two-point face fluxes need one neighbour).
 pub const GHOST: usize = 1;
 
-/// A block of `ny x nx` owned cells plus `gx` ghost columns and `gy` ghost rows on each side.
+/// A block of `nz x ny x nx` owned cells plus `gx` ghost columns, `gy` ghost rows and `gz`
+/// ghost planes on each side.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field<T = f64> {
     data: Vec<T>,
     nx: usize,
     ny: usize,
+    nz: usize,
     gx: usize,
     gy: usize,
+    gz: usize,
 }
 
 impl Field<f64> {
-    /// A zero density field for an `ny x nx` owned block, one ghost layer on every side.
+    /// A zero density field for an `ny x nx` owned block (1D, 2D), one ghost layer on every
+    /// side.
     pub fn zeros(ny: usize, nx: usize) -> Field {
         Field::new(ny, nx, GHOST, GHOST)
+    }
+
+    /// A zero 3D density field for an `nz x ny x nx` owned block, one ghost layer on every side.
+    pub fn zeros3(nz: usize, ny: usize, nx: usize) -> Field {
+        Field::new3(nz, ny, nx, GHOST)
+    }
+
+    /// The zero density field of a block in a `dim`-dimensional mesh: [`Field::zeros3`] in 3D,
+    /// [`Field::zeros`] otherwise.
+    pub fn for_dim(dim: usize, nz: usize, ny: usize, nx: usize) -> Field {
+        if dim == 3 {
+            Field::zeros3(nz, ny, nx)
+        } else {
+            Field::zeros(ny, nx)
+        }
     }
 }
 
 impl<T: Copy + Default> Field<T> {
-    /// A zero (default) array for an `ny x nx` owned block with ghost widths `gy`, `gx`.
+    /// A zero (default) array for an `ny x nx` owned block with ghost widths `gy`, `gx` (one
+    /// plane, no z ghosts).
     pub fn new(ny: usize, nx: usize, gy: usize, gx: usize) -> Field<T> {
         Field {
             data: vec![T::default(); (ny + 2 * gy) * (nx + 2 * gx)],
             nx,
             ny,
+            nz: 1,
             gx,
             gy,
+            gz: 0,
         }
+    }
+
+    /// A zero (default) array for an `nz x ny x nx` owned block with ghost width `g` on every
+    /// side.
+    pub fn new3(nz: usize, ny: usize, nx: usize, g: usize) -> Field<T> {
+        Field {
+            data: vec![T::default(); (nz + 2 * g) * (ny + 2 * g) * (nx + 2 * g)],
+            nx,
+            ny,
+            nz,
+            gx: g,
+            gy: g,
+            gz: g,
+        }
+    }
+
+    /// Owned planes along z (1 in 1D and 2D).
+    pub fn nz(&self) -> usize {
+        self.nz
+    }
+
+    /// Ghost planes on each side (0 in 1D and 2D).
+    pub fn gz(&self) -> usize {
+        self.gz
+    }
+
+    /// Plane stride of the storage, `(ny + 2 gy) (nx + 2 gx)`.
+    #[inline(always)]
+    pub fn plane_stride(&self) -> usize {
+        (self.ny + 2 * self.gy) * self.stride()
+    }
+
+    /// Flat index of local cell `(k, j, i)` (plane, row, column; ghosts outside the owned
+    /// ranges).
+    #[inline(always)]
+    pub fn index3(&self, k: isize, j: isize, i: isize) -> usize {
+        debug_assert!(k >= -(self.gz as isize) && k < (self.nz + self.gz) as isize);
+        debug_assert!(j >= -(self.gy as isize) && j < (self.ny + self.gy) as isize);
+        debug_assert!(i >= -(self.gx as isize) && i < (self.nx + self.gx) as isize);
+        ((k + self.gz as isize) as usize) * self.plane_stride()
+            + ((j + self.gy as isize) as usize) * self.stride()
+            + (i + self.gx as isize) as usize
     }
 
     /// Owned cells along x.
@@ -69,12 +136,15 @@ impl<T: Copy + Default> Field<T> {
         self.nx + 2 * self.gx
     }
 
-    /// Flat index of local cell `(j, i)` (ghosts have `j < 0`, `j >= ny`, `i < 0` or `i >= nx`).
+    /// Flat index of local cell `(j, i)` of plane 0 (ghosts have `j < 0`, `j >= ny`, `i < 0` or
+    /// `i >= nx`); in 1D and 2D the only plane.
     #[inline(always)]
     pub fn index(&self, j: isize, i: isize) -> usize {
         debug_assert!(j >= -(self.gy as isize) && j < (self.ny + self.gy) as isize);
         debug_assert!(i >= -(self.gx as isize) && i < (self.nx + self.gx) as isize);
-        ((j + self.gy as isize) as usize) * self.stride() + (i + self.gx as isize) as usize
+        self.gz * self.plane_stride()
+            + ((j + self.gy as isize) as usize) * self.stride()
+            + (i + self.gx as isize) as usize
     }
 
     /// Value of local cell `(j, i)`.
@@ -107,20 +177,23 @@ impl<T: Copy + Default> Field<T> {
         self.data.fill(v);
     }
 
-    /// The whole storage as an `(ny + 2 gy) x (nx + 2 gx)` view.
-    fn padded_view(&self) -> ArrayView2<'_, T> {
-        let shape = (self.ny + 2 * self.gy, self.stride());
-        ArrayView2::from_shape(shape, &self.data).expect("storage matches its shape")
-    }
-
-    /// The owned block, without ghosts, `ny x nx`.
+    /// The owned block, without ghosts, `ny x nx` (1D and 2D arrays; a 3D array's owned cells
+    /// are [`Field::interior3`]).
     pub fn interior(&self) -> ArrayView2<'_, T> {
+        assert_eq!(self.gz, 0, "interior() of a 3D array: use interior3()");
         let (gy, gx, ny, nx) = (self.gy, self.gx, self.ny, self.nx);
-        self.padded_view().slice_move(s![gy..gy + ny, gx..gx + nx])
+        let shape = (self.ny + 2 * self.gy, self.stride());
+        ArrayView2::from_shape(shape, &self.data)
+            .expect("storage matches its shape")
+            .slice_move(s![gy..gy + ny, gx..gx + nx])
     }
 
-    /// The owned block, mutable.
+    /// The owned block, mutable (1D and 2D arrays).
     pub fn interior_mut(&mut self) -> ArrayViewMut2<'_, T> {
+        assert_eq!(
+            self.gz, 0,
+            "interior_mut() of a 3D array: use interior3_mut()"
+        );
         let (gy, gx, ny, nx) = (self.gy, self.gx, self.ny, self.nx);
         let shape = (ny + 2 * gy, self.stride());
         ArrayViewMut2::from_shape(shape, &mut self.data)
@@ -128,39 +201,86 @@ impl<T: Copy + Default> Field<T> {
             .slice_move(s![gy..gy + ny, gx..gx + nx])
     }
 
+    /// The owned block of any dimension, `nz x ny x nx` (`nz = 1` in 1D and 2D).
+    pub fn interior3(&self) -> ArrayView3<'_, T> {
+        let (gz, gy, gx, nz, ny, nx) = (self.gz, self.gy, self.gx, self.nz, self.ny, self.nx);
+        let shape = (nz + 2 * gz, ny + 2 * gy, self.stride());
+        ArrayView3::from_shape(shape, &self.data)
+            .expect("storage matches its shape")
+            .slice_move(s![gz..gz + nz, gy..gy + ny, gx..gx + nx])
+    }
+
+    /// The owned block of any dimension, mutable.
+    pub fn interior3_mut(&mut self) -> ArrayViewMut3<'_, T> {
+        let (gz, gy, gx, nz, ny, nx) = (self.gz, self.gy, self.gx, self.nz, self.ny, self.nx);
+        let shape = (nz + 2 * gz, ny + 2 * gy, self.stride());
+        ArrayViewMut3::from_shape(shape, &mut self.data)
+            .expect("storage matches its shape")
+            .slice_move(s![gz..gz + nz, gy..gy + ny, gx..gx + nx])
+    }
+
     /// Copies the owned cells of `other` (same owned shape, any ghost widths) into this array;
     /// ghosts untouched.
     pub fn copy_interior_from(&mut self, other: &Field<T>) {
         assert_eq!(
-            (other.ny, other.nx),
-            (self.ny, self.nx),
+            (other.nz, other.ny, other.nx),
+            (self.nz, self.ny, self.nx),
             "owned shapes differ"
         );
-        for j in 0..self.ny as isize {
-            let from = other.index(j, 0);
-            let to = self.index(j, 0);
-            self.data[to..to + self.nx].copy_from_slice(&other.data[from..from + self.nx]);
+        for k in 0..self.nz as isize {
+            for j in 0..self.ny as isize {
+                let from = other.index3(k, j, 0);
+                let to = self.index3(k, j, 0);
+                self.data[to..to + self.nx].copy_from_slice(&other.data[from..from + self.nx]);
+            }
         }
     }
 
-    /// Copies the rectangle of rows `rows` and columns `cols` (local indices) into `out`,
-    /// row by row (appending).
+    /// Copies the rectangle of rows `rows` and columns `cols` of plane 0 (local indices) into
+    /// `out`, row by row (appending).
     pub fn copy_rect_into(
         &self,
         rows: std::ops::Range<isize>,
         cols: std::ops::Range<isize>,
         out: &mut Vec<T>,
     ) {
-        for j in rows {
-            let k = self.index(j, cols.start);
-            out.extend_from_slice(&self.data[k..k + (cols.end - cols.start) as usize]);
+        self.copy_box_into(0..1, rows, cols, out);
+    }
+
+    /// Copies the box of planes `planes`, rows `rows` and columns `cols` (local indices) into
+    /// `out`, plane by plane and row by row (appending).
+    pub fn copy_box_into(
+        &self,
+        planes: std::ops::Range<isize>,
+        rows: std::ops::Range<isize>,
+        cols: std::ops::Range<isize>,
+        out: &mut Vec<T>,
+    ) {
+        for k in planes {
+            for j in rows.clone() {
+                let at = self.index3(k, j, cols.start);
+                out.extend_from_slice(&self.data[at..at + (cols.end - cols.start) as usize]);
+            }
         }
     }
 
-    /// Applies `op(cell, value)` over the rectangle of rows `rows` and columns `cols`, taking
-    /// values from `values` row by row (the layout [`Field::copy_rect_into`] writes).
+    /// Applies `op(cell, value)` over the rectangle of rows `rows` and columns `cols` of plane
+    /// 0, taking values from `values` row by row (the layout [`Field::copy_rect_into`] writes).
     pub fn apply_rect(
         &mut self,
+        rows: std::ops::Range<isize>,
+        cols: std::ops::Range<isize>,
+        values: &[T],
+        op: impl FnMut(&mut T, T),
+    ) {
+        self.apply_box(0..1, rows, cols, values, op);
+    }
+
+    /// Applies `op(cell, value)` over the box of planes `planes`, rows `rows` and columns
+    /// `cols`, taking values from `values` in the layout [`Field::copy_box_into`] writes.
+    pub fn apply_box(
+        &mut self,
+        planes: std::ops::Range<isize>,
         rows: std::ops::Range<isize>,
         cols: std::ops::Range<isize>,
         values: &[T],
@@ -168,15 +288,17 @@ impl<T: Copy + Default> Field<T> {
     ) {
         let width = (cols.end - cols.start) as usize;
         let mut at = 0;
-        for j in rows {
-            let k = self.index(j, cols.start);
-            for (cell, &v) in self.data[k..k + width]
-                .iter_mut()
-                .zip(&values[at..at + width])
-            {
-                op(cell, v);
+        for k in planes {
+            for j in rows.clone() {
+                let c = self.index3(k, j, cols.start);
+                for (cell, &v) in self.data[c..c + width]
+                    .iter_mut()
+                    .zip(&values[at..at + width])
+                {
+                    op(cell, v);
+                }
+                at += width;
             }
-            at += width;
         }
         debug_assert_eq!(at, values.len());
     }

@@ -4,7 +4,7 @@
 //! d_t f = D Lap f + div( x f (1 + kappa f^gamma) ),   x in [-L, L]^d,   zero flux on the boundary
 //! ```
 //!
-//! Layering (see `shared/spec/ARCHITECTURE.md`): geometry (`mesh`, `decomp`) knows nothing of
+//! Layering (see `shared/spec/ARCHITECTURE.md`): geometry (`mesh`, `decomp`, `layout`) knows nothing of
 //! storage; storage (`field`) nothing of ranks; `comm` is the only module that names MPI; physics
 //! kernels (`physics`, `scheme`) are pure functions of local values; only `commands` see the config.
 
@@ -20,6 +20,7 @@ pub mod filter;
 pub mod generate;
 pub mod initial;
 pub mod io;
+pub mod layout;
 pub mod memory;
 pub mod mesh;
 pub mod names;

@@ -8,12 +8,13 @@
 //! centre of cell `(n - 1)/2`, where a condensate lives.
 //!
 //! In 1D the grid is stored as a single row (`ny = 1`) whose two y-faces are boundary faces,
-//! so one set of loops serves both dimensions and the y-coordinate of every cell is 0.
+//! so one set of loops serves both dimensions and the y-coordinate of every cell is 0. Likewise
+//! 1D and 2D grids are a single z-plane (`nz = 1`); a 3D grid has `n` planes.
 
 /// Geometry of the global grid. Knows nothing of storage or ranks.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Mesh {
-    /// Spatial dimension, 1 or 2.
+    /// Spatial dimension, 1, 2 or 3.
     pub dim: usize,
     /// Cells per axis (odd).
     pub n: usize,
@@ -41,7 +42,16 @@ impl Mesh {
 
     /// Cells along y (1 in 1D).
     pub fn ny(&self) -> usize {
-        if self.dim == 2 {
+        if self.dim >= 2 {
+            self.n
+        } else {
+            1
+        }
+    }
+
+    /// Cells along z (1 in 1D and 2D).
+    pub fn nz(&self) -> usize {
+        if self.dim == 3 {
             self.n
         } else {
             1
@@ -50,7 +60,7 @@ impl Mesh {
 
     /// Total number of cells, `n^dim`.
     pub fn cells(&self) -> usize {
-        self.nx() * self.ny()
+        self.nx() * self.ny() * self.nz()
     }
 
     /// Cell volume `h^dim`.
@@ -70,8 +80,15 @@ impl Mesh {
 
     /// Centre of global cell `(iy, ix)` as `[x, y]` (`y = 0` in 1D).
     pub fn cell_centre(&self, iy: usize, ix: usize) -> [f64; 2] {
-        let y = if self.dim == 2 { self.centre(iy) } else { 0.0 };
+        let y = if self.dim >= 2 { self.centre(iy) } else { 0.0 };
         [self.centre(ix), y]
+    }
+
+    /// Centre of global cell `(iz, iy, ix)` as `[x, y, z]` (`z = 0` below 3D, `y = 0` in 1D).
+    pub fn cell_centre3(&self, iz: usize, iy: usize, ix: usize) -> [f64; 3] {
+        let [x, y] = self.cell_centre(iy, ix);
+        let z = if self.dim == 3 { self.centre(iz) } else { 0.0 };
+        [x, y, z]
     }
 
     /// Global index of the centre cell along an axis, `(n - 1) / 2` (the origin).
@@ -82,7 +99,21 @@ impl Mesh {
     /// Global `(iy, ix)` of the cell at the origin.
     pub fn origin_cell(&self) -> (usize, usize) {
         let c = self.centre_index();
-        (if self.dim == 2 { c } else { 0 }, c)
+        (if self.dim >= 2 { c } else { 0 }, c)
+    }
+
+    /// Global `(iz, iy, ix)` of the cell at the origin (`iz = 0` below 3D).
+    pub fn origin_cell3(&self) -> (usize, usize, usize) {
+        let (iy, ix) = self.origin_cell();
+        (
+            if self.dim == 3 {
+                self.centre_index()
+            } else {
+                0
+            },
+            iy,
+            ix,
+        )
     }
 
     /// Global index of the cell containing coordinate `x` along an axis, or `None` outside `[-L, L]`.

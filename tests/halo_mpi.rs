@@ -1,6 +1,6 @@
 //! Test 4: after a halo exchange every ghost cell equals its owner's value, at 1 to 4 ranks,
-//! in 1D and 2D, on automatic and explicit process grids; physical-boundary ghosts are left
-//! alone. Run by `cargo test` as a plain program that relaunches itself under `mpirun`.
+//! in 1D, 2D and 3D (six faces), on automatic and explicit process grids; physical-boundary
+//! ghosts, edges and corners are left alone. Run by `cargo test` as a plain program that relaunches itself under `mpirun`.
 
 mod common;
 
@@ -61,6 +61,70 @@ fn check_rank(comm: &comm::Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> 
     errors
 }
 
+/// A value no two 3D cells share.
+fn tag3(iz: isize, iy: isize, ix: isize) -> f64 {
+    1.0 + (iz * 1_000_000 + iy * 1000 + ix) as f64
+}
+
+/// The 3D exchange: every face ghost is its owner's value (zero at the physical boundary), no
+/// edge ghost is written.
+fn check_rank3(comm: &comm::Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
+    let b = Block::new(mesh, grid, comm.rank());
+    let mut f = Field::zeros3(b.nz, b.ny, b.nx);
+    let (o, n) = (
+        [b.z0 as isize, b.y0 as isize, b.x0 as isize],
+        [b.nz as isize, b.ny as isize, b.nx as isize],
+    );
+    for k in 0..n[0] {
+        for j in 0..n[1] {
+            for i in 0..n[2] {
+                let at = f.index3(k, j, i);
+                f.raw_mut()[at] = tag3(o[0] + k, o[1] + j, o[2] + i);
+            }
+        }
+    }
+    let mut halo = HaloExchange::new(&b);
+    let owned = halo.exchange(comm, &mut f, |f| f.interior3().sum());
+    let mut errors = Vec::new();
+    if owned <= 0.0 {
+        errors.push("overlap work did not see the owned cells".into());
+    }
+    let neighbour = |side: Side| b.neighbours[side.index()].is_some();
+    for k in -1..=n[0] {
+        for j in -1..=n[1] {
+            for i in -1..=n[2] {
+                let outside = [k, j, i]
+                    .iter()
+                    .zip(n)
+                    .filter(|(&c, n)| c < 0 || c >= *n)
+                    .count();
+                let side = match (k, j, i) {
+                    _ if outside != 1 => None,
+                    (-1, _, _) => Some(Side::Down),
+                    (k, _, _) if k == n[0] => Some(Side::Up),
+                    (_, -1, _) => Some(Side::South),
+                    (_, j, _) if j == n[1] => Some(Side::North),
+                    (_, _, -1) => Some(Side::West),
+                    _ => Some(Side::East),
+                };
+                let want = match side {
+                    Some(s) if neighbour(s) => tag3(o[0] + k, o[1] + j, o[2] + i),
+                    _ if outside == 0 => tag3(o[0] + k, o[1] + j, o[2] + i),
+                    _ => 0.0,
+                };
+                let got = f.raw()[f.index3(k, j, i)];
+                if got != want {
+                    errors.push(format!(
+                        "rank {} grid {grid:?}: ghost ({k}, {j}, {i}) = {got}, expected {want}",
+                        comm.rank()
+                    ));
+                }
+            }
+        }
+    }
+    errors
+}
+
 fn child() -> i32 {
     let (_mpi, comm) = comm::init().expect("MPI");
     let p = comm.size();
@@ -70,12 +134,37 @@ fn child() -> i32 {
         let mesh = Mesh::new(dim, n, 1.0);
         let mut grids = vec![ProcessGrid::choose(&mesh, p).unwrap()];
         if dim == 2 {
-            grids.push(ProcessGrid { px: 1, py: p });
-            grids.push(ProcessGrid { px: p, py: 1 });
+            grids.push(ProcessGrid::planar(1, p));
+            grids.push(ProcessGrid::planar(p, 1));
         }
         for grid in grids {
             cases += 1;
             errors.extend(check_rank(&comm, &mesh, grid));
+        }
+    }
+    for n in [5usize, 8] {
+        let mesh = Mesh::new(3, n, 1.0);
+        let grids = [
+            ProcessGrid::choose(&mesh, p).unwrap(),
+            ProcessGrid {
+                px: 1,
+                py: 1,
+                pz: p,
+            },
+            ProcessGrid {
+                px: p,
+                py: 1,
+                pz: 1,
+            },
+            ProcessGrid {
+                px: 1,
+                py: p,
+                pz: 1,
+            },
+        ];
+        for grid in grids {
+            cases += 1;
+            errors.extend(check_rank3(&comm, &mesh, grid));
         }
     }
     let failed = comm.any(!errors.is_empty());

@@ -170,7 +170,7 @@ fn solve_mg(
 }
 
 fn dense_solve(mesh: &Mesh, transposed: bool) -> Vec<f64> {
-    let whole = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let whole = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
     let a = operator(mesh, &whole, 0.1, 100.0, transposed);
     let (nx, ny) = (mesh.nx(), mesh.ny());
     let total = nx * ny;
@@ -252,18 +252,18 @@ fn child() -> i32 {
                 solve_mg(
                     &comm.solo(),
                     &mesh,
-                    ProcessGrid { px: 1, py: 1 },
+                    ProcessGrid::planar(1, 1),
                     transposed,
                     1e-12,
                 )
             } else {
                 (Vec::new(), 0)
             };
-            let mut grids = vec![ProcessGrid { px: np, py: 1 }];
+            let mut grids = vec![ProcessGrid::planar(np, 1)];
             if dim == 2 && np > 1 {
-                grids.push(ProcessGrid { px: 1, py: np });
+                grids.push(ProcessGrid::planar(1, np));
                 if np == 4 {
-                    grids.push(ProcessGrid { px: 2, py: 2 });
+                    grids.push(ProcessGrid::planar(2, 2));
                 }
             }
             for grid in grids {

@@ -167,7 +167,7 @@ fn check_migration(comm: &Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
 fn check_deposit(comm: &Comm, mesh: &Mesh, grid: ProcessGrid) -> Vec<String> {
     let own = Ownership::new(mesh, grid);
     let block = Block::new(mesh, grid, comm.rank());
-    let whole = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+    let whole = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
     let rng = CounterRng::new(11);
     let l = mesh.half_width;
     let all: Vec<Particle> = (0..20_000u64)
@@ -229,8 +229,8 @@ fn child() -> i32 {
         let mesh = Mesh::new(dim, n, 1.5);
         let mut grids = vec![ProcessGrid::choose(&mesh, p).unwrap()];
         if dim == 2 && p > 1 {
-            grids.push(ProcessGrid { px: 1, py: p });
-            grids.push(ProcessGrid { px: p, py: 1 });
+            grids.push(ProcessGrid::planar(1, p));
+            grids.push(ProcessGrid::planar(p, 1));
         }
         for grid in grids {
             cases += 1;

@@ -210,7 +210,7 @@ fn convergence(comm: &Comm, checks: &mut Checks) {
                     let mesh = Mesh::new(dim, n, 6.0);
                     let run = Run {
                         mesh,
-                        grid: ProcessGrid { px: 1, py: 1 },
+                        grid: ProcessGrid::planar(1, 1),
                         data: &mix,
                         diffusion: d,
                         kappa: 0.0,
@@ -271,7 +271,7 @@ fn memorisation(comm: &Comm, checks: &mut Checks) {
         let mesh = Mesh::new(1, 481, 6.0);
         let run = Run {
             mesh,
-            grid: ProcessGrid { px: 1, py: 1 },
+            grid: ProcessGrid::planar(1, 1),
             data: &mix,
             diffusion: d,
             kappa: 0.0,
@@ -398,8 +398,8 @@ fn rank_independence(comm: &Comm, checks: &mut Checks) -> usize {
         let mesh = Mesh::new(dim, if dim == 1 { 41 } else { 25 }, 6.0);
         let mut grids = vec![ProcessGrid::choose(&mesh, p).unwrap()];
         if dim == 2 && p > 1 {
-            grids.push(ProcessGrid { px: 1, py: p });
-            grids.push(ProcessGrid { px: p, py: 1 });
+            grids.push(ProcessGrid::planar(1, p));
+            grids.push(ProcessGrid::planar(p, 1));
         }
         for (mode, kappa, lambda) in [
             (Mode::Grid, 0.0, 1.0),
@@ -424,7 +424,7 @@ fn rank_independence(comm: &Comm, checks: &mut Checks) -> usize {
             // The single-block reference, on rank 0 alone.
             let reference = comm
                 .is_root()
-                .then(|| run(ProcessGrid { px: 1, py: 1 }).go(&comm.solo()));
+                .then(|| run(ProcessGrid::planar(1, 1)).go(&comm.solo()));
             for &grid in &grids {
                 cases += 1;
                 let out = run(grid).go(comm);

@@ -7,9 +7,10 @@ mod common;
 use common::*;
 
 /// The command each shipped file is for, and the overrides that keep the run to a few steps.
-const SHIPPED: [(&str, &str, &[&str]); 10] = [
+const SHIPPED: [(&str, &str, &[&str]); 11] = [
     ("defaults.toml", "forward", &["time.max_steps=3"]),
     ("condensation.toml", "forward", &["time.max_steps=3"]),
+    ("kq3d.toml", "forward", &["time.max_steps=3"]),
     ("scaling.toml", "forward", &["time.max_steps=3"]),
     ("quickstart.toml", "generate", &["time.max_steps=3"]),
     ("particles.toml", "particles", &["time.max_steps=3"]),

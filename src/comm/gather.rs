@@ -3,24 +3,30 @@
 //! For small grids only (pictures, the filter's measures): rank 0 holds the whole grid.
 
 use super::Comm;
-use crate::decomp::{Block, ProcessGrid};
+use crate::decomp::Block;
 use crate::field::Field;
+use crate::layout::Layout;
 use crate::mesh::Mesh;
 
-/// The global row-major array (`ny x nx`, row = y) of the field whose blocks `f` the ranks of
-/// `grid` hold, on rank 0 (`None` elsewhere). Collective.
-pub fn global_on_root(comm: &Comm, mesh: &Mesh, grid: ProcessGrid, f: &Field) -> Option<Vec<f64>> {
-    let local: Vec<f64> = f.interior().iter().copied().collect();
+/// The global row-major array (`ny x nx`, row = y; in 3D `nz x ny x nx`) of the field whose
+/// blocks `f` the ranks of `layout`'s process grid hold, on rank 0 (`None` elsewhere).
+/// Collective.
+pub fn global_on_root(comm: &Comm, layout: &Layout, f: &Field) -> Option<Vec<f64>> {
+    let mesh = &layout.mesh;
+    let local: Vec<f64> = f.interior3().iter().copied().collect();
     let parts = comm.gather_to_root(&local);
     if !comm.is_root() {
         return None;
     }
     let mut global = vec![0.0; mesh.cells()];
     for (rank, part) in parts.iter().enumerate() {
-        let b = Block::new(mesh, grid, rank);
-        for j in 0..b.ny {
-            let row = (b.y0 + j) * mesh.nx() + b.x0;
-            global[row..row + b.nx].copy_from_slice(&part[j * b.nx..(j + 1) * b.nx]);
+        let b = layout.block_of(rank);
+        for k in 0..b.nz {
+            for j in 0..b.ny {
+                let row = ((b.z0 + k) * mesh.ny() + b.y0 + j) * mesh.nx() + b.x0;
+                let from = (k * b.ny + j) * b.nx;
+                global[row..row + b.nx].copy_from_slice(&part[from..from + b.nx]);
+            }
         }
     }
     Some(global)

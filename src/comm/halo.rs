@@ -3,15 +3,17 @@
 //!
 //! Three operations, all moving rectangular strips by side and width:
 //!
-//! * [`HaloExchange::exchange`]: the PDE halo. Width-1 strips of `f64` across all four sides at
+//! * [`HaloExchange::exchange`]: the PDE halo. Width-1 strips of `f64` across all sides at
 //!   once (the west/east strips are the first/last owned columns, the south/north strips the
-//!   first/last owned rows; corner ghosts are not filled, the flux kernels never read them).
+//!   first/last owned rows, in 3D the down/up strips the first/last owned planes; edge and
+//!   corner ghosts are not filled, the flux kernels never read them).
 //!   Receives and sends are posted non-blocking, caller-supplied interior work runs while the
 //!   messages travel, then the received strips are written into the ghost layer. Buffers are
 //!   allocated once and reused every stage.
 //! * [`HaloExchange::fill`]: ghosts of width `w`, corners included, by going axis by axis: x
 //!   first (owned rows only), then y with full padded rows (x ghosts included), so corner ghosts
-//!   receive the diagonal neighbour's cells by way of the y-neighbour.
+//!   receive the diagonal neighbour's cells by way of the y-neighbour. (2D arrays: the particle
+//!   grids and the smoother.)
 //! * [`HaloExchange::sum`] (the reverse halo): ghost contributions of width `w` added to the
 //!   cells' owners, y first with full padded rows (a corner contribution is handed to the
 //!   y-neighbour's x ghost), then x on owned rows, which carries it on to the diagonal owner.
@@ -62,7 +64,8 @@ enum Dir {
 }
 
 /// The geometry of one pass: strip width, and whether y strips carry the x ghosts (the
-/// axis-by-axis passes that serve corners) or only owned columns (the PDE exchange).
+/// axis-by-axis passes that serve corners) or only owned columns (the PDE exchange). x and y
+/// strips span the owned planes; z strips (3D) the owned rows and columns.
 #[derive(Clone, Copy, Debug)]
 struct Pass {
     op: Op,
@@ -72,14 +75,10 @@ struct Pass {
 }
 
 impl Pass {
-    /// The rows and columns of `side`'s rectangle for direction `dir` in `a`.
-    fn rect<T: HaloCell>(
-        &self,
-        a: &Field<T>,
-        side: Side,
-        dir: Dir,
-    ) -> (Range<isize>, Range<isize>) {
+    /// The planes, rows and columns of `side`'s box for direction `dir` in `a`.
+    fn rect<T: HaloCell>(&self, a: &Field<T>, side: Side, dir: Dir) -> Box3 {
         let (nx, ny, w) = (a.nx() as isize, a.ny() as isize, self.width as isize);
+        let nz = a.nz() as isize;
         // A fill sends owned edge cells and receives into ghosts; a sum does the opposite.
         let owned = (dir == Dir::Out) == (self.op == Op::Fill);
         let across = |n: isize, low: bool| match (low, owned) {
@@ -89,15 +88,16 @@ impl Pass {
             (false, false) => n..n + w,
         };
         match side {
-            Side::West | Side::East => (0..ny, across(nx, side == Side::West)),
+            Side::West | Side::East => (0..nz, 0..ny, across(nx, side == Side::West)),
             Side::South | Side::North => {
                 let g = if self.y_strips_with_x_ghosts {
                     a.gx() as isize
                 } else {
                     0
                 };
-                (across(ny, side == Side::South), -g..nx + g)
+                (0..nz, across(ny, side == Side::South), -g..nx + g)
             }
+            Side::Down | Side::Up => (across(nz, side == Side::Down), 0..ny, 0..nx),
         }
     }
 
@@ -106,23 +106,31 @@ impl Pass {
         match side {
             Side::West | Side::East => a.gx() >= self.width,
             Side::South | Side::North => a.gy() >= self.width,
+            Side::Down | Side::Up => a.gz() >= self.width,
         }
     }
 }
 
+/// Planes, rows and columns of a box of cells (local indices).
+type Box3 = (Range<isize>, Range<isize>, Range<isize>);
+
+/// Per-side buffers.
+type SideBuffers<T> = [Vec<T>; 6];
+
 /// Neighbour map and PDE buffers of one block; allocated once, reused every stage.
 pub struct HaloExchange {
-    neighbours: [Option<usize>; 4],
-    send: [Vec<f64>; 4],
-    recv: [Vec<f64>; 4],
+    neighbours: [Option<usize>; 6],
+    send: SideBuffers<f64>,
+    recv: SideBuffers<f64>,
 }
 
 impl HaloExchange {
     /// The exchange for `block`.
     pub fn new(block: &Block) -> HaloExchange {
         let len = |side: Side| match side {
-            Side::West | Side::East => block.ny,
-            Side::South | Side::North => block.nx,
+            Side::West | Side::East => block.nz * block.ny,
+            Side::South | Side::North => block.nz * block.nx,
+            Side::Down | Side::Up => block.ny * block.nx,
         };
         HaloExchange {
             neighbours: block.neighbours,
@@ -141,7 +149,8 @@ impl HaloExchange {
         self.neighbours[side.index()]
     }
 
-    /// Fills the width-1 edge ghosts (not corners) of `field` from the neighbours, running
+    /// Fills the width-1 face ghosts (not edges or corners) of `field` from the neighbours
+    /// (four sides in 2D, six in 3D), running
     /// `overlap(&field)` (work that reads only owned cells) while the messages are in flight.
     /// Returns what `overlap` returns.
     pub fn exchange<R>(
@@ -216,8 +225,8 @@ impl HaloExchange {
             y_strips_with_x_ghosts: true,
             tag_base: if op == Op::Fill { TAG_FILL } else { TAG_SUM },
         };
-        let mut send: [Vec<T>; 4] = Default::default();
-        let mut recv: [Vec<T>; 4] = Default::default();
+        let mut send: SideBuffers<T> = Default::default();
+        let mut recv: SideBuffers<T> = Default::default();
         run(
             comm,
             self.neighbours,
@@ -235,11 +244,11 @@ impl HaloExchange {
 /// (overwrite for fills, add for sums).
 fn run<T: HaloCell, R>(
     comm: &Comm,
-    neighbours: [Option<usize>; 4],
+    neighbours: [Option<usize>; 6],
     a: &mut Field<T>,
     sides: &[Side],
     pass: Pass,
-    (send, recv): (&mut [Vec<T>; 4], &mut [Vec<T>; 4]),
+    (send, recv): (&mut SideBuffers<T>, &mut SideBuffers<T>),
     overlap: impl FnOnce(&Field<T>) -> R,
 ) -> R {
     let active: Vec<Side> = sides
@@ -249,11 +258,11 @@ fn run<T: HaloCell, R>(
         .collect();
     for &side in &active {
         assert!(pass.fits(a, side), "ghost strip wider than the ghost layer");
-        let (rows, cols) = pass.rect(a, side, Dir::Out);
-        let len = rows.len() * cols.len();
+        let (planes, rows, cols) = pass.rect(a, side, Dir::Out);
+        let len = planes.len() * rows.len() * cols.len();
         let buf = &mut send[side.index()];
         buf.clear();
-        a.copy_rect_into(rows, cols, buf);
+        a.copy_box_into(planes, rows, cols, buf);
         recv[side.index()].resize(len, T::default());
     }
     if active.is_empty() {
@@ -261,7 +270,7 @@ fn run<T: HaloCell, R>(
     }
     let world = comm.world();
     let field_ref: &Field<T> = a;
-    let send: &[Vec<T>; 4] = send;
+    let send: &SideBuffers<T> = send;
     let result = mpi::request::scope(|scope| {
         let mut requests = Vec::with_capacity(2 * active.len());
         for (side, buf) in Side::ALL.iter().zip(recv.iter_mut()) {
@@ -291,11 +300,11 @@ fn run<T: HaloCell, R>(
         result
     });
     for &side in &active {
-        let (rows, cols) = pass.rect(a, side, Dir::In);
+        let (planes, rows, cols) = pass.rect(a, side, Dir::In);
         let values = &recv[side.index()];
         match pass.op {
-            Op::Fill => a.apply_rect(rows, cols, values, |c, v| *c = v),
-            Op::Sum => a.apply_rect(rows, cols, values, |c, v| *c += v),
+            Op::Fill => a.apply_box(planes, rows, cols, values, |c, v| *c = v),
+            Op::Sum => a.apply_box(planes, rows, cols, values, |c, v| *c += v),
         }
     }
     result

@@ -41,7 +41,7 @@ pub struct MigrationReport {
 
 /// Neighbour map and buffers for migrating items of one block.
 pub struct Migrator {
-    neighbours: [Option<usize>; 4],
+    neighbours: [Option<usize>; 6],
     coords: (usize, usize),
     send: [Vec<u64>; 2],
 }

@@ -5,7 +5,6 @@ use super::setup::RunSetup;
 use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
-use crate::decomp::{split, Block};
 use crate::sweep::trajectory::{recompute_interval, StoreKind};
 use crate::time::block_memory_bytes;
 
@@ -24,17 +23,15 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
     if !comm.is_root() {
         return Ok(());
     }
-    let mesh = &setup.mesh;
-    let grid = setup.grid;
-    // Largest block: the first part along each axis is never smaller than the others.
-    let (_, big_x) = split(mesh.nx(), grid.px, 0);
-    let (_, big_y) = split(mesh.ny(), grid.py, 0);
-    let per_rank = block_memory_bytes(setup.scheme, big_y, big_x);
-    let total: usize = (0..grid.size())
-        .map(|r| {
-            let b = Block::new(mesh, grid, r);
-            block_memory_bytes(setup.scheme, b.ny, b.nx)
-        })
+    let mesh = &setup.layout.mesh;
+    let grid = setup.layout.grid;
+    let largest = grid.largest_block(mesh);
+    let [big_z, big_y, big_x] = largest;
+    let per_rank = block_memory_bytes(setup.scheme, mesh.dim, largest);
+    let total: usize = setup
+        .layout
+        .blocks()
+        .map(|b| block_memory_bytes(setup.scheme, mesh.dim, [b.nz, b.ny, b.nx]))
         .sum();
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     println!("# resolved config ({})", setup.config.source);
@@ -66,13 +63,15 @@ pub fn run(comm: &Comm, args: &RunArgs) -> Result<(), CommandError> {
         setup.stepper.name(),
         setup.stepper.order()
     );
+    let block = if mesh.dim == 3 {
+        format!("{big_x} x {big_y} x {big_z}")
+    } else {
+        format!("{big_x} x {big_y}")
+    };
     println!(
-        "process grid  {} x {} = {} ranks, largest block {} x {} cells",
-        grid.px,
-        grid.py,
+        "process grid  {} = {} ranks, largest block {block} cells",
+        grid.label_in(mesh.dim).replace('x', " x "),
         grid.size(),
-        big_x,
-        big_y
     );
     println!(
         "memory        {:.2} MiB on the largest rank, {:.2} MiB in total",

@@ -52,6 +52,7 @@ pub fn run(
         )));
     }
     let base = RunSetup::load(comm, args)?;
+    base.refuse_3d("compare")?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let t_start = base.config.time.t_end;
     if t_max.is_nan() || t_max < t_start {
@@ -101,8 +102,8 @@ pub fn run(
     }
     if comm.is_root() {
         let head = TableHead {
-            dim: base.mesh.dim,
-            n: base.mesh.n,
+            dim: base.layout.mesh.dim,
+            n: base.layout.mesh.n,
             scheme: base.scheme.name(),
             stepper: base.stepper.name(),
             mass,

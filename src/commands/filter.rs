@@ -32,6 +32,7 @@ use crate::sweep::forward::MarchControl;
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
+    setup.refuse_3d("filter")?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let run = setup.run_dir_for(&args.output);
     let fc = &setup.config.filter;
@@ -51,7 +52,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     let job = JobKind::Filter;
     let checkpointer = Checkpointer::new(comm, &run, &policy, job, physics, t_end, &signals);
     let resumed = checkpointer
-        .resume(restart.as_deref(), &setup.mesh, &setup.block)
+        .resume(restart.as_deref())
         .map_err(CommandError::Input)?;
     let replace = args.output.overwrite || restart.is_some();
     checkpointer.create_run(&OUTPUT_FILES, &[], resumed.is_some(), replace)?;
@@ -62,7 +63,6 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     };
     let filter = FilterRun {
         pipeline: setup.pipeline(comm, march),
-        grid: setup.grid,
         settings: CycleSettings {
             lambda: fc.lambda,
             smoothing: fc.smoothing,

@@ -41,14 +41,13 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
             &ckpt_dir,
             JobKind::Forward,
             &physics,
-            &setup.mesh,
-            &setup.block,
+            &setup.layout,
         )
         .map_err(CommandError::Input)?,
     };
     let start = ForwardStart::new(f0, resumed, stepper.as_mut()).map_err(CommandError::Input)?;
     let (mut f, mut state, resumed) = (start.f, start.state, start.resumed);
-    let diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
+    let diagnostics = DiagnosticsSetup::new(setup.params, &setup.layout.mesh, setup.mass);
     let (replace, title) = (
         args.output.overwrite || restart.is_some(),
         setup.title("forward"),

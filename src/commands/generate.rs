@@ -20,6 +20,7 @@ use crate::sweep::start::Start;
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
+    setup.refuse_3d("generate")?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let f0 = setup.initial_field()?;
     let mut generate = setup.generate_run(comm);
@@ -72,7 +73,6 @@ impl RunSetup {
         let settings = self.generate_settings();
         GenerateRun {
             pipeline: self.pipeline(comm, self.march_control()),
-            grid: self.grid,
             title: format!(
                 "generate: {}, {} / {}, T = {}, start {}, store {}",
                 self.run_line(),
@@ -85,7 +85,7 @@ impl RunSetup {
             settings,
             checkpoints: None,
             heldout: self.initial.held_out().map(|(train, held)| {
-                HeldOut::new(train, held, self.mesh.dim, self.config.reverse.seed)
+                HeldOut::new(train, held, self.layout.mesh.dim, self.config.reverse.seed)
             }),
         }
     }

@@ -82,8 +82,7 @@ fn describe(file: &Path) -> Result<String, String> {
     // The grid attributes a restart or a reader trusts must describe the dataset's shape.
     if let (Some(dim), Some(n)) = (attr_u64("dim"), attr_u64("n")) {
         let expected: Vec<u64> = match dim {
-            1 => vec![n],
-            2 => vec![n, n],
+            1..=3 => vec![n; dim as usize],
             _ => Vec::new(),
         };
         let shape: Vec<u64> = stored.shape.iter().map(|&s| s as u64).collect();

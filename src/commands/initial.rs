@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::field::Field;
 use crate::initial::image::decode_png;
 use crate::initial::{split_holdout, InitialKind, InitialShape};
+use crate::initial::{Density3, Gaussian3};
 use crate::io::points::parse_points_csv;
 use crate::io::read_on_root;
 use crate::mesh::Mesh;
@@ -15,9 +16,10 @@ use crate::physics::ou::{GaussianComponent, GaussianMixture};
 impl RunSetup {
     /// The initial field of this rank's block.
     pub fn initial_field(&self) -> Result<Field, CommandError> {
-        let mut f = Field::zeros(self.block.ny, self.block.nx);
+        let b = &self.layout.block;
+        let mut f = Field::for_dim(self.layout.dim(), b.nz, b.ny, b.nx);
         self.initial
-            .fill(&self.mesh, &self.block, self.mass, &mut f)
+            .fill(&self.layout.mesh, &self.layout.block, self.mass, &mut f)
             .map_err(|e| self.initial_error(e))?;
         Ok(f)
     }
@@ -25,7 +27,7 @@ impl RunSetup {
     /// The initial density on the whole grid, global row-major (every rank computes all of it).
     pub fn initial_global(&self) -> Result<Vec<f64>, CommandError> {
         self.initial
-            .global(&self.mesh, self.mass)
+            .global(&self.layout.mesh, self.mass)
             .map_err(|e| self.initial_error(e))
     }
 
@@ -49,6 +51,8 @@ pub(super) fn build_initial(
             v.get(1).copied().unwrap_or(0.0),
         ]
     };
+    let point3 =
+        |v: &[f64]| -> [f64; 3] { std::array::from_fn(|d| v.get(d).copied().unwrap_or(0.0)) };
     let missing = |key: &str| {
         CommandError::Input(format!(
             "{}: initial.{key} is required for this kind",
@@ -56,6 +60,25 @@ pub(super) fn build_initial(
         ))
     };
     Ok(match init.kind {
+        InitialKind::GaussianMixture if mesh.dim == 3 => InitialShape::Volume(Density3::Mixture(
+            init.components
+                .iter()
+                .map(|c| Gaussian3 {
+                    weight: c.weight,
+                    mean: point3(&c.mean),
+                    std: c.std,
+                })
+                .collect(),
+        )),
+        InitialKind::Disc if mesh.dim == 3 => InitialShape::Volume(Density3::Ball {
+            centre: point3(&init.centre),
+            radius: init.radius.ok_or_else(|| missing("radius"))?,
+        }),
+        InitialKind::Ring if mesh.dim == 3 => InitialShape::Volume(Density3::Shell {
+            centre: point3(&init.centre),
+            radius: init.radius.ok_or_else(|| missing("radius"))?,
+            width: init.width.ok_or_else(|| missing("width"))?,
+        }),
         InitialKind::GaussianMixture => InitialShape::GaussianMixture(GaussianMixture {
             dim: mesh.dim,
             components: init

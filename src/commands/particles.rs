@@ -35,10 +35,11 @@ use crate::sweep::checkpointer::Checkpointer;
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
+    setup.refuse_3d("particles")?;
     let input = |msg: String| CommandError::Input(format!("{}: {msg}", setup.config.source));
     let pc = setup.config.particles.clone();
     let width = pc.smoothing as usize;
-    ParticleGrid::check_width(&setup.mesh, setup.grid, width)
+    ParticleGrid::check_width(&setup.layout.mesh, setup.layout.grid, width)
         .map_err(|e| input(format!("particles.smoothing: {e}")))?;
     let steps = Steps::new(setup.config.time.t_end, pc.dt, setup.config.time.max_steps)
         .map_err(|e| input(format!("particles.dt: {e}")))?;
@@ -57,7 +58,7 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     let (job, t_end) = (JobKind::Particles, setup.config.time.t_end);
     let checkpointer = Checkpointer::new(comm, &run, &policy, job, physics, t_end, &signals);
     let loaded = checkpointer
-        .resume(restart.as_deref(), &setup.mesh, &setup.block)
+        .resume(restart.as_deref())
         .map_err(CommandError::Input)?;
     if let Some(l) = loaded.as_ref().filter(|l| l.state.step > steps.steps) {
         return Err(CommandError::Input(format!(
@@ -75,11 +76,11 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     // Particles: every rank draws every id from the same global CDF and keeps its own (or
     // takes its own of a checkpoint's).
     let t0 = Instant::now();
-    let ownership = Ownership::new(&setup.mesh, setup.grid);
+    let ownership = Ownership::new(&setup.layout.mesh, setup.layout.grid);
     let start = match &loaded {
         Some(l) => {
             let flat = l.small(PARTICLES_DATASET).map_err(CommandError::Input)?;
-            let particles = owned_of(flat, pc.count, &ownership, setup.block.coords)
+            let particles = owned_of(flat, pc.count, &ownership, setup.layout.block.coords)
                 .map_err(|e| CommandError::Input(format!("{}: {e}", l.path.display())))?;
             ParticleStart {
                 particles,
@@ -92,9 +93,9 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
                 &CounterRng::new(pc.seed),
                 Stream::Initial,
                 &weights,
-                &setup.mesh,
+                &setup.layout.mesh,
                 &ownership,
-                setup.block.coords,
+                setup.layout.block.coords,
                 pc.count,
             )
             .map_err(|e| input(format!("initial: {e}")))?;
@@ -104,11 +105,13 @@ pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<()
     drop(loaded);
     let draw_time = t0.elapsed();
 
-    let mut diagnostics = DiagnosticsSetup::new(setup.params, &setup.mesh, setup.mass);
+    let mut diagnostics = DiagnosticsSetup::new(setup.params, &setup.layout.mesh, setup.mass);
     if let (Some(r0), Some(_)) = (pc.r0, diagnostics.condensate_ball) {
         diagnostics.condensate_ball = Some((
             r0,
-            setup.params.steady_mass_in_ball(setup.mesh.dim, 0.0, r0),
+            setup
+                .params
+                .steady_mass_in_ball(setup.layout.mesh.dim, 0.0, r0),
         ));
     }
     if comm.is_root() {

@@ -24,11 +24,13 @@ impl RunSetup {
     /// for the first log line of a run.
     pub fn run_line(&self) -> String {
         format!(
-            "{}D n = {} on {} x {} ranks, m = {:.6e}{}",
-            self.mesh.dim,
-            self.mesh.n,
-            self.grid.px,
-            self.grid.py,
+            "{}D n = {} on {} ranks, m = {:.6e}{}",
+            self.layout.mesh.dim,
+            self.layout.mesh.n,
+            self.layout
+                .grid
+                .label_in(self.layout.dim())
+                .replace('x', " x "),
             self.mass,
             self.critical_mass
                 .map(|mc| format!(" ({:.4} m_c)", self.mass / mc))
@@ -38,14 +40,7 @@ impl RunSetup {
 
     /// The output directory `dir` of this run (nothing is touched on disk).
     pub fn run_dir(&self, dir: &Path) -> RunDir {
-        RunDir::new(
-            dir,
-            self.config.to_toml(),
-            self.io_mode(),
-            &self.mesh,
-            self.grid,
-            &self.block,
-        )
+        RunDir::new(dir, self.config.to_toml(), self.io_mode(), &self.layout)
     }
 
     /// The output directory of `--out` (default: `output.dir`).
@@ -89,8 +84,7 @@ impl RunSetup {
     pub fn pipeline<'a>(&'a self, comm: &'a Comm, march: MarchControl) -> Pipeline<'a> {
         Pipeline {
             comm,
-            mesh: &self.mesh,
-            block: &self.block,
+            layout: &self.layout,
             params: self.params,
             mass: self.mass,
             scheme: self.scheme,
@@ -103,13 +97,13 @@ impl RunSetup {
     /// The time stepper for this rank's block.
     pub fn stepper(&self) -> Box<dyn TimeStepper> {
         build_stepper(
-            &self.mesh,
-            &self.block,
+            &self.layout.mesh,
+            &self.layout.block,
             FaceCoefficients {
                 diffusion: self.params.diffusion,
                 kappa: self.params.kappa,
                 gamma: self.params.gamma,
-                h: self.mesh.h,
+                h: self.layout.mesh.h,
             },
             self.scheme,
             self.stepper,

@@ -10,9 +10,10 @@ use super::CommandError;
 use crate::cli::RunArgs;
 use crate::comm::Comm;
 use crate::config::Config;
-use crate::decomp::{split, Block, ProcessGrid};
+use crate::decomp::ProcessGrid;
 use crate::initial::InitialShape;
 use crate::io::read_on_root;
+use crate::layout::Layout;
 use crate::memory;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
@@ -24,12 +25,8 @@ use crate::time::{StepControl, StepperKind};
 pub struct RunSetup {
     /// The validated config.
     pub config: Config,
-    /// Global grid.
-    pub mesh: Mesh,
-    /// Process grid.
-    pub grid: ProcessGrid,
-    /// This rank's block.
-    pub block: Block,
+    /// Mesh, process grid and this rank's block.
+    pub layout: Layout,
     /// Model parameters.
     pub params: ModelParams,
     /// The mass `m` (resolved from `mass` or `mass_ratio * m_c`).
@@ -56,9 +53,8 @@ fn refuse_if_too_big(
     mesh: &Mesh,
     grid: ProcessGrid,
 ) -> Result<(), String> {
-    let (_, big_x) = split(mesh.nx(), grid.px, 0);
-    let (_, big_y) = split(mesh.ny(), grid.py, 0);
-    let per_rank = block_memory_bytes(config.time.scheme, big_y, big_x) as u64;
+    let largest = grid.largest_block(mesh);
+    let per_rank = block_memory_bytes(config.time.scheme, mesh.dim, largest) as u64;
     let local = memory::ranks_on_node(comm.size());
     let mine = memory::available_on_node();
     let mine_bytes = mine.as_ref().map_or(f64::INFINITY, |(b, _)| *b as f64);
@@ -72,6 +68,19 @@ fn refuse_if_too_big(
         (least as u64, source)
     });
     memory::check_fits(per_rank, local, available)
+}
+
+/// Refuses a `grid.dim = 3` config in `nlfp command`, which is 1D/2D only so far (bad input,
+/// exit 2, naming `grid.dim`).
+pub fn refuse_3d(config: &Config, command: &str) -> Result<(), CommandError> {
+    if config.grid.dim == 3 {
+        return Err(CommandError::Input(format!(
+            "{}: grid.dim = 3: `nlfp {command}` is not supported in 3D yet (3D runs \
+             `nlfp forward` and `nlfp check` with an explicit stepper)",
+            config.source
+        )));
+    }
+    Ok(())
 }
 
 /// Reads (on rank 0, broadcast) and validates the config named in `args`, with its `--set`
@@ -91,6 +100,11 @@ pub fn load_config(comm: &Comm, args: &RunArgs) -> Result<Config, CommandError> 
 }
 
 impl RunSetup {
+    /// Refuses a 3D run in a command that is 1D/2D only so far ([`refuse_3d`]).
+    pub fn refuse_3d(&self, command: &str) -> Result<(), CommandError> {
+        refuse_3d(&self.config, command)
+    }
+
     /// Reads and validates the config named in `args` and builds the run.
     pub fn load(comm: &Comm, args: &RunArgs) -> Result<RunSetup, CommandError> {
         let config = load_config(comm, args)?;
@@ -113,10 +127,7 @@ impl RunSetup {
         let mesh = Mesh::new(g.dim, g.n, g.half_width);
         let grid = match &config.decomposition.procs {
             Some(p) => {
-                let grid = ProcessGrid {
-                    px: p[0],
-                    py: p.get(1).copied().unwrap_or(1),
-                };
+                let grid = ProcessGrid::from_procs(p);
                 grid.check(&mesh, comm.size())
                     .map_err(|e| input(format!("decomposition.procs: {e}")))?;
                 grid
@@ -124,7 +135,7 @@ impl RunSetup {
             None => ProcessGrid::choose(&mesh, comm.size())
                 .map_err(|e| input(format!("grid.n: {e}")))?,
         };
-        let block = Block::new(&mesh, grid, comm.rank());
+        let layout = Layout::new(mesh, grid, comm.rank());
         refuse_if_too_big(comm, &config, &mesh, grid).map_err(input)?;
         let m = &config.model;
         let params = ModelParams {
@@ -155,9 +166,7 @@ impl RunSetup {
         };
         Ok(RunSetup {
             config,
-            mesh,
-            grid,
-            block,
+            layout,
             params,
             mass,
             critical_mass,

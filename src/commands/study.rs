@@ -31,6 +31,7 @@ use crate::sweep::forward_run::ForwardStart;
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     // Everything that can be wrong with the input is found before anything is written.
     let base = load_config(comm, &args.run)?;
+    super::setup::refuse_3d(&base, "study")?;
     let resume = match restart.as_deref() {
         None => false,
         Some("auto") => true,
@@ -137,8 +138,7 @@ fn run_job(
             &run.join(&setup.config.checkpoint.dir),
             JobKind::Forward,
             &physics,
-            &setup.mesh,
-            &setup.block,
+            &setup.layout,
         )
         .map_err(CommandError::Input)?,
         false => None,
@@ -151,7 +151,7 @@ fn run_job(
     })
     .map_err(CommandError::Fatal)?;
     let diagnostics =
-        DiagnosticsSetup::with_condensate_radius(setup.params, &setup.mesh, setup.mass, r0);
+        DiagnosticsSetup::with_condensate_radius(setup.params, &setup.layout.mesh, setup.mass, r0);
     let title = setup.title(&format!("study {}", job.name));
     let forward = setup.forward_run(&run, diagnostics, signals, true, title);
     let result = forward.execute(comm, &mut f, stepper.as_mut(), &mut state, resumed.as_ref())?;
@@ -159,7 +159,7 @@ fn run_job(
         return Ok(None);
     }
     let iterations = stepper.iteration_counts();
-    let cost = RunCost::of(setup.mesh.n, &result, iterations);
+    let cost = RunCost::of(setup.layout.mesh.n, &result, iterations);
     comm.on_root(|| record_finished(&job.dir, &cost, &physics))
         .map_err(CommandError::Fatal)?;
     Ok(Some(cost))

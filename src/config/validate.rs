@@ -7,6 +7,7 @@ use super::{Config, ConfigError};
 use crate::decomp::{GridError, ProcessGrid};
 use crate::initial::InitialKind;
 use crate::mesh::Mesh;
+use crate::time::StepperKind;
 
 /// Applies the rules that relate keys of different sections, and fills in the default that
 /// depends on another section (the origin as `initial.centre`). `sec` gives a section's table
@@ -58,6 +59,9 @@ pub(super) fn cross_keys<'a>(
         }
     }
     grid_arithmetic(c, &sec("grid"))?;
+    if dim == 3 {
+        three_d(c, &sec)?;
+    }
     let half_width = c.grid.half_width;
     if let Some(r0) = c.study.r0.filter(|&r| r >= half_width) {
         let msg = format!(
@@ -66,6 +70,31 @@ pub(super) fn cross_keys<'a>(
             fmt_f64(r0)
         );
         return Err(sec("study").err("r0", msg));
+    }
+    Ok(())
+}
+
+/// What `grid.dim = 3` supports so far: the explicit steppers and the initial kinds evaluated at
+/// cell centres (Gaussian mixture, disc = ball, ring = shell); the implicit stepper and the
+/// deposited kinds (points, toy, image) are 1D/2D only.
+fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigError> {
+    if c.time.stepper == StepperKind::Implicit {
+        let msg = "is implicit, but grid.dim = 3 supports the explicit steppers only (euler, \
+                   ssprk2): the implicit stepper is not built in 3D yet";
+        return Err(sec("time").err("stepper", msg));
+    }
+    let volume = [
+        InitialKind::GaussianMixture,
+        InitialKind::Disc,
+        InitialKind::Ring,
+    ];
+    if !volume.contains(&c.initial.kind) {
+        let msg = format!(
+            "is {}, but grid.dim = 3 supports gaussian_mixture, disc (a ball) and ring (a \
+             shell) only so far",
+            c.initial.kind.name()
+        );
+        return Err(sec("initial").err("kind", msg));
     }
     Ok(())
 }
@@ -132,10 +161,7 @@ impl Config {
                     let msg = format!("has {} entries but grid.dim = {dim}", procs.len());
                     return Err(err(key, msg));
                 }
-                let grid = ProcessGrid {
-                    px: procs[0],
-                    py: procs.get(1).copied().unwrap_or(1),
-                };
+                let grid = ProcessGrid::from_procs(procs);
                 grid.check(&mesh, nranks).map_err(|e| {
                     let shown = format!("{procs:?}");
                     err(key, procs_message(e, &shown, n))
@@ -147,7 +173,7 @@ impl Config {
                     Err(ConfigError::new(&self.source, None, "the job has no ranks"))
                 }
                 Err(_) => {
-                    let cells = mesh.nx() * mesh.ny();
+                    let cells = mesh.cells();
                     let msg = if nranks > cells {
                         format!(
                             "the job runs on {nranks} ranks but grid.n = {n} gives only {cells} \

@@ -107,7 +107,7 @@ pub fn run_cycle(
     let u = recorded.start_state(p, start.into());
     // 3. The reverse.
     let (kind, smoothing) = if variant.is_score() {
-        let smoother = Smoother::new(p.mesh.dim, p.block, s.smoothing);
+        let smoother = Smoother::new(p.mesh().dim, p.block(), s.smoothing);
         (
             ReverseKind::Score,
             Some(Box::new(smoother) as Box<dyn StateMap>),

@@ -25,7 +25,6 @@ use super::smooth::Smoother;
 use super::spectrum::band_energies;
 use crate::comm::gather::{block_of_global, global_on_root};
 use crate::comm::Comm;
-use crate::decomp::ProcessGrid;
 use crate::error::CommandError;
 use crate::field::Field;
 use crate::io::checkpoint::{Loaded, Saved};
@@ -121,8 +120,6 @@ impl Progress {
 pub struct FilterRun<'a> {
     /// The forward–reverse pipeline of every cycle (its march writes no diagnostics).
     pub pipeline: Pipeline<'a>,
-    /// The process grid (to gather the densities).
-    pub grid: ProcessGrid,
     /// The score variants' settings.
     pub settings: CycleSettings,
     /// Cycles per variant.
@@ -150,15 +147,15 @@ impl FilterRun<'_> {
         resumed: Option<Loaded>,
     ) -> Result<Option<Study>, CommandError> {
         let p = &self.pipeline;
-        let (comm, mesh) = (p.comm, *p.mesh);
+        let (comm, mesh) = (p.comm, *p.mesh());
         let write = |name: &str, f: &Field| {
             run.write_field(comm, name, f, Stamp::default())
                 .map_err(CommandError::Runtime)
         };
         let clean = &self.clean;
         let noisy = noisy_density(clean, &self.noise);
-        write("clean.h5", &block_of_global(&mesh, p.block, clean))?;
-        let noisy_block = block_of_global(&mesh, p.block, &noisy);
+        write("clean.h5", &block_of_global(&mesh, p.block(), clean))?;
+        let noisy_block = block_of_global(&mesh, p.block(), &noisy);
         write("noisy.h5", &noisy_block)?;
         let (ny, nx, h, dim) = (mesh.ny(), mesh.nx(), mesh.h, mesh.dim);
         let clean_bands = band_energies(clean, ny, nx, mesh.cell_volume());
@@ -232,7 +229,7 @@ impl FilterRun<'_> {
                         }
                     }
                 }
-                if let Some(global) = global_on_root(comm, &mesh, self.grid, &g) {
+                if let Some(global) = global_on_root(comm, self.pipeline.layout, &g) {
                     let metrics = measure(&global);
                     log::info!(
                         "filter: {} cycle {k}/{}: L1 to clean {:.4e} (noisy {:.4e}), mass {:.12e}, \
@@ -259,7 +256,7 @@ impl FilterRun<'_> {
             runs.push(variant);
         }
         // The reference: the noisy data smoothed directly, once per cycle.
-        let mut smoother = Smoother::new(dim, p.block, self.settings.smoothing);
+        let mut smoother = Smoother::new(dim, p.block(), self.settings.smoothing);
         let mut g = noisy_block;
         let mut reference = VariantRun {
             name: REFERENCE.into(),
@@ -271,7 +268,7 @@ impl FilterRun<'_> {
             if k > 0 {
                 smoother.apply(comm, &mut g);
             }
-            if let Some(global) = global_on_root(comm, &mesh, self.grid, &g) {
+            if let Some(global) = global_on_root(comm, self.pipeline.layout, &g) {
                 reference.rows.push(CycleRow {
                     cycle: k,
                     metrics: measure(&global),
@@ -309,7 +306,7 @@ impl FilterRun<'_> {
     /// Lines describing the setup (Markdown, for the head of `filter.md` and the log).
     fn description(&self) -> Vec<String> {
         let p = &self.pipeline;
-        let (mesh, params, mass) = (p.mesh, p.params, p.mass);
+        let (mesh, params, mass) = (p.mesh(), p.params, p.mass);
         let spec = &self.noise;
         let passes = Smoother::passes_for(self.settings.smoothing);
         vec![

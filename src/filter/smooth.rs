@@ -25,7 +25,7 @@ pub struct Smoother {
     two_d: bool,
     halo: HaloExchange,
     /// Physical boundary on each side ([`Side::index`]).
-    boundary: [bool; 4],
+    boundary: [bool; 6],
     /// One row (or column) of face fluxes.
     flux: Vec<f64>,
 }
@@ -145,7 +145,7 @@ mod tests {
     /// The passes of [`Smoother::apply`] on a single block (no neighbours, so no exchange).
     fn smooth_single(dim: usize, n: usize, sigma: f64, f: &mut Field) {
         let mesh = Mesh::new(dim, n, 3.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut s = Smoother::new(dim, &block, sigma);
         for _ in 0..s.passes {
             s.pass_x(f);

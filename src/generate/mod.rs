@@ -45,7 +45,6 @@ pub mod pictures;
 pub mod summary;
 
 use crate::comm::gather::global_on_root;
-use crate::decomp::ProcessGrid;
 use crate::diagnostics::Diagnostics;
 use crate::error::CommandError;
 use crate::field::Field;
@@ -167,8 +166,6 @@ fn stopped(checkpointer: &Option<Checkpointer>) -> CommandError {
 pub struct GenerateRun<'a> {
     /// The pipeline (its forward march writes `forward.csv` at the run's cadences).
     pub pipeline: Pipeline<'a>,
-    /// The process grid.
-    pub grid: ProcessGrid,
     /// What to do.
     pub settings: GenerateSettings,
     /// The first log line.
@@ -203,9 +200,7 @@ impl GenerateRun<'_> {
         });
         let request = self.checkpoints.as_ref().and_then(|c| c.restart.clone());
         let mut loaded = match &checkpointer {
-            Some(ck) => ck
-                .resume(request.as_deref(), p.mesh, p.block)
-                .map_err(CommandError::Input)?,
+            Some(ck) => ck.resume(request.as_deref()).map_err(CommandError::Input)?,
             None => None,
         };
         let replace = replace || request.is_some();
@@ -230,7 +225,7 @@ impl GenerateRun<'_> {
 
         // 1. Forward, recording the trajectory (or the recorded run of a reverse checkpoint).
         write("data.h5", &f0, Stamp::default())?;
-        let draw_pictures = p.mesh.cells() <= PICTURE_CELLS;
+        let draw_pictures = p.mesh().cells() <= PICTURE_CELLS;
         // The data again after the forward, for the sample report and the pictures (if any).
         let data = (s.samplers.samples > 0 || draw_pictures).then(|| f0.clone());
         let replay = || p.forward_stepper();
@@ -238,8 +233,7 @@ impl GenerateRun<'_> {
             .store
             .build(
                 comm,
-                p.mesh,
-                p.block,
+                p.layout,
                 &run.join(SCRATCH),
                 s.recompute_every,
                 &replay,
@@ -285,7 +279,7 @@ impl GenerateRun<'_> {
         let u_start = draw_pictures.then(|| u.clone());
 
         // 3. The reverse, carrying the samples.
-        let mut samplers = Samplers::new(p, self.grid, s.samplers);
+        let mut samplers = Samplers::new(p, s.samplers);
         let method = p.method(s.method, s.lambda, p.control.safety, None);
         let mut reverse = match (reverse_at, loaded.as_mut()) {
             (Some(_), Some(l)) => {
@@ -302,7 +296,7 @@ impl GenerateRun<'_> {
                     .map_err(CommandError::Fatal)?,
                     false => None,
                 };
-                let (mesh, block) = (p.mesh, p.block);
+                let (mesh, block) = (p.mesh(), p.block());
                 let march = ReverseMarch {
                     comm,
                     mesh,
@@ -370,25 +364,23 @@ impl GenerateRun<'_> {
         // 4. Samples, their quality, pictures.
         let n = s.samplers.samples;
         let references = match &data {
-            Some(f0) if n > 0 => {
-                References::draw(comm, p.mesh, self.grid, p.block, f0, n, s.samplers.seed)
-                    .map_err(CommandError::Runtime)?
-                    .map(|r| r.with_heldout(self.heldout.clone()))
-            }
+            Some(f0) if n > 0 => References::draw(comm, p.layout, f0, n, s.samplers.seed)
+                .map_err(CommandError::Runtime)?
+                .map(|r| r.with_heldout(self.heldout.clone())),
             _ => None,
         };
-        let generated = samplers.finish(comm, p.mesh, p.block)?;
+        let generated = samplers.finish(comm, p.mesh(), p.block())?;
         if comm.is_root() {
             self.write_samples(run, &generated)
                 .map_err(CommandError::Fatal)?;
         }
         let mut pictures = Vec::new();
         if let (Some(u_start), Some(f0)) = (&u_start, &data) {
-            let fields = [f0, &recorded.f_end, u_start, &u]
-                .map(|x| global_on_root(comm, p.mesh, self.grid, x));
+            let fields =
+                [f0, &recorded.f_end, u_start, &u].map(|x| global_on_root(comm, p.layout, x));
             if let [Some(data), Some(terminal), Some(start), Some(reconstruction)] = fields {
-                let fields = PictureFields::new(p.mesh, data, terminal, start, reconstruction);
-                match pictures::draw(run.path(), p.mesh, &fields, &generated, recorded.state.t) {
+                let fields = PictureFields::new(p.mesh(), data, terminal, start, reconstruction);
+                match pictures::draw(run.path(), p.mesh(), &fields, &generated, recorded.state.t) {
                     Ok(names) => pictures = names,
                     Err(e) => log::warn!("pictures not drawn: {e}"),
                 }
@@ -396,7 +388,7 @@ impl GenerateRun<'_> {
         } else if comm.is_root() {
             log::info!(
                 "pictures skipped: {} cells > {PICTURE_CELLS} (gathering them on rank 0 is for demo sizes)",
-                p.mesh.cells()
+                p.mesh().cells()
             );
         }
         let summary = Summary::new(

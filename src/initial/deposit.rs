@@ -292,13 +292,13 @@ mod tests {
             },
             Blob::gauss(2.0, [1.95, 1.9], 0.2),
         ];
-        let one = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let one = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut whole = Field::zeros(one.ny, one.nx);
         let total = deposit(&mesh, &one, &blobs, &mut whole.interior_mut());
         let sum: f64 = whole.interior().sum();
         assert!((sum - total).abs() < 1e-13 * total);
         assert!(total < 3.0 - 0.5 && total > 1.0 + 0.5, "{total}");
-        let grid = ProcessGrid { px: 3, py: 2 };
+        let grid = ProcessGrid::planar(3, 2);
         for r in 0..6 {
             let b = Block::new(&mesh, grid, r);
             let mut part = Field::zeros(b.ny, b.nx);

@@ -273,7 +273,7 @@ pub(crate) mod tests {
         );
         let image = decode_png(&png, false, "d.png").unwrap();
         let mesh = Mesh::new(2, 9, 4.5);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut f = Field::zeros(9, 9);
         let total = deposit(
             &mesh,

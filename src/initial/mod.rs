@@ -56,11 +56,76 @@ pub type Points = Vec<[f64; 2]>;
 /// The training and the held-out points.
 pub type PointSets<'a> = (&'a [[f64; 2]], &'a [[f64; 2]]);
 
+/// One isotropic Gaussian of a 3D mixture: `weight N(mean, std^2 I)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gaussian3 {
+    /// Weight.
+    pub weight: f64,
+    /// Centre `[x, y, z]`.
+    pub mean: [f64; 3],
+    /// Standard deviation.
+    pub std: f64,
+}
+
+impl Gaussian3 {
+    /// `weight (2 pi s^2)^(-3/2) exp(-|x - mean|^2 / (2 s^2))`.
+    pub fn density(&self, x: [f64; 3]) -> f64 {
+        let var = self.std * self.std;
+        let r2: f64 = (0..3).map(|d| (x[d] - self.mean[d]).powi(2)).sum();
+        self.weight * (2.0 * std::f64::consts::PI * var).powf(-1.5) * (-0.5 * r2 / var).exp()
+    }
+}
+
+/// A 3D initial density evaluated at the cell centres (`grid.dim = 3`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Density3 {
+    /// A Gaussian mixture (`gaussian_mixture`).
+    Mixture(Vec<Gaussian3>),
+    /// The indicator of the ball `|x - centre| <= radius` (`disc` in 3D).
+    Ball {
+        /// Centre `[x, y, z]`.
+        centre: [f64; 3],
+        /// Radius.
+        radius: f64,
+    },
+    /// The Gaussian shell `exp(-(|x - centre| - radius)^2 / (2 width^2))` (`ring` in 3D).
+    Shell {
+        /// Centre `[x, y, z]`.
+        centre: [f64; 3],
+        /// Shell radius.
+        radius: f64,
+        /// Shell thickness (standard deviation across it).
+        width: f64,
+    },
+}
+
+impl Density3 {
+    /// The unnormalised density at `x`.
+    pub fn value(&self, x: [f64; 3]) -> f64 {
+        let dist = |c: [f64; 3]| (0..3).map(|d| (x[d] - c[d]).powi(2)).sum::<f64>().sqrt();
+        match self {
+            Density3::Mixture(blobs) => blobs.iter().map(|b| b.density(x)).sum(),
+            Density3::Ball { centre, radius } => f64::from(u8::from(dist(*centre) <= *radius)),
+            Density3::Shell {
+                centre,
+                radius,
+                width,
+            } => {
+                let s = (dist(*centre) - radius) / width;
+                (-0.5 * s * s).exp()
+            }
+        }
+    }
+}
+
 /// The shape of the initial density (mass is applied separately).
 #[derive(Clone, Debug)]
 pub enum InitialShape {
     /// Sum of isotropic Gaussians with the given weights, means and standard deviations.
     GaussianMixture(GaussianMixture),
+    /// A 3D density (`grid.dim = 3`: Gaussian mixture, ball, shell), evaluated at the cell
+    /// centres.
+    Volume(Density3),
     /// Indicator of the disc (1D: interval) `|x - centre| <= radius`, sampled at cell centres.
     Disc {
         /// Centre `[x, y]` (`y` ignored in 1D).
@@ -129,10 +194,46 @@ impl InitialShape {
     /// The density of total mass `mass` on the whole grid, global row-major (every rank that
     /// calls computes all of it, in global order).
     pub fn global(&self, mesh: &Mesh, mass: f64) -> Result<Vec<f64>, String> {
-        let whole = Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
-        let mut f = Field::zeros(whole.ny, whole.nx);
+        let whole = Block::new(mesh, ProcessGrid::single(), 0);
+        let mut f = Field::for_dim(mesh.dim, whole.nz, whole.ny, whole.nx);
         self.fill(mesh, &whole, mass, &mut f)?;
-        Ok(f.interior().iter().copied().collect())
+        Ok(f.interior3().iter().copied().collect())
+    }
+
+    /// [`InitialShape::fill`] of a 3D density: the normaliser summed over the whole grid in
+    /// global order (z, y, x) on every rank, so the field is the same for any decomposition.
+    fn fill_3d(
+        density: &Density3,
+        mesh: &Mesh,
+        block: &Block,
+        mass: f64,
+        field: &mut Field,
+    ) -> Result<(), String> {
+        let n = mesh.n;
+        let mut owned = field.interior3_mut();
+        let mut total = 0.0;
+        for iz in 0..n {
+            for iy in 0..n {
+                for ix in 0..n {
+                    let x = mesh.cell_centre3(iz, iy, ix);
+                    let g = density.value(x);
+                    total += g;
+                    let inside = (block.z0..block.z0 + block.nz).contains(&iz);
+                    if inside && block.owns(iy, ix) {
+                        owned[[iz - block.z0, iy - block.y0, ix - block.x0]] = g;
+                    }
+                }
+            }
+        }
+        if !(total > 0.0 && total.is_finite()) {
+            return Err(format!(
+                "the initial density is zero on every cell centre of the grid (normaliser \
+                 {total}); make the shape wider or the grid finer"
+            ));
+        }
+        let scale = mass / (total * mesh.cell_volume());
+        owned.mapv_inplace(|g| g * scale);
+        Ok(())
     }
 
     /// Fills the owned cells of `field` (block `block` of `mesh`) with the density of total
@@ -144,6 +245,9 @@ impl InitialShape {
         mass: f64,
         field: &mut Field,
     ) -> Result<(), String> {
+        if let InitialShape::Volume(density) = self {
+            return Self::fill_3d(density, mesh, block, mass, field);
+        }
         let (nx, ny) = (mesh.nx(), mesh.ny());
         let mut owned = field.interior_mut();
         owned.fill(0.0);
@@ -279,6 +383,57 @@ mod tests {
     use super::*;
     use crate::decomp::ProcessGrid;
 
+    /// 3D mixture, ball and shell: the mass is `m` to round-off and every block of two 3D
+    /// process grids holds the bits of the single block.
+    #[test]
+    fn three_d_shapes_fill_blocks_like_the_whole_grid() {
+        let mesh = Mesh::new(3, 11, 3.0);
+        let shapes = [
+            Density3::Mixture(vec![Gaussian3 {
+                weight: 1.0,
+                mean: [0.4, -0.2, 0.1],
+                std: 0.7,
+            }]),
+            Density3::Ball {
+                centre: [0.3, 0.0, -0.2],
+                radius: 1.5,
+            },
+            Density3::Shell {
+                centre: [0.0; 3],
+                radius: 1.5,
+                width: 0.4,
+            },
+        ];
+        for density in shapes {
+            let shape = InitialShape::Volume(density.clone());
+            let whole = shape.global(&mesh, 2.0).unwrap();
+            let mass: f64 = whole.iter().sum::<f64>() * mesh.cell_volume();
+            assert!((mass - 2.0).abs() < 1e-13, "{density:?}: mass {mass}");
+            for grid in [
+                ProcessGrid {
+                    px: 1,
+                    py: 1,
+                    pz: 2,
+                },
+                ProcessGrid {
+                    px: 2,
+                    py: 3,
+                    pz: 2,
+                },
+            ] {
+                for r in 0..grid.size() {
+                    let b = Block::new(&mesh, grid, r);
+                    let mut f = Field::zeros3(b.nz, b.ny, b.nx);
+                    shape.fill(&mesh, &b, 2.0, &mut f).unwrap();
+                    for ((k, j, i), v) in f.interior3().indexed_iter() {
+                        let g = ((b.z0 + k) * 11 + b.y0 + j) * 11 + b.x0 + i;
+                        assert_eq!(v.to_bits(), whole[g].to_bits(), "{density:?} {grid:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn mass_is_exact_and_blocks_agree_with_the_single_block() {
         let mesh = Mesh::new(2, 15, 3.0);
@@ -287,12 +442,12 @@ mod tests {
             radius: 1.0,
             width: 0.3,
         };
-        let one = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let one = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut whole = Field::zeros(one.ny, one.nx);
         shape.fill(&mesh, &one, 2.5, &mut whole).unwrap();
         let mass: f64 = whole.interior().sum() * mesh.cell_volume();
         assert!((mass - 2.5).abs() < 1e-13);
-        let grid = ProcessGrid { px: 2, py: 3 };
+        let grid = ProcessGrid::planar(2, 3);
         for r in 0..6 {
             let b = Block::new(&mesh, grid, r);
             let mut part = Field::zeros(b.ny, b.nx);
@@ -311,7 +466,7 @@ mod tests {
     #[test]
     fn points_are_histogrammed_and_outside_points_rejected() {
         let mesh = Mesh::new(1, 5, 1.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut f = Field::zeros(1, 5);
         let points = |train: Vec<[f64; 2]>| InitialShape::Points {
             train,
@@ -333,7 +488,7 @@ mod tests {
     #[test]
     fn kernel_density_of_one_point_is_a_discrete_gaussian() {
         let mesh = Mesh::new(2, 15, 3.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let pts = vec![[0.31, -0.7], [1.1, 0.05], [0.31, -0.69]];
         let kde = |train: Vec<[f64; 2]>, bandwidth: f64| {
             let mut f = Field::zeros(15, 15);

@@ -295,7 +295,7 @@ mod tests {
     /// Sheppard's `dim h^2 / 12`).
     fn grid_moments(name: ToyName, n: usize) -> (Field, Mesh, f64, [f64; 2], f64) {
         let mesh = Mesh::new(name.dim(), n, 6.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut f = Field::zeros(block.ny, block.nx);
         let total = deposit(&mesh, &block, &name.blobs(), &mut f.interior_mut());
         let (mut mean, mut second) = ([0.0; 2], 0.0);

@@ -27,12 +27,15 @@ pub fn checksum_values(values: &[f64]) -> u64 {
 
 /// This rank's part of the checksum of a global-shaped field (global row-major indices).
 pub fn block_checksum_part(mesh: &Mesh, block: &Block, f: &Field) -> u64 {
-    let owned = f.interior();
+    let owned = f.interior3();
     let mut acc = 0u64;
-    for j in 0..block.ny {
-        for i in 0..block.nx {
-            let index = ((block.y0 + j) * mesh.nx() + block.x0 + i) as u64;
-            acc = acc.wrapping_add(element_hash(index, owned[[j, i]]));
+    for k in 0..block.nz {
+        for j in 0..block.ny {
+            for i in 0..block.nx {
+                let row = (block.z0 + k) * mesh.ny() + block.y0 + j;
+                let index = (row * mesh.nx() + block.x0 + i) as u64;
+                acc = acc.wrapping_add(element_hash(index, owned[[k, j, i]]));
+            }
         }
     }
     acc

@@ -24,6 +24,7 @@ use crate::comm::Comm;
 use crate::decomp::{Block, ProcessGrid};
 use crate::error::CommandError;
 use crate::field::Field;
+use crate::layout::Layout;
 use crate::mesh::Mesh;
 
 /// What a command's output directory holds, for the reuse rules of [`prepare`].
@@ -128,29 +129,18 @@ pub struct RunDir {
     path: PathBuf,
     config: String,
     io_mode: IoMode,
-    mesh: Mesh,
-    grid: ProcessGrid,
-    block: Block,
+    layout: Layout,
 }
 
 impl RunDir {
-    /// The directory `path` of a run on `mesh` decomposed by `grid` (this rank's `block`),
+    /// The directory `path` of a run on `layout` (mesh, process grid, this rank's block),
     /// whose files carry the resolved `config` (TOML text). Touches nothing on disk.
-    pub fn new(
-        path: &Path,
-        config: String,
-        io_mode: IoMode,
-        mesh: &Mesh,
-        grid: ProcessGrid,
-        block: &Block,
-    ) -> RunDir {
+    pub fn new(path: &Path, config: String, io_mode: IoMode, layout: &Layout) -> RunDir {
         RunDir {
             path: path.to_path_buf(),
             config,
             io_mode,
-            mesh: *mesh,
-            grid,
-            block: block.clone(),
+            layout: layout.clone(),
         }
     }
 
@@ -215,9 +205,7 @@ impl RunDir {
         write_field(
             comm,
             &self.join(name),
-            &self.mesh,
-            self.grid,
-            &self.block,
+            &self.layout,
             f,
             &FieldMeta {
                 t: stamp.t,
@@ -229,19 +217,24 @@ impl RunDir {
         )
     }
 
+    /// Mesh, process grid and this rank's block of the fields.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// The grid of the fields.
     pub fn mesh(&self) -> &Mesh {
-        &self.mesh
+        &self.layout.mesh
     }
 
     /// The process grid that writes them.
     pub fn grid(&self) -> ProcessGrid {
-        self.grid
+        self.layout.grid
     }
 
     /// This rank's block.
     pub fn block(&self) -> &Block {
-        &self.block
+        &self.layout.block
     }
 
     /// The HDF5 transfer mode.

@@ -79,7 +79,7 @@ impl SnapshotWriter {
         f: &Field,
         stamp: Stamp,
     ) -> Result<(), String> {
-        let bad = !f.interior().iter().all(|v| v.is_finite());
+        let bad = !f.interior3().iter().all(|v| v.is_finite());
         if comm.any(bad) {
             return Err(format!(
                 "snapshot at step {} (t = {:e}): the density holds a non-finite value; not written",

@@ -150,7 +150,7 @@ mod tests {
     use crate::particles::rng::{uniform53, CounterRng, Stream};
 
     fn whole(mesh: &Mesh) -> Block {
-        Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0)
+        Block::new(mesh, ProcessGrid::planar(1, 1), 0)
     }
 
     fn random_particles(mesh: &Mesh, count: u64, seed: u64) -> Vec<Particle> {

@@ -20,7 +20,7 @@ use crate::mesh::Mesh;
 pub struct ParticleGrid {
     cic: Cic,
     halo: HaloExchange,
-    walls: [bool; 4],
+    walls: [bool; 6],
     dim: usize,
     width: usize,
     kernel: Vec<f64>,
@@ -125,7 +125,7 @@ impl ParticleGrid {
     /// included (collective).
     pub fn smooth(&mut self, comm: &Comm) {
         let w = self.width;
-        let [west, east, south, north] = self.walls;
+        let [west, east, south, north, ..] = self.walls;
         if w == 0 {
             for j in 0..self.raw.ny() as isize {
                 for i in 0..self.raw.nx() as isize {

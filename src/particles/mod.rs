@@ -117,7 +117,7 @@ pub struct Ownership {
 impl Ownership {
     /// The map for `grid` over `mesh`.
     pub fn new(mesh: &Mesh, grid: ProcessGrid) -> Ownership {
-        let whole = crate::decomp::Block::new(mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let whole = crate::decomp::Block::new(mesh, ProcessGrid::planar(1, 1), 0);
         Ownership {
             cic: cic::Cic::new(mesh, &whole),
             part_x: (0..mesh.nx())
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn ownership_matches_blocks() {
         let mesh = Mesh::new(2, 13, 3.0);
-        let grid = ProcessGrid { px: 3, py: 2 };
+        let grid = ProcessGrid::planar(3, 2);
         let own = Ownership::new(&mesh, grid);
         for r in 0..6 {
             let b = crate::decomp::Block::new(&mesh, grid, r);

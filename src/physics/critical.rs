@@ -141,6 +141,20 @@ mod tests {
     }
 
     /// Acceptance: 1D, gamma = 3, D = kappa = 1 gives 5.872100155 (to 1e-8).
+    /// Issue 15: `m_c = (2 pi / gamma)^{3/2} / Gamma(3/2) I(3/2, 1/gamma)` in 3D; gamma = 1 is
+    /// `(2 pi)^{3/2} zeta(3/2) = 41.14389...`, gamma = 2 gives 18.85271.
+    #[test]
+    fn three_dimensional_critical_masses() {
+        let zeta_3_2 = 2.612_375_348_685_488;
+        let bose = (2.0 * PI).powf(1.5) * zeta_3_2;
+        let m1 = critical_mass_quadrature(3, 1.0, 1.0, 1.0).unwrap();
+        assert!(rel(m1, bose) < 1e-9, "{m1} vs {bose}");
+        assert!((m1 - 41.14389).abs() < 5e-6, "{m1}");
+        let m2 = critical_mass_quadrature(3, 2.0, 1.0, 1.0).unwrap();
+        assert!((m2 - 18.85271).abs() < 5e-6, "{m2}");
+        assert_eq!(critical_mass_quadrature(3, 0.5, 1.0, 1.0), None);
+    }
+
     #[test]
     fn one_dimensional_gamma_three() {
         let m = critical_mass_quadrature(1, 3.0, 1.0, 1.0).unwrap();

@@ -131,6 +131,10 @@ fn load_field(path: &Path, request: &Request) -> Result<FieldFile, String> {
     let (dim, n) = match stored.shape[..] {
         [n] => (1, n),
         [ny, nx] if ny == nx => (2, nx),
+        [_, _, _] => {
+            let why = "it holds a 3D field (grid.dim = 3), which `nlfp plot` cannot draw yet";
+            return Err(not_nlfp(path, kind, why));
+        }
         _ => (0, 0),
     };
     if n == 0 || !(half_width.is_finite() && half_width > 0.0) {

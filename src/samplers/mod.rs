@@ -46,6 +46,7 @@ use crate::decomp::{Block, ProcessGrid};
 use crate::error::CommandError;
 use crate::field::Field;
 use crate::io::checkpoint::{Loaded, Saved};
+use crate::layout::Layout;
 use crate::mesh::Mesh;
 use crate::names::named_enum;
 use crate::random;
@@ -112,9 +113,9 @@ pub struct Generated {
 }
 
 impl Samplers {
-    /// The samplers of `settings` for the run of `p` decomposed by `grid`.
-    pub fn new(p: &Pipeline, grid: ProcessGrid, settings: SamplerSettings) -> Samplers {
-        let n = settings.samples;
+    /// The samplers of `settings` for the run of `p` (decomposed by its layout's grid).
+    pub fn new(p: &Pipeline, settings: SamplerSettings) -> Samplers {
+        let (n, grid) = (settings.samples, p.layout.grid);
         let walk = (n > 0 && settings.kind.walk()).then(|| build_walk(p, grid, n, settings.seed));
         let sde = (n > 0 && settings.kind.sde()).then(|| {
             let sde = SdeSettings {
@@ -123,7 +124,7 @@ impl Samplers {
                 samples: n,
                 seed: settings.seed,
             };
-            ReverseSde::new(p.mesh, grid, p.block, &p.params, sde)
+            ReverseSde::new(p.mesh(), grid, p.block(), &p.params, sde)
                 .with_progress(p.comm.is_root(), p.march.progress_every)
         });
         Samplers {
@@ -382,19 +383,17 @@ pub fn gather_samples(comm: &Comm, local: &[(u64, [f64; 2])]) -> Vec<[f64; 2]> {
 
 /// `n` jittered samples of the density `u` on rank 0 (sorted by cell), drawn with the streams
 /// of `purpose`. Collective.
-#[allow(clippy::too_many_arguments)]
 pub fn draw_samples(
     comm: &Comm,
-    mesh: &Mesh,
-    grid: ProcessGrid,
-    block: &Block,
+    layout: &Layout,
     u: &Field,
     n: u64,
     seed: u64,
     purpose: Purpose,
 ) -> Result<Vec<[f64; 2]>, String> {
     let s = stream_seed(seed, purpose);
-    let counts = multinomial_counts(comm, mesh, grid, block, u, n, s)?;
+    let Layout { mesh, grid, block } = layout;
+    let counts = multinomial_counts(comm, mesh, *grid, block, u, n, s)?;
     // The jitter stream of a reference set: the same purpose seed, a different key space.
     let jitter = random::bits(s, u64::MAX, 0);
     Ok(gather_samples(

@@ -36,9 +36,8 @@
 
 use super::{draw_samples, random_subset, stream_seed, Purpose};
 use crate::comm::Comm;
-use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
-use crate::mesh::Mesh;
+use crate::layout::Layout;
 use crate::stats;
 
 /// Largest point set the O(N^2) energy distance uses (random subsets above).
@@ -176,20 +175,18 @@ impl References {
     /// streams of the user seed `seed` (collective); `None` on ranks other than 0.
     pub fn draw(
         comm: &Comm,
-        mesh: &Mesh,
-        grid: ProcessGrid,
-        block: &Block,
+        layout: &Layout,
         f0: &Field,
         n: u64,
         seed: u64,
     ) -> Result<Option<References>, String> {
-        let draw = |purpose| draw_samples(comm, mesh, grid, block, f0, n, seed, purpose);
+        let draw = |purpose| draw_samples(comm, layout, f0, n, seed, purpose);
         let r1 = draw(Purpose::ReferenceA)?;
         let r2 = draw(Purpose::ReferenceB)?;
         Ok(comm.is_root().then_some(References {
             r1,
             r2,
-            dim: mesh.dim,
+            dim: layout.dim(),
             seed,
             heldout: None,
         }))

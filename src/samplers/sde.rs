@@ -688,7 +688,7 @@ mod tests {
     #[test]
     fn staggered_interpolation_is_exact_for_linear_fields() {
         let mesh = Mesh::new(2, 9, 2.0);
-        let grid = ProcessGrid { px: 1, py: 1 };
+        let grid = ProcessGrid::planar(1, 1);
         let block = Block::new(&mesh, grid, 0);
         let params = ModelParams::new(1.0, 0.0, 2.0);
         let settings = SdeSettings {
@@ -731,7 +731,7 @@ mod tests {
     #[test]
     fn face_velocity_of_a_gaussian() {
         let mesh = Mesh::new(1, 21, 4.0);
-        let grid = ProcessGrid { px: 1, py: 1 };
+        let grid = ProcessGrid::planar(1, 1);
         let block = Block::new(&mesh, grid, 0);
         let params = ModelParams::new(0.7, 0.0, 2.0);
         let lambda = 1.0;

@@ -117,9 +117,9 @@ pub trait SampleWalk: ReverseObserver {
 /// `grid`), for `samples` particles with seed `seed`.
 pub fn build_walk(p: &Pipeline, grid: ProcessGrid, samples: u64, seed: u64) -> Box<dyn SampleWalk> {
     let builder = WalkBuilder {
-        mesh: p.mesh,
+        mesh: p.mesh(),
         grid,
-        block: p.block,
+        block: p.block(),
         stepper: p.stepper,
         samples,
         seed,

@@ -102,6 +102,8 @@ pub trait Family: Copy + Send + Sync {
 
     /// `(kp[k], km[k]) = rates(x_f[k], f_l[k], f_r[k], l[k], r[k])` for a row of faces, with the
     /// same bits as [`Family::rates`].
+    // A pure row kernel over seven slices (face coordinates, values and per-cell values on
+    // both sides, two outputs): the slices are the kernel's inputs.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn rates_row(

@@ -84,6 +84,8 @@ dispatched! {
 
 dispatched! {
     /// `(kp[k], km[k]) = Sg::rates(x_f[k], fl[k], fr[k], al[k], ar[k])`.
+    // A pure row kernel over seven slices (face coordinates, values and per-cell values on
+    // both sides, two outputs): the slices are the kernel's inputs.
     #[allow(clippy::too_many_arguments)]
     pub fn sg_rates(
         k: Sg,
@@ -157,7 +159,7 @@ mod tests {
     /// Bits of one stage, the kept rates and the rate bound of `family` at `level`.
     fn stage_bits<F: Family>(family: F, level: Level) -> (Vec<u64>, Vec<u64>, u64) {
         let mesh = Mesh::new(2, 45, 6.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let geom = BlockGeometry::new(&mesh, &block);
         let f = field(&mesh, &block);
         with_level(level, || {
@@ -207,7 +209,7 @@ mod tests {
         // Rows against the per-cell and per-face methods.
         let sg = Sg::new(c(2.3));
         let mesh = Mesh::new(2, 45, 6.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let f = field(&mesh, &block);
         let vals: Vec<f64> = f.raw().to_vec();
         for level in Level::ALL {

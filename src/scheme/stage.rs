@@ -6,7 +6,16 @@
 //! ```
 //!
 //! with `Fx[j,i]` the flux through the x-face between cells `(j,i-1)` and `(j,i)`, and `Fy[j,i]`
-//! through the y-face between `(j-1,i)` and `(j,i)`, both in the +axis direction. Physical
+//! through the y-face between `(j-1,i)` and `(j,i)`, both in the +axis direction. In 3D every
+//! plane `k` adds the z-faces below and above,
+//!
+//! ```text
+//! f_out[k,j,i] = f[k,j,i] + (dt/h) * ( ((Fx[k,j,i] - Fx[k,j,i+1]) + (Fy[k,j,i] - Fy[k,j+1,i]))
+//!                                      + (Fz[k,j,i] - Fz[k+1,j,i]) ),
+//! ```
+//!
+//! `Fz[k,j,i]` through the z-face between `(k-1,j,i)` and `(k,j,i)` (the same kernels along the
+//! third axis, face coordinate `z`); the 1D/2D formula is untouched (no z term). Physical
 //! boundary faces carry zero flux (a face-flux override, no ghost values). The operation order
 //! per cell is fixed, and a face shared by two regions or two ranks is computed from the same
 //! inputs by the same formula, so results are bit-identical for any split into regions or ranks.
@@ -33,12 +42,19 @@ pub struct BlockGeometry {
     pub nx: usize,
     /// Owned cells along y.
     pub ny: usize,
+    /// Owned cells along z (1 in 1D and 2D).
+    pub nz: usize,
     /// `x` of local x-faces `0..=nx` (face `i` is left of local column `i`).
     pub x_faces: Vec<f64>,
     /// `y` of local y-faces `0..=ny`.
     pub y_faces: Vec<f64>,
-    /// Whether the block's west/east/south/north side is the physical boundary (zero flux).
-    pub boundary: [bool; 4],
+    /// `z` of local z-faces `0..=nz` (3D).
+    pub z_faces: Vec<f64>,
+    /// Whether the block's west/east/south/north/down/up side is the physical boundary (zero
+    /// flux); [`Side::index`] order.
+    pub boundary: [bool; 6],
+    /// Whether the mesh is 3D (z-faces exist).
+    pub dim3: bool,
     /// Cell width `h`.
     pub h: f64,
 }
@@ -47,19 +63,34 @@ impl BlockGeometry {
     /// Geometry of `block` on `mesh`.
     pub fn new(mesh: &Mesh, block: &Block) -> Self {
         let x_faces = (0..=block.nx).map(|i| mesh.face(block.x0 + i)).collect();
-        let y_faces = if mesh.dim == 2 {
+        let y_faces = if mesh.dim >= 2 {
             (0..=block.ny).map(|j| mesh.face(block.y0 + j)).collect()
         } else {
             vec![0.0; block.ny + 1]
         };
+        let z_faces = if mesh.dim == 3 {
+            (0..=block.nz).map(|k| mesh.face(block.z0 + k)).collect()
+        } else {
+            vec![0.0; block.nz + 1]
+        };
         BlockGeometry {
             nx: block.nx,
             ny: block.ny,
+            nz: block.nz,
             x_faces,
             y_faces,
+            z_faces,
             boundary: Side::ALL.map(|s| block.neighbours[s.index()].is_none()),
+            dim3: mesh.dim == 3,
             h: mesh.h,
         }
+    }
+
+    /// Whether local z-face `kf` is a zero-flux boundary face.
+    #[inline]
+    fn z_face_is_boundary(&self, kf: usize) -> bool {
+        (kf == 0 && self.boundary[Side::Down.index()])
+            || (kf == self.nz && self.boundary[Side::Up.index()])
     }
 
     /// Whether local x-face `i` is a zero-flux boundary face.
@@ -83,21 +114,31 @@ impl BlockGeometry {
         let r1 = self.ny - usize::from(!self.boundary[Side::North.index()]);
         let c0 = usize::from(!self.boundary[Side::West.index()]);
         let c1 = self.nx - usize::from(!self.boundary[Side::East.index()]);
-        if r0 >= r1 || c0 >= c1 {
+        let (p0, p1) = if self.dim3 {
+            let p0 = usize::from(!self.boundary[Side::Down.index()]);
+            (p0, self.nz - usize::from(!self.boundary[Side::Up.index()]))
+        } else {
+            (0, self.nz)
+        };
+        if r0 >= r1 || c0 >= c1 || p0 >= p1 {
             return (Region::empty(), vec![self.whole()]);
         }
         let mut rim = Vec::new();
-        let mut push = |rows: Range<usize>, cols: Range<usize>| {
-            if !rows.is_empty() && !cols.is_empty() {
-                rim.push(Region { rows, cols });
+        let mut push = |planes: Range<usize>, rows: Range<usize>, cols: Range<usize>| {
+            let region = Region { planes, rows, cols };
+            if !region.is_empty() {
+                rim.push(region);
             }
         };
-        push(0..r0, 0..self.nx);
-        push(r1..self.ny, 0..self.nx);
-        push(r0..r1, 0..c0);
-        push(r0..r1, c1..self.nx);
+        push(0..p0, 0..self.ny, 0..self.nx);
+        push(p1..self.nz, 0..self.ny, 0..self.nx);
+        push(p0..p1, 0..r0, 0..self.nx);
+        push(p0..p1, r1..self.ny, 0..self.nx);
+        push(p0..p1, r0..r1, 0..c0);
+        push(p0..p1, r0..r1, c1..self.nx);
         (
             Region {
+                planes: p0..p1,
                 rows: r0..r1,
                 cols: c0..c1,
             },
@@ -108,15 +149,18 @@ impl BlockGeometry {
     /// The whole block.
     pub fn whole(&self) -> Region {
         Region {
+            planes: 0..self.nz,
             rows: 0..self.ny,
             cols: 0..self.nx,
         }
     }
 }
 
-/// A rectangle of owned cells, in local indices.
+/// A box of owned cells, in local indices (one plane, `0..1`, in 1D and 2D).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region {
+    /// Local planes.
+    pub planes: Range<usize>,
     /// Local rows.
     pub rows: Range<usize>,
     /// Local columns.
@@ -127,6 +171,7 @@ impl Region {
     /// No cells.
     pub fn empty() -> Region {
         Region {
+            planes: 0..0,
             rows: 0..0,
             cols: 0..0,
         }
@@ -134,7 +179,7 @@ impl Region {
 
     /// Whether it has no cells.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() || self.cols.is_empty()
+        self.planes.is_empty() || self.rows.is_empty() || self.cols.is_empty()
     }
 }
 
@@ -157,12 +202,18 @@ pub struct Scratch<A> {
     fy_north2: Vec<f64>,
     /// The coordinate of a row of y-faces, repeated (for [`Family::rates_row`]).
     coord: Vec<f64>,
+    /// 3D: the z-faces below and above the current plane (`ny x nx`, row-major), both values.
+    fz_lo: Vec<f64>,
+    fz_hi: Vec<f64>,
+    fz_lo2: Vec<f64>,
+    fz_hi2: Vec<f64>,
 }
 
 impl<A: Copy + Default> Scratch<A> {
     /// Buffers for a field of this shape.
     pub fn new(field: &Field) -> Self {
         let nx = field.nx();
+        let plane = if field.gz() > 0 { field.ny() * nx } else { 0 };
         Scratch {
             aux: vec![A::default(); field.raw().len()],
             aux_lo: vec![A::default(); nx + 2],
@@ -174,34 +225,61 @@ impl<A: Copy + Default> Scratch<A> {
             fy_south2: vec![0.0; nx],
             fy_north2: vec![0.0; nx],
             coord: vec![0.0; nx],
+            fz_lo: vec![0.0; plane],
+            fz_hi: vec![0.0; plane],
+            fz_lo2: vec![0.0; plane],
+            fz_hi2: vec![0.0; plane],
         }
     }
+}
+
+/// Whether the face passes of `F` on `geom` read the stored per-cell values (then
+/// [`fill_aux_owned`] and [`fill_aux_ghosts`] must have filled them): every family in 3D, and in
+/// 1D and 2D the families without [`Family::AUX_IN_FACE_PASS`].
+pub fn reads_stored_aux<F: Family>(geom: &BlockGeometry) -> bool {
+    !F::AUX_IN_FACE_PASS || geom.dim3
 }
 
 /// Per-cell auxiliary values on the owned cells.
 pub fn fill_aux_owned<F: Family>(fam: &F, f: &Field, aux: &mut [F::Aux]) {
     let nx = f.nx();
-    for j in 0..f.ny() as isize {
-        let k = f.index(j, 0);
-        fill_aux_span(fam, &f.raw()[k..k + nx], &mut aux[k..k + nx]);
+    for k in 0..f.nz() as isize {
+        for j in 0..f.ny() as isize {
+            let c = f.index3(k, j, 0);
+            fill_aux_span(fam, &f.raw()[c..c + nx], &mut aux[c..c + nx]);
+        }
     }
 }
 
-/// Per-cell auxiliary values on the ghost layer (edges only; corners are never read).
+/// Per-cell auxiliary values on the ghost layer (faces only; edges and corners are never read).
 pub fn fill_aux_ghosts<F: Family>(fam: &F, f: &Field, aux: &mut [F::Aux]) {
-    let (nx, ny) = (f.nx() as isize, f.ny() as isize);
-    for j in [-1, ny] {
-        let k = f.index(j, 0);
+    let (nx, ny, nz) = (f.nx() as isize, f.ny() as isize, f.nz() as isize);
+    let mut row = |k: isize, j: isize| {
+        let c = f.index3(k, j, 0);
         fill_aux_span(
             fam,
-            &f.raw()[k..k + nx as usize],
-            &mut aux[k..k + nx as usize],
+            &f.raw()[c..c + nx as usize],
+            &mut aux[c..c + nx as usize],
         );
+    };
+    for k in 0..nz {
+        for j in [-1, ny] {
+            row(k, j);
+        }
     }
-    for j in 0..ny {
-        for i in [-1, nx] {
-            let k = f.index(j, i);
-            fill_aux_span(fam, &f.raw()[k..k + 1], &mut aux[k..k + 1]);
+    if f.gz() > 0 {
+        for k in [-1, nz] {
+            for j in 0..ny {
+                row(k, j);
+            }
+        }
+    }
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in [-1, nx] {
+                let c = f.index3(k, j, i);
+                fill_aux_span(fam, &f.raw()[c..c + 1], &mut aux[c..c + 1]);
+            }
         }
     }
 }
@@ -347,46 +425,59 @@ struct AuxRows<'a, A> {
 }
 
 impl<F: Family> FaceInputs<'_, F> {
-    /// The storage range of row `j`, columns `cols.start - 1..=cols.end`.
+    /// Whether this pass computes the per-cell values row by row into [`AuxRows`] buffers
+    /// ([`Family::AUX_IN_FACE_PASS`], 1D and 2D) instead of reading the stored array (3D faces
+    /// also read the planes below and above, so a 3D pass reads the stored array).
     #[inline(always)]
-    fn span(&self, j: isize, cols: &Range<usize>) -> Range<usize> {
-        let k = self.f.index(j, cols.start as isize - 1);
-        k..k + cols.len() + 2
+    fn fused(&self) -> bool {
+        !reads_stored_aux::<F>(self.geom)
     }
 
-    /// Computes the per-cell values of row `j` into `buf` (for [`Family::AUX_IN_FACE_PASS`]).
+    /// The storage range of row `j` of plane `k`, columns `cols.start - 1..=cols.end`.
     #[inline(always)]
-    fn fill_row(&self, j: isize, cols: &Range<usize>, buf: &mut [F::Aux]) {
-        let span = self.span(j, cols);
+    fn span(&self, (k, j): (isize, isize), cols: &Range<usize>) -> Range<usize> {
+        let at = self.f.index3(k, j, cols.start as isize - 1);
+        at..at + cols.len() + 2
+    }
+
+    /// Computes the per-cell values of row `j` of plane `k` into `buf` (fused passes).
+    #[inline(always)]
+    fn fill_row(&self, at: (isize, isize), cols: &Range<usize>, buf: &mut [F::Aux]) {
+        let span = self.span(at, cols);
         let n = span.len();
         self.fam.aux_row(&self.f.raw()[span], &mut buf[..n]);
     }
 
-    /// The per-cell values of row `j` (see [`AuxRows`]): `buf` if the family computes them in
-    /// the pass (already filled), the stored array otherwise.
+    /// The per-cell values of row `j` of plane `k` (see [`AuxRows`]): `buf` in a fused pass
+    /// (already filled), the stored array otherwise.
     #[inline(always)]
-    fn row_aux<'b>(&'b self, j: isize, cols: &Range<usize>, buf: &'b [F::Aux]) -> &'b [F::Aux] {
-        if F::AUX_IN_FACE_PASS {
+    fn row_aux<'b>(
+        &'b self,
+        at: (isize, isize),
+        cols: &Range<usize>,
+        buf: &'b [F::Aux],
+    ) -> &'b [F::Aux] {
+        if self.fused() {
             &buf[..cols.len() + 2]
         } else {
-            &self.aux[self.span(j, cols)]
+            &self.aux[self.span(at, cols)]
         }
     }
 
     /// `(out, out2)[i] = O(face i)` for the local x-faces `cols.start..=cols.end` of local row
-    /// `j` (face `i` lies between columns `i - 1` and `i`); zero at boundary faces. `row` holds
-    /// the per-cell values of row `j` ([`AuxRows`]).
+    /// `j` of plane `k` (face `i` lies between columns `i - 1` and `i`); zero at boundary faces.
+    /// `row` holds the per-cell values of that row ([`FaceInputs::row_aux`]).
     #[inline(always)]
     fn x_row<O: FaceOp>(
         &self,
-        j: usize,
+        (k, j): (usize, usize),
         cols: &Range<usize>,
         row: &[F::Aux],
         out: &mut [f64],
         out2: &mut [f64],
     ) {
         let (c0, c1) = (cols.start, cols.end);
-        let base = self.f.index(j as isize, -1); // the cell left of face 0
+        let base = self.f.index3(k as isize, j as isize, -1); // the cell left of face 0
         let fv = &self.f.raw()[base + c0..base + c1 + 2];
         let av = &row[..c1 - c0 + 2];
         let xf = &self.geom.x_faces[c0..=c1];
@@ -409,14 +500,82 @@ impl<F: Family> FaceInputs<'_, F> {
         }
     }
 
-    /// `(out, out2)[i] = O(face)` for local y-face `jf` (between rows `jf - 1` and `jf`) over
-    /// `cols`; zero if it is a boundary face. `below` / `above` hold the per-cell values of rows
-    /// `jf - 1` / `jf` ([`AuxRows`]); `coord` is a row buffer for the face coordinate.
+    /// `(out, out2)[i] = O(face)` for local y-face `jf` (between rows `jf - 1` and `jf`) of
+    /// plane `k` over `cols`; zero if it is a boundary face. `below` / `above` hold the
+    /// per-cell values of rows `jf - 1` / `jf` ([`FaceInputs::row_aux`]); `coord` is a row
+    /// buffer for the face coordinate.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn y_row<O: FaceOp>(
         &self,
-        jf: usize,
+        (k, jf): (usize, usize),
+        cols: &Range<usize>,
+        below: &[F::Aux],
+        above: &[F::Aux],
+        coord: &mut [f64],
+        out: &mut [f64],
+        out2: &mut [f64],
+    ) {
+        let (k, jf_i, c0) = (k as isize, jf as isize, cols.start as isize);
+        let cross = Cross {
+            boundary: self.geom.y_face_is_boundary(jf),
+            lo: self.f.index3(k, jf_i - 1, c0),
+            hi: self.f.index3(k, jf_i, c0),
+            coordinate: self.geom.y_faces[jf],
+        };
+        self.cross_row::<O>(cross, cols, below, above, coord, out, out2);
+    }
+
+    /// `(out, out2)[i] = O(face)` for local z-face `kf` (between planes `kf - 1` and `kf`) of
+    /// row `j` over `cols` (3D); zero if it is a boundary face.
+    #[inline(always)]
+    fn z_row<O: FaceOp>(
+        &self,
+        (kf, j): (usize, usize),
+        cols: &Range<usize>,
+        coord: &mut [f64],
+        out: &mut [f64],
+        out2: &mut [f64],
+    ) {
+        let (kf_i, j, c0) = (kf as isize, j as isize, cols.start as isize);
+        let cross = Cross {
+            boundary: self.geom.z_face_is_boundary(kf),
+            lo: self.f.index3(kf_i - 1, j, c0),
+            hi: self.f.index3(kf_i, j, c0),
+            coordinate: self.geom.z_faces[kf],
+        };
+        // A 3D pass is never fused: the planes' per-cell values come from the stored array.
+        let below = &self.aux[self.span((kf_i - 1, j), cols)];
+        let above = &self.aux[self.span((kf_i, j), cols)];
+        self.cross_row::<O>(cross, cols, below, above, coord, out, out2);
+    }
+
+    /// [`FaceInputs::z_row`] for every row of `region`, into plane buffers (`ny x nx`).
+    #[inline(always)]
+    fn z_plane<O: FaceOp>(
+        &self,
+        kf: usize,
+        region: &Region,
+        coord: &mut [f64],
+        out: &mut [f64],
+        out2: &mut [f64],
+    ) {
+        let nx = self.geom.nx;
+        for j in region.rows.clone() {
+            let row = j * nx..(j + 1) * nx;
+            let (o, o2) = (&mut out[row.clone()], &mut out2[row]);
+            self.z_row::<O>((kf, j), &region.cols, coord, o, o2);
+        }
+    }
+
+    /// A row of faces across rows or planes: the cells below start at flat index `lo`, those
+    /// above at `hi`, all faces at `coordinate` (zero if they are boundary faces); `below` /
+    /// `above` are the per-cell values of the two rows, from column `cols.start - 1`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn cross_row<O: FaceOp>(
+        &self,
+        cross: Cross,
         cols: &Range<usize>,
         below: &[F::Aux],
         above: &[F::Aux],
@@ -426,17 +585,16 @@ impl<F: Family> FaceInputs<'_, F> {
     ) {
         let out = &mut out[cols.clone()];
         let out2 = &mut out2[cols.clone()];
-        if self.geom.y_face_is_boundary(jf) {
+        if cross.boundary {
             out.fill(0.0);
             out2.fill(0.0);
             return;
         }
-        let lo = self.f.index(jf as isize - 1, cols.start as isize);
-        let hi = self.f.index(jf as isize, cols.start as isize);
+        let (lo, hi) = (cross.lo, cross.hi);
         let n = cols.len();
         let (fl, fr) = (&self.f.raw()[lo..lo + n], &self.f.raw()[hi..hi + n]);
         let (al, ar) = (&below[1..n + 1], &above[1..n + 1]);
-        let y_f = self.geom.y_faces[jf];
+        let y_f = cross.coordinate;
         if F::ROW_RATES {
             let coord = &mut coord[..n];
             coord.fill(y_f);
@@ -455,30 +613,45 @@ impl<F: Family> FaceInputs<'_, F> {
         }
     }
 
-    /// Starts a pass over `rows` x `cols`: with [`Family::AUX_IN_FACE_PASS`], computes rows
+    /// Starts a pass over `rows` x `cols` of plane `k`: in a fused pass, computes rows
     /// `rows.start - 1` and `rows.start` into `lo` and `hi`.
     #[inline(always)]
-    fn start(&self, rows: &Range<usize>, cols: &Range<usize>, bufs: &mut AuxRows<'_, F::Aux>) {
-        if F::AUX_IN_FACE_PASS {
-            self.fill_row(rows.start as isize - 1, cols, bufs.lo);
-            self.fill_row(rows.start as isize, cols, bufs.hi);
+    fn start(
+        &self,
+        k: usize,
+        rows: &Range<usize>,
+        cols: &Range<usize>,
+        bufs: &mut AuxRows<'_, F::Aux>,
+    ) {
+        if self.fused() {
+            let (k, r0) = (k as isize, rows.start as isize);
+            self.fill_row((k, r0 - 1), cols, bufs.lo);
+            self.fill_row((k, r0), cols, bufs.hi);
         }
     }
 
-    /// Moves a pass to row `j`: `lo` becomes row `j`, `hi` row `j + 1` (computed now, with
-    /// [`Family::AUX_IN_FACE_PASS`]).
+    /// Moves a pass to row `j` of plane `k`: `lo` becomes row `j`, `hi` row `j + 1` (computed
+    /// now, in a fused pass).
     #[inline(always)]
-    fn advance(&self, j: usize, cols: &Range<usize>, bufs: &mut AuxRows<'_, F::Aux>) {
-        if F::AUX_IN_FACE_PASS {
+    fn advance(&self, (k, j): (usize, usize), cols: &Range<usize>, bufs: &mut AuxRows<'_, F::Aux>) {
+        if self.fused() {
             std::mem::swap(bufs.lo, bufs.hi);
-            self.fill_row(j as isize + 1, cols, bufs.hi);
+            self.fill_row((k as isize, j as isize + 1), cols, bufs.hi);
         }
     }
 }
 
+/// A row of faces across rows (y) or planes (z), for [`FaceInputs::cross_row`].
+#[derive(Clone, Copy)]
+struct Cross {
+    boundary: bool,
+    lo: usize,
+    hi: usize,
+    coordinate: f64,
+}
+
 /// `out = f + dt_over_h * (div of face fluxes)` on `region` (see the module doc). Reads the
 /// ghosts of `f` only for faces on the block edge that have a neighbour.
-#[allow(clippy::too_many_arguments)]
 pub fn apply<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
@@ -502,6 +675,9 @@ pub fn apply<F: Family>(
         fy_north,
         fy_south2,
         coord,
+        fz_lo,
+        fz_hi,
+        fz_lo2,
         ..
     } = scratch;
     let faces = FaceInputs { fam, geom, f, aux };
@@ -509,29 +685,49 @@ pub fn apply<F: Family>(
         lo: aux_lo,
         hi: aux_hi,
     };
-    let r0 = region.rows.start;
-    faces.start(&region.rows, cols, &mut bufs);
-    let below = faces.row_aux(r0 as isize - 1, cols, bufs.lo);
-    let above = faces.row_aux(r0 as isize, cols, bufs.hi);
-    faces.y_row::<FluxOp>(r0, cols, below, above, coord, fy_south, fy_south2);
-    for j in region.rows.clone() {
-        faces.advance(j, cols, &mut bufs);
-        let here = faces.row_aux(j as isize, cols, bufs.lo);
-        let above = faces.row_aux(j as isize + 1, cols, bufs.hi);
-        faces.x_row::<FluxOp>(j, cols, here, fx, fx2);
-        faces.y_row::<FluxOp>(j + 1, cols, here, above, coord, fy_north, fy_south2);
-        let k = f.index(j as isize, cols.start as isize);
-        let n = cols.len();
-        let fin = &f.raw()[k..k + n];
-        let dst = &mut out.raw_mut()[k..k + n];
-        let fxw = &fx[cols.start..cols.end];
-        let fxe = &fx[cols.start + 1..cols.end + 1];
-        let fys = &fy_south[cols.clone()];
-        let fyn = &fy_north[cols.clone()];
-        for c in 0..n {
-            dst[c] = fin[c] + dt_over_h * ((fxw[c] - fxe[c]) + (fys[c] - fyn[c]));
+    let nx = geom.nx;
+    if geom.dim3 {
+        faces.z_plane::<FluxOp>(region.planes.start, region, coord, fz_lo, fz_lo2);
+    }
+    for k in region.planes.clone() {
+        if geom.dim3 {
+            faces.z_plane::<FluxOp>(k + 1, region, coord, fz_hi, fz_lo2);
         }
-        std::mem::swap(fy_south, fy_north);
+        let (ki, r0) = (k as isize, region.rows.start);
+        faces.start(k, &region.rows, cols, &mut bufs);
+        let below = faces.row_aux((ki, r0 as isize - 1), cols, bufs.lo);
+        let above = faces.row_aux((ki, r0 as isize), cols, bufs.hi);
+        faces.y_row::<FluxOp>((k, r0), cols, below, above, coord, fy_south, fy_south2);
+        for j in region.rows.clone() {
+            faces.advance((k, j), cols, &mut bufs);
+            let here = faces.row_aux((ki, j as isize), cols, bufs.lo);
+            let above = faces.row_aux((ki, j as isize + 1), cols, bufs.hi);
+            faces.x_row::<FluxOp>((k, j), cols, here, fx, fx2);
+            let north = (k, j + 1);
+            faces.y_row::<FluxOp>(north, cols, here, above, coord, fy_north, fy_south2);
+            let at = f.index3(k as isize, j as isize, cols.start as isize);
+            let n = cols.len();
+            let fin = &f.raw()[at..at + n];
+            let dst = &mut out.raw_mut()[at..at + n];
+            let fxw = &fx[cols.start..cols.end];
+            let fxe = &fx[cols.start + 1..cols.end + 1];
+            let fys = &fy_south[cols.clone()];
+            let fyn = &fy_north[cols.clone()];
+            if geom.dim3 {
+                let row = j * nx + cols.start..j * nx + cols.end;
+                let (fzb, fza) = (&fz_lo[row.clone()], &fz_hi[row]);
+                for c in 0..n {
+                    dst[c] = fin[c]
+                        + dt_over_h * (((fxw[c] - fxe[c]) + (fys[c] - fyn[c])) + (fzb[c] - fza[c]));
+                }
+            } else {
+                for c in 0..n {
+                    dst[c] = fin[c] + dt_over_h * ((fxw[c] - fxe[c]) + (fys[c] - fyn[c]));
+                }
+            }
+            std::mem::swap(fy_south, fy_north);
+        }
+        std::mem::swap(fz_lo, fz_hi);
     }
 }
 
@@ -591,43 +787,73 @@ fn rate_pass<F: Family, O: FaceOp>(
         fy_south2,
         fy_north2,
         coord,
+        fz_lo,
+        fz_hi,
+        fz_lo2,
+        fz_hi2,
     } = scratch;
+    // The kept rates are 2D (the 3D steppers evaluate them again in the update).
+    assert!(
+        !(geom.dim3 && store.is_some()),
+        "3D face rates are not stored"
+    );
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
     let mut bufs = AuxRows {
         lo: aux_lo,
         hi: aux_hi,
     };
-    let r0 = region.rows.start;
-    faces.start(&region.rows, cols, &mut bufs);
-    let below = faces.row_aux(r0 as isize - 1, cols, bufs.lo);
-    let above = faces.row_aux(r0 as isize, cols, bufs.hi);
-    faces.y_row::<O>(r0, cols, below, above, coord, fy_south, fy_south2);
-    if let Some(store) = store.as_deref_mut() {
-        store.put_y(region.rows.start, cols, fy_south, fy_south2);
-    }
+    let nx = geom.nx;
     let mut max_rate = 0.0f64;
-    for j in region.rows.clone() {
-        faces.advance(j, cols, &mut bufs);
-        let here = faces.row_aux(j as isize, cols, bufs.lo);
-        let above = faces.row_aux(j as isize + 1, cols, bufs.hi);
-        faces.x_row::<O>(j, cols, here, fx, fx2);
-        faces.y_row::<O>(j + 1, cols, here, above, coord, fy_north, fy_north2);
+    if geom.dim3 {
+        faces.z_plane::<O>(region.planes.start, region, coord, fz_lo, fz_lo2);
+    }
+    for k in region.planes.clone() {
+        if geom.dim3 {
+            faces.z_plane::<O>(k + 1, region, coord, fz_hi, fz_hi2);
+        }
+        let (ki, r0) = (k as isize, region.rows.start);
+        faces.start(k, &region.rows, cols, &mut bufs);
+        let below = faces.row_aux((ki, r0 as isize - 1), cols, bufs.lo);
+        let above = faces.row_aux((ki, r0 as isize), cols, bufs.hi);
+        faces.y_row::<O>((k, r0), cols, below, above, coord, fy_south, fy_south2);
         if let Some(store) = store.as_deref_mut() {
-            store.put_x(j, cols, fx, fx2);
-            store.put_y(j + 1, cols, fy_north, fy_north2);
+            store.put_y(region.rows.start, cols, fy_south, fy_south2);
         }
-        let n = cols.len();
-        let kp_east = &fx[cols.start + 1..cols.end + 1];
-        let km_west = &fx2[cols.start..cols.end];
-        let kp_north = &fy_north[cols.clone()];
-        let km_south = &fy_south2[cols.clone()];
-        for c in 0..n {
-            let out = (kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]);
-            max_rate = max_rate.max(out);
+        for j in region.rows.clone() {
+            faces.advance((k, j), cols, &mut bufs);
+            let here = faces.row_aux((ki, j as isize), cols, bufs.lo);
+            let above = faces.row_aux((ki, j as isize + 1), cols, bufs.hi);
+            faces.x_row::<O>((k, j), cols, here, fx, fx2);
+            faces.y_row::<O>((k, j + 1), cols, here, above, coord, fy_north, fy_north2);
+            if let Some(store) = store.as_deref_mut() {
+                store.put_x(j, cols, fx, fx2);
+                store.put_y(j + 1, cols, fy_north, fy_north2);
+            }
+            let n = cols.len();
+            let kp_east = &fx[cols.start + 1..cols.end + 1];
+            let km_west = &fx2[cols.start..cols.end];
+            let kp_north = &fy_north[cols.clone()];
+            let km_south = &fy_south2[cols.clone()];
+            if geom.dim3 {
+                let row = j * nx + cols.start..j * nx + cols.end;
+                let (kp_up, km_down) = (&fz_hi[row.clone()], &fz_lo2[row]);
+                for c in 0..n {
+                    let out = ((kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]))
+                        + (kp_up[c] + km_down[c]);
+                    max_rate = max_rate.max(out);
+                }
+            } else {
+                for c in 0..n {
+                    let out = (kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]);
+                    max_rate = max_rate.max(out);
+                }
+            }
+            std::mem::swap(fy_south, fy_north);
+            std::mem::swap(fy_south2, fy_north2);
         }
-        std::mem::swap(fy_south, fy_north);
-        std::mem::swap(fy_south2, fy_north2);
+        std::mem::swap(fz_lo, fz_hi);
+        std::mem::swap(fz_lo2, fz_hi2);
     }
     max_rate / geom.h
 }
@@ -684,6 +910,7 @@ pub fn apply_stored(
     if region.is_empty() {
         return;
     }
+    debug_assert!(!geom.dim3, "stored face rates are 2D");
     let (c0, c1) = (region.cols.start, region.cols.end);
     let n = c1 - c0;
     let nx = geom.nx;
@@ -716,6 +943,8 @@ pub fn apply_stored(
 /// The update `out = f + dt L_h(f)` on `region`: from the kept face rates of a preceding
 /// [`max_rate`] pass over the same field when they are given ([`apply_stored`]), otherwise
 /// evaluating them ([`apply`]). Both give the same bits.
+// A pure kernel: the family, the block geometry, in/out fields, scratch rows, optional
+// stored rates, the region and dt/h are all distinct inputs (no layout among them).
 #[allow(clippy::too_many_arguments)]
 pub fn update<F: Family>(
     fam: &F,
@@ -759,6 +988,7 @@ pub fn apply_transpose(
     if region.is_empty() {
         return;
     }
+    debug_assert!(!geom.dim3, "stored face rates are 2D");
     let (c0, c1) = (region.cols.start, region.cols.end);
     let n = c1 - c0;
     let nx = geom.nx;

@@ -13,12 +13,10 @@ use std::time::Instant;
 
 use super::forward::MarchState;
 use crate::comm::Comm;
-use crate::decomp::Block;
 use crate::error::CommandError;
 use crate::field::Field;
 use crate::io::checkpoint::{self, CheckpointState, CheckpointWrite, JobKind, Loaded, Saved};
 use crate::io::run_dir::{DirRules, RunDir};
-use crate::mesh::Mesh;
 use crate::signals::{RequestPoller, SignalFlags};
 use crate::time::Requests;
 
@@ -108,12 +106,7 @@ impl<'a> Checkpointer<'a> {
     /// The checkpoint a restart `request` (`auto` or a path) names in this run's directory,
     /// verified against this run's kind, physics and grid ([`checkpoint::resume`]); `None`
     /// without a request. Collective; an error is bad input.
-    pub fn resume(
-        &self,
-        request: Option<&str>,
-        mesh: &Mesh,
-        block: &Block,
-    ) -> Result<Option<Loaded>, String> {
+    pub fn resume(&self, request: Option<&str>) -> Result<Option<Loaded>, String> {
         match request {
             Some(request) => checkpoint::resume(
                 self.comm,
@@ -121,8 +114,7 @@ impl<'a> Checkpointer<'a> {
                 &self.dir,
                 self.job,
                 &self.physics,
-                mesh,
-                block,
+                self.run.layout(),
             ),
             None => Ok(None),
         }
@@ -230,9 +222,7 @@ impl<'a> Checkpointer<'a> {
             &CheckpointWrite {
                 dir: &self.dir,
                 owner: run.path(),
-                mesh: run.mesh(),
-                grid: run.grid(),
-                block: run.block(),
+                layout: run.layout(),
                 f,
                 state: &state,
                 seq,

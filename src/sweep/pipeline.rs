@@ -30,6 +30,7 @@ use crate::diagnostics::DiagnosticsSetup;
 use crate::field::Field;
 use crate::io::checkpoint::Loaded;
 use crate::io::csv::CsvWriter;
+use crate::layout::Layout;
 use crate::mesh::Mesh;
 use crate::physics::ModelParams;
 use crate::progress::ReverseProgress;
@@ -46,10 +47,8 @@ pub const PHASE_REVERSE: &str = "reverse";
 pub struct Pipeline<'a> {
     /// Communicator.
     pub comm: &'a Comm,
-    /// Global grid.
-    pub mesh: &'a Mesh,
-    /// This rank's block.
-    pub block: &'a Block,
+    /// Mesh, process grid and this rank's block.
+    pub layout: &'a Layout,
     /// Model parameters.
     pub params: ModelParams,
     /// The mass `m` (diagnostics, asymptotic start state).
@@ -64,6 +63,18 @@ pub struct Pipeline<'a> {
     pub march: MarchControl,
 }
 
+impl<'a> Pipeline<'a> {
+    /// The global grid.
+    pub fn mesh(&self) -> &'a Mesh {
+        &self.layout.mesh
+    }
+
+    /// This rank's block.
+    pub fn block(&self) -> &'a Block {
+        &self.layout.block
+    }
+}
+
 impl Pipeline<'_> {
     /// The face coefficients of the model on this grid.
     pub fn coefficients(&self) -> FaceCoefficients {
@@ -71,15 +82,15 @@ impl Pipeline<'_> {
             diffusion: self.params.diffusion,
             kappa: self.params.kappa,
             gamma: self.params.gamma,
-            h: self.mesh.h,
+            h: self.mesh().h,
         }
     }
 
     /// A fresh forward stepper of the run's kind.
     pub fn forward_stepper(&self) -> Box<dyn TimeStepper> {
         build_stepper(
-            self.mesh,
-            self.block,
+            self.mesh(),
+            self.block(),
             self.coefficients(),
             self.scheme,
             self.stepper,
@@ -134,8 +145,8 @@ impl Pipeline<'_> {
     ) -> ReverseMethod {
         match kind {
             ReverseKind::Exact => ReverseMethod::Exact(build_reverse(
-                self.mesh,
-                self.block,
+                self.mesh(),
+                self.block(),
                 self.coefficients(),
                 self.scheme,
                 self.stepper,
@@ -143,8 +154,8 @@ impl Pipeline<'_> {
             )),
             ReverseKind::Score => ReverseMethod::Score {
                 reverse: Box::new(ScoreReverse::new(
-                    self.mesh,
-                    self.block,
+                    self.mesh(),
+                    self.block(),
                     self.params.diffusion,
                     self.params.kappa,
                     self.params.gamma,
@@ -186,11 +197,11 @@ impl ForwardPhase {
         csv: Option<CsvWriter>,
         checkpoints: Option<&mut Checkpointer>,
     ) -> Result<MarchResult, MarchError> {
-        let diagnostics = DiagnosticsSetup::new(p.params, p.mesh, p.mass);
+        let diagnostics = DiagnosticsSetup::new(p.params, p.mesh(), p.mass);
         let mut march = ForwardMarch {
             comm: p.comm,
-            mesh: p.mesh,
-            block: p.block,
+            mesh: p.mesh(),
+            block: p.block(),
             diagnostics: &diagnostics,
             csv,
         };
@@ -204,7 +215,7 @@ impl ForwardPhase {
                 comm: p.comm,
                 store: self.store.as_mut(),
             },
-            block: p.block,
+            block: p.block(),
             checkpoints,
         };
         march.run(
@@ -301,7 +312,7 @@ impl Recorded {
 
     /// Phase 2: the start state `u^N` of `start`.
     pub fn start_state(&self, p: &Pipeline, start: Start) -> Field {
-        start.state(&p.params, p.mesh, p.block, p.mass, &self.f_end)
+        start.state(&p.params, p.mesh(), p.block(), p.mass, &self.f_end)
     }
 
     /// Phase 3 at `n = N`: the reverse from `u` by `method`, writing the reverse diagnostics to
@@ -316,8 +327,8 @@ impl Recorded {
     ) -> Result<ReversePhase<'a>, String> {
         let mut march = ReverseMarch {
             comm: p.comm,
-            mesh: p.mesh,
-            block: p.block,
+            mesh: p.mesh(),
+            block: p.block(),
             csv,
             method,
             progress: ReverseProgress::new(p.comm.is_root(), "reverse", p.march.progress_every),
@@ -363,7 +374,7 @@ impl ReversePhase<'_> {
     pub fn save(&self, p: &Pipeline, recorded: &Recorded) -> crate::io::checkpoint::Saved {
         let mut saved = self.state.save();
         saved.fields.push(("f_end".into(), recorded.f_end.clone()));
-        saved.extend(recorded.store.save(p.block, self.state.step).into_saved());
+        saved.extend(recorded.store.save(p.block(), self.state.step).into_saved());
         saved
     }
 

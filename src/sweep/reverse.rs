@@ -381,6 +381,8 @@ impl ReverseMarch<'_> {
         Ok(true)
     }
 
+    // One diagnostics row from the three fields of a reverse step and its counters (no layout:
+    // the mesh is `self`'s).
     #[allow(clippy::too_many_arguments)]
     fn row(
         &mut self,

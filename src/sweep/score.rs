@@ -301,7 +301,6 @@ impl ScoreReverse {
 /// One Euler stage `dst = src + dt_over_h (div of face fluxes)` with the current rates, or with
 /// the rates at `new_rates = (source, theta)` computed first (returning their local positivity
 /// rate, else 0). Exchanges the ghosts of `src`, overlapped with the interior.
-#[allow(clippy::too_many_arguments)]
 fn stage(
     k: &mut Kernels,
     halo: &mut HaloExchange,

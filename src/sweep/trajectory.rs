@@ -24,6 +24,7 @@ use crate::comm::Comm;
 use crate::decomp::Block;
 use crate::field::Field;
 use crate::io::hdf5::SeriesFile;
+use crate::layout::Layout;
 use crate::mesh::Mesh;
 use crate::names::named_enum;
 use crate::sweep::forward::{MarchSink, MarchState};
@@ -42,22 +43,21 @@ named_enum! {
 }
 
 impl StoreKind {
-    /// The store of this kind for a run on `block` of `mesh`: `scratch` is the file of the
+    /// The store of this kind for a run on `layout` (this rank's block of the mesh): `scratch` is the file of the
     /// `disk` store (created, truncated; removed by [`TrajectoryStore::finish`]), `every` the
     /// `K` of the `recompute` store (0 = automatic) and `replay` makes the fresh stepper of the
     /// forward run's kind it replays steps with. With `resume`, the `disk` store opens its
     /// existing scratch file instead (then [`TrajectoryStore::restore`]). Collective.
-    #[allow(clippy::too_many_arguments)]
     pub fn build(
         self,
         comm: &Comm,
-        mesh: &Mesh,
-        block: &Block,
+        layout: &Layout,
         scratch: &Path,
         every: u64,
         replay: &dyn Fn() -> Box<dyn TimeStepper>,
         resume: bool,
     ) -> Result<Box<dyn TrajectoryStore>, String> {
+        let (mesh, block) = (&layout.mesh, &layout.block);
         Ok(match self {
             StoreKind::Memory => Box::new(MemoryStore::new()),
             StoreKind::Disk if resume => Box::new(DiskStore::open(comm, scratch, mesh, block)?),

@@ -32,6 +32,8 @@ impl LinearSolver {
     /// Solves `a x = b` from the initial guess in `x` (`a` is `J`, or `J^T` if `transposed`,
     /// with `J` of the face form of [`super::multigrid::coarse`]). Collective; every rank gets
     /// the same verdict.
+    // A Krylov solve: operator, transpose flag, right side, solution and control are distinct
+    // inputs beside the communicator and its halo (no layout among them).
     #[allow(clippy::too_many_arguments)]
     pub fn solve(
         &mut self,

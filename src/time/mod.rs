@@ -202,16 +202,21 @@ pub trait TimeStepper {
     }
 }
 
-/// Bytes a stepper of `scheme` needs for a block of `ny x nx` cells: three fields with ghosts
-/// (state and two stages) plus per-cell auxiliary values (1 double for `upwind`, 3 for `sg`)
-/// and row buffers.
-pub fn block_memory_bytes(scheme: SchemeKind, ny: usize, nx: usize) -> usize {
-    let storage = (ny + 2 * GHOST) * (nx + 2 * GHOST);
+/// Bytes a stepper of `scheme` needs for a block of `[nz, ny, nx]` cells of a `dim`-dimensional
+/// mesh: three fields with ghosts (state and two stages) plus per-cell auxiliary values
+/// (1 double for `upwind`, 3 for `sg`) and row buffers (in 3D also four planes of z-faces).
+pub fn block_memory_bytes(scheme: SchemeKind, dim: usize, [nz, ny, nx]: [usize; 3]) -> usize {
+    let plane = (ny + 2 * GHOST) * (nx + 2 * GHOST);
+    let (storage, planes) = if dim == 3 {
+        (plane * (nz + 2 * GHOST), 4 * ny * nx)
+    } else {
+        (plane, 0)
+    };
     let aux = match scheme {
         SchemeKind::Upwind => 1,
         SchemeKind::Sg => 3,
     };
-    8 * (storage * (3 + aux) + 8 * (nx + 1) + 4 * ny)
+    8 * (storage * (3 + aux) + 8 * (nx + 1) + 4 * ny + planes)
 }
 
 /// Builds the stepper for a scheme/stepper pair.
@@ -282,14 +287,17 @@ impl<F: Family> Explicit<F> {
     ) -> Self {
         let geom = BlockGeometry::new(mesh, block);
         let (interior, rim) = geom.split_interior_rim();
-        let stage1 = Field::zeros(block.ny, block.nx);
+        let stage1 = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
+        // Kept face rates are 2D only: a 3D stage evaluates them again in the update (the same
+        // bits).
+        let keep_rates = F::DT_RATES_ARE_FLUX_RATES && mesh.dim < 3;
         Explicit {
             family,
             geom,
             interior,
             rim,
             scratch: Scratch::new(&stage1),
-            rates: F::DT_RATES_ARE_FLUX_RATES.then(|| FaceRates::new(block.ny, block.nx)),
+            rates: keep_rates.then(|| FaceRates::new(block.ny, block.nx)),
             halo: HaloExchange::new(block),
             stage2: stage1.clone(),
             stage1,
@@ -330,7 +338,7 @@ impl<F: Family> Explicit<F> {
         let mut aux_time = Duration::ZERO;
         let result = halo.exchange(comm, f, |f| {
             let t0 = Instant::now();
-            if !F::AUX_IN_FACE_PASS {
+            if stage::reads_stored_aux::<F>(geom) {
                 stage::fill_aux_owned(family, f, &mut scratch.aux);
             }
             aux_time = t0.elapsed();
@@ -339,7 +347,7 @@ impl<F: Family> Explicit<F> {
             r
         });
         let t1 = Instant::now();
-        if !F::AUX_IN_FACE_PASS {
+        if stage::reads_stored_aux::<F>(geom) {
             stage::fill_aux_ghosts(family, f, &mut scratch.aux);
         }
         timers.aux += aux_time + t1.elapsed();
@@ -436,8 +444,8 @@ impl<F: Family> Explicit<F> {
         if !check || dt * stage_rate <= 1.0 {
             // f^{n+1} = 1/2 f^n + 1/2 f**: a convex combination of positive states.
             let t0 = Instant::now();
-            f.interior_mut()
-                .zip_mut_with(&self.stage2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+            f.interior3_mut()
+                .zip_mut_with(&self.stage2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
             self.timers.update += t0.elapsed();
         }
         stage_rate
@@ -506,7 +514,7 @@ impl<F: Family> TimeStepper for Explicit<F> {
         } = self.next_dt(comm, f, t, t_end, requests);
         let mut rejected = 0;
         loop {
-            if rejected > 0 && !F::AUX_IN_FACE_PASS {
+            if rejected > 0 && stage::reads_stored_aux::<F>(&self.geom) {
                 // The stage-2 pass overwrote the per-cell values (and kept rates) with those of
                 // f*: recompute them for f, whose ghosts are still current.
                 stage::fill_aux_owned(&self.family, f, &mut self.scratch.aux);

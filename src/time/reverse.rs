@@ -140,12 +140,12 @@ pub fn exchange_and_rates<F: Family>(
 ) -> Duration {
     let t0 = Instant::now();
     halo.exchange(comm, f, |f| {
-        if !F::AUX_IN_FACE_PASS {
+        if stage::reads_stored_aux::<F>(geom) {
             stage::fill_aux_owned(family, f, &mut scratch.aux)
         }
     });
     let exchanged = t0.elapsed();
-    if !F::AUX_IN_FACE_PASS {
+    if stage::reads_stored_aux::<F>(geom) {
         stage::fill_aux_ghosts(family, f, &mut scratch.aux);
     }
     stage::flux_rates(family, geom, f, scratch, &geom.whole(), rates);
@@ -369,7 +369,7 @@ mod tests {
     /// A 1D Gaussian bump on a single block, forward Euler steps at the positivity bound.
     fn forward_states(steps: usize) -> (Mesh, Sg, BlockGeometry, Vec<Field>, Vec<f64>) {
         let mesh = Mesh::new(1, 41, 6.0);
-        let block = Block::new(&mesh, ProcessGrid { px: 1, py: 1 }, 0);
+        let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let geom = BlockGeometry::new(&mesh, &block);
         let fam = Sg::new(FaceCoefficients {
             diffusion: 1.0,

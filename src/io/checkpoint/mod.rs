@@ -124,7 +124,7 @@ impl Saved {
         let fields: usize = self
             .fields
             .iter()
-            .map(|(_, f)| 8 * f.interior().len())
+            .map(|(_, f)| 8 * f.interior3().len())
             .sum();
         let small: usize = self.small.iter().map(|(_, v)| 8 * v.len()).sum();
         fields + small

@@ -7,9 +7,8 @@ use super::super::checksum::{checksum_values, hex};
 use super::super::hdf5 as h5;
 use super::{latest_pointer, list, read_dataset, read_field, read_header, JobKind, Loaded, Saved};
 use crate::comm::Comm;
-use crate::decomp::Block;
 use crate::field::Field;
-use crate::mesh::Mesh;
+use crate::layout::Layout;
 
 /// Physics keys whose values differ between two fingerprints (`key = value` lines), with both
 /// values, for a refusal message.
@@ -63,9 +62,9 @@ pub fn try_resume(
     path: &Path,
     job: JobKind,
     physics: &str,
-    mesh: &Mesh,
-    block: &Block,
+    layout: &Layout,
 ) -> Result<Loaded, Rejection> {
+    let (mesh, block) = (&layout.mesh, &layout.block);
     let local = read_header(path);
     if comm.any(local.is_err()) {
         return Err(Rejection::Invalid(local.err().unwrap_or_else(|| {
@@ -90,7 +89,7 @@ pub fn try_resume(
             differences.join(", ")
         )));
     }
-    let mut f = Field::zeros(block.ny, block.nx);
+    let mut f = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
     read_field(comm, path, mesh, block, &mut f).map_err(Rejection::Invalid)?;
     let mut saved = Saved::default();
     for d in datasets {
@@ -98,7 +97,7 @@ pub fn try_resume(
             continue;
         }
         if d.field {
-            let mut into = Field::zeros(block.ny, block.nx);
+            let mut into = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
             read_dataset(comm, path, &d.name, mesh, block, &mut into)
                 .map_err(Rejection::Invalid)?;
             saved.fields.push((d.name, into));
@@ -173,17 +172,15 @@ pub fn select<T>(
 /// `None` (start from `t = 0`) when `auto` finds no checkpoint (module doc). Collective: rank 0
 /// lists the directory, every rank tries the same files in the same order. Errors are bad
 /// input, the same on every rank.
-#[allow(clippy::too_many_arguments)]
 pub fn resume(
     comm: &Comm,
     request: &str,
     dir: &Path,
     job: JobKind,
     physics: &str,
-    mesh: &Mesh,
-    block: &Block,
+    layout: &Layout,
 ) -> Result<Option<Loaded>, String> {
-    let attempt = |path: &str| try_resume(comm, Path::new(path), job, physics, mesh, block);
+    let attempt = |path: &str| try_resume(comm, Path::new(path), job, physics, layout);
     if request != "auto" {
         return attempt(request).map(Some).map_err(|e| match e {
             Rejection::Refused(msg) | Rejection::Invalid(msg) => msg,

@@ -7,9 +7,8 @@ use super::super::checksum::{checksum_values, field_checksum, hex};
 use super::super::hdf5::{self as h5, AttrValue, BlockData, IoMode, SmallData};
 use super::{canonical, file_name, list, CheckpointState, Saved, FORMAT_VERSION, LATEST};
 use crate::comm::Comm;
-use crate::decomp::{Block, ProcessGrid};
 use crate::field::Field;
-use crate::mesh::Mesh;
+use crate::layout::Layout;
 
 /// Everything a checkpoint write needs.
 pub struct CheckpointWrite<'a> {
@@ -17,12 +16,8 @@ pub struct CheckpointWrite<'a> {
     pub dir: &'a Path,
     /// The output directory of the run (attribute `output_dir`, canonical).
     pub owner: &'a Path,
-    /// Global grid.
-    pub mesh: &'a Mesh,
-    /// Process grid that writes.
-    pub grid: ProcessGrid,
-    /// This rank's block.
-    pub block: &'a Block,
+    /// Mesh, process grid that writes, and this rank's block.
+    pub layout: &'a Layout,
     /// The state.
     pub f: &'a Field,
     /// Job, phase, time, step, dt history, config, physics.
@@ -118,11 +113,14 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
         ),
         (
             "process_grid".into(),
-            AttrValue::Str(format!("{}x{}", w.grid.px, w.grid.py)),
+            AttrValue::Str(w.layout.grid.label_in(w.layout.dim())),
         ),
-        ("dim".into(), AttrValue::U64(w.mesh.dim as u64)),
-        ("n".into(), AttrValue::U64(w.mesh.n as u64)),
-        ("half_width".into(), AttrValue::F64(w.mesh.half_width)),
+        ("dim".into(), AttrValue::U64(w.layout.mesh.dim as u64)),
+        ("n".into(), AttrValue::U64(w.layout.mesh.n as u64)),
+        (
+            "half_width".into(),
+            AttrValue::F64(w.layout.mesh.half_width),
+        ),
         (
             "output_dir".into(),
             AttrValue::Str(canonical(w.owner).to_string_lossy().into_owned()),
@@ -130,7 +128,7 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
         ("datasets".into(), AttrValue::Str(datasets.join(","))),
     ];
     for (n, f) in &fields {
-        let sum = field_checksum(comm, w.mesh, w.block, f);
+        let sum = field_checksum(comm, &w.layout.mesh, &w.layout.block, f);
         attrs.push((format!("checksum_{n}"), AttrValue::Str(hex(sum))));
     }
     for (n, v) in &small {
@@ -151,9 +149,7 @@ pub fn write(comm: &Comm, w: &CheckpointWrite) -> Result<PathBuf, String> {
         .iter()
         .map(|(name, values)| SmallData { name, values })
         .collect();
-    h5::write_global(
-        comm, &path, w.mesh, w.block, &blocks, &small, &attr_refs, w.mode,
-    )?;
+    h5::write_global(comm, &path, w.layout, &blocks, &small, &attr_refs, w.mode)?;
     comm.on_root(|| update_latest(w.dir, &name).and_then(|_| prune(w.dir, w.keep)))?;
     Ok(path)
 }

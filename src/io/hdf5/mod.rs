@@ -140,7 +140,7 @@ pub struct FieldMeta {
 /// A field read back from a file (serially), with its attributes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredField {
-    /// Dataset shape (`[n]` or `[n, n]`).
+    /// Dataset shape (`[n]`, `[n, n]` or `[n, n, n]`).
     pub shape: Vec<usize>,
     /// Values in global index order.
     pub values: Vec<f64>,
@@ -156,11 +156,7 @@ fn h5err(path: &Path, what: &str, e: hdf5::Error) -> String {
 
 /// The global dataset shape of a field on `mesh`.
 fn global_shape(mesh: &Mesh) -> Vec<usize> {
-    if mesh.dim == 2 {
-        vec![mesh.n, mesh.n]
-    } else {
-        vec![mesh.n]
-    }
+    vec![mesh.n; mesh.dim]
 }
 
 /// An error on any rank becomes an error on every rank. A rank that failed keeps its own

@@ -145,7 +145,8 @@ impl Selection {
 }
 
 /// The selections for the block of `field`: the block's hyperslab of dataset `ds` (shape
-/// `[n]` or `[n, n]`) and the owned cells of the field's storage `(ny + 2G) x (nx + 2G)`.
+/// `[n]`, `[n, n]` or `[n, n, n]`, index order z, y, x) and the owned cells of the field's
+/// storage `(ny + 2G) x (nx + 2G)` (in 3D `(nz + 2G) x (ny + 2G) x (nx + 2G)`).
 pub(super) fn block_selection(
     path: &Path,
     ds: hid_t,
@@ -156,15 +157,29 @@ pub(super) fn block_selection(
     let file = Handle::dataspace(h5_id(path, "cannot get the file dataspace", || unsafe {
         H5Dget_space(ds)
     })?);
-    let (fstart, fcount): (Vec<hsize_t>, Vec<hsize_t>) = if mesh.dim == 2 {
-        (
+    let (fstart, fcount): (Vec<hsize_t>, Vec<hsize_t>) = match mesh.dim {
+        3 => (
+            vec![
+                block.z0 as hsize_t,
+                block.y0 as hsize_t,
+                block.x0 as hsize_t,
+            ],
+            vec![
+                block.nz as hsize_t,
+                block.ny as hsize_t,
+                block.nx as hsize_t,
+            ],
+        ),
+        2 => (
             vec![block.y0 as hsize_t, block.x0 as hsize_t],
             vec![block.ny as hsize_t, block.nx as hsize_t],
-        )
-    } else {
-        (vec![block.x0 as hsize_t], vec![block.cells() as hsize_t])
+        ),
+        _ => (vec![block.x0 as hsize_t], vec![block.cells() as hsize_t]),
     };
     select(path, &file, &fstart, &fcount)?;
+    if mesh.dim == 3 {
+        return volume_selection(path, file, field);
+    }
 
     let dims = [
         (field.ny() + 2 * GHOST) as hsize_t,
@@ -190,6 +205,42 @@ pub(super) fn block_selection(
         &mem,
         &[GHOST as hsize_t, GHOST as hsize_t],
         &[field.ny() as hsize_t, field.nx() as hsize_t],
+    )?;
+    Ok(Selection { file, mem })
+}
+
+/// [`block_selection`] of a 3D field: the owned box of its `(nz + 2G) x (ny + 2G) x (nx + 2G)`
+/// storage.
+fn volume_selection(path: &Path, file: Handle, field: &Field) -> Result<Selection, String> {
+    let dims = [
+        (field.nz() + 2 * field.gz()) as hsize_t,
+        (field.ny() + 2 * GHOST) as hsize_t,
+        field.stride() as hsize_t,
+    ];
+    if dims.iter().product::<hsize_t>() as usize != field.raw().len() || field.gz() != GHOST {
+        return Err(format!(
+            "{}: field storage of {} values is not {}x{}x{}",
+            path.display(),
+            field.raw().len(),
+            dims[0],
+            dims[1],
+            dims[2]
+        ));
+    }
+    let mem = Handle::dataspace(h5_id(
+        path,
+        "cannot create the memory dataspace",
+        || unsafe { H5Screate_simple(3, dims.as_ptr(), std::ptr::null()) },
+    )?);
+    select(
+        path,
+        &mem,
+        &[GHOST as hsize_t; 3],
+        &[
+            field.nz() as hsize_t,
+            field.ny() as hsize_t,
+            field.nx() as hsize_t,
+        ],
     )?;
     Ok(Selection { file, mem })
 }

@@ -11,9 +11,10 @@ use ndarray::s;
 use super::raw::{block_selection, collective_transfer, small_selection, Buffer};
 use super::{agree, global_shape, h5err, AttrValue, BlockData, FieldMeta, IoMode, SmallData};
 use crate::comm::Comm;
-use crate::decomp::{Block, ProcessGrid};
+use crate::decomp::Block;
 use crate::field::Field;
 use crate::io::{persist, space, tmp_path};
+use crate::layout::Layout;
 use crate::mesh::Mesh;
 
 /// What one call of [`write_global`] writes.
@@ -52,7 +53,7 @@ fn validate(path: &Path, c: &Contents) -> Result<(), String> {
         }
     }
     let (ny, nx) = (mesh.ny(), mesh.nx());
-    if block.x0 + block.nx > nx || block.y0 + block.ny > ny {
+    if block.x0 + block.nx > nx || block.y0 + block.ny > ny || block.z0 + block.nz > mesh.nz() {
         return Err(format!(
             "{}: block {}+{} x {}+{} outside the {}D grid of {} cells per axis",
             path.display(),
@@ -65,7 +66,7 @@ fn validate(path: &Path, c: &Contents) -> Result<(), String> {
         ));
     }
     for b in blocks {
-        if b.field.nx() != block.nx || b.field.ny() != block.ny {
+        if b.field.nx() != block.nx || b.field.ny() != block.ny || b.field.nz() != block.nz {
             return Err(format!(
                 "{}: dataset {}: field is {}x{} but the block is {}x{}",
                 path.display(),
@@ -95,20 +96,18 @@ fn validate(path: &Path, c: &Contents) -> Result<(), String> {
 /// The file is written as `path` + `".tmp"`, closed, fsynced by rank 0, renamed to `path`, and
 /// the directory is fsynced. On error (agreed on by all ranks) the temporary file is removed
 /// and `path` is left as it was.
-#[allow(clippy::too_many_arguments)]
 pub fn write_global(
     comm: &Comm,
     path: &Path,
-    mesh: &Mesh,
-    block: &Block,
+    layout: &Layout,
     blocks: &[BlockData],
     small: &[SmallData],
     attrs: &[(&str, AttrValue)],
     mode: IoMode,
 ) -> Result<(), String> {
     let contents = Contents {
-        mesh,
-        block,
+        mesh: &layout.mesh,
+        block: &layout.block,
         blocks,
         small,
         attrs,
@@ -258,14 +257,23 @@ fn write_independent(
     if block.cells() == 0 {
         return Ok(());
     }
-    let owned = b.field.interior().to_owned();
-    let written = if mesh.dim == 2 {
-        ds.write_slice(
-            &owned,
+    let written = match mesh.dim {
+        3 => ds.write_slice(
+            &b.field.interior3().to_owned(),
+            s![
+                block.z0..block.z0 + block.nz,
+                block.y0..block.y0 + block.ny,
+                block.x0..block.x0 + block.nx
+            ],
+        ),
+        2 => ds.write_slice(
+            &b.field.interior().to_owned(),
             s![block.y0..block.y0 + block.ny, block.x0..block.x0 + block.nx],
-        )
-    } else {
-        ds.write_slice(&owned.row(0), s![block.x0..block.x0 + block.nx])
+        ),
+        _ => ds.write_slice(
+            &b.field.interior().row(0).to_owned(),
+            s![block.x0..block.x0 + block.nx],
+        ),
     };
     written.map_err(|e| h5err(path, &format!("cannot write dataset {}", b.name), e))
 }
@@ -300,17 +308,15 @@ fn write_attr(path: &Path, file: &hdf5::File, name: &str, value: &AttrValue) -> 
 /// `process_grid`, `checksum_f` — see [`crate::io::checksum`]), collectively: every rank must
 /// call. A thin wrapper of [`write_global`]; errors are agreed on by all ranks (an error on any
 /// rank is an error on all).
-#[allow(clippy::too_many_arguments)]
 pub fn write_field(
     comm: &Comm,
     path: &Path,
-    mesh: &Mesh,
-    grid: ProcessGrid,
-    block: &Block,
+    layout: &Layout,
     field: &Field,
     meta: &FieldMeta,
     mode: IoMode,
 ) -> Result<(), String> {
+    let Layout { mesh, grid, block } = layout;
     let attrs = [
         ("t", AttrValue::F64(meta.t)),
         ("step", AttrValue::U64(meta.step)),
@@ -324,10 +330,7 @@ pub fn write_field(
         ("n", AttrValue::U64(mesh.n as u64)),
         ("half_width", AttrValue::F64(mesh.half_width)),
         ("h", AttrValue::F64(mesh.h)),
-        (
-            "process_grid",
-            AttrValue::Str(format!("{}x{}", grid.px, grid.py)),
-        ),
+        ("process_grid", AttrValue::Str(grid.label_in(mesh.dim))),
         (
             "checksum_f",
             AttrValue::Str(crate::io::checksum::hex(
@@ -338,8 +341,7 @@ pub fn write_field(
     write_global(
         comm,
         path,
-        mesh,
-        block,
+        layout,
         &[BlockData { name: "f", field }],
         &[],
         &attrs,

@@ -171,7 +171,6 @@ pub fn series(p1: f64, q1: f64, p2: f64, q2: f64) -> (f64, f64) {
 /// indices) from the fine face form `fine` of the block starting at fine `(y0, x0)` (ghosts
 /// current), as row-major vectors `[m, pe, qe, pn, qn]`. Fixed summation order: the same bits
 /// whichever rank computes a cell.
-#[allow(clippy::too_many_arguments)]
 pub fn coarsen_faces(
     fine: &FaceForm,
     (y0, x0): (usize, usize),

@@ -77,7 +77,10 @@ impl Level {
             nx: global.1,
             y0: 0,
             ny: global.0,
-            neighbours: [None; 4],
+            z0: 0,
+            nz: 1,
+            cz: 0,
+            neighbours: [None; 6],
         }
     }
 
