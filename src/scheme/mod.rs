@@ -25,6 +25,8 @@
 //! same bits as the per-cell and per-face methods at every instruction-set level.
 
 pub mod build;
+pub mod face_rates;
+pub mod geometry;
 pub mod linear;
 pub mod power;
 pub mod rows;

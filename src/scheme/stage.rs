@@ -30,158 +30,10 @@
 
 use std::ops::Range;
 
+pub use super::face_rates::{apply_stored, apply_transpose, FaceRates};
+pub use super::geometry::{BlockGeometry, Region};
 use super::Family;
-use crate::decomp::{Block, Side};
 use crate::field::Field;
-use crate::mesh::Mesh;
-
-/// Face coordinates and boundary flags of one block (built once).
-#[derive(Clone, Debug)]
-pub struct BlockGeometry {
-    /// Owned cells along x / y.
-    pub nx: usize,
-    /// Owned cells along y.
-    pub ny: usize,
-    /// Owned cells along z (1 in 1D and 2D).
-    pub nz: usize,
-    /// `x` of local x-faces `0..=nx` (face `i` is left of local column `i`).
-    pub x_faces: Vec<f64>,
-    /// `y` of local y-faces `0..=ny`.
-    pub y_faces: Vec<f64>,
-    /// `z` of local z-faces `0..=nz` (3D).
-    pub z_faces: Vec<f64>,
-    /// Whether the block's west/east/south/north/down/up side is the physical boundary (zero
-    /// flux); [`Side::index`] order.
-    pub boundary: [bool; 6],
-    /// Whether the mesh is 3D (z-faces exist).
-    pub dim3: bool,
-    /// Cell width `h`.
-    pub h: f64,
-}
-
-impl BlockGeometry {
-    /// Geometry of `block` on `mesh`.
-    pub fn new(mesh: &Mesh, block: &Block) -> Self {
-        let x_faces = (0..=block.nx).map(|i| mesh.face(block.x0 + i)).collect();
-        let y_faces = if mesh.dim >= 2 {
-            (0..=block.ny).map(|j| mesh.face(block.y0 + j)).collect()
-        } else {
-            vec![0.0; block.ny + 1]
-        };
-        let z_faces = if mesh.dim == 3 {
-            (0..=block.nz).map(|k| mesh.face(block.z0 + k)).collect()
-        } else {
-            vec![0.0; block.nz + 1]
-        };
-        BlockGeometry {
-            nx: block.nx,
-            ny: block.ny,
-            nz: block.nz,
-            x_faces,
-            y_faces,
-            z_faces,
-            boundary: Side::ALL.map(|s| block.neighbours[s.index()].is_none()),
-            dim3: mesh.dim == 3,
-            h: mesh.h,
-        }
-    }
-
-    /// Whether local z-face `kf` is a zero-flux boundary face.
-    #[inline]
-    fn z_face_is_boundary(&self, kf: usize) -> bool {
-        (kf == 0 && self.boundary[Side::Down.index()])
-            || (kf == self.nz && self.boundary[Side::Up.index()])
-    }
-
-    /// Whether local x-face `i` is a zero-flux boundary face.
-    #[inline]
-    fn x_face_is_boundary(&self, i: usize) -> bool {
-        (i == 0 && self.boundary[Side::West.index()])
-            || (i == self.nx && self.boundary[Side::East.index()])
-    }
-
-    /// Whether local y-face `j` is a zero-flux boundary face.
-    #[inline]
-    fn y_face_is_boundary(&self, j: usize) -> bool {
-        (j == 0 && self.boundary[Side::South.index()])
-            || (j == self.ny && self.boundary[Side::North.index()])
-    }
-
-    /// The region whose faces need no ghost values (all of it on a single rank), and the rim
-    /// regions that do, together covering the block exactly once.
-    pub fn split_interior_rim(&self) -> (Region, Vec<Region>) {
-        let r0 = usize::from(!self.boundary[Side::South.index()]);
-        let r1 = self.ny - usize::from(!self.boundary[Side::North.index()]);
-        let c0 = usize::from(!self.boundary[Side::West.index()]);
-        let c1 = self.nx - usize::from(!self.boundary[Side::East.index()]);
-        let (p0, p1) = if self.dim3 {
-            let p0 = usize::from(!self.boundary[Side::Down.index()]);
-            (p0, self.nz - usize::from(!self.boundary[Side::Up.index()]))
-        } else {
-            (0, self.nz)
-        };
-        if r0 >= r1 || c0 >= c1 || p0 >= p1 {
-            return (Region::empty(), vec![self.whole()]);
-        }
-        let mut rim = Vec::new();
-        let mut push = |planes: Range<usize>, rows: Range<usize>, cols: Range<usize>| {
-            let region = Region { planes, rows, cols };
-            if !region.is_empty() {
-                rim.push(region);
-            }
-        };
-        push(0..p0, 0..self.ny, 0..self.nx);
-        push(p1..self.nz, 0..self.ny, 0..self.nx);
-        push(p0..p1, 0..r0, 0..self.nx);
-        push(p0..p1, r1..self.ny, 0..self.nx);
-        push(p0..p1, r0..r1, 0..c0);
-        push(p0..p1, r0..r1, c1..self.nx);
-        (
-            Region {
-                planes: p0..p1,
-                rows: r0..r1,
-                cols: c0..c1,
-            },
-            rim,
-        )
-    }
-
-    /// The whole block.
-    pub fn whole(&self) -> Region {
-        Region {
-            planes: 0..self.nz,
-            rows: 0..self.ny,
-            cols: 0..self.nx,
-        }
-    }
-}
-
-/// A box of owned cells, in local indices (one plane, `0..1`, in 1D and 2D).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Region {
-    /// Local planes.
-    pub planes: Range<usize>,
-    /// Local rows.
-    pub rows: Range<usize>,
-    /// Local columns.
-    pub cols: Range<usize>,
-}
-
-impl Region {
-    /// No cells.
-    pub fn empty() -> Region {
-        Region {
-            planes: 0..0,
-            rows: 0..0,
-            cols: 0..0,
-        }
-    }
-
-    /// Whether it has no cells.
-    pub fn is_empty(&self) -> bool {
-        self.planes.is_empty() || self.rows.is_empty() || self.cols.is_empty()
-    }
-}
 
 /// Row buffers reused by every stage (no allocation inside the time loop).
 #[derive(Clone, Debug)]
@@ -504,6 +356,8 @@ impl<F: Family> FaceInputs<'_, F> {
     /// plane `k` over `cols`; zero if it is a boundary face. `below` / `above` hold the
     /// per-cell values of rows `jf - 1` / `jf` ([`FaceInputs::row_aux`]); `coord` is a row
     /// buffer for the face coordinate.
+    // A row kernel: face index, columns, the two rows' per-cell values and four row buffers are
+    // all distinct inputs (no layout among them).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn y_row<O: FaceOp>(
@@ -571,6 +425,7 @@ impl<F: Family> FaceInputs<'_, F> {
     /// A row of faces across rows or planes: the cells below start at flat index `lo`, those
     /// above at `hi`, all faces at `coordinate` (zero if they are boundary faces); `below` /
     /// `above` are the per-cell values of the two rows, from column `cols.start - 1`.
+    // A row kernel, like `y_row`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn cross_row<O: FaceOp>(
@@ -858,88 +713,6 @@ fn rate_pass<F: Family, O: FaceOp>(
     max_rate / geom.h
 }
 
-/// The face rates `(k_plus, k_minus)` of every face of a block, kept between the rate pass and
-/// the update (and, later, for the reverse sweep). x-face `i` of row `j` is at `j (nx + 1) + i`,
-/// y-face `jf` of column `i` at `jf nx + i`.
-#[derive(Clone, Debug)]
-pub struct FaceRates {
-    nx: usize,
-    kp_x: Vec<f64>,
-    km_x: Vec<f64>,
-    kp_y: Vec<f64>,
-    km_y: Vec<f64>,
-}
-
-impl FaceRates {
-    /// Storage for an `ny x nx` block.
-    pub fn new(ny: usize, nx: usize) -> FaceRates {
-        FaceRates {
-            nx,
-            kp_x: vec![0.0; ny * (nx + 1)],
-            km_x: vec![0.0; ny * (nx + 1)],
-            kp_y: vec![0.0; (ny + 1) * nx],
-            km_y: vec![0.0; (ny + 1) * nx],
-        }
-    }
-
-    fn put_x(&mut self, j: usize, cols: &Range<usize>, kp: &[f64], km: &[f64]) {
-        let base = j * (self.nx + 1);
-        let faces = cols.start..cols.end + 1;
-        self.kp_x[base + faces.start..base + faces.end].copy_from_slice(&kp[faces.clone()]);
-        self.km_x[base + faces.start..base + faces.end].copy_from_slice(&km[faces]);
-    }
-
-    fn put_y(&mut self, jf: usize, cols: &Range<usize>, kp: &[f64], km: &[f64]) {
-        let base = jf * self.nx;
-        self.kp_y[base + cols.start..base + cols.end].copy_from_slice(&kp[cols.clone()]);
-        self.km_y[base + cols.start..base + cols.end].copy_from_slice(&km[cols.clone()]);
-    }
-}
-
-/// [`apply`] with the face rates of a preceding [`max_rate`] pass over the same field and region
-/// (valid when [`Family::DT_RATES_ARE_FLUX_RATES`]): `F = k_plus f_L - k_minus f_R` with the
-/// stored rates, bit-identical to recomputing them.
-pub fn apply_stored(
-    geom: &BlockGeometry,
-    f: &Field,
-    rates: &FaceRates,
-    out: &mut Field,
-    region: &Region,
-    dt_over_h: f64,
-) {
-    if region.is_empty() {
-        return;
-    }
-    debug_assert!(!geom.dim3, "stored face rates are 2D");
-    let (c0, c1) = (region.cols.start, region.cols.end);
-    let n = c1 - c0;
-    let nx = geom.nx;
-    let raw = f.raw();
-    for j in region.rows.clone() {
-        let k = f.index(j as isize, c0 as isize);
-        let fin = &raw[k..k + n];
-        // x faces c0..=c1 of row j: cells (j, i-1) and (j, i).
-        let left = &raw[k - 1..k + n];
-        let right = &raw[k..k + n + 1];
-        let xb = j * (nx + 1) + c0;
-        let (kpx, kmx) = (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]);
-        // y faces j (south) and j + 1 (north) of columns c0..c1.
-        let below = &raw[k - f.stride()..k - f.stride() + n];
-        let above = &raw[k + f.stride()..k + f.stride() + n];
-        let (sb, nb) = (j * nx + c0, (j + 1) * nx + c0);
-        let (kps, kms) = (&rates.kp_y[sb..sb + n], &rates.km_y[sb..sb + n]);
-        let (kpn, kmn) = (&rates.kp_y[nb..nb + n], &rates.km_y[nb..nb + n]);
-        let dst = &mut out.raw_mut()[k..k + n];
-        for c in 0..n {
-            let fxw = kpx[c] * left[c] - kmx[c] * right[c];
-            let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
-            let fys = kps[c] * below[c] - kms[c] * fin[c];
-            let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
-            dst[c] = fin[c] + dt_over_h * ((fxw - fxe) + (fys - fyn));
-        }
-    }
-}
-
 /// The update `out = f + dt L_h(f)` on `region`: from the kept face rates of a preceding
 /// [`max_rate`] pass over the same field when they are given ([`apply_stored`]), otherwise
 /// evaluating them ([`apply`]). Both give the same bits.
@@ -959,86 +732,5 @@ pub fn update<F: Family>(
     match rates {
         Some(rates) => apply_stored(geom, f, rates, out, region, dt_over_h),
         None => apply(fam, geom, f, scratch, out, region, dt_over_h),
-    }
-}
-
-/// The transposed update `out = w + dt L_h^T w` on `region`, with the flux rates of `L_h`
-/// stored by [`flux_rates`] (the reverse step of MODEL.md section 6, `w^n = (P^n)^T w^{n+1}`).
-///
-/// `L_h^T` is the generator of the jump process behind the fluxes: through a face with
-/// `F = k_plus f_L - k_minus f_R`, the lower cell jumps up at rate `k_plus / h` and the upper
-/// cell down at rate `k_minus / h`, so
-///
-/// ```text
-/// out[c] = w[c] + (dt/h) ( (km_west (w_W - w_c) + kp_east (w_E - w_c))
-///                        + (km_south (w_S - w_c) + kp_north (w_N - w_c)) )
-/// ```
-///
-/// Zero-flux boundary faces carry zero rates. Reads the ghosts of `w` at faces with a
-/// neighbour; the operation order per cell is fixed, so results are bit-identical for any split
-/// into regions or ranks.
-pub fn apply_transpose(
-    geom: &BlockGeometry,
-    w: &Field,
-    rates: &FaceRates,
-    out: &mut Field,
-    region: &Region,
-    dt_over_h: f64,
-) {
-    if region.is_empty() {
-        return;
-    }
-    debug_assert!(!geom.dim3, "stored face rates are 2D");
-    let (c0, c1) = (region.cols.start, region.cols.end);
-    let n = c1 - c0;
-    let nx = geom.nx;
-    let raw = w.raw();
-    for j in region.rows.clone() {
-        let k = w.index(j as isize, c0 as isize);
-        let wc = &raw[k..k + n];
-        let west = &raw[k - 1..k - 1 + n];
-        let east = &raw[k + 1..k + 1 + n];
-        let south = &raw[k - w.stride()..k - w.stride() + n];
-        let north = &raw[k + w.stride()..k + w.stride() + n];
-        let xb = j * (nx + 1) + c0;
-        let (kpx, kmx) = (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]);
-        let (sb, nb) = (j * nx + c0, (j + 1) * nx + c0);
-        let kms = &rates.km_y[sb..sb + n];
-        let kpn = &rates.kp_y[nb..nb + n];
-        let dst = &mut out.raw_mut()[k..k + n];
-        for c in 0..n {
-            let x_part = kmx[c] * (west[c] - wc[c]) + kpx[c + 1] * (east[c] - wc[c]);
-            let y_part = kms[c] * (south[c] - wc[c]) + kpn[c] * (north[c] - wc[c]);
-            dst[c] = wc[c] + dt_over_h * (x_part + y_part);
-        }
-    }
-}
-
-impl FaceRates {
-    /// The rates at which cell `(j, i)` (local) jumps to its west, east, south and north
-    /// neighbours, times `h` (zero across the physical boundary).
-    #[inline]
-    pub fn outgoing(&self, j: usize, i: usize) -> [f64; 4] {
-        let nx = self.nx;
-        [
-            self.km_x[j * (nx + 1) + i],
-            self.kp_x[j * (nx + 1) + i + 1],
-            self.km_y[j * nx + i],
-            self.kp_y[(j + 1) * nx + i],
-        ]
-    }
-
-    /// The rates at which the west, east, south and north neighbours of cell `(j, i)` (local)
-    /// jump into it, times `h` (zero across the physical boundary): the forward Euler step is
-    /// `f'_c = f_c (1 - (dt/h) sum(outgoing)) + (dt/h) sum_k incoming_k f_k`.
-    #[inline]
-    pub fn incoming(&self, j: usize, i: usize) -> [f64; 4] {
-        let nx = self.nx;
-        [
-            self.kp_x[j * (nx + 1) + i],
-            self.km_x[j * (nx + 1) + i + 1],
-            self.kp_y[j * nx + i],
-            self.km_y[(j + 1) * nx + i],
-        ]
     }
 }
