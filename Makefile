@@ -59,8 +59,7 @@ headline: build
 	bash benches/headline.sh runs/headline
 
 test: setup
-	cargo build --release
-	cargo test --release --lib --bins --tests -- --test-threads=2
+	cargo test --profile ci --lib --bins --tests -- --test-threads=2
 
 bench: build
 	cargo bench --bench stage
