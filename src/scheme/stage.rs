@@ -468,6 +468,43 @@ impl<F: Family> FaceInputs<'_, F> {
         }
     }
 
+    /// Starts plane `k` of a pass over `region`: the per-cell rows below and at its first row
+    /// (fused passes), then the y-faces below that first row into `(out, out2)`.
+    #[inline(always)]
+    fn first_y_faces<O: FaceOp>(
+        &self,
+        k: usize,
+        region: &Region,
+        bufs: &mut AuxRows<'_, F::Aux>,
+        coord: &mut [f64],
+        (out, out2): (&mut [f64], &mut [f64]),
+    ) {
+        let (cols, r0) = (&region.cols, region.rows.start);
+        self.start(k, &region.rows, cols, bufs);
+        let below = self.row_aux((k as isize, r0 as isize - 1), cols, bufs.lo);
+        let above = self.row_aux((k as isize, r0 as isize), cols, bufs.hi);
+        self.y_row::<O>((k, r0), cols, below, above, coord, out, out2);
+    }
+
+    /// Row `j` of plane `k`: moves the per-cell rows to it ([`FaceInputs::advance`]), then
+    /// writes its x-faces into `x` and the y-faces above it into `y`.
+    #[inline(always)]
+    fn row_faces<O: FaceOp>(
+        &self,
+        (k, j): (usize, usize),
+        cols: &Range<usize>,
+        bufs: &mut AuxRows<'_, F::Aux>,
+        coord: &mut [f64],
+        x: (&mut [f64], &mut [f64]),
+        y: (&mut [f64], &mut [f64]),
+    ) {
+        self.advance((k, j), cols, bufs);
+        let here = self.row_aux((k as isize, j as isize), cols, bufs.lo);
+        let above = self.row_aux((k as isize, j as isize + 1), cols, bufs.hi);
+        self.x_row::<O>((k, j), cols, here, x.0, x.1);
+        self.y_row::<O>((k, j + 1), cols, here, above, coord, y.0, y.1);
+    }
+
     /// Starts a pass over `rows` x `cols` of plane `k`: in a fused pass, computes rows
     /// `rows.start - 1` and `rows.start` into `lo` and `hi`.
     #[inline(always)]
@@ -548,18 +585,13 @@ pub fn apply<F: Family>(
         if geom.dim3 {
             faces.z_plane::<FluxOp>(k + 1, region, coord, fz_hi, fz_lo2);
         }
-        let (ki, r0) = (k as isize, region.rows.start);
-        faces.start(k, &region.rows, cols, &mut bufs);
-        let below = faces.row_aux((ki, r0 as isize - 1), cols, bufs.lo);
-        let above = faces.row_aux((ki, r0 as isize), cols, bufs.hi);
-        faces.y_row::<FluxOp>((k, r0), cols, below, above, coord, fy_south, fy_south2);
+        faces.first_y_faces::<FluxOp>(k, region, &mut bufs, coord, (fy_south, fy_south2));
         for j in region.rows.clone() {
-            faces.advance((k, j), cols, &mut bufs);
-            let here = faces.row_aux((ki, j as isize), cols, bufs.lo);
-            let above = faces.row_aux((ki, j as isize + 1), cols, bufs.hi);
-            faces.x_row::<FluxOp>((k, j), cols, here, fx, fx2);
-            let north = (k, j + 1);
-            faces.y_row::<FluxOp>(north, cols, here, above, coord, fy_north, fy_south2);
+            let (x, y) = (
+                (&mut fx[..], &mut fx2[..]),
+                (&mut fy_north[..], &mut fy_south2[..]),
+            );
+            faces.row_faces::<FluxOp>((k, j), cols, &mut bufs, coord, x, y);
             let at = f.index3(k as isize, j as isize, cols.start as isize);
             let n = cols.len();
             let fin = &f.raw()[at..at + n];
@@ -667,20 +699,16 @@ fn rate_pass<F: Family, O: FaceOp>(
         if geom.dim3 {
             faces.z_plane::<O>(k + 1, region, coord, fz_hi, fz_hi2);
         }
-        let (ki, r0) = (k as isize, region.rows.start);
-        faces.start(k, &region.rows, cols, &mut bufs);
-        let below = faces.row_aux((ki, r0 as isize - 1), cols, bufs.lo);
-        let above = faces.row_aux((ki, r0 as isize), cols, bufs.hi);
-        faces.y_row::<O>((k, r0), cols, below, above, coord, fy_south, fy_south2);
+        faces.first_y_faces::<O>(k, region, &mut bufs, coord, (fy_south, fy_south2));
         if let Some(store) = store.as_deref_mut() {
             store.put_y(region.rows.start, cols, fy_south, fy_south2);
         }
         for j in region.rows.clone() {
-            faces.advance((k, j), cols, &mut bufs);
-            let here = faces.row_aux((ki, j as isize), cols, bufs.lo);
-            let above = faces.row_aux((ki, j as isize + 1), cols, bufs.hi);
-            faces.x_row::<O>((k, j), cols, here, fx, fx2);
-            faces.y_row::<O>((k, j + 1), cols, here, above, coord, fy_north, fy_north2);
+            let (x, y) = (
+                (&mut fx[..], &mut fx2[..]),
+                (&mut fy_north[..], &mut fy_north2[..]),
+            );
+            faces.row_faces::<O>((k, j), cols, &mut bufs, coord, x, y);
             if let Some(store) = store.as_deref_mut() {
                 store.put_x(j, cols, fx, fx2);
                 store.put_y(j + 1, cols, fy_north, fy_north2);
