@@ -1,5 +1,5 @@
 //! `nlfp plot`: PNG pictures of the files a real run writes (final, snapshot, diagnostics, run
-//! directory; 2D and 1D), as one process and under mpirun; bad input exits with code 2 and a
+//! directory; 3D as three mid-plane slices, 2D and 1D), as one process and under mpirun; bad input exits with code 2 and a
 //! message naming the file.
 
 mod common;
@@ -39,6 +39,21 @@ kind = "gaussian_mixture"
 components = [ { weight = 1.0, mean = [0.0], std = 1.0 } ]
 [time]
 t_end = 0.2
+"#;
+
+const RUN_3D: &str = r#"
+[grid]
+dim = 3
+n = 11
+half_width = 4.0
+[model]
+gamma = 1.0
+mass_ratio = 1.5
+[initial]
+kind = "gaussian_mixture"
+components = [ { weight = 1.0, mean = [1.0, 0.0, 0.5], std = 0.8 } ]
+[time]
+t_end = 0.05
 "#;
 
 /// Width and height of the PNG at `path`, which must decode completely.
@@ -124,6 +139,17 @@ fn plot_draws_a_1d_field_as_a_line() {
     let out = run_ok(0, &["plot", &s(&run.join("final.h5")), "--log"]);
     assert_eq!(out.matches("wrote ").count(), 2, "{out}");
     assert_eq!(png_size(&run.join("final_field.png")), LINES_SIZE);
+    assert_eq!(png_size(&run.join("final_radial.png")), LINES_SIZE);
+}
+
+#[test]
+fn plot_draws_a_3d_field_as_three_mid_plane_slices() {
+    let dir = tempdir();
+    let run = forward(dir.path(), "run3d", RUN_3D, 2, &[]);
+    let out = run_ok(0, &["plot", &s(&run)]);
+    assert_eq!(out.matches("wrote ").count(), 3, "{out}");
+    let slices = (3 * HEATMAP_SIZE.0, HEATMAP_SIZE.1);
+    assert_eq!(png_size(&run.join("final_field.png")), slices);
     assert_eq!(png_size(&run.join("final_radial.png")), LINES_SIZE);
 }
 

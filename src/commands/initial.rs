@@ -8,7 +8,7 @@ use crate::field::Field;
 use crate::initial::image::decode_png;
 use crate::initial::{split_holdout, InitialKind, InitialShape};
 use crate::initial::{Density3, Gaussian3};
-use crate::io::points::parse_points_csv;
+use crate::io::points::{parse_points_csv, parse_points_csv3};
 use crate::io::read_on_root;
 use crate::mesh::Mesh;
 use crate::physics::ou::{GaussianComponent, GaussianMixture};
@@ -121,6 +121,13 @@ pub(super) fn build_initial(
                     }
                 };
                 InitialShape::Image { image, extent }
+            } else if mesh.dim == 3 {
+                let text = String::from_utf8_lossy(&bytes);
+                let train = parse_points_csv3(&text, &shown).map_err(bad)?;
+                InitialShape::Points3 {
+                    train,
+                    bandwidth: init.bandwidth,
+                }
             } else {
                 let text = String::from_utf8_lossy(&bytes);
                 let samples = parse_points_csv(&text, mesh.dim, &shown).map_err(bad)?;

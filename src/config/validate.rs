@@ -74,9 +74,10 @@ pub(super) fn cross_keys<'a>(
     Ok(())
 }
 
-/// What `grid.dim = 3` supports so far: the explicit steppers and the initial kinds evaluated at
-/// cell centres (Gaussian mixture, disc = ball, ring = shell); the implicit stepper and the
-/// deposited kinds (points, toy, image) are 1D/2D only.
+/// What `grid.dim = 3` supports so far: the explicit steppers; the initial kinds evaluated at
+/// cell centres (Gaussian mixture, disc = ball, ring = shell) and `points` (a CSV of `x,y,z`
+/// lines, without held-out points); the implicit stepper and the 2D data sets (toy, image) are
+/// 1D/2D only.
 fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigError> {
     if c.time.stepper == StepperKind::Implicit {
         let msg = "is implicit, but grid.dim = 3 supports the explicit steppers only (euler, \
@@ -87,14 +88,23 @@ fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigE
         InitialKind::GaussianMixture,
         InitialKind::Disc,
         InitialKind::Ring,
+        InitialKind::Points,
     ];
     if !volume.contains(&c.initial.kind) {
         let msg = format!(
-            "is {}, but grid.dim = 3 supports gaussian_mixture, disc (a ball) and ring (a \
-             shell) only so far",
+            "is {}, but grid.dim = 3 supports gaussian_mixture, disc (a ball), ring (a \
+             shell) and points only so far",
             c.initial.kind.name()
         );
         return Err(sec("initial").err("kind", msg));
+    }
+    if c.initial.holdout > 0.0 {
+        let msg = format!(
+            "is {}, but grid.dim = 3 has no held-out points yet (the sample report against \
+             them is 1D/2D); use holdout = 0",
+            fmt_f64(c.initial.holdout)
+        );
+        return Err(sec("initial").err("holdout", msg));
     }
     Ok(())
 }

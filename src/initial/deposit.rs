@@ -1,9 +1,10 @@
 //! Separable blobs averaged over the cells of the grid: the one primitive behind the `toy`,
 //! `image` and `points` densities.
 //!
-//! A [`Blob`] is `weight * p_x(x) * p_y(y)` with each axis profile a probability density
-//! ([`Profile`]). Its deposit in cell `[x_i, x_{i+1}] x [y_j, y_{j+1}]` is the exact cell
-//! mass `weight * P_x(i) * P_y(j)`, where `P(i)` is the profile's mass in the cell's interval:
+//! A [`Blob`] is `weight * p_x(x) * p_y(y) * p_z(z)` (the `z` factor in 3D only, `y` from 2D
+//! on) with each axis profile a probability density ([`Profile`]). Its deposit in cell
+//! `[x_i, x_{i+1}] x [y_j, y_{j+1}] x [z_k, z_{k+1}]` is the exact cell mass
+//! `weight * P_x(i) * P_y(j) * P_z(k)`, where `P(i)` is the profile's mass in the cell's interval:
 //!
 //! * [`Profile::Gauss`] `N(c, s^2)`: `P(i) = Phi((x_{i+1} - c)/s) - Phi((x_i - c)/s)`, the
 //!   normal CDF differences taken from the tail on the side away from `c` (no cancellation),
@@ -12,12 +13,12 @@
 //! * [`Profile::Cell`] a point: `P = 1` in the cell [`Mesh::locate`] gives (a histogram).
 //!
 //! Mass beyond the domain is dropped (the caller normalises). Each cell sums its blobs in blob
-//! order and the normaliser sums `weight * sum_i P_x(i) * sum_j P_y(j)` over the blobs in blob
+//! order and the normaliser sums `weight * sum_i P_x(i) * sum_j P_y(j) * sum_k P_z(k)` over the blobs in blob
 //! order, so every rank computes the same bits for the cells it owns and the same total, for any
 //! decomposition. The mirror of a profile (`c -> -c`, `[a, b] -> [-b, -a]`) gives the mirrored
 //! cell masses bit for bit (the grid is symmetric about the origin).
 
-use ndarray::ArrayViewMut2;
+use ndarray::ArrayViewMut3;
 
 use crate::decomp::Block;
 use crate::mesh::Mesh;
@@ -96,7 +97,7 @@ impl Profile {
     }
 }
 
-/// `weight * p_x(x) * p_y(y)` (`y` ignored in 1D).
+/// `weight * p_x(x) * p_y(y) * p_z(z)` (`y` ignored in 1D, `z` below 3D).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Blob {
     /// Total mass of the blob (before the domain cuts it).
@@ -105,6 +106,8 @@ pub struct Blob {
     pub x: Profile,
     /// Profile along `y`.
     pub y: Profile,
+    /// Profile along `z`.
+    pub z: Profile,
 }
 
 impl Blob {
@@ -114,6 +117,26 @@ impl Blob {
             weight,
             x: Profile::Gauss { c: centre[0], s },
             y: Profile::Gauss { c: centre[1], s },
+            z: Profile::Cell(0.0),
+        }
+    }
+
+    /// A sample point `p = [x, y, z]` of weight 1 (coordinates beyond the grid's dimension
+    /// ignored): a Gaussian kernel `N(p, b^2 I)` for `bandwidth = b > 0`, else a count in the
+    /// cell containing `p` (a histogram).
+    pub fn sample(p: [f64; 3], bandwidth: f64) -> Blob {
+        let axis = |c: f64| {
+            if bandwidth > 0.0 {
+                Profile::Gauss { c, s: bandwidth }
+            } else {
+                Profile::Cell(c)
+            }
+        };
+        Blob {
+            weight: 1.0,
+            x: axis(p[0]),
+            y: axis(p[1]),
+            z: axis(p[2]),
         }
     }
 
@@ -123,39 +146,54 @@ impl Blob {
             weight: self.weight,
             x: self.x.scaled(scale),
             y: self.y.scaled(scale),
+            z: self.z.scaled(scale),
         }
     }
 }
 
 /// Adds the cell masses of `blobs` to the owned cells `owned` of `block` (indexed
-/// `[iy - y0, ix - x0]`) and returns the mass of all the blobs on the whole grid (module doc).
+/// `[iz - z0, iy - y0, ix - x0]`, one plane below 3D) and returns the mass of all the blobs on
+/// the whole grid (module doc).
 pub fn deposit<'a>(
     mesh: &Mesh,
     block: &Block,
     blobs: impl IntoIterator<Item = &'a Blob>,
-    owned: &mut ArrayViewMut2<f64>,
+    owned: &mut ArrayViewMut3<f64>,
 ) -> f64 {
+    let along = |profile: Profile, from_dim: usize| {
+        if mesh.dim >= from_dim {
+            profile.cell_masses(mesh)
+        } else {
+            (0, vec![1.0])
+        }
+    };
     let mut total = 0.0;
     for blob in blobs {
         let (x0, wx) = blob.x.cell_masses(mesh);
-        let (y0, wy) = if mesh.dim == 2 {
-            blob.y.cell_masses(mesh)
-        } else {
-            (0, vec![1.0])
-        };
-        total += blob.weight * wx.iter().sum::<f64>() * wy.iter().sum::<f64>();
+        let (y0, wy) = along(blob.y, 2);
+        let (z0, wz) = along(blob.z, 3);
+        total +=
+            blob.weight * wx.iter().sum::<f64>() * wy.iter().sum::<f64>() * wz.iter().sum::<f64>();
         let (bx0, bx1) = (block.x0, block.x0 + block.nx);
         let (by0, by1) = (block.y0, block.y0 + block.ny);
-        for (dj, &py) in wy.iter().enumerate() {
-            let iy = y0 + dj;
-            if iy < by0 || iy >= by1 {
+        let (bz0, bz1) = (block.z0, block.z0 + block.nz);
+        for (dk, &pz) in wz.iter().enumerate() {
+            let iz = z0 + dk;
+            if iz < bz0 || iz >= bz1 {
                 continue;
             }
-            let wpy = blob.weight * py;
-            for (di, &px) in wx.iter().enumerate() {
-                let ix = x0 + di;
-                if ix >= bx0 && ix < bx1 {
-                    owned[[iy - by0, ix - bx0]] += wpy * px;
+            for (dj, &py) in wy.iter().enumerate() {
+                let iy = y0 + dj;
+                if iy < by0 || iy >= by1 {
+                    continue;
+                }
+                // Below 3D pz = 1, so the 2D cell masses keep their bits (weight * py * px).
+                let wpy = blob.weight * py * pz;
+                for (di, &px) in wx.iter().enumerate() {
+                    let ix = x0 + di;
+                    if ix >= bx0 && ix < bx1 {
+                        owned[[iz - bz0, iy - by0, ix - bx0]] += wpy * px;
+                    }
                 }
             }
         }
@@ -289,12 +327,13 @@ mod tests {
                 weight: 0.3,
                 x: Profile::Box { a: -1.9, b: -0.2 },
                 y: Profile::Cell(1.1),
+                z: Profile::Cell(0.0),
             },
             Blob::gauss(2.0, [1.95, 1.9], 0.2),
         ];
         let one = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut whole = Field::zeros(one.ny, one.nx);
-        let total = deposit(&mesh, &one, &blobs, &mut whole.interior_mut());
+        let total = deposit(&mesh, &one, &blobs, &mut whole.interior3_mut());
         let sum: f64 = whole.interior().sum();
         assert!((sum - total).abs() < 1e-13 * total);
         assert!(total < 3.0 - 0.5 && total > 1.0 + 0.5, "{total}");
@@ -302,13 +341,56 @@ mod tests {
         for r in 0..6 {
             let b = Block::new(&mesh, grid, r);
             let mut part = Field::zeros(b.ny, b.nx);
-            assert_eq!(deposit(&mesh, &b, &blobs, &mut part.interior_mut()), total);
+            assert_eq!(deposit(&mesh, &b, &blobs, &mut part.interior3_mut()), total);
             for j in 0..b.ny {
                 for i in 0..b.nx {
                     assert_eq!(
                         part.interior()[[j, i]],
                         whole.interior()[[b.y0 + j, b.x0 + i]]
                     );
+                }
+            }
+        }
+    }
+
+    /// In 3D, sample points deposit the same bits on every block of a 3D process grid as on the
+    /// whole grid; a histogram puts one count in the cell holding each point, a kernel density
+    /// has the points' mean.
+    #[test]
+    fn three_d_samples_deposit_per_cell_and_decomposition_independent() {
+        let mesh = Mesh::new(3, 21, 6.0);
+        let points = [[0.3, -0.5, 1.1], [-1.2, 0.4, 0.0], [0.9, 0.9, -0.7]];
+        let whole_block = Block::new(&mesh, ProcessGrid::single(), 0);
+        // A kernel wider than a cell: the cell-averaged mean is the point's to ~1e-9.
+        for bandwidth in [0.0, 0.6] {
+            let blobs: Vec<Blob> = points.iter().map(|&p| Blob::sample(p, bandwidth)).collect();
+            let mut whole = Field::zeros3(mesh.n, mesh.n, mesh.n);
+            let total = deposit(&mesh, &whole_block, &blobs, &mut whole.interior3_mut());
+            assert!((total - 3.0).abs() < 1e-13, "{total}");
+            let w = whole.interior3();
+            if bandwidth == 0.0 {
+                for p in points {
+                    let cell = p.map(|x| mesh.locate(x).unwrap());
+                    assert_eq!(w[[cell[2], cell[1], cell[0]]], 1.0);
+                }
+                assert_eq!(w.iter().filter(|&&v| v != 0.0).count(), 3);
+            } else {
+                for axis in 0..3 {
+                    let mut mean = 0.0;
+                    for ((k, j, i), v) in w.indexed_iter() {
+                        mean += v * mesh.centre([i, j, k][axis]) / total;
+                    }
+                    let expected = points.iter().map(|p| p[axis]).sum::<f64>() / 3.0;
+                    assert!((mean - expected).abs() < 1e-8, "axis {axis}: {mean}");
+                }
+            }
+            let grid = ProcessGrid::from_procs(&[2, 1, 2]);
+            for r in 0..4 {
+                let b = Block::new(&mesh, grid, r);
+                let mut part = Field::zeros3(b.nz, b.ny, b.nx);
+                assert_eq!(deposit(&mesh, &b, &blobs, &mut part.interior3_mut()), total);
+                for ((k, j, i), v) in part.interior3().indexed_iter() {
+                    assert_eq!(*v, w[[b.z0 + k, b.y0 + j, b.x0 + i]]);
                 }
             }
         }

@@ -115,6 +115,7 @@ impl Image {
                             a: y_at(r + 1),
                             b: y_at(r),
                         },
+                        z: Profile::Cell(0.0),
                     });
                 }
             }
@@ -279,7 +280,7 @@ pub(crate) mod tests {
             &mesh,
             &block,
             &image.blobs([-4.5, 4.5, -4.5, 4.5]),
-            &mut f.interior_mut(),
+            &mut f.interior3_mut(),
         );
         assert!((total - 2.0).abs() < 1e-15);
         let g = f.interior();
@@ -306,7 +307,7 @@ pub(crate) mod tests {
             &mesh,
             &block,
             &image.blobs([-0.5, 0.5, -0.5, 0.5]),
-            &mut f.interior_mut(),
+            &mut f.interior3_mut(),
         );
         let g = f.interior();
         assert!((g[[4, 4]] - 4.0 / 3.0).abs() < 1e-15);

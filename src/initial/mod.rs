@@ -26,7 +26,7 @@ use crate::mesh::Mesh;
 use crate::names::named_enum;
 use crate::physics::ou::GaussianMixture;
 use crate::random;
-use deposit::{deposit, Blob, Profile};
+use deposit::{deposit, Blob};
 use image::Image;
 use toy::ToyName;
 
@@ -142,6 +142,14 @@ pub enum InitialShape {
         /// Ring thickness (standard deviation across the ring).
         width: f64,
     },
+    /// 3D training points (`points` in 3D) as a histogram (`bandwidth = 0`) or a Gaussian
+    /// kernel density (no held-out points in 3D).
+    Points3 {
+        /// The points `[x, y, z]` of `f0`.
+        train: Vec<[f64; 3]>,
+        /// Kernel standard deviation (a length; 0: histogram).
+        bandwidth: f64,
+    },
     /// Training points as a histogram (`bandwidth = 0`) or a Gaussian kernel density; the
     /// held-out points do not enter the density.
     Points {
@@ -169,15 +177,17 @@ pub enum InitialShape {
 }
 
 impl InitialShape {
-    /// Unnormalised density at `x`.
-    fn value(&self, dim: usize, x: [f64; 2]) -> f64 {
+    /// Unnormalised density at the cell centre `x = [x, y, z]` (`z = 0` below 3D, `y = 0` in
+    /// 1D) of a shape evaluated at cell centres.
+    fn value(&self, dim: usize, x: [f64; 3]) -> f64 {
         let dist = |c: [f64; 2]| {
             let dx = x[0] - c[0];
             let dy = if dim == 2 { x[1] - c[1] } else { 0.0 };
             (dx * dx + dy * dy).sqrt()
         };
         match self {
-            InitialShape::GaussianMixture(g) => g.density(x),
+            InitialShape::Volume(density) => density.value(x),
+            InitialShape::GaussianMixture(g) => g.density([x[0], x[1]]),
             InitialShape::Disc { centre, radius } => f64::from(u8::from(dist(*centre) <= *radius)),
             InitialShape::Ring {
                 centre,
@@ -200,44 +210,9 @@ impl InitialShape {
         Ok(f.interior3().iter().copied().collect())
     }
 
-    /// [`InitialShape::fill`] of a 3D density: the normaliser summed over the whole grid in
-    /// global order (z, y, x) on every rank, so the field is the same for any decomposition.
-    fn fill_3d(
-        density: &Density3,
-        mesh: &Mesh,
-        block: &Block,
-        mass: f64,
-        field: &mut Field,
-    ) -> Result<(), String> {
-        let n = mesh.n;
-        let mut owned = field.interior3_mut();
-        let mut total = 0.0;
-        for iz in 0..n {
-            for iy in 0..n {
-                for ix in 0..n {
-                    let x = mesh.cell_centre3(iz, iy, ix);
-                    let g = density.value(x);
-                    total += g;
-                    let inside = (block.z0..block.z0 + block.nz).contains(&iz);
-                    if inside && block.owns(iy, ix) {
-                        owned[[iz - block.z0, iy - block.y0, ix - block.x0]] = g;
-                    }
-                }
-            }
-        }
-        if !(total > 0.0 && total.is_finite()) {
-            return Err(format!(
-                "the initial density is zero on every cell centre of the grid (normaliser \
-                 {total}); make the shape wider or the grid finer"
-            ));
-        }
-        let scale = mass / (total * mesh.cell_volume());
-        owned.mapv_inplace(|g| g * scale);
-        Ok(())
-    }
-
     /// Fills the owned cells of `field` (block `block` of `mesh`) with the density of total
-    /// mass `mass`.
+    /// mass `mass`. The normaliser is summed over the whole grid in global order (z, y, x) on
+    /// every rank, so the field is the same for any decomposition.
     pub fn fill(
         &self,
         mesh: &Mesh,
@@ -245,22 +220,21 @@ impl InitialShape {
         mass: f64,
         field: &mut Field,
     ) -> Result<(), String> {
-        if let InitialShape::Volume(density) = self {
-            return Self::fill_3d(density, mesh, block, mass, field);
-        }
-        let (nx, ny) = (mesh.nx(), mesh.ny());
-        let mut owned = field.interior_mut();
+        let mut owned = field.interior3_mut();
         owned.fill(0.0);
         let total = match self.blobs(mesh)? {
             Some(blobs) => deposit(mesh, block, &blobs, &mut owned),
             _ => {
                 let mut total = 0.0;
-                for iy in 0..ny {
-                    for ix in 0..nx {
-                        let g = self.value(mesh.dim, mesh.cell_centre(iy, ix));
-                        total += g;
-                        if block.owns(iy, ix) {
-                            owned[[iy - block.y0, ix - block.x0]] = g;
+                let planes = block.z0..block.z0 + block.nz;
+                for iz in 0..mesh.nz() {
+                    for iy in 0..mesh.ny() {
+                        for ix in 0..mesh.nx() {
+                            let g = self.value(mesh.dim, mesh.cell_centre3(iz, iy, ix));
+                            total += g;
+                            if planes.contains(&iz) && block.owns(iy, ix) {
+                                owned[[iz - block.z0, iy - block.y0, ix - block.x0]] = g;
+                            }
                         }
                     }
                 }
@@ -268,7 +242,10 @@ impl InitialShape {
             }
         };
         if !(total > 0.0 && total.is_finite()) {
-            if let InitialShape::Points { .. } | InitialShape::Image { .. } = self {
+            if let InitialShape::Points { .. }
+            | InitialShape::Points3 { .. }
+            | InitialShape::Image { .. } = self
+            {
                 return Err(format!(
                     "the initial density has no mass inside the domain [-{L}, {L}]^{} \
                      (normaliser {total})",
@@ -293,36 +270,10 @@ impl InitialShape {
             InitialShape::Points {
                 train, bandwidth, ..
             } => {
-                let l = mesh.half_width;
-                let inside = |x: f64| (-l..=l).contains(&x);
-                if let Some(k) = train
-                    .iter()
-                    .position(|p| !(inside(p[0]) && (mesh.dim == 1 || inside(p[1]))))
-                {
-                    return Err(format!(
-                        "sample {} at {:?} lies outside the domain [-{l}, {l}]^{}",
-                        k + 1,
-                        &train[k][..mesh.dim],
-                        mesh.dim,
-                    ));
-                }
-                let b = *bandwidth;
-                let axis = |c: f64| {
-                    if b > 0.0 {
-                        Profile::Gauss { c, s: b }
-                    } else {
-                        Profile::Cell(c)
-                    }
-                };
-                train
-                    .iter()
-                    .map(|p| Blob {
-                        weight: 1.0,
-                        x: axis(p[0]),
-                        y: axis(p[1]),
-                    })
-                    .collect()
+                let padded: Vec<[f64; 3]> = train.iter().map(|p| [p[0], p[1], 0.0]).collect();
+                sample_blobs(mesh, &padded, *bandwidth)?
             }
+            InitialShape::Points3 { train, bandwidth } => sample_blobs(mesh, train, *bandwidth)?,
             InitialShape::Toy { name, scale } => {
                 name.blobs().into_iter().map(|b| b.scaled(*scale)).collect()
             }
@@ -340,14 +291,32 @@ impl InitialShape {
     }
 }
 
+/// The blobs of sample points `[x, y, z]` (coordinates beyond `mesh.dim` ignored):
+/// [`Blob::sample`] of each; a point outside the domain is an error naming the first one.
+fn sample_blobs(mesh: &Mesh, points: &[[f64; 3]], bandwidth: f64) -> Result<Vec<Blob>, String> {
+    let l = mesh.half_width;
+    let dim = mesh.dim;
+    if let Some(k) = points
+        .iter()
+        .position(|p| !p[..dim].iter().all(|x| (-l..=l).contains(x)))
+    {
+        return Err(format!(
+            "sample {} at {:?} lies outside the domain [-{l}, {l}]^{dim}",
+            k + 1,
+            &points[k][..dim],
+        ));
+    }
+    Ok(points.iter().map(|&p| Blob::sample(p, bandwidth)).collect())
+}
+
 /// Splits `points` into the training points and `round(fraction N)` held-out points chosen by
 /// a partial Fisher–Yates shuffle keyed by `seed`; both keep the order of `points`. With
 /// `fraction > 0` each part must get at least one point.
-pub fn split_holdout(
-    points: Vec<[f64; 2]>,
+pub fn split_holdout<P>(
+    points: Vec<P>,
     fraction: f64,
     seed: u64,
-) -> Result<(Points, Points), String> {
+) -> Result<(Vec<P>, Vec<P>), String> {
     let n = points.len();
     if fraction <= 0.0 {
         return Ok((points, Vec::new()));

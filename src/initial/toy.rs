@@ -158,6 +158,7 @@ impl ToyName {
             weight: 0.0,
             x: Profile::Gauss { c: x, s: 1.0 },
             y: Profile::Cell(0.0),
+            z: Profile::Cell(0.0),
         };
         let gauss1 = |w: f64, c: f64, s: f64| Blob {
             weight: w,
@@ -188,6 +189,7 @@ impl ToyName {
                         a: 2.0 * j as f64,
                         b: 2.0 * j as f64 + 2.0,
                     },
+                    z: Profile::Cell(0.0),
                 })
                 .collect(),
             ToyName::SwissRoll => {
@@ -297,7 +299,7 @@ mod tests {
         let mesh = Mesh::new(name.dim(), n, 6.0);
         let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut f = Field::zeros(block.ny, block.nx);
-        let total = deposit(&mesh, &block, &name.blobs(), &mut f.interior_mut());
+        let total = deposit(&mesh, &block, &name.blobs(), &mut f.interior3_mut());
         let (mut mean, mut second) = ([0.0; 2], 0.0);
         for iy in 0..mesh.ny() {
             for ix in 0..mesh.nx() {

@@ -1,23 +1,38 @@
 //! Reading sample coordinates for `initial.kind = "points"`.
 //!
-//! The format is a small CSV: one sample per line, `dim` comma-separated numbers (`x` or `x,y`).
+//! The format is a small CSV: one sample per line, `dim` comma-separated numbers (`x`, `x,y`
+//! or `x,y,z`).
 //! Blank lines and lines starting with `#` are skipped, whitespace around fields is ignored, and
 //! the first remaining line is a header (and skipped) when none of its fields is a number.
 
-/// Parses a CSV of sample coordinates with `dim` (1 or 2) numbers per line.
-///
-/// Returns one `[x, y]` per sample (`y = 0` in 1D). Errors read
-/// `<path_for_messages>:<line>: <what is wrong>`, with 1-based line numbers, for example
-/// `points.csv:17: expected 2 numbers, found 3` or `points.csv:5: "1.2x" is not a number`;
-/// non-finite values and a file without any sample are errors too.
+/// Parses a CSV of sample coordinates with `dim` (1 or 2) numbers per line: one `[x, y]` per
+/// sample (`y = 0` in 1D). See [`parse_coordinates`] for the format and the errors.
 pub fn parse_points_csv(
     text: &str,
     dim: usize,
     path_for_messages: &str,
 ) -> Result<Vec<[f64; 2]>, String> {
-    if dim != 1 && dim != 2 {
+    parse_coordinates(text, dim, path_for_messages)
+}
+
+/// Parses a CSV of 3D sample coordinates (`x,y,z` per line): one `[x, y, z]` per sample.
+pub fn parse_points_csv3(text: &str, path_for_messages: &str) -> Result<Vec<[f64; 3]>, String> {
+    parse_coordinates(text, 3, path_for_messages)
+}
+
+/// Parses a CSV of sample coordinates with `dim` numbers per line (`1 <= dim <= N`) into
+/// points of `N` coordinates, the ones beyond `dim` zero. Errors read
+/// `<path_for_messages>:<line>: <what is wrong>`, with 1-based line numbers, for example
+/// `points.csv:17: expected 2 numbers, found 3` or `points.csv:5: "1.2x" is not a number`;
+/// non-finite values and a file without any sample are errors too.
+pub fn parse_coordinates<const N: usize>(
+    text: &str,
+    dim: usize,
+    path_for_messages: &str,
+) -> Result<Vec<[f64; N]>, String> {
+    if dim == 0 || dim > N {
         return Err(format!(
-            "{path_for_messages}: dimension must be 1 or 2, got {dim}"
+            "{path_for_messages}: dimension must be 1 to {N}, got {dim}"
         ));
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -40,7 +55,7 @@ pub fn parse_points_csv(
                 fields.len()
             )));
         }
-        let mut point = [0.0; 2];
+        let mut point = [0.0; N];
         for (slot, field) in point.iter_mut().zip(&fields) {
             let value: f64 = if field.is_empty() {
                 return Err(at("empty field, expected a number".to_string()));
@@ -85,6 +100,15 @@ mod tests {
             ok("0.5,1\n-2.25, 3e-1\n", 2),
             vec![[0.5, 1.0], [-2.25, 0.3]]
         );
+    }
+
+    #[test]
+    fn three_dimensional_samples() {
+        let text = "x,y,z\n0.5,1,-2\n-2.25, 3e-1, 0\n";
+        let got = parse_points_csv3(text, "p.csv").unwrap();
+        assert_eq!(got, vec![[0.5, 1.0, -2.0], [-2.25, 0.3, 0.0]]);
+        let e = parse_points_csv3("1,2\n", "p.csv").unwrap_err();
+        assert_eq!(e, "p.csv:1: expected 3 numbers, found 2");
     }
 
     #[test]
@@ -172,6 +196,6 @@ mod tests {
 
     #[test]
     fn bad_dimension_is_an_error() {
-        assert!(err("1,2\n", 3).contains("dimension must be 1 or 2"));
+        assert!(err("1,2\n", 3).contains("dimension must be 1 to 2, got 3"));
     }
 }

@@ -1,14 +1,14 @@
 //! The pictures of nlfp files (`nlfp plot`): of a snapshot, final or checkpoint file the heat
-//! map (2D) or line (1D) of `f` and its radial log-log profile with `C |x|^(-2/gamma)`; of a
+//! map (2D), line (1D) or three mid-plane slices (3D) of `f` and its radial log-log profile with `C |x|^(-2/gamma)`; of a
 //! diagnostics CSV the columns against `t`, one panel each; of a run directory both (its
 //! `diagnostics.csv` and `final.h5`). Every input is read and checked before the first picture
 //! is written ([`draw`]). Reads HDF5 and CSV files serially (no MPI).
 
 use std::path::{Path, PathBuf};
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
 
-use super::{short_number, Axes, Extent, LineStyle, PlotError, Series};
+use super::{short_number, Axes, Extent, LineStyle, Panel, PlotError, Series};
 use crate::io::csv::CsvTable;
 use crate::io::hdf5 as h5;
 use crate::mesh::Mesh;
@@ -16,7 +16,7 @@ use crate::mesh::Mesh;
 /// A picture of `nlfp plot`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Picture {
-    /// The density: heat map (2D) or line (1D).
+    /// The density: line (1D), heat map (2D), three mid-plane slices (3D).
     Field,
     /// The radial profile (|x|, f) on log-log axes with C |x|^(-2/gamma).
     Radial,
@@ -131,15 +131,13 @@ fn load_field(path: &Path, request: &Request) -> Result<FieldFile, String> {
     let (dim, n) = match stored.shape[..] {
         [n] => (1, n),
         [ny, nx] if ny == nx => (2, nx),
-        [_, _, _] => {
-            let why = "it holds a 3D field (grid.dim = 3), which `nlfp plot` cannot draw yet";
-            return Err(not_nlfp(path, kind, why));
-        }
+        [nz, ny, nx] if nz == nx && ny == nx => (3, nx),
         _ => (0, 0),
     };
     if n == 0 || !(half_width.is_finite() && half_width > 0.0) {
         let why = format!(
-            "dataset f has shape {:?} and half_width is {half_width} (expected [n] or [n, n], L > 0)",
+            "dataset f has shape {:?} and half_width is {half_width} (expected [n], [n, n] or \
+             [n, n, n], L > 0)",
             stored.shape
         );
         return Err(not_nlfp(path, kind, &why));
@@ -293,7 +291,8 @@ fn draw_field(path: &Path, f: &FieldFile, log: bool) -> Result<(), PlotError> {
 }
 
 /// The density picture of a field `values` on `mesh` (global row-major) at `(t, step)`, titled
-/// with `name`: a heat map (2D) or a line (1D); `log` for a log colour scale (vertical axis).
+/// with `name`: a line (1D), a heat map (2D), or in 3D the three mid-plane slices side by side
+/// on one colour scale ([`mid_planes`]); `log` for a log colour scale (vertical axis).
 pub fn density(
     path: &Path,
     name: &str,
@@ -304,24 +303,90 @@ pub fn density(
 ) -> Result<(), PlotError> {
     let title = format!("{name}: f at t = {} (step {step})", short_number(t));
     let m = mesh;
-    if m.dim == 1 {
-        let x: Vec<f64> = (0..m.n).map(|i| m.centre(i)).collect();
-        super::profile_1d(path, &x, values, log, &title)
-    } else {
-        let view = ArrayView2::from_shape((m.n, m.n), values)
-            .map_err(|e| PlotError::Data(format!("{name}: {e}")))?;
-        super::heatmap(path, view, Extent::square(m.half_width), log, &title)
+    let shape_err = |e: ndarray::ShapeError| PlotError::Data(format!("{name}: {e}"));
+    match m.dim {
+        1 => {
+            let x: Vec<f64> = (0..m.n).map(|i| m.centre(i)).collect();
+            super::profile_1d(path, &x, values, log, &title)
+        }
+        2 => {
+            let view = ArrayView2::from_shape((m.n, m.n), values).map_err(shape_err)?;
+            super::heatmap(path, view, Extent::square(m.half_width), log, &title)
+        }
+        _ => {
+            let view = ArrayView3::from_shape((m.n, m.n, m.n), values).map_err(shape_err)?;
+            let planes = mid_planes(view, m);
+            let titles: Vec<String> = planes
+                .iter()
+                .map(|p| format!("{title}, {}", p.label))
+                .collect();
+            let panels: Vec<Panel> = planes
+                .iter()
+                .zip(&titles)
+                .map(|(p, title)| Panel {
+                    field: p.values.view(),
+                    extent: Extent::square(m.half_width),
+                    axes: p.axes,
+                    title,
+                })
+                .collect();
+            super::slices(path, &panels, log)
+        }
     }
+}
+
+/// A mid-plane slice of a 3D field: its values (rows along the second axis name), its axis
+/// names and the plane it is (`z = 0.15`).
+pub struct MidPlane {
+    /// Shape `(n, n)`: row index along `axes.1`, column along `axes.0`.
+    pub values: Array2<f64>,
+    /// Horizontal and vertical axis names.
+    pub axes: (&'static str, &'static str),
+    /// Which plane, with the coordinate of its cell centres.
+    pub label: String,
+}
+
+/// The three slices of a 3D field `f[z][y][x]` through the cell [`Mesh::centre_index`] of each
+/// axis (the centre cell for odd `n`, the one just below the origin for even `n`): the `x-y`
+/// plane at that `z`, the `x-z` plane at that `y` and the `y-z` plane at that `x`.
+pub fn mid_planes(f: ArrayView3<f64>, mesh: &Mesh) -> [MidPlane; 3] {
+    let c = mesh.centre_index();
+    // The centre cell of an odd n is at the origin up to round-off: label it 0.
+    let coordinate = mesh.centre(c);
+    let coordinate = if coordinate.abs() < 1e-9 * mesh.half_width {
+        0.0
+    } else {
+        coordinate
+    };
+    let at = |axis: &str| format!("{axis} = {}", short_number(coordinate));
+    [
+        MidPlane {
+            values: f.index_axis(Axis(0), c).to_owned(),
+            axes: ("x", "y"),
+            label: at("z"),
+        },
+        MidPlane {
+            values: f.index_axis(Axis(1), c).to_owned(),
+            axes: ("x", "z"),
+            label: at("y"),
+        },
+        MidPlane {
+            values: f.index_axis(Axis(2), c).to_owned(),
+            axes: ("y", "z"),
+            label: at("x"),
+        },
+    ]
 }
 
 fn draw_radial(path: &Path, f: &FieldFile) -> Result<(), PlotError> {
     let (gamma, diffusion, kappa) = f.model.clone().map_err(PlotError::Data)?;
     let m = &f.mesh;
-    let radius: Vec<f64> = (0..m.ny())
-        .flat_map(|iy| (0..m.nx()).map(move |ix| (iy, ix)))
-        .map(|(iy, ix)| {
-            let [x, y] = m.cell_centre(iy, ix);
-            x.hypot(y)
+    // Global order z, y, x (nz = 1 below 3D, ny = 1 in 1D).
+    let radius: Vec<f64> = (0..m.nz())
+        .flat_map(|iz| (0..m.ny()).flat_map(move |iy| (0..m.nx()).map(move |ix| (iz, iy, ix))))
+        .map(|(iz, iy, ix)| {
+            let [x, y, z] = m.cell_centre3(iz, iy, ix);
+            (x * x + y * y + z * z).sqrt()
         })
         .collect();
     let title = format!("{}: radial profile at t = {}", f.name, short_number(f.t));
@@ -377,4 +442,36 @@ fn series_panels(path: &Path, columns: &[String]) -> Result<Vec<(Axes, Vec<Serie
             Ok((axes, vec![series]))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `f = 100 z + 10 y + x` (cell indices) on n = 5: each slice holds the cells of its plane,
+    /// rows along its vertical axis.
+    #[test]
+    fn mid_planes_cut_through_the_centre_cell() {
+        let n = 5;
+        let mesh = Mesh::new(3, n, 1.0);
+        let values: Vec<f64> = (0..n * n * n)
+            .map(|k| (100 * (k / 25) + 10 * (k / 5 % 5) + k % 5) as f64)
+            .collect();
+        let f = ArrayView3::from_shape((n, n, n), &values).unwrap();
+        let [xy, xz, yz] = mid_planes(f, &mesh);
+        let c = 2.0;
+        for a in 0..n {
+            for b in 0..n {
+                let (row, col) = (a as f64, b as f64);
+                assert_eq!(xy.values[(a, b)], 100.0 * c + 10.0 * row + col);
+                assert_eq!(xz.values[(a, b)], 100.0 * row + 10.0 * c + col);
+                assert_eq!(yz.values[(a, b)], 100.0 * row + 10.0 * col + c);
+            }
+        }
+        assert_eq!(
+            (xy.axes, xz.axes, yz.axes),
+            (("x", "y"), ("x", "z"), ("y", "z"))
+        );
+        assert_eq!(xy.label, "z = 0");
+    }
 }

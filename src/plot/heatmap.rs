@@ -28,22 +28,61 @@ pub fn heatmap(
     log: bool,
     title: &str,
 ) -> Result<(), PlotError> {
-    let (ny, nx) = field.dim();
-    if nx == 0 || ny == 0 {
-        return Err(PlotError::Data(format!("{title}: empty field")));
-    }
-    let Extent { x0, x1, y0, y1 } = extent;
-    if !(x0.is_finite() && x1.is_finite() && y0.is_finite() && y1.is_finite())
-        || x0 >= x1
-        || y0 >= y1
-    {
-        return Err(PlotError::Data(format!("{title}: bad extent {extent:?}")));
-    }
     let scale = ColourScale::covering(field.iter().copied(), log);
-    render(path, HEATMAP_SIZE, |root| {
-        let (main, bar) = root.split_horizontally(HEATMAP_SIZE.0 - BAR_WIDTH);
+    let panel = Panel {
+        field,
+        extent,
+        axes: ("x", "y"),
+        title,
+    };
+    panel.check()?;
+    render(path, HEATMAP_SIZE, |root| panel.draw(root, &scale))
+}
+
+/// One heat-map panel of [`heatmap`] or [`slices`]: the 2D field (row = vertical axis, row 0 at
+/// the bottom), the rectangle it covers, the names of its horizontal and vertical axes, and
+/// its title.
+pub struct Panel<'a> {
+    /// Shape `(rows, cols)`: rows along the vertical axis.
+    pub field: ArrayView2<'a, f64>,
+    /// The rectangle the field covers (cell edges).
+    pub extent: Extent,
+    /// Names of the horizontal and vertical axes.
+    pub axes: (&'a str, &'a str),
+    /// Caption.
+    pub title: &'a str,
+}
+
+impl Panel<'_> {
+    fn check(&self) -> Result<(), PlotError> {
+        let (ny, nx) = self.field.dim();
+        let title = self.title;
+        if nx == 0 || ny == 0 {
+            return Err(PlotError::Data(format!("{title}: empty field")));
+        }
+        let Extent { x0, x1, y0, y1 } = self.extent;
+        if !(x0.is_finite() && x1.is_finite() && y0.is_finite() && y1.is_finite())
+            || x0 >= x1
+            || y0 >= y1
+        {
+            let extent = self.extent;
+            return Err(PlotError::Data(format!("{title}: bad extent {extent:?}")));
+        }
+        Ok(())
+    }
+
+    /// Draws the panel and its colour bar (of `scale`) into `area`.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        scale: &ColourScale,
+    ) -> Result<(), PlotError> {
+        let (ny, nx) = self.field.dim();
+        let Extent { x0, x1, y0, y1 } = self.extent;
+        let (width, _) = area.dim_in_pixel();
+        let (main, bar) = area.split_horizontally(width.saturating_sub(BAR_WIDTH));
         let mut chart = ChartBuilder::on(&main)
-            .caption(title, (FAMILY, 22))
+            .caption(self.title, (FAMILY, 22))
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(65)
@@ -57,7 +96,7 @@ pub fn heatmap(
             let row = ny - 1 - from_top.min(ny - 1);
             for px in 0..pw {
                 let col = (((px as f64 + 0.5) / pw as f64 * nx as f64) as usize).min(nx - 1);
-                let [r, g, b] = scale.colour(field[(row, col)]);
+                let [r, g, b] = scale.colour(self.field[(row, col)]);
                 plot.draw_pixel((px as i32, py as i32), &RGBColor(r, g, b))
                     .map_err(draw_err)?;
             }
@@ -65,8 +104,8 @@ pub fn heatmap(
         chart
             .configure_mesh()
             .disable_mesh()
-            .x_desc("x")
-            .y_desc("y")
+            .x_desc(self.axes.0)
+            .y_desc(self.axes.1)
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 16))
             .x_label_formatter(&|v| short_number(*v))
@@ -78,12 +117,33 @@ pub fn heatmap(
         let (_, bar_rows) = bar.get_pixel_range();
         let top = (rows.start - bar_rows.start).max(0) as u32;
         let bottom = (bar_rows.end - rows.end).max(0) as u32;
-        let label = if log { "f (log scale)" } else { "f" };
-        if log {
+        let label = if scale.log { "f (log scale)" } else { "f" };
+        if scale.log {
             colour_bar(&bar, (scale.lo..scale.hi).log_scale(), label, top, bottom)
         } else {
             colour_bar(&bar, scale.lo..scale.hi, label, top, bottom)
         }
+    }
+}
+
+/// Several heat-map panels side by side in one picture (each [`HEATMAP_SIZE`]), all on one
+/// colour scale covering every panel's values (so colours compare across panels); `log` as in
+/// [`heatmap`]. The three mid-plane slices of a 3D field are drawn this way.
+pub fn slices(path: &Path, panels: &[Panel], log: bool) -> Result<(), PlotError> {
+    if panels.is_empty() {
+        return Err(PlotError::Data("no panels to draw".into()));
+    }
+    for panel in panels {
+        panel.check()?;
+    }
+    let scale = ColourScale::covering(panels.iter().flat_map(|p| p.field.iter().copied()), log);
+    let size = (HEATMAP_SIZE.0 * panels.len() as u32, HEATMAP_SIZE.1);
+    render(path, size, |root| {
+        let areas = root.split_evenly((1, panels.len()));
+        for (panel, area) in panels.iter().zip(&areas) {
+            panel.draw(area, &scale)?;
+        }
+        Ok(())
     })
 }
 

@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 
 pub use colour::{viridis, ColourScale, MAX_LOG_DECADES};
 pub use compose::side_by_side;
-pub use heatmap::{heatmap, HEATMAP_SIZE};
+pub use heatmap::{heatmap, slices, Panel, HEATMAP_SIZE};
 pub use lines::{
     lines, panels, profile_1d, radial_profile, reference_constant, LINES_SIZE, PANEL_SIZE,
 };
