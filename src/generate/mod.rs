@@ -427,7 +427,7 @@ impl GenerateRun<'_> {
 fn write_sample_files(
     run: &RunDir,
     stem: &str,
-    points: &[[f64; 2]],
+    points: &[crate::stats::Point],
     seed: u64,
 ) -> Result<(), String> {
     let mesh = run.mesh();

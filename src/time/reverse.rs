@@ -182,14 +182,15 @@ impl<F: Family> Transpose<F> {
         stepper: StepperKind,
         preconditioner: PreconditionerKind,
     ) -> Self {
-        let field = Field::zeros(block.ny, block.nx);
+        let field = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
+        let geom = BlockGeometry::new(mesh, block);
         Transpose {
             family,
-            geom: BlockGeometry::new(mesh, block),
             scratch: Scratch::new(&field),
             halo: HaloExchange::new(block),
-            rates: FaceRates::new(block.ny, block.nx),
-            rates_star: FaceRates::new(block.ny, block.nx),
+            rates: FaceRates::for_geometry(&geom),
+            rates_star: FaceRates::for_geometry(&geom),
+            geom,
             star: field.clone(),
             work: field.clone(),
             work2: field,
@@ -334,8 +335,8 @@ impl<F: Family> ReverseStepper for Transpose<F> {
                 self.explicit_transpose(comm, &mut a2w, true, dt, false);
                 self.work = a2w;
                 let t0 = Instant::now();
-                w.interior_mut()
-                    .zip_mut_with(&self.work2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                w.interior3_mut()
+                    .zip_mut_with(&self.work2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
                 self.timers.update += t0.elapsed();
                 Ok(ReverseReport::default())
             }
