@@ -278,3 +278,96 @@ fn three_d_walk_samples_have_three_coordinates_and_the_reconstructions_mean() {
     assert!(summary.contains("energy_distance"), "{summary}");
     assert!(out.join("generate.png").exists() && out.join("samples.png").exists());
 }
+
+/// `nlfp study` takes a 3D config (two masses, a refined companion for the supercritical one,
+/// on 2 ranks): one row per run with `dim = 3` and the 3D critical mass
+/// `(2 pi)^{3/2} zeta(3/2) = 41.14389` (gamma = 1), pictures (mid-plane heat maps, the radial
+/// profile) and `study.md`.
+#[test]
+fn three_d_study_writes_its_table() {
+    let tmp = tempdir();
+    let config = r#"
+[grid]
+dim = 3
+n = 9
+half_width = 4.0
+[model]
+gamma = 1.0
+mass_ratio = 1.5
+[initial]
+kind = "gaussian_mixture"
+components = [ { weight = 1.0, mean = [0.5, 0.0, 0.2], std = 0.8 } ]
+[time]
+t_end = 0.3
+stepper = "ssprk2"
+[output]
+diagnostics_every = 5
+progress_every = 100.0
+[study]
+mass_ratio = [0.8, 1.5]
+profile_fit = [0.0, 2.0]
+"#;
+    let out = run_command("study", tmp.path(), "study", config, 2, &[]);
+    let text = std::fs::read_to_string(out.join("study.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let col = |row: &[&str], name: &str| -> String {
+        row[header.iter().position(|h| *h == name).unwrap()].to_string()
+    };
+    for row in &rows {
+        assert_eq!(col(row, "status"), "ok", "{text}");
+        assert_eq!(col(row, "dim"), "3");
+        let m_c: f64 = col(row, "critical_mass").parse().unwrap();
+        assert!((m_c - 41.14389).abs() < 1e-4, "{m_c}");
+        let centre: f64 = col(row, "centre_mass").parse().unwrap();
+        assert!(centre > 0.0 && centre.is_finite());
+    }
+    assert!(std::fs::read_to_string(out.join("study.md"))
+        .unwrap()
+        .contains("mr1.5"));
+    let pictures = out.join("runs").join("mr1.5_g1_n9_sg").join("pictures");
+    for file in ["f_final.png", "radial.png", "series.png", "max_ratio.png"] {
+        assert!(pictures.join(file).exists(), "{file}");
+    }
+}
+
+/// `nlfp compare` takes a 3D config: both models (nonlinear and OU) find a horizon meeting the
+/// target, and the table says so.
+#[test]
+fn three_d_compare_writes_its_table() {
+    let tmp = tempdir();
+    let cfg = write(tmp.path(), "c.toml", CONFIG);
+    let out = tmp.path().join("cmp");
+    run_ok(
+        2,
+        &[
+            "compare",
+            &cfg,
+            "--target",
+            "0.2",
+            "--t-max",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "time.t_end=0.25",
+            "--set",
+            "time.max_steps=1000",
+        ],
+    );
+    let text = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for (row, model) in rows.iter().zip(["nonlinear", "ou"]) {
+        assert_eq!(row[0], model);
+        let t: f64 = row[1].parse().unwrap_or_else(|_| panic!("{model}: {text}"));
+        let relative: f64 = row[6].parse().unwrap();
+        assert!(t > 0.0 && t <= 4.0 && relative <= 0.2, "{row:?}");
+    }
+}
