@@ -26,14 +26,14 @@
 //! `S = floor(2^63 / cells)`, so that every partial sum is an exact `u64` and sums over ranks
 //! (integer all-reduce) do not depend on the rank count. Sample `i` gets a uniform integer
 //! `T_i` in `[0, sum q)` keyed by `i` (128 random bits modulo the total: bias below `2^-64`) and
-//! lands in the cell whose interval `[P_j, P_j + q_j)` of the global row-major prefix sums
+//! lands in the cell whose interval `[P_j, P_j + q_j)` of the global (plane- and) row-major prefix sums
 //! contains it. Cells with `u_j < max u * cells * 2^-63` (about `1e-13 max u` on a million
 //! cells) get no sample; the probabilities are otherwise exact to `2^-52` relative.
 //!
 //! # Jitter ([`jittered_positions`])
 //!
 //! The `k`-th particle of global cell `c` sits at `centre + h (U - 1/2)` per axis, the uniforms
-//! keyed by `(c, k)`. Samples are listed by global cell index, then `k`: a rank-independent
+//! keyed by `(c, k)`. Samples are [`Point`]s `[x, y, z]` (unused coordinates 0). Samples are listed by global cell index, then `k`: a rank-independent
 //! order.
 
 pub mod binomial;

@@ -20,9 +20,9 @@
 //! rather than by the stored `f^{n+1}_j` (which absorbs the round-off of the forward step).
 //!
 //! * `euler`, `P = I + dt L(f^n)`. With `c = dt/h`, `out_j` the rates at which cell `j` jumps
-//!   to its four neighbours and `in_{i->j}` those at which neighbour `i` jumps into `j` (both
+//!   to its four neighbours (six in 3D) and `in_{i->j}` those at which neighbour `i` jumps into `j` (both
 //!   times `h`, from the flux rates of `L(f^n)`: [`FaceRates::outgoing`],
-//!   [`FaceRates::incoming`]): `(P f^n)_j = f^n_j (1 - c sum out_j) + c sum_i in_{i->j} f^n_i`,
+//!   [`FaceRates::incoming`], [`FaceRates::outgoing3`] in 3D): `(P f^n)_j = f^n_j (1 - c sum out_j) + c sum_i in_{i->j} f^n_i`,
 //!   so the particle stays with weight `f^n_j (1 - c sum out_j)` and moves to neighbour `i`
 //!   with weight `c in_{i->j} f^n_i`. Exact.
 //! * `ssprk2`, `P = 1/2 I + 1/2 A2 A1`, `A1 = I + dt L(f^n)`, `A2 = I + dt L(f*)`,
@@ -45,13 +45,15 @@
 //! # Parallel moves without new communication
 //!
 //! Each step every cell splits its count by sequential binomials over
-//! `{stay, west, east, south, north}` ([`binomial::split`]), the uniforms keyed by
-//! `(moves seed, step * cells + global cell, phase << 32 | draw)`. The counts leaving in each
-//! direction go into four fields; each cell pulls its arrivals from its neighbours' values, at
-//! block edges from ghosts filled with [`HaloExchange`]: the west/east leavers of the first/last
-//! column travel in one field, the south/north leavers of the first/last row in another (two
-//! exchanges per kernel; four when a block is one cell wide). No rank or loop order enters a
-//! random number, so the counts are bit-identical for any rank count.
+//! `{stay, west, east, south, north}` (3D: `{..., down, up}`) ([`binomial::split`]), the
+//! uniforms keyed by `(moves seed, step * cells + global cell, phase << 32 | draw)`, the global
+//! cell `(iz ny + iy) nx + ix`. The counts leaving in each direction go into four (3D: six)
+//! fields; each cell pulls its arrivals from its neighbours' values, at block edges from ghosts
+//! filled with [`HaloExchange`]: in 1D and 2D the west/east leavers of the first/last column
+//! travel in one field, the south/north leavers of the first/last row in another (two exchanges
+//! per kernel; four when a block is one cell wide); in 3D each of the six fields is exchanged.
+//! No rank or loop order enters a random number, so the counts are bit-identical for any rank
+//! count and process grid.
 //!
 //! The face rates come from the reverse stepper when it lends them
 //! ([`crate::time::reverse::ReverseStepper::step_rates`]: the same bits it used for

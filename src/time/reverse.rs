@@ -13,7 +13,8 @@
 //! [`stage::apply_transpose`] from the stored flux rates; the implicit transpose is a linear solve
 //! `(I - dt L(f^{n+1}))^T w^n = w^{n+1}` with the distributed BiCGStab of [`super::krylov`].
 //!
-//! The explicit reversals are bit-identical for any rank count (the same face rates from the same
+//! The explicit reversals work in 1D, 2D and 3D (the z-faces of [`FaceRates`]) and are
+//! bit-identical for any rank count (the same face rates from the same
 //! inputs, a fixed operation order per cell, no sums). The implicit one agrees across rank counts
 //! to the Krylov tolerance. `w = 1` is reproduced exactly by every variant (`L^T 1 = 0` in floating
 //! point, and BiCGStab returns its exact initial guess), so a reverse started from `u^N = f^N`
