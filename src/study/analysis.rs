@@ -179,8 +179,9 @@ pub struct Figures {
     pub relax_rows: usize,
 }
 
-/// `|x_j|^2` of every cell, row-major like the field.
-fn radii_squared(mesh: &Mesh) -> Vec<f64> {
+/// `|x_j|^2` of every cell, in the order of the global field (z, y, x; `z = 0` in 1D and 2D,
+/// where adding `0^2` keeps the bits).
+pub fn radii_squared(mesh: &Mesh) -> Vec<f64> {
     let mut out = Vec::with_capacity(mesh.cells());
     for iz in 0..mesh.nz() {
         for iy in 0..mesh.ny() {
@@ -193,7 +194,7 @@ fn radii_squared(mesh: &Mesh) -> Vec<f64> {
     out
 }
 
-/// Row-major index (z, y, x) of the centre cell.
+/// Index of the centre cell in the global field.
 fn centre_index(mesh: &Mesh) -> usize {
     let (cz, cy, cx) = mesh.origin_cell3();
     (cz * mesh.ny() + cy) * mesh.nx() + cx

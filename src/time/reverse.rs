@@ -13,7 +13,8 @@
 //! [`stage::apply_transpose`] from the stored flux rates; the implicit transpose is a linear solve
 //! `(I - dt L(f^{n+1}))^T w^n = w^{n+1}` with the distributed BiCGStab of [`super::krylov`].
 //!
-//! The explicit reversals are bit-identical for any rank count (the same face rates from the same
+//! The explicit reversals work in 1D, 2D and 3D (the z-faces of [`FaceRates`]) and are
+//! bit-identical for any rank count (the same face rates from the same
 //! inputs, a fixed operation order per cell, no sums). The implicit one agrees across rank counts
 //! to the Krylov tolerance. `w = 1` is reproduced exactly by every variant (`L^T 1 = 0` in floating
 //! point, and BiCGStab returns its exact initial guess), so a reverse started from `u^N = f^N`
@@ -182,14 +183,15 @@ impl<F: Family> Transpose<F> {
         stepper: StepperKind,
         preconditioner: PreconditionerKind,
     ) -> Self {
-        let field = Field::zeros(block.ny, block.nx);
+        let field = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
+        let geom = BlockGeometry::new(mesh, block);
         Transpose {
             family,
-            geom: BlockGeometry::new(mesh, block),
             scratch: Scratch::new(&field),
             halo: HaloExchange::new(block),
-            rates: FaceRates::new(block.ny, block.nx),
-            rates_star: FaceRates::new(block.ny, block.nx),
+            rates: FaceRates::for_geometry(&geom),
+            rates_star: FaceRates::for_geometry(&geom),
+            geom,
             star: field.clone(),
             work: field.clone(),
             work2: field,
@@ -334,8 +336,8 @@ impl<F: Family> ReverseStepper for Transpose<F> {
                 self.explicit_transpose(comm, &mut a2w, true, dt, false);
                 self.work = a2w;
                 let t0 = Instant::now();
-                w.interior_mut()
-                    .zip_mut_with(&self.work2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                w.interior3_mut()
+                    .zip_mut_with(&self.work2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
                 self.timers.update += t0.elapsed();
                 Ok(ReverseReport::default())
             }
