@@ -251,7 +251,8 @@ fn radial_data_in_3d_converge_to_the_radial_solution() {
 
 /// Issue 15: `initial.kind = "points"` in 3D: a CSV of `x,y,z` lines (with a header) as a
 /// kernel density; the mass is the requested one, the mean is the points' mean, and 1 and 3
-/// ranks give the same bits.
+/// ranks give the same bits; with `holdout` the held-out points enter the sample report of
+/// `nlfp generate` in 3D.
 #[test]
 fn three_d_points_csv_is_the_initial_density() {
     let dir = tempdir();
@@ -293,4 +294,15 @@ fn three_d_points_csv_is_the_initial_density() {
     let a = forward(dir.path(), "a", &text, 1, &[]);
     let b = forward(dir.path(), "b", &text, 3, &[]);
     assert_same_final(&a, &b, "3D points on 1 and 3 ranks");
+    // Held out of f0, two of eight points measure the samples of `nlfp generate` in 3D.
+    let csv8 = format!("{csv}1.0,1.0,-1.0\n-0.5,-1.0,0.5\n0.75,-0.25,-1.25\n-1.25,0.25,0.75\n");
+    write(dir.path(), "points.csv", &csv8);
+    let sets = [
+        "initial.holdout=0.25",
+        "reverse.samples=200",
+        "time.t_end=0.1",
+    ];
+    let out = generate(dir.path(), "held", &text, 2, &sets);
+    let summary = std::fs::read_to_string(out.join("summary.toml")).unwrap();
+    assert!(summary.contains("heldout_points = 2"), "{summary}");
 }

@@ -123,9 +123,11 @@ pub(super) fn build_initial(
                 InitialShape::Image { image, extent }
             } else if mesh.dim == 3 {
                 let text = String::from_utf8_lossy(&bytes);
-                let train = parse_points_csv3(&text, &shown).map_err(bad)?;
+                let samples = parse_points_csv3(&text, &shown).map_err(bad)?;
+                let (train, held) = holdout(config, samples)?;
                 InitialShape::Points3 {
                     train,
+                    held,
                     bandwidth: init.bandwidth,
                 }
             } else {
@@ -153,15 +155,21 @@ pub(super) fn build_initial(
     })
 }
 
+/// `samples` split into the training points and `initial.holdout` of them held out (by
+/// `initial.seed`).
+fn holdout<P>(config: &Config, samples: Vec<P>) -> Result<(Vec<P>, Vec<P>), CommandError> {
+    let init = &config.initial;
+    split_holdout(samples, init.holdout, init.seed)
+        .map_err(|e| CommandError::Input(format!("{}: initial.holdout: {e}", config.source)))
+}
+
 /// The `points` shape of `samples`: `initial.holdout` of them held out (by `initial.seed`), the
 /// rest as a histogram or kernel density of `initial.bandwidth`.
 fn points(config: &Config, samples: Vec<[f64; 2]>) -> Result<InitialShape, CommandError> {
-    let init = &config.initial;
-    let (train, held) = split_holdout(samples, init.holdout, init.seed)
-        .map_err(|e| CommandError::Input(format!("{}: initial.holdout: {e}", config.source)))?;
+    let (train, held) = holdout(config, samples)?;
     Ok(InitialShape::Points {
         train,
         held,
-        bandwidth: init.bandwidth,
+        bandwidth: config.initial.bandwidth,
     })
 }

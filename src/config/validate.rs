@@ -77,8 +77,7 @@ pub(super) fn cross_keys<'a>(
 
 /// What `grid.dim = 3` supports so far: the explicit steppers; the initial kinds evaluated at
 /// cell centres (Gaussian mixture, disc = ball, ring = shell) and `points` (a CSV of `x,y,z`
-/// lines, without held-out points); the implicit stepper and the 2D data sets (toy, image) are
-/// 1D/2D only.
+/// lines); the implicit stepper and the 2D data sets (toy, image) are 1D/2D only.
 fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigError> {
     if c.time.stepper == StepperKind::Implicit {
         let msg = "is implicit, but grid.dim = 3 supports the explicit steppers only (euler, \
@@ -98,14 +97,6 @@ fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigE
             c.initial.kind.name()
         );
         return Err(sec("initial").err("kind", msg));
-    }
-    if c.initial.holdout > 0.0 {
-        let msg = format!(
-            "is {}, but grid.dim = 3 has no held-out points yet (the sample report against \
-             them is 1D/2D); use holdout = 0",
-            fmt_f64(c.initial.holdout)
-        );
-        return Err(sec("initial").err("holdout", msg));
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ use crate::mesh::Mesh;
 use crate::names::named_enum;
 use crate::physics::ou::GaussianMixture;
 use crate::random;
+use crate::stats::{self, Point};
 use deposit::{deposit, Blob};
 use image::Image;
 use toy::ToyName;
@@ -53,8 +54,8 @@ named_enum! {
 /// A list of points `[x, y]` (`y = 0` in 1D).
 pub type Points = Vec<[f64; 2]>;
 
-/// The training and the held-out points.
-pub type PointSets<'a> = (&'a [[f64; 2]], &'a [[f64; 2]]);
+/// The training and the held-out points, as `[x, y, z]` (missing coordinates 0).
+pub type PointSets = (Vec<Point>, Vec<Point>);
 
 /// One isotropic Gaussian of a 3D mixture: `weight N(mean, std^2 I)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -143,10 +144,12 @@ pub enum InitialShape {
         width: f64,
     },
     /// 3D training points (`points` in 3D) as a histogram (`bandwidth = 0`) or a Gaussian
-    /// kernel density (no held-out points in 3D).
+    /// kernel density; the held-out points do not enter the density.
     Points3 {
         /// The points `[x, y, z]` of `f0`.
         train: Vec<[f64; 3]>,
+        /// The points kept out of `f0` (for the sample report).
+        held: Vec<[f64; 3]>,
         /// Kernel standard deviation (a length; 0: histogram).
         bandwidth: f64,
     },
@@ -273,7 +276,9 @@ impl InitialShape {
                 let padded: Vec<[f64; 3]> = train.iter().map(|p| [p[0], p[1], 0.0]).collect();
                 sample_blobs(mesh, &padded, *bandwidth)?
             }
-            InitialShape::Points3 { train, bandwidth } => sample_blobs(mesh, train, *bandwidth)?,
+            InitialShape::Points3 {
+                train, bandwidth, ..
+            } => sample_blobs(mesh, train, *bandwidth)?,
             InitialShape::Toy { name, scale } => {
                 name.blobs().into_iter().map(|b| b.scaled(*scale)).collect()
             }
@@ -283,9 +288,14 @@ impl InitialShape {
     }
 
     /// The held-out points (`points` with `holdout > 0`; empty otherwise).
-    pub fn held_out(&self) -> Option<PointSets<'_>> {
+    pub fn held_out(&self) -> Option<PointSets> {
         match self {
-            InitialShape::Points { train, held, .. } if !held.is_empty() => Some((train, held)),
+            InitialShape::Points { train, held, .. } if !held.is_empty() => {
+                Some((stats::points(train), stats::points(held)))
+            }
+            InitialShape::Points3 { train, held, .. } if !held.is_empty() => {
+                Some((stats::points(train), stats::points(held)))
+            }
             _ => None,
         }
     }
