@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::krylov::{KrylovControl, Stencil5};
+use super::krylov::{KrylovControl, Stencil};
 use super::linear::LinearSolver;
 use super::{PreconditionerKind, StepperKind};
 use crate::comm::{Comm, HaloExchange};
@@ -168,7 +168,7 @@ pub struct Transpose<F: Family> {
     work2: Field,
     stepper: StepperKind,
     krylov: KrylovControl,
-    matrix: Stencil5,
+    matrix: Stencil,
     linear: LinearSolver,
     timers: ReverseTimers,
 }
@@ -198,8 +198,8 @@ impl<F: Family> Transpose<F> {
                 tol: 1e-13,
                 max_iterations: 2000,
             },
-            matrix: Stencil5::zeros(block.ny, block.nx),
-            linear: LinearSolver::new(preconditioner, (mesh.ny(), mesh.nx()), block),
+            matrix: Stencil::zeros(block.ny, block.nx),
+            linear: LinearSolver::new(preconditioner, mesh, block),
             timers: ReverseTimers::default(),
         }
     }
