@@ -229,7 +229,9 @@ pub fn load(f: &mut Field, x: &[f64]) {
 pub fn store(f: &Field, x: &mut [f64]) {
     let nx = f.nx();
     let raw = f.raw();
-    for_rows(f, |c0, k0| x[c0..c0 + nx].copy_from_slice(&raw[k0..k0 + nx]));
+    for_rows(f, |c0, k0| {
+        x[c0..c0 + nx].copy_from_slice(&raw[k0..k0 + nx])
+    });
 }
 
 /// ILU(0) of one block's part of a [`Stencil`] (natural order; couplings to cells of other
