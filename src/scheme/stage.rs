@@ -679,11 +679,6 @@ fn rate_pass<F: Family, O: FaceOp>(
         fz_lo2,
         fz_hi2,
     } = scratch;
-    // The kept rates are 2D (the 3D steppers evaluate them again in the update).
-    assert!(
-        !(geom.dim3 && store.is_some()),
-        "3D face rates are not stored"
-    );
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
     let mut bufs = AuxRows {
@@ -693,15 +688,22 @@ fn rate_pass<F: Family, O: FaceOp>(
     let nx = geom.nx;
     let mut max_rate = 0.0f64;
     if geom.dim3 {
-        faces.z_plane::<O>(region.planes.start, region, coord, fz_lo, fz_lo2);
+        let kf = region.planes.start;
+        faces.z_plane::<O>(kf, region, coord, fz_lo, fz_lo2);
+        if let Some(store) = store.as_deref_mut() {
+            store.put_z(kf, region, fz_lo, fz_lo2);
+        }
     }
     for k in region.planes.clone() {
         if geom.dim3 {
             faces.z_plane::<O>(k + 1, region, coord, fz_hi, fz_hi2);
+            if let Some(store) = store.as_deref_mut() {
+                store.put_z(k + 1, region, fz_hi, fz_hi2);
+            }
         }
         faces.first_y_faces::<O>(k, region, &mut bufs, coord, (fy_south, fy_south2));
         if let Some(store) = store.as_deref_mut() {
-            store.put_y(region.rows.start, cols, fy_south, fy_south2);
+            store.put_y((k, region.rows.start), cols, fy_south, fy_south2);
         }
         for j in region.rows.clone() {
             let (x, y) = (
@@ -710,8 +712,8 @@ fn rate_pass<F: Family, O: FaceOp>(
             );
             faces.row_faces::<O>((k, j), cols, &mut bufs, coord, x, y);
             if let Some(store) = store.as_deref_mut() {
-                store.put_x(j, cols, fx, fx2);
-                store.put_y(j + 1, cols, fy_north, fy_north2);
+                store.put_x((k, j), cols, fx, fx2);
+                store.put_y((k, j + 1), cols, fy_north, fy_north2);
             }
             let n = cols.len();
             let kp_east = &fx[cols.start + 1..cols.end + 1];

@@ -288,16 +288,14 @@ impl<F: Family> Explicit<F> {
         let geom = BlockGeometry::new(mesh, block);
         let (interior, rim) = geom.split_interior_rim();
         let stage1 = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
-        // Kept face rates are 2D only: a 3D stage evaluates them again in the update (the same
-        // bits).
-        let keep_rates = F::DT_RATES_ARE_FLUX_RATES && mesh.dim < 3;
+        let rates = F::DT_RATES_ARE_FLUX_RATES.then(|| FaceRates::for_geometry(&geom));
         Explicit {
             family,
             geom,
             interior,
             rim,
             scratch: Scratch::new(&stage1),
-            rates: keep_rates.then(|| FaceRates::new(block.ny, block.nx)),
+            rates,
             halo: HaloExchange::new(block),
             stage2: stage1.clone(),
             stage1,
