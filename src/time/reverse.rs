@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::krylov::{KrylovControl, Stencil};
+use super::krylov::{self, KrylovControl, Stencil};
 use super::linear::LinearSolver;
 use super::{PreconditionerKind, StepperKind};
 use crate::comm::{Comm, HaloExchange};
@@ -182,14 +182,15 @@ impl<F: Family> Transpose<F> {
         stepper: StepperKind,
         preconditioner: PreconditionerKind,
     ) -> Self {
-        let field = Field::zeros(block.ny, block.nx);
+        let geom = BlockGeometry::new(mesh, block);
+        let field = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
         Transpose {
             family,
-            geom: BlockGeometry::new(mesh, block),
             scratch: Scratch::new(&field),
             halo: HaloExchange::new(block),
-            rates: FaceRates::new(block.ny, block.nx),
-            rates_star: FaceRates::new(block.ny, block.nx),
+            rates: FaceRates::for_geometry(&geom),
+            rates_star: FaceRates::for_geometry(&geom),
+            geom,
             star: field.clone(),
             work: field.clone(),
             work2: field,
@@ -198,7 +199,7 @@ impl<F: Family> Transpose<F> {
                 tol: 1e-13,
                 max_iterations: 2000,
             },
-            matrix: Stencil::zeros(block.ny, block.nx),
+            matrix: Stencil::for_dim(mesh.dim, block.nz, block.ny, block.nx),
             linear: LinearSolver::new(preconditioner, mesh, block),
             timers: ReverseTimers::default(),
         }
@@ -254,25 +255,33 @@ impl<F: Family> Transpose<F> {
     /// `w`, and stores it in `w`.
     fn implicit_transpose(&mut self, comm: &Comm, w: &mut Field, dt: f64) -> Result<usize, String> {
         let t0 = Instant::now();
-        let (nx, ny) = (self.geom.nx, self.geom.ny);
+        let (nx, ny, nz) = (self.geom.nx, self.geom.ny, self.geom.nz);
         let c = dt / self.geom.h;
         let a = &mut self.matrix;
-        for j in 0..ny {
-            for i in 0..nx {
-                let cell = j * nx + i;
-                let [west, east, south, north] = self.rates.outgoing(j, i);
-                a.diag[cell] = 1.0 + c * ((west + east) + (south + north));
-                a.west[cell] = -c * west;
-                a.east[cell] = -c * east;
-                a.south[cell] = -c * south;
-                a.north[cell] = -c * north;
+        let dim3 = a.dim3();
+        for k in 0..nz {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let cell = (k * ny + j) * nx + i;
+                    let [west, east, south, north, down, up] = self.rates.outgoing3(k, j, i);
+                    let plane = (west + east) + (south + north);
+                    let out = if dim3 {
+                        a.down[cell] = -c * down;
+                        a.up[cell] = -c * up;
+                        plane + (down + up)
+                    } else {
+                        plane
+                    };
+                    a.diag[cell] = 1.0 + c * out;
+                    a.west[cell] = -c * west;
+                    a.east[cell] = -c * east;
+                    a.south[cell] = -c * south;
+                    a.north[cell] = -c * north;
+                }
             }
         }
-        let mut b = vec![0.0; nx * ny];
-        for j in 0..ny {
-            let k = w.index(j as isize, 0);
-            b[j * nx..(j + 1) * nx].copy_from_slice(&w.raw()[k..k + nx]);
-        }
+        let mut b = vec![0.0; a.cells()];
+        krylov::store(w, &mut b);
         let mut x = b.clone();
         let stats = self
             .linear
@@ -286,10 +295,7 @@ impl<F: Family> Transpose<F> {
                 self.krylov,
             )
             .map_err(|e| format!("reverse implicit step (dt = {dt:e}): {e}"))?;
-        for j in 0..ny {
-            let k = w.index(j as isize, 0);
-            w.raw_mut()[k..k + nx].copy_from_slice(&x[j * nx..(j + 1) * nx]);
-        }
+        krylov::load(w, &x);
         self.timers.update += t0.elapsed();
         Ok(stats.iterations)
     }
