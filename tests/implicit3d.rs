@@ -170,7 +170,7 @@ fn child() -> i32 {
         if drift > 1e-12 {
             errors.push(format!("mass {m0} -> {m1} (relative {drift:e})"));
         }
-        if g.iter().any(|v| !(*v > 0.0)) {
+        if g.iter().any(|v| v.is_nan() || *v <= 0.0) {
             errors.push("f not positive".into());
         }
         let back = r.back.as_ref().expect("root");

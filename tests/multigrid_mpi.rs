@@ -202,7 +202,7 @@ fn solve_mg(
 ) -> (Vec<f64>, usize) {
     let block = Block::new(mesh, grid, comm.rank());
     let a = operator(mesh, &block, step(mesh), 100.0, transposed);
-    let mut mg = Multigrid::new(comm, &mesh, &block);
+    let mut mg = Multigrid::new(comm, mesh, &block);
     mg.setup(comm, &a, transposed).expect("setup");
     let b = rhs(mesh, &block);
     let mut x = vec![0.0; b.len()];
