@@ -6,7 +6,8 @@
 //!
 //! by Newton on the full nonlinear residual (coefficients are never lagged), with the Jacobian
 //! `J = I - dt dL_h/df` assembled from the analytic face-flux derivatives of the family
-//! ([`Family::flux_derivatives`]; an M-matrix for `upwind`), each linear system solved by the
+//! ([`Family::flux_derivatives`]; an M-matrix for `upwind`; 5-point in 1D and 2D, 7-point in 3D
+//! with the same formula on the z-faces), each linear system solved by the
 //! distributed BiCGStab of [`super::krylov`] with the preconditioner of `time.preconditioner`
 //! ([`super::linear`]: geometric multigrid by default, or block-Jacobi ILU(0)). Newton steps are
 //! damped so iterates stay positive (below); `dt` is halved when Newton or Krylov fails and grown

@@ -1,4 +1,5 @@
-//! The linear solve of the implicit stepper and of the exact implicit reverse: BiCGStab
+//! The linear solve of the implicit stepper and of the exact implicit reverse (1D, 2D and 3D):
+//! BiCGStab
 //! ([`super::krylov`]) with the preconditioner chosen by `time.preconditioner`, geometric
 //! multigrid ([`super::multigrid`], default: iteration counts nearly independent of the grid,
 //! results bit-identical on any rank count) or block-Jacobi ILU(0) (depends on the blocks).

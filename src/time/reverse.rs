@@ -14,8 +14,9 @@
 //! `(I - dt L(f^{n+1}))^T w^n = w^{n+1}` with the distributed BiCGStab of [`super::krylov`].
 //!
 //! The explicit reversals are bit-identical for any rank count (the same face rates from the same
-//! inputs, a fixed operation order per cell, no sums). The implicit one agrees across rank counts
-//! to the Krylov tolerance. `w = 1` is reproduced exactly by every variant (`L^T 1 = 0` in floating
+//! inputs, a fixed operation order per cell, no sums). The implicit one (a 5-point, in 3D 7-point,
+//! transposed system) is bit-identical too with the multigrid preconditioner (exact dot
+//! products); with block-Jacobi ILU(0) it agrees across rank counts to the Krylov tolerance. `w = 1` is reproduced exactly by every variant (`L^T 1 = 0` in floating
 //! point, and BiCGStab returns its exact initial guess), so a reverse started from `u^N = f^N`
 //! returns `u^n = f^n` to round-off.
 

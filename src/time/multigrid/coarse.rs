@@ -1,7 +1,7 @@
 //! Coarse operators by rediscretising face rates, and the direct solve of the coarsest level.
 //!
 //! Every operator of the hierarchy is held in *face form*: a mass `m_c` per cell and, per face
-//! between a cell `L` and its east (north) neighbour `R`, the rates `p` (L -> R) and `q`
+//! between a cell `L` and its east (north; in 3D also up) neighbour `R`, the rates `p` (L -> R) and `q`
 //! (R -> L) of the forward generator, so that the forward system is
 //!
 //! ```text
@@ -20,13 +20,15 @@
 //!
 //! which is also what the Scharfetter–Gummel rates of the doubled cell give (`p = q = k`
 //! diffusion: `k/2`; pure drift `q = 0`: `p`). Across the face the coarse rate sums the rows it
-//! spans with the transfer weights (1/2, 1, 1/2); the coarse mass is `R m`. With rates clamped
+//! spans (in 3D the rows and planes: products of the transfer weights of the two tangential
+//! axes) with the transfer weights (1/2, 1, 1/2); the coarse mass is `R m`. With rates clamped
 //! at zero every coarse operator is an M-matrix with column sums `m >= 0` (rows for the
 //! transpose), whatever the fine Jacobian does near the condensate (its SG derivative terms can
 //! make single couplings positive): coarse levels stay robust, and the true fine operator is
 //! used where it matters, in the finest smoother and residual. Galerkin products with the
-//! linear interpolation of [`super::axis`] would give 9-point coarse stencils that lose the
-//! M-matrix sign pattern.
+//! linear interpolation of [`super::axis`] would give 9-point (3D: 27-point) coarse stencils that
+//! lose the M-matrix sign pattern. The same code serves 1D, 2D and 3D: a kept axis has weight 1,
+//! so the 1D and 2D arithmetic is the 2D code's bit for bit.
 
 use super::axis::AxisTransfer;
 use crate::field::Field;

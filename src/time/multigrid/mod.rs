@@ -1,19 +1,22 @@
-//! Geometric multigrid preconditioner for the 5-point systems of the implicit stepper (the
+//! Geometric multigrid preconditioner for the 5-point (3D: 7-point) systems of the implicit
+//! stepper (the
 //! Newton Jacobian `J = I - dt dL/df`) and of the exact implicit reverse (`J^T`): one V-cycle
 //! per application, a fixed linear map, so BiCGStab can use it as a right preconditioner.
 //!
 //! * Levels: the cell-centred grid coarsens by [`axis`] (`n -> (n - 1)/2` per axis while `n` is
-//!   odd and at least 5), as far as it can; the number of levels depends on the grid only.
+//!   odd and at least 5; all three axes in 3D, an axis of one cell is kept), as far as it can;
+//!   the number of levels depends on the grid only.
 //! * Coarse operators: rediscretised face rates ([`coarse`]): two fine links in series become
 //!   one coarse link, so every coarse level is an M-matrix whatever the fine Jacobian does.
-//! * Smoother: red–black Gauss–Seidel by global index parity (`(i + j) mod 2`, red first),
+//! * Smoother: red–black Gauss–Seidel by global index parity (`(i + j + k) mod 2`, red first),
 //!   `SWEEPS` sweeps before and after the coarse correction. Within a colour every cell reads
 //!   only cells of the other colour, so the update of a cell is the same arithmetic on any
 //!   decomposition.
 //! * Distribution: coarse cell `I` lives with fine cell `2I + 1`, so transfers read one ghost
-//!   layer. Once a coarse level is small (at most `GATHER_CELLS` cells) or some rank's part would
-//!   be empty, its restricted right-hand side is all-gathered and that level and all coarser
-//!   ones are computed redundantly by every rank (no further messages).
+//!   layer (edges and corners included, [`HaloExchange::fill`]). Once a coarse level is small
+//!   (at most `GATHER_CELLS` cells) or some rank's part would be empty, its restricted
+//!   right-hand side is all-gathered and that level and all coarser ones are computed
+//!   redundantly by every rank (no further messages).
 //! * Coarsest level: a banded LU of the gathered global operator, the same on every rank, when
 //!   affordable ([`coarse::BandLu::affordable`]); else `COARSE_SWEEPS` smoothing sweeps.
 //!
