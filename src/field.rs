@@ -53,6 +53,13 @@ impl Field<f64> {
     }
 }
 
+impl Field<f64> {
+    /// The zero density field of `block` of `mesh` ([`Field::for_dim`] with the block's shape).
+    pub fn of_block(mesh: &crate::mesh::Mesh, block: &crate::decomp::Block) -> Field {
+        Field::for_dim(mesh.dim, block.nz, block.ny, block.nx)
+    }
+}
+
 impl<T: Copy + Default> Field<T> {
     /// A zero (default) array for an `ny x nx` owned block with ghost widths `gy`, `gx` (one
     /// plane, no z ghosts).

@@ -17,35 +17,46 @@
 //!   `sqrt((1/n + 1/m) 2/pi) int sqrt(F (1 - F)) dx` to leading order (the empirical
 //!   processes are Brownian bridges, `E|B(t)| = sqrt(2 t (1 - t) / pi)`) ([`w1_floor`]).
 
+/// A sample point `[x, y, z]` (`y = 0` in 1D, `z = 0` in 1D and 2D: the distances below are
+/// then those of the lower dimension, bit for bit, since adding `0^2` is exact).
+pub type Point = [f64; 3];
+
+/// Points of any dimension up to 3 as [`Point`]s (missing coordinates 0).
+pub fn points<const D: usize>(p: &[[f64; D]]) -> Vec<Point> {
+    p.iter()
+        .map(|q| {
+            let mut out = [0.0; 3];
+            out[..D].copy_from_slice(q);
+            out
+        })
+        .collect()
+}
+
+/// `|p - q|` (Euclidean), `((dx^2 + dy^2) + dz^2)^(1/2)`.
+#[inline]
+fn distance(p: &Point, q: &Point) -> f64 {
+    ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt()
+}
+
 /// `1/(n m) sum_ij |a_i - b_j|` (Euclidean).
-pub fn mean_cross_distance(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
+pub fn mean_cross_distance(a: &[Point], b: &[Point]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
     let total: f64 = a
         .iter()
-        .map(|p| {
-            b.iter()
-                .map(|q| ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt())
-                .sum::<f64>()
-        })
+        .map(|p| b.iter().map(|q| distance(p, q)).sum::<f64>())
         .sum();
     total / (a.len() as f64 * b.len() as f64)
 }
 
 /// `1/n^2 sum_ij |a_i - a_j|` (the diagonal contributes zeros).
-pub fn mean_self_distance(a: &[[f64; 2]]) -> f64 {
+pub fn mean_self_distance(a: &[Point]) -> f64 {
     if a.is_empty() {
         return 0.0;
     }
     let total: f64 = (0..a.len())
-        .map(|i| {
-            let p = a[i];
-            a[i + 1..]
-                .iter()
-                .map(|q| ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt())
-                .sum::<f64>()
-        })
+        .map(|i| a[i + 1..].iter().map(|q| distance(&a[i], q)).sum::<f64>())
         .sum();
     2.0 * total / (a.len() as f64).powi(2)
 }
@@ -56,7 +67,7 @@ pub fn energy_from_means(cross: f64, self_a: f64, self_b: f64) -> f64 {
 }
 
 /// The energy distance (V-statistic) between two point sets.
-pub fn energy_distance(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
+pub fn energy_distance(a: &[Point], b: &[Point]) -> f64 {
     energy_from_means(
         mean_cross_distance(a, b),
         mean_self_distance(a),
@@ -142,18 +153,18 @@ mod tests {
 
     #[test]
     fn energy_distance_exact_values() {
-        let a: Vec<[f64; 2]> = (0..300)
-            .map(|k| [uniform(5, k, 0), uniform(5, k, 1)])
+        let a: Vec<Point> = (0..300)
+            .map(|k| [uniform(5, k, 0), uniform(5, k, 1), 0.0])
             .collect();
         assert!(energy_distance(&a, &a).abs() < 1e-13);
         // Two points: E({x}, {y}) = 2 |x - y|.
-        assert!((energy_distance(&[[0.0, 0.0]], &[[3.0, 4.0]]) - 10.0).abs() < 1e-14);
+        assert!((energy_distance(&[[0.0, 0.0, 0.0]], &[[3.0, 4.0, 0.0]]) - 10.0).abs() < 1e-14);
         // {0, 2} against {1} on a line: 2 * 1 - (2 * 2)/4 - 0 = 1.
-        let e = energy_distance(&[[0.0, 0.0], [2.0, 0.0]], &[[1.0, 0.0]]);
+        let e = energy_distance(&[[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]], &[[1.0, 0.0, 0.0]]);
         assert!((e - 1.0).abs() < 1e-15, "{e}");
         // Translation invariance and growth with the shift.
-        let b: Vec<[f64; 2]> = a.iter().map(|p| [p[0] + 0.5, p[1]]).collect();
-        let c: Vec<[f64; 2]> = a.iter().map(|p| [p[0] + 1.0, p[1]]).collect();
+        let b: Vec<Point> = a.iter().map(|p| [p[0] + 0.5, p[1], 0.0]).collect();
+        let c: Vec<Point> = a.iter().map(|p| [p[0] + 1.0, p[1], 0.0]).collect();
         assert!(energy_distance(&a, &b) > 0.1);
         assert!(energy_distance(&a, &c) > energy_distance(&a, &b));
     }
@@ -166,12 +177,12 @@ mod tests {
             let (u1, u2) = (uniform(seed, k, 0), uniform(seed, k, 1));
             let r = (-2.0 * (1.0 - u1).ln()).sqrt();
             let t = 2.0 * std::f64::consts::PI * u2;
-            [r * t.cos(), r * t.sin()]
+            [r * t.cos(), r * t.sin(), 0.0]
         };
         let (mut e_sum, mut e_floor, mut w_sum, mut w_floor) = (0.0, 0.0, 0.0, 0.0);
         for r in 0..reps {
-            let a: Vec<[f64; 2]> = (0..n as u64).map(|k| gauss(2 * r, k)).collect();
-            let b: Vec<[f64; 2]> = (0..n as u64).map(|k| gauss(2 * r + 1, k)).collect();
+            let a: Vec<Point> = (0..n as u64).map(|k| gauss(2 * r, k)).collect();
+            let b: Vec<Point> = (0..n as u64).map(|k| gauss(2 * r + 1, k)).collect();
             e_sum += energy_distance(&a, &b);
             let delta = mean_self_distance(&a) * n as f64 / (n - 1) as f64;
             e_floor += energy_floor(delta, n, n);

@@ -80,7 +80,7 @@ fn summary(dir: &Path, key: &str) -> f64 {
         .unwrap()
 }
 
-fn sde_samples(dir: &Path) -> Vec<[f64; 2]> {
+fn sde_samples(dir: &Path) -> Vec<nlfp::stats::Point> {
     nlfp::io::samples::read_h5(&dir.join("samples_sde.h5")).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -120,7 +120,7 @@ fn check_conservation(dir: &Path, dim: usize, n: u64, half_width: f64) {
     }
     let csv = std::fs::read_to_string(dir.join("samples_sde.csv")).unwrap();
     let back = nlfp::io::points::parse_points_csv(&csv, dim, "samples_sde.csv").unwrap();
-    assert_eq!(back, s);
+    assert_eq!(nlfp::stats::points(&back), s);
 }
 
 /// SDE sample positions (in particle-id order) are bit-identical at 1, 2 and 3 ranks (2D:

@@ -52,7 +52,6 @@ pub fn run(
         )));
     }
     let base = RunSetup::load(comm, args)?;
-    base.refuse_3d("compare")?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let t_start = base.config.time.t_end;
     if t_max.is_nan() || t_max < t_start {

@@ -20,7 +20,6 @@ use crate::sweep::start::Start;
 /// Runs the command.
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     let setup = RunSetup::load(comm, &args.run)?;
-    setup.refuse_3d("generate")?;
     let signals = SignalFlags::install().map_err(CommandError::Fatal)?;
     let f0 = setup.initial_field()?;
     let mut generate = setup.generate_run(comm);

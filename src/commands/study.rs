@@ -31,7 +31,6 @@ use crate::sweep::forward_run::ForwardStart;
 pub fn run(comm: &Comm, args: &RunOutArgs, restart: Option<String>) -> Result<(), CommandError> {
     // Everything that can be wrong with the input is found before anything is written.
     let base = load_config(comm, &args.run)?;
-    super::setup::refuse_3d(&base, "study")?;
     let resume = match restart.as_deref() {
         None => false,
         Some("auto") => true,

@@ -60,6 +60,7 @@ pub(super) fn cross_keys<'a>(
     grid_arithmetic(c, &sec("grid"))?;
     if dim == 3 {
         three_d(c, &sec)?;
+        three_d_reverse(c, &sec)?;
     }
     let half_width = c.grid.half_width;
     if let Some(r0) = c.study.r0.filter(|&r| r >= half_width) {
@@ -89,6 +90,30 @@ fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigE
             c.initial.kind.name()
         );
         return Err(sec("initial").err("kind", msg));
+    }
+    Ok(())
+}
+
+/// What the reverse sweep of `nlfp generate` supports in 3D so far: the exact reversal
+/// (`reverse.method = "exact"`) with the grid walk (`reverse.sampler = "walk"`); the score
+/// method and the SDE particle sampler are 1D/2D only.
+fn three_d_reverse<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigError> {
+    let reverse = sec("reverse");
+    if c.reverse.sampler != crate::samplers::SamplerKind::Walk {
+        let msg = format!(
+            "is {}, but grid.dim = 3 supports the grid walk only (sampler = \"walk\"): the SDE \
+             particle sampler is not built in 3D yet",
+            c.reverse.sampler.name()
+        );
+        return Err(reverse.err("sampler", msg));
+    }
+    if c.reverse.method != crate::sweep::reverse::ReverseKind::Exact {
+        let msg = format!(
+            "is {}, but grid.dim = 3 supports the exact reversal only (method = \"exact\"): \
+             the score method is not built in 3D yet",
+            c.reverse.method.name()
+        );
+        return Err(reverse.err("method", msg));
     }
     Ok(())
 }

@@ -14,11 +14,15 @@
 //!    points with some held out, against the held-out and the training points
 //!    ([`crate::samplers::quality`]); the pictures ([`pictures`]); the summary ([`summary`]).
 //!
+//! In 3D (`grid.dim = 3`) the same pipeline runs with the exact reversal of `euler` / `ssprk2`
+//! and the grid walk (the config refuses the score method and the SDE sampler there); the
+//! pictures show the x-y marginals.
+//!
 //! Writes into the run directory: `config.toml`, `data.h5` (`f0`), `terminal.h5` (`f(T)`),
 //! `start.h5` (`u(T)`), `reconstruction.h5` (`u(0)`), `forward.csv` (forward diagnostics, the
 //! columns of `nlfp forward`), `reverse.csv` (per reverse step: mass, min, max,
 //! `||u - f(t)||_1`, `sup |w - 1|`), `samples.h5` (dataset `samples`, `[N, dim]`) and
-//! `samples.csv` (`x` or `x,y` per line), `samples_sde.h5` / `samples_sde.csv` (the SDE
+//! `samples.csv` (`x`, `x,y` or `x,y,z` per line), `samples_sde.h5` / `samples_sde.csv` (the SDE
 //! sampler's, in particle-id order), `generate.png`, `samples.png` and `summary.toml`. Results
 //! are bit-identical for any rank count (explicit steppers; the samples also for `implicit`,
 //! given the same reverse inputs).
@@ -427,7 +431,7 @@ impl GenerateRun<'_> {
 fn write_sample_files(
     run: &RunDir,
     stem: &str,
-    points: &[[f64; 2]],
+    points: &[crate::stats::Point],
     seed: u64,
 ) -> Result<(), String> {
     let mesh = run.mesh();

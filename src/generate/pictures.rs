@@ -3,7 +3,8 @@
 //! reconstruction and the condensed state against the start state) and, with samples,
 //! `samples.png` (2D: the data `f0 / m` and each sampler's 2D histogram density on the grid's
 //! cells, `count / (N h^2)`, as heat maps side by side on one colour scale, readable at any
-//! sample count; 1D: their histogram densities against `f0 / m`).
+//! sample count; 1D: their histogram densities against `f0 / m`). In 3D the pictures are the
+//! 2D ones of the x-y marginals `int f dz = h sum_k f[k, ., .]` and of the samples' `(x, y)`.
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,7 @@ pub struct PictureFields {
 }
 
 impl PictureFields {
-    /// The fields from their global row-major values on `mesh`.
+    /// The fields from their global row-major values on `mesh` (3D: their x-y marginals).
     pub fn new(
         mesh: &Mesh,
         data: Vec<f64>,
@@ -38,7 +39,18 @@ impl PictureFields {
         reconstruction: Vec<f64>,
     ) -> PictureFields {
         let shape = (mesh.ny(), mesh.nx());
-        let grid = |v: Vec<f64>| Array2::from_shape_vec(shape, v).expect("a global field");
+        let plane = mesh.ny() * mesh.nx();
+        let marginal = |v: Vec<f64>| {
+            let mut out = vec![0.0; plane];
+            for layer in v.chunks_exact(plane) {
+                out.iter_mut().zip(layer).for_each(|(o, &x)| *o += x);
+            }
+            out.iter().map(|&x| x * mesh.h).collect()
+        };
+        let grid = |v: Vec<f64>| {
+            let v = if mesh.dim == 3 { marginal(v) } else { v };
+            Array2::from_shape_vec(shape, v).expect("a global field")
+        };
         PictureFields {
             data: grid(data),
             terminal: grid(terminal),
@@ -58,7 +70,7 @@ pub fn draw(
     t_end: f64,
 ) -> Result<Vec<&'static str>, String> {
     let err = |e: plot::PlotError| e.to_string();
-    let sets: Vec<(&str, &[[f64; 2]])> = [
+    let sets: Vec<(&str, &[crate::stats::Point])> = [
         ("walk", generated.walk.as_ref().map(|w| &w.0[..])),
         ("sde", generated.sde.as_ref().map(|s| &s.0[..])),
     ]
@@ -66,7 +78,7 @@ pub fn draw(
     .filter_map(|(name, p)| p.filter(|p| !p.is_empty()).map(|p| (name, p)))
     .collect();
     let mut written = vec!["generate.png"];
-    if mesh.dim == 2 {
+    if mesh.dim >= 2 {
         densities_2d(dir, mesh, fields, t_end).map_err(err)?;
         if !sets.is_empty() {
             histograms_2d(dir, mesh, fields, &sets).map_err(err)?;
@@ -126,9 +138,10 @@ fn histograms_2d(
     dir: &Path,
     mesh: &Mesh,
     fields: &PictureFields,
-    sets: &[(&str, &[[f64; 2]])],
+    sets: &[(&str, &[crate::stats::Point])],
 ) -> Result<(), plot::PlotError> {
-    let mass = fields.data.sum() * mesh.cell_volume();
+    // The fields are 2D (in 3D the x-y marginals): cell area h^2.
+    let mass = fields.data.sum() * (mesh.h * mesh.h);
     let mut panels = vec![(
         ".samples_data.png".to_string(),
         fields.data.mapv(|v| v / mass),
@@ -241,7 +254,7 @@ fn histograms(
     path: &Path,
     mesh: &Mesh,
     fields: &PictureFields,
-    sets: &[(&str, &[[f64; 2]])],
+    sets: &[(&str, &[crate::stats::Point])],
 ) -> Result<(), plot::PlotError> {
     let data = fields.data.row(0).to_vec();
     let mass: f64 = fields.data.iter().sum::<f64>() * mesh.h;

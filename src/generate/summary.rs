@@ -66,7 +66,7 @@ impl Summary {
         generated: Generated,
         references: Option<&References>,
     ) -> Summary {
-        let quality = |points: &[[f64; 2]]| references.map(|r| r.compare(points));
+        let quality = |points: &[crate::stats::Point]| references.map(|r| r.compare(points));
         let (walk, quality_walk) = match &generated.walk {
             Some((points, report)) => (Some(*report), quality(points)),
             None => (None, None),

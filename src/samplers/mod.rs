@@ -26,14 +26,14 @@
 //! `S = floor(2^63 / cells)`, so that every partial sum is an exact `u64` and sums over ranks
 //! (integer all-reduce) do not depend on the rank count. Sample `i` gets a uniform integer
 //! `T_i` in `[0, sum q)` keyed by `i` (128 random bits modulo the total: bias below `2^-64`) and
-//! lands in the cell whose interval `[P_j, P_j + q_j)` of the global row-major prefix sums
+//! lands in the cell whose interval `[P_j, P_j + q_j)` of the global (plane- and) row-major prefix sums
 //! contains it. Cells with `u_j < max u * cells * 2^-63` (about `1e-13 max u` on a million
 //! cells) get no sample; the probabilities are otherwise exact to `2^-52` relative.
 //!
 //! # Jitter ([`jittered_positions`])
 //!
 //! The `k`-th particle of global cell `c` sits at `centre + h (U - 1/2)` per axis, the uniforms
-//! keyed by `(c, k)`. Samples are listed by global cell index, then `k`: a rank-independent
+//! keyed by `(c, k)`. Samples are [`Point`]s `[x, y, z]` (unused coordinates 0). Samples are listed by global cell index, then `k`: a rank-independent
 //! order.
 
 pub mod binomial;
@@ -53,6 +53,7 @@ use crate::random;
 use crate::sweep::observers::{Observers, ReverseObserver};
 use crate::sweep::pipeline::Pipeline;
 
+pub use crate::stats::Point;
 use sde::{ReverseSde, SdeReport, SdeSettings};
 pub use walk::{build_walk, ReverseWalk, SampleWalk, WalkReport};
 
@@ -107,9 +108,9 @@ pub struct Samplers {
 #[derive(Clone, Debug, Default)]
 pub struct Generated {
     /// The walk's samples (jittered, in global cell order) and report.
-    pub walk: Option<(Vec<[f64; 2]>, WalkReport)>,
+    pub walk: Option<(Vec<Point>, WalkReport)>,
     /// The SDE sampler's samples (in particle-id order) and report.
-    pub sde: Option<(Vec<[f64; 2]>, SdeReport)>,
+    pub sde: Option<(Vec<Point>, SdeReport)>,
 }
 
 impl Samplers {
@@ -256,10 +257,10 @@ pub fn stream_seed(seed: u64, purpose: Purpose) -> u64 {
     random::bits(seed, 0x5A3D_0000 + purpose as u64, u64::MAX)
 }
 
-/// A global cell index `iy * nx + ix`.
+/// A global cell index `(iz ny + iy) nx + ix` (`iz = 0` in 1D and 2D: `iy nx + ix`).
 #[inline]
-pub fn global_cell(mesh: &Mesh, iy: usize, ix: usize) -> u64 {
-    (iy * mesh.nx() + ix) as u64
+pub fn global_cell(mesh: &Mesh, iz: usize, iy: usize, ix: usize) -> u64 {
+    ((iz * mesh.ny() + iy) * mesh.nx() + ix) as u64
 }
 
 /// `n` particles drawn from the density `u` (owned cells of `block`; negative or non-finite
@@ -275,9 +276,9 @@ pub fn multinomial_counts(
     seed: u64,
 ) -> Result<Field, String> {
     let clean = |v: f64| if v.is_finite() && v > 0.0 { v } else { 0.0 };
-    let local_max = u.interior().iter().fold(0.0f64, |m, &v| m.max(clean(v)));
+    let local_max = u.interior3().iter().fold(0.0f64, |m, &v| m.max(clean(v)));
     let max = comm.max(local_max);
-    let mut counts = Field::zeros(block.ny, block.nx);
+    let mut counts = Field::of_block(mesh, block);
     if n == 0 {
         return Ok(counts);
     }
@@ -286,14 +287,18 @@ pub fn multinomial_counts(
     }
     let scale = ((1u64 << 63) / mesh.cells() as u64) as f64;
     let quantise = |v: f64| (clean(v) / max * scale).floor() as u64;
-    // Row partial sums of every rank: all[row * size + rank].
+    // Row partial sums of every rank: all[row * size + rank], global row `iz ny + iy`.
     let size = comm.size();
-    let mut partial = vec![0u64; mesh.ny() * size];
-    for j in 0..block.ny {
-        let row: u64 = (0..block.nx)
-            .map(|i| quantise(u.get(j as isize, i as isize)))
-            .sum();
-        partial[(block.y0 + j) * size + comm.rank()] = row;
+    let rows = mesh.nz() * mesh.ny();
+    let global_row = |k: usize, j: usize| (block.z0 + k) * mesh.ny() + block.y0 + j;
+    let value =
+        |k: usize, j: usize, i: usize| u.raw()[u.index3(k as isize, j as isize, i as isize)];
+    let mut partial = vec![0u64; rows * size];
+    for k in 0..block.nz {
+        for j in 0..block.ny {
+            let row: u64 = (0..block.nx).map(|i| quantise(value(k, j, i))).sum();
+            partial[global_row(k, j) * size + comm.rank()] = row;
+        }
     }
     let all = comm.sum_u64_wrapping(&partial);
     let x0: Vec<usize> = (0..size).map(|r| Block::new(mesh, grid, r).x0).collect();
@@ -311,21 +316,23 @@ pub fn multinomial_counts(
         .collect();
     targets.sort_unstable();
     let mut row_start = 0u64;
-    for iy in 0..mesh.ny() {
-        let row = &all[iy * size..(iy + 1) * size];
-        if iy >= block.y0 && iy < block.y0 + block.ny {
-            let j = iy - block.y0;
+    for r in 0..rows {
+        let row = &all[r * size..(r + 1) * size];
+        let (iz, iy) = (r / mesh.ny(), r % mesh.ny());
+        let owned_z = iz >= block.z0 && iz < block.z0 + block.nz;
+        if owned_z && iy >= block.y0 && iy < block.y0 + block.ny {
+            let (k, j) = (iz - block.z0, iy - block.y0);
             let mut at = row_start
                 + (0..size)
                     .filter(|&r| x0[r] < block.x0)
                     .map(|r| row[r])
                     .sum::<u64>();
             for i in 0..block.nx {
-                let q = quantise(u.get(j as isize, i as isize));
+                let q = quantise(value(k, j, i));
                 let lo = targets.partition_point(|&t| t < at);
                 let hi = targets.partition_point(|&t| t < at + q);
-                let k = counts.index(j as isize, i as isize);
-                counts.raw_mut()[k] = (hi - lo) as f64;
+                let c = counts.index3(k as isize, j as isize, i as isize);
+                counts.raw_mut()[c] = (hi - lo) as f64;
                 at += q;
             }
         }
@@ -334,30 +341,34 @@ pub fn multinomial_counts(
     Ok(counts)
 }
 
-/// The particles of `counts` (owned cells) as `(global cell, [x, y])` (`y = 0` in 1D), each
-/// jittered uniformly inside its cell with uniforms keyed by `(cell, k)`, in block row-major
-/// order.
+/// The particles of `counts` (owned cells) as `(global cell, [x, y, z])` (`y = 0` in 1D,
+/// `z = 0` in 1D and 2D), each jittered uniformly inside its cell with uniforms keyed by
+/// `(cell, k)` (counters `2k`, `2k + 1` in 1D and 2D; `3k`, `3k + 1`, `3k + 2` in 3D), in
+/// block plane- and row-major order.
 pub fn jittered_positions(
     mesh: &Mesh,
     block: &Block,
     counts: &Field,
     seed: u64,
-) -> Vec<(u64, [f64; 2])> {
+) -> Vec<(u64, Point)> {
     let mut out = Vec::new();
-    for j in 0..block.ny {
-        for i in 0..block.nx {
-            let c = counts.get(j as isize, i as isize) as u64;
-            let (iy, ix) = (block.y0 + j, block.x0 + i);
-            let cell = global_cell(mesh, iy, ix);
-            let [xc, yc] = mesh.cell_centre(iy, ix);
-            for k in 0..c {
-                let x = xc + mesh.h * (random::uniform(seed, cell, 2 * k) - 0.5);
-                let y = if mesh.dim == 2 {
-                    yc + mesh.h * (random::uniform(seed, cell, 2 * k + 1) - 0.5)
-                } else {
-                    0.0
-                };
-                out.push((cell, [x, y]));
+    let per = if mesh.dim == 3 { 3 } else { 2 };
+    for kz in 0..block.nz {
+        for j in 0..block.ny {
+            for i in 0..block.nx {
+                let at = counts.index3(kz as isize, j as isize, i as isize);
+                let c = counts.raw()[at] as u64;
+                let (iz, iy, ix) = (block.z0 + kz, block.y0 + j, block.x0 + i);
+                let cell = global_cell(mesh, iz, iy, ix);
+                let centre = mesh.cell_centre3(iz, iy, ix);
+                for k in 0..c {
+                    let mut p = [0.0; 3];
+                    for (d, p) in p.iter_mut().enumerate().take(mesh.dim) {
+                        let jitter = random::uniform(seed, cell, per * k + d as u64) - 0.5;
+                        *p = centre[d] + mesh.h * jitter;
+                    }
+                    out.push((cell, p));
+                }
             }
         }
     }
@@ -366,15 +377,15 @@ pub fn jittered_positions(
 
 /// Gathers keyed positions of every rank on rank 0, sorted by key (the jittered samples by
 /// global cell, then `k`; particles by id); empty elsewhere. Collective.
-pub fn gather_samples(comm: &Comm, local: &[(u64, [f64; 2])]) -> Vec<[f64; 2]> {
+pub fn gather_samples(comm: &Comm, local: &[(u64, Point)]) -> Vec<Point> {
     let flat: Vec<f64> = local
         .iter()
-        .flat_map(|&(c, [x, y])| [c as f64, x, y])
+        .flat_map(|&(c, [x, y, z])| [c as f64, x, y, z])
         .collect();
     let parts = comm.gather_to_root(&flat);
-    let mut all: Vec<(u64, [f64; 2])> = parts
+    let mut all: Vec<(u64, Point)> = parts
         .iter()
-        .flat_map(|p| p.chunks_exact(3).map(|t| (t[0] as u64, [t[1], t[2]])))
+        .flat_map(|p| p.chunks_exact(4).map(|t| (t[0] as u64, [t[1], t[2], t[3]])))
         .collect();
     // Stable: the samples of one cell live on one rank, already in k order.
     all.sort_by_key(|&(c, _)| c);
@@ -390,7 +401,7 @@ pub fn draw_samples(
     n: u64,
     seed: u64,
     purpose: Purpose,
-) -> Result<Vec<[f64; 2]>, String> {
+) -> Result<Vec<Point>, String> {
     let s = stream_seed(seed, purpose);
     let Layout { mesh, grid, block } = layout;
     let counts = multinomial_counts(comm, mesh, *grid, block, u, n, s)?;
@@ -404,7 +415,7 @@ pub fn draw_samples(
 
 /// A uniformly random subset of `k` of the points (all of them when `k >= len`), keyed by
 /// `seed`: a partial Fisher–Yates shuffle.
-pub fn random_subset(points: &[[f64; 2]], k: usize, seed: u64) -> Vec<[f64; 2]> {
+pub fn random_subset(points: &[Point], k: usize, seed: u64) -> Vec<Point> {
     if k >= points.len() {
         return points.to_vec();
     }

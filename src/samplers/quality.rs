@@ -29,16 +29,20 @@
 //!   training points has `E gap = 0` (it cannot tell `T_m` from `H_m`); one that reproduces
 //!   them sits closer to `T_m` and has `gap > 0`.
 //!
-//! Metrics: the energy distance (V-statistic, `S` subsampled to [`METRIC_POINTS`]) in 1D and
-//! 2D; in 2D the sliced Wasserstein-1 distance `SW1 = 1/K sum_k W1(<S, e_k>, <H, e_k>)` over
-//! `K = `[`SLICES`] directions `e_k = (cos t_k, sin t_k)`, `t_k = pi (k + 1/2) / K`
-//! (deterministic), each 1D `W1` exact for all points; in 1D the exact `W1`.
+//! Metrics: the energy distance (V-statistic, `S` subsampled to [`METRIC_POINTS`]) in 1D, 2D
+//! and 3D; in 2D and 3D the sliced Wasserstein-1 distance
+//! `SW1 = 1/K sum_k W1(<S, e_k>, <H, e_k>)` over `K = `[`SLICES`] deterministic unit
+//! directions ([`slice_directions`]: in 2D `e_k = (cos t_k, sin t_k)`, `t_k = pi (k + 1/2) / K`;
+//! in 3D the Fibonacci sphere points `z_k = 1 - (2k + 1)/K`, azimuth `k` times the golden
+//! angle), each 1D `W1` exact for all points; in 1D the exact `W1`.
+//!
+//! Points are [`Point`]s `[x, y, z]` with the unused coordinates 0.
 
 use super::{draw_samples, random_subset, stream_seed, Purpose};
 use crate::comm::Comm;
 use crate::field::Field;
 use crate::layout::Layout;
-use crate::stats;
+use crate::stats::{self, Point};
 
 /// Largest point set the O(N^2) energy distance uses (random subsets above).
 pub const METRIC_POINTS: usize = 5_000;
@@ -62,9 +66,6 @@ pub struct Quality {
     /// The comparisons with the held-out and training points (empty without held-out data).
     pub heldout: Vec<HeldOutQuality>,
 }
-
-/// A distance between two point sets.
-type Distance = fn(&[[f64; 2]], &[[f64; 2]]) -> f64;
 
 /// One metric of the held-out comparison (module doc).
 #[derive(Clone, Debug, PartialEq)]
@@ -91,8 +92,8 @@ impl HeldOutQuality {
 /// The training and held-out points the generated samples are compared with (rank 0).
 #[derive(Clone, Debug)]
 pub struct HeldOut {
-    train: Vec<[f64; 2]>,
-    held: Vec<[f64; 2]>,
+    train: Vec<Point>,
+    held: Vec<Point>,
     dim: usize,
     seed: u64,
 }
@@ -100,19 +101,25 @@ pub struct HeldOut {
 impl HeldOut {
     /// The sets of `dim`-dimensional points: `held` reduced to [`METRIC_POINTS`], `train` to
     /// the same size, by random subsets keyed by `seed`.
-    pub fn new(train: &[[f64; 2]], held: &[[f64; 2]], dim: usize, seed: u64) -> HeldOut {
+    pub fn new<const D: usize>(
+        train: &[[f64; D]],
+        held: &[[f64; D]],
+        dim: usize,
+        seed: u64,
+    ) -> HeldOut {
+        let (train, held) = (stats::points(train), stats::points(held));
         let m = held.len().min(train.len()).min(METRIC_POINTS);
         let seed = stream_seed(seed, Purpose::Subset);
         HeldOut {
-            train: random_subset(train, m, crate::random::bits(seed, 10, 0)),
-            held: random_subset(held, m, crate::random::bits(seed, 11, 0)),
+            train: random_subset(&train, m, crate::random::bits(seed, 10, 0)),
+            held: random_subset(&held, m, crate::random::bits(seed, 11, 0)),
             dim,
             seed,
         }
     }
 
     /// The held-out comparison of the generated `points` (module doc).
-    pub fn compare(&self, points: &[[f64; 2]]) -> Vec<HeldOutQuality> {
+    pub fn compare(&self, points: &[Point]) -> Vec<HeldOutQuality> {
         let m = self.held.len();
         let s = random_subset(points, METRIC_POINTS, crate::random::bits(self.seed, 12, 0));
         let (t, h) = (&self.train, &self.held);
@@ -123,13 +130,15 @@ impl HeldOut {
             to_heldout: stats::energy_distance(&s, h),
             floor: stats::energy_distance(t, h),
         }];
-        let (metric, d): (&str, Distance) = if self.dim == 1 {
-            ("w1", |a, b| {
-                let xs = |p: &[[f64; 2]]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
+        let dim = self.dim;
+        let metric = if dim == 1 { "w1" } else { "sliced_w1" };
+        let d = |a: &[Point], b: &[Point]| {
+            if dim == 1 {
+                let xs = |p: &[Point]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
                 stats::wasserstein1(&xs(a), &xs(b))
-            })
-        } else {
-            ("sliced_w1", sliced_w1)
+            } else {
+                sliced_w1(a, b, dim)
+            }
         };
         out.push(HeldOutQuality {
             metric,
@@ -142,16 +151,36 @@ impl HeldOut {
     }
 }
 
-/// The sliced Wasserstein-1 distance of two 2D point sets over [`SLICES`] fixed directions
-/// (module doc).
-pub fn sliced_w1(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
-    let total: f64 = (0..SLICES)
+/// The [`SLICES`] unit directions of the sliced Wasserstein distance in `dim` = 2 or 3
+/// dimensions (module doc).
+pub fn slice_directions(dim: usize) -> Vec<Point> {
+    let k_total = SLICES as f64;
+    (0..SLICES)
         .map(|k| {
-            let t = std::f64::consts::PI * (k as f64 + 0.5) / SLICES as f64;
-            let (sn, cs) = t.sin_cos();
-            let project = |p: &[[f64; 2]]| {
+            let k = k as f64;
+            if dim == 3 {
+                let z = 1.0 - (2.0 * k + 1.0) / k_total;
+                let r = (1.0 - z * z).sqrt();
+                let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
+                let (sn, cs) = (k * golden).sin_cos();
+                [r * cs, r * sn, z]
+            } else {
+                let (sn, cs) = (std::f64::consts::PI * (k + 0.5) / k_total).sin_cos();
+                [cs, sn, 0.0]
+            }
+        })
+        .collect()
+}
+
+/// The sliced Wasserstein-1 distance of two `dim`-dimensional point sets (2 or 3) over
+/// [`SLICES`] fixed directions (module doc).
+pub fn sliced_w1(a: &[Point], b: &[Point], dim: usize) -> f64 {
+    let total: f64 = slice_directions(dim)
+        .iter()
+        .map(|e| {
+            let project = |p: &[Point]| {
                 p.iter()
-                    .map(|q| cs * q[0] + sn * q[1])
+                    .map(|q| e[0] * q[0] + e[1] * q[1] + e[2] * q[2])
                     .collect::<Vec<f64>>()
             };
             stats::wasserstein1(&project(a), &project(b))
@@ -163,8 +192,8 @@ pub fn sliced_w1(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
 /// The two reference sets `R1`, `R2` of `f0` (rank 0's copies), drawn once and compared with
 /// every sampler's output.
 pub struct References {
-    r1: Vec<[f64; 2]>,
-    r2: Vec<[f64; 2]>,
+    r1: Vec<Point>,
+    r2: Vec<Point>,
     dim: usize,
     seed: u64,
     heldout: Option<HeldOut>,
@@ -202,7 +231,7 @@ impl References {
     }
 
     /// The quality of the generated `points` against these references (module doc).
-    pub fn compare(&self, points: &[[f64; 2]]) -> Quality {
+    pub fn compare(&self, points: &[Point]) -> Quality {
         let heldout = self
             .heldout
             .as_ref()
@@ -214,10 +243,10 @@ impl References {
     }
 
     /// [`References::compare`] without the held-out part.
-    fn compare_fresh(&self, points: &[[f64; 2]]) -> Quality {
+    fn compare_fresh(&self, points: &[Point]) -> Quality {
         let (r1, r2) = (&self.r1, &self.r2);
         if self.dim == 1 {
-            let xs = |p: &[[f64; 2]]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
+            let xs = |p: &[Point]| p.iter().map(|q| q[0]).collect::<Vec<f64>>();
             let (s, a, b) = (xs(points), xs(r1), xs(r2));
             return Quality {
                 metric: "w1",
@@ -229,12 +258,12 @@ impl References {
             };
         }
         let subset_seed = stream_seed(self.seed, Purpose::Subset);
-        let pick = |p: &[[f64; 2]], k: u64| {
+        let pick = |p: &[Point], k: u64| {
             random_subset(p, METRIC_POINTS, crate::random::bits(subset_seed, k, 0))
         };
         let (s, a, b) = (pick(points, 0), pick(r1, 1), pick(r2, 2));
         let self_a = stats::mean_self_distance(&a);
-        let energy = |x: &[[f64; 2]]| {
+        let energy = |x: &[Point]| {
             stats::energy_from_means(
                 stats::mean_cross_distance(x, &a),
                 stats::mean_self_distance(x),
@@ -260,8 +289,8 @@ mod tests {
     use crate::initial::toy::ToyName;
 
     /// `n` draws of the two-moons law, keyed by `seed`.
-    fn moons(n: usize, seed: u64) -> Vec<[f64; 2]> {
-        ToyName::TwoMoons.sample(n, seed)
+    fn moons(n: usize, seed: u64) -> Vec<Point> {
+        stats::points(&ToyName::TwoMoons.sample(n, seed))
     }
 
     /// Two independent samples of one law: every held-out distance sits at its noise level and
@@ -288,7 +317,7 @@ mod tests {
         assert!(e.gap().abs() < 3.0 * noise, "{e:?}");
         // Shifted by 0.5 along x: far above the noise; the sliced W1 of a shift a along x is
         // a * mean |cos t| = a 2/pi (0.32), less up to the sampling noise (about 0.07 here).
-        let shifted: Vec<[f64; 2]> = generated.iter().map(|p| [p[0] + 0.5, p[1]]).collect();
+        let shifted: Vec<Point> = generated.iter().map(|p| [p[0] + 0.5, p[1], 0.0]).collect();
         let s = sets.compare(&shifted);
         assert!(
             s[0].to_heldout > 5.0 * noise && s[0].to_train > 5.0 * noise,
@@ -305,11 +334,12 @@ mod tests {
         let all = ToyName::TwoBumps.sample(400, 5);
         let (train, held) = all.split_at(200);
         let sets = HeldOut::new(train, held, 1, 3);
-        let copies: Vec<[f64; 2]> = (0..4000)
+        let copies: Vec<Point> = (0..4000)
             .map(|k| {
                 let p = train[k % 200];
                 [
                     p[0] + 1e-3 * (crate::random::uniform(9, k as u64, 0) - 0.5),
+                    0.0,
                     0.0,
                 ]
             })
@@ -328,8 +358,8 @@ mod tests {
     #[test]
     fn sliced_w1_of_a_shift_and_of_a_set_with_itself() {
         let a = moons(300, 8);
-        assert_eq!(sliced_w1(&a, &a), 0.0);
-        let b: Vec<[f64; 2]> = a.iter().map(|p| [p[0], p[1] + 1.0]).collect();
+        assert_eq!(sliced_w1(&a, &a, 2), 0.0);
+        let b: Vec<Point> = a.iter().map(|p| [p[0], p[1] + 1.0, 0.0]).collect();
         // A shift by v: W1 along e_k is |<v, e_k>| exactly; the mean of |sin t_k| over the
         // midpoint directions.
         let want = (0..SLICES)
@@ -340,6 +370,17 @@ mod tests {
             })
             .sum::<f64>()
             / SLICES as f64;
-        assert!((sliced_w1(&a, &b) - want).abs() < 1e-12);
+        assert!((sliced_w1(&a, &b, 2) - want).abs() < 1e-12);
+        // 3D: a shift by v has W1 |<v, e_k>| along every direction; the directions are unit
+        // vectors spread over the sphere (mean |e_z| near 1/2).
+        let dirs = slice_directions(3);
+        assert!(dirs
+            .iter()
+            .all(|e| (e[0] * e[0] + e[1] * e[1] + e[2] * e[2] - 1.0).abs() < 1e-14));
+        let mean_z = dirs.iter().map(|e| e[2].abs()).sum::<f64>() / SLICES as f64;
+        assert!((mean_z - 0.5).abs() < 0.01, "{mean_z}");
+        let a3: Vec<Point> = a.iter().map(|p| [p[0], p[1], 0.3 * p[0]]).collect();
+        let b3: Vec<Point> = a3.iter().map(|p| [p[0], p[1], p[2] + 1.0]).collect();
+        assert!((sliced_w1(&a3, &b3, 3) - mean_z).abs() < 1e-12);
     }
 }

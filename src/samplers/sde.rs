@@ -651,8 +651,12 @@ impl ReverseSde {
     }
 
     /// Every particle's position on rank 0, in id order (empty elsewhere). Collective.
-    pub fn gather_positions(&self, comm: &Comm) -> Vec<[f64; 2]> {
-        let local: Vec<(u64, [f64; 2])> = self.particles.iter().map(|p| (p.id, p.pos)).collect();
+    pub fn gather_positions(&self, comm: &Comm) -> Vec<super::Point> {
+        let local: Vec<(u64, super::Point)> = self
+            .particles
+            .iter()
+            .map(|p| (p.id, [p.pos[0], p.pos[1], 0.0]))
+            .collect();
         super::gather_samples(comm, &local)
     }
 }

@@ -20,9 +20,9 @@
 //! rather than by the stored `f^{n+1}_j` (which absorbs the round-off of the forward step).
 //!
 //! * `euler`, `P = I + dt L(f^n)`. With `c = dt/h`, `out_j` the rates at which cell `j` jumps
-//!   to its four neighbours and `in_{i->j}` those at which neighbour `i` jumps into `j` (both
+//!   to its four neighbours (six in 3D) and `in_{i->j}` those at which neighbour `i` jumps into `j` (both
 //!   times `h`, from the flux rates of `L(f^n)`: [`FaceRates::outgoing`],
-//!   [`FaceRates::incoming`]): `(P f^n)_j = f^n_j (1 - c sum out_j) + c sum_i in_{i->j} f^n_i`,
+//!   [`FaceRates::incoming`], [`FaceRates::outgoing3`] in 3D): `(P f^n)_j = f^n_j (1 - c sum out_j) + c sum_i in_{i->j} f^n_i`,
 //!   so the particle stays with weight `f^n_j (1 - c sum out_j)` and moves to neighbour `i`
 //!   with weight `c in_{i->j} f^n_i`. Exact.
 //! * `ssprk2`, `P = 1/2 I + 1/2 A2 A1`, `A1 = I + dt L(f^n)`, `A2 = I + dt L(f*)`,
@@ -45,13 +45,15 @@
 //! # Parallel moves without new communication
 //!
 //! Each step every cell splits its count by sequential binomials over
-//! `{stay, west, east, south, north}` ([`binomial::split`]), the uniforms keyed by
-//! `(moves seed, step * cells + global cell, phase << 32 | draw)`. The counts leaving in each
-//! direction go into four fields; each cell pulls its arrivals from its neighbours' values, at
-//! block edges from ghosts filled with [`HaloExchange`]: the west/east leavers of the first/last
-//! column travel in one field, the south/north leavers of the first/last row in another (two
-//! exchanges per kernel; four when a block is one cell wide). No rank or loop order enters a
-//! random number, so the counts are bit-identical for any rank count.
+//! `{stay, west, east, south, north}` (3D: `{..., down, up}`) ([`binomial::split`]), the
+//! uniforms keyed by `(moves seed, step * cells + global cell, phase << 32 | draw)`, the global
+//! cell `(iz ny + iy) nx + ix`. The counts leaving in each direction go into four (3D: six)
+//! fields; each cell pulls its arrivals from its neighbours' values, at block edges from ghosts
+//! filled with [`HaloExchange`]: in 1D and 2D the west/east leavers of the first/last column
+//! travel in one field, the south/north leavers of the first/last row in another (two exchanges
+//! per kernel; four when a block is one cell wide); in 3D each of the six fields is exchanged.
+//! No rank or loop order enters a random number, so the counts are bit-identical for any rank
+//! count and process grid.
 //!
 //! The face rates come from the reverse stepper when it lends them
 //! ([`crate::time::reverse::ReverseStepper::step_rates`]: the same bits it used for
@@ -182,59 +184,100 @@ pub struct ReverseWalk<F: Family> {
     counts: Field,
     /// SSP-RK2: the particles of the `I` branch.
     held: Field,
-    /// Particles leaving west, east, south, north.
-    out: [Field; 4],
+    /// Particles leaving west, east, south, north, down, up (the last two in 3D).
+    out: [Field; 6],
     /// Packed exchange: west/east leavers in the first/last column, south/north leavers in
     /// the first/last row (two exchanges instead of four; needs two columns, and two rows when
     /// there are south/north neighbours).
     packed: bool,
     out_x: Field,
     out_y: Field,
-    /// Kernel weights `[stay, west, east, south, north]` per owned cell (row-major), and a
-    /// second set (SSP-RK2: the `A1` stage).
-    weights: Vec<[f64; 5]>,
-    weights2: Vec<[f64; 5]>,
+    /// Kernel weights `[stay, west, east, south, north, down, up]` per owned cell (plane- and
+    /// row-major; the last two zero in 1D and 2D), and a second set (SSP-RK2: the `A1`
+    /// stage).
+    weights: Vec<Weights>,
+    weights2: Vec<Weights>,
     report: WalkReport,
     /// Progress lines (rank 0; none unless built by [`build_walk`]).
     progress: ReverseProgress,
 }
 
-/// The values of the west, east, south and north neighbours of cell `(j, i)`.
+/// Kernel weights of one cell: stay, then the six neighbours (west, east, south, north, down,
+/// up; the last two zero in 1D and 2D).
+type Weights = [f64; 7];
+
+/// The values of the west, east, south, north (and in 3D down, up) neighbours of the cell at
+/// flat index `at` of `f` (zeros for the missing ones).
 #[inline(always)]
-fn neighbours(f: &Field, j: isize, i: isize) -> [f64; 4] {
+fn neighbours(f: &Field, at: usize, dim3: bool) -> [f64; 6] {
+    let (raw, row) = (f.raw(), f.stride());
+    let (down, up) = if dim3 {
+        (raw[at - f.plane_stride()], raw[at + f.plane_stride()])
+    } else {
+        (0.0, 0.0)
+    };
     [
-        f.get(j, i - 1),
-        f.get(j, i + 1),
-        f.get(j - 1, i),
-        f.get(j + 1, i),
+        raw[at - 1],
+        raw[at + 1],
+        raw[at - row],
+        raw[at + row],
+        down,
+        up,
     ]
+}
+
+/// The sum of six per-direction values in a fixed order: `(w + e) + (s + n)` in 1D and 2D, and
+/// `((w + e) + (s + n)) + (d + u)` in 3D.
+#[inline(always)]
+fn total6(v: &[f64], dim3: bool) -> f64 {
+    let planar = (v[0] + v[1]) + (v[2] + v[3]);
+    if dim3 {
+        planar + (v[4] + v[5])
+    } else {
+        planar
+    }
+}
+
+/// The owned cells of a block as `(k, j, i, flat index of `f`, cell number)`, plane- and
+/// row-major (the cell number indexes the weight arrays).
+fn cells(
+    geom: &BlockGeometry,
+    f: &Field,
+) -> impl Iterator<Item = (usize, usize, usize, usize, usize)> + 'static {
+    let (nz, ny, nx) = (geom.nz, geom.ny, geom.nx);
+    // The flat index of (k, j, i) is that of (k, j, 0) plus i: no borrow of `f` is kept.
+    let row_start: Vec<usize> = (0..nz)
+        .flat_map(|k| (0..ny).map(move |j| (k, j)))
+        .map(|(k, j)| f.index3(k as isize, j as isize, 0))
+        .collect();
+    (0..nz * ny).flat_map(move |r| {
+        let (k, j, start) = (r / ny, r % ny, row_start[r]);
+        (0..nx).map(move |i| (k, j, i, start + i, r * nx + i))
+    })
 }
 
 /// Weights of the reverse Euler kernel of `I + c L` (flux rates `rates`) with the law `g`
 /// before the stage (ghosts current), into `weights`.
 fn explicit_weights(
-    weights: &mut [[f64; 5]],
+    weights: &mut [Weights],
     geom: &BlockGeometry,
     g: &Field,
     rates: &FaceRates,
     c: f64,
 ) {
-    let nx = geom.nx;
-    for j in 0..geom.ny {
-        for i in 0..nx {
-            let (jj, ii) = (j as isize, i as isize);
-            let [ow, oe, os, on] = rates.outgoing(j, i);
-            let inc = rates.incoming(j, i);
-            let from = neighbours(g, jj, ii);
-            let mut w = [0.0; 5];
-            w[0] = (g.get(jj, ii) * (1.0 - c * ((ow + oe) + (os + on)))).max(0.0);
-            for k in 0..4 {
-                if inc[k] > 0.0 {
-                    w[k + 1] = (c * inc[k] * from[k]).max(0.0);
-                }
+    let dirs = if geom.dim3 { 6 } else { 4 };
+    for (k, j, i, at, cell) in cells(geom, g) {
+        let out = rates.outgoing3(k, j, i);
+        let inc = rates.incoming3(k, j, i);
+        let from = neighbours(g, at, geom.dim3);
+        let mut w = [0.0; 7];
+        w[0] = (g.raw()[at] * (1.0 - c * total6(&out, geom.dim3))).max(0.0);
+        for d in 0..dirs {
+            if inc[d] > 0.0 {
+                w[d + 1] = (c * inc[d] * from[d]).max(0.0);
             }
-            weights[j * nx + i] = w;
         }
+        weights[cell] = w;
     }
 }
 
@@ -242,33 +285,31 @@ fn explicit_weights(
 /// per-cell reverse jump rates into `weights[.][1..]`; returns the largest total rate over
 /// cells with `f >= RATE_FLOOR * max_f`.
 fn reverse_rates(
-    weights: &mut [[f64; 5]],
+    weights: &mut [Weights],
     geom: &BlockGeometry,
     f: &Field,
     rates: &FaceRates,
     max_f: f64,
 ) -> f64 {
-    let (nx, h) = (geom.nx, geom.h);
+    let h = geom.h;
+    let dirs = if geom.dim3 { 6 } else { 4 };
     let mut lambda = 0.0f64;
-    for j in 0..geom.ny {
-        for i in 0..nx {
-            let (jj, ii) = (j as isize, i as isize);
-            let fc = f.get(jj, ii);
-            let inc = rates.incoming(j, i);
-            let from = neighbours(f, jj, ii);
-            let mut w = [0.0; 5];
-            if fc > 0.0 {
-                for k in 0..4 {
-                    if inc[k] > 0.0 {
-                        w[k + 1] = (inc[k] * from[k] / (h * fc)).max(0.0);
-                    }
-                }
-                if fc >= RATE_FLOOR * max_f {
-                    lambda = lambda.max((w[1] + w[2]) + (w[3] + w[4]));
+    for (k, j, i, at, cell) in cells(geom, f) {
+        let fc = f.raw()[at];
+        let inc = rates.incoming3(k, j, i);
+        let from = neighbours(f, at, geom.dim3);
+        let mut w = [0.0; 7];
+        if fc > 0.0 {
+            for d in 0..dirs {
+                if inc[d] > 0.0 {
+                    w[d + 1] = (inc[d] * from[d] / (h * fc)).max(0.0);
                 }
             }
-            weights[j * nx + i] = w;
+            if fc >= RATE_FLOOR * max_f {
+                lambda = lambda.max(total6(&w[1..], geom.dim3));
+            }
         }
+        weights[cell] = w;
     }
     lambda
 }
@@ -284,7 +325,8 @@ impl<F: Family> ReverseWalk<F> {
         samples: u64,
         seed: u64,
     ) -> Self {
-        let field = Field::zeros(block.ny, block.nx);
+        let field = Field::of_block(mesh, block);
+        let geom = BlockGeometry::new(mesh, block);
         let y_neighbours = block.neighbours[Side::South.index()].is_some()
             || block.neighbours[Side::North.index()].is_some();
         ReverseWalk {
@@ -292,25 +334,26 @@ impl<F: Family> ReverseWalk<F> {
             mesh: *mesh,
             grid,
             block: block.clone(),
-            geom: BlockGeometry::new(mesh, block),
             scratch: Scratch::new(&field),
             halo: HaloExchange::new(block),
             stepper,
             samples,
             seed,
             move_seed: stream_seed(seed, Purpose::Moves),
-            rates: FaceRates::new(block.ny, block.nx),
-            rates_star: FaceRates::new(block.ny, block.nx),
+            rates: FaceRates::for_geometry(&geom),
+            rates_star: FaceRates::for_geometry(&geom),
             star: field.clone(),
             star2: field.clone(),
             counts: field.clone(),
             held: field.clone(),
-            out: [field.clone(), field.clone(), field.clone(), field.clone()],
-            packed: block.nx >= 2 && (block.ny >= 2 || !y_neighbours),
+            out: std::array::from_fn(|_| field.clone()),
+            // 3D: the six leaving-count fields are exchanged as they are.
+            packed: !geom.dim3 && block.nx >= 2 && (block.ny >= 2 || !y_neighbours),
+            geom,
             out_x: field.clone(),
             out_y: field,
-            weights: vec![[0.0; 5]; block.cells()],
-            weights2: vec![[0.0; 5]; block.cells()],
+            weights: vec![[0.0; 7]; block.cells()],
+            weights2: vec![[0.0; 7]; block.cells()],
             report: WalkReport::default(),
             progress: ReverseProgress::new(false, "walk", f64::INFINITY),
         }
@@ -339,45 +382,53 @@ impl<F: Family> ReverseWalk<F> {
     /// phase `phase` of reverse step `n`: split, exchange the leaving counts, pull the
     /// arrivals.
     fn move_counts(&mut self, comm: &Comm, n: u64, phase: u64, second: bool) {
-        let (ny, nx) = (self.geom.ny, self.geom.nx);
         let key0 = n.wrapping_mul(self.mesh.cells() as u64);
+        let dim3 = self.geom.dim3;
         let weights = if second {
             &self.weights2
         } else {
             &self.weights
         };
-        for j in 0..ny {
-            for i in 0..nx {
-                let k = self.counts.index(j as isize, i as isize);
-                let c = self.counts.raw()[k] as u64;
-                let parts = if c == 0 {
-                    [0; 5]
-                } else {
-                    let w = &weights[j * nx + i];
-                    let total = (w[0] + w[1]) + (w[2] + w[3]) + w[4];
-                    if !(total > 0.0 && total.is_finite()) {
-                        self.report.stuck += c;
-                    }
-                    let cell = global_cell(&self.mesh, self.block.y0 + j, self.block.x0 + i);
-                    let mut s = Stream::new(self.move_seed, key0.wrapping_add(cell), phase << 32);
-                    binomial::split(c, w, &mut s)
-                };
-                self.counts.raw_mut()[k] = parts[0] as f64;
-                for (side, field) in self.out.iter_mut().enumerate() {
-                    field.raw_mut()[k] = parts[side + 1] as f64;
+        let b = &self.block;
+        for (k, j, i, at, cell) in cells(&self.geom, &self.counts) {
+            let c = self.counts.raw()[at] as u64;
+            let parts = if c == 0 {
+                [0; 7]
+            } else {
+                let w = &weights[cell];
+                let total = (w[0] + w[1]) + (w[2] + w[3]) + w[4];
+                let total = if dim3 { total + (w[5] + w[6]) } else { total };
+                if !(total > 0.0 && total.is_finite()) {
+                    self.report.stuck += c;
                 }
+                let cell = global_cell(&self.mesh, b.z0 + k, b.y0 + j, b.x0 + i);
+                let mut s = Stream::new(self.move_seed, key0.wrapping_add(cell), phase << 32);
+                if dim3 {
+                    binomial::split(c, w, &mut s)
+                } else {
+                    let planar: [f64; 5] = std::array::from_fn(|d| w[d]);
+                    let p = binomial::split(c, &planar, &mut s);
+                    [p[0], p[1], p[2], p[3], p[4], 0, 0]
+                }
+            };
+            self.counts.raw_mut()[at] = parts[0] as f64;
+            for (side, field) in self.out.iter_mut().enumerate() {
+                field.raw_mut()[at] = parts[side + 1] as f64;
             }
         }
         self.exchange_leavers(comm);
-        let [west, east, south, north] = &self.out;
-        for j in 0..ny as isize {
-            for i in 0..nx as isize {
-                // Arrivals: the west neighbour's eastward movers, and so on.
-                let arriving = (east.get(j, i - 1) + west.get(j, i + 1))
-                    + (north.get(j - 1, i) + south.get(j + 1, i));
-                let k = self.counts.index(j, i);
-                self.counts.raw_mut()[k] += arriving;
-            }
+        let [west, east, south, north, down, up] = &self.out;
+        let (row, plane) = (self.counts.stride(), self.counts.plane_stride());
+        for (_, _, _, at, _) in cells(&self.geom, &self.counts) {
+            // Arrivals: the west neighbour's eastward movers, and so on.
+            let planar = (east.raw()[at - 1] + west.raw()[at + 1])
+                + (north.raw()[at - row] + south.raw()[at + row]);
+            let arriving = if dim3 {
+                planar + (up.raw()[at - plane] + down.raw()[at + plane])
+            } else {
+                planar
+            };
+            self.counts.raw_mut()[at] += arriving;
         }
     }
 
@@ -385,13 +436,14 @@ impl<F: Family> ReverseWalk<F> {
     /// block, west-movers east of it, north-movers south of it, south-movers north of it.
     fn exchange_leavers(&mut self, comm: &Comm) {
         if !self.packed {
-            for field in &mut self.out {
+            let dirs = if self.geom.dim3 { 6 } else { 4 };
+            for field in &mut self.out[..dirs] {
                 self.halo.exchange(comm, field, |_| ());
             }
             return;
         }
         let (ny, nx) = (self.geom.ny as isize, self.geom.nx as isize);
-        let [west, east, south, north] = &mut self.out;
+        let [west, east, south, north, ..] = &mut self.out;
         let set = |f: &mut Field, j: isize, i: isize, v: f64| {
             let k = f.index(j, i);
             f.raw_mut()[k] = v;
@@ -472,33 +524,31 @@ impl<F: Family> ReverseWalk<F> {
         explicit_weights(&mut self.weights2, &self.geom, f_before, rates, c);
         // The I branch (weight f^n / 2) against the two stages (weight f** / 2).
         let key0 = n.wrapping_mul(self.mesh.cells() as u64);
-        for j in 0..self.geom.ny {
-            for i in 0..self.geom.nx {
-                let k = self.counts.index(j as isize, i as isize);
-                let c = self.counts.raw()[k] as u64;
-                let [held, moving] = if c == 0 {
-                    [0, 0]
-                } else {
-                    let w = [0.5 * f_before.raw()[k], 0.5 * self.star2.raw()[k]];
-                    let total = w[0] + w[1];
-                    if total.is_nan() || total <= 0.0 {
-                        self.report.stuck += c;
-                    }
-                    let cell = global_cell(&self.mesh, self.block.y0 + j, self.block.x0 + i);
-                    let mut s = Stream::new(self.move_seed, key0.wrapping_add(cell), 0);
-                    binomial::split(c, &w, &mut s)
-                };
-                self.held.raw_mut()[k] = held as f64;
-                self.counts.raw_mut()[k] = moving as f64;
-            }
+        let b = &self.block;
+        for (k, j, i, at, _) in cells(&self.geom, &self.counts) {
+            let c = self.counts.raw()[at] as u64;
+            let [held, moving] = if c == 0 {
+                [0, 0]
+            } else {
+                let w = [0.5 * f_before.raw()[at], 0.5 * self.star2.raw()[at]];
+                let total = w[0] + w[1];
+                if total.is_nan() || total <= 0.0 {
+                    self.report.stuck += c;
+                }
+                let cell = global_cell(&self.mesh, b.z0 + k, b.y0 + j, b.x0 + i);
+                let mut s = Stream::new(self.move_seed, key0.wrapping_add(cell), 0);
+                binomial::split(c, &w, &mut s)
+            };
+            self.held.raw_mut()[at] = held as f64;
+            self.counts.raw_mut()[at] = moving as f64;
         }
         // Back through A2 (law f*), then A1 (law f^n).
         self.move_counts(comm, n, 1, false);
         self.move_counts(comm, n, 2, true);
         let held = &self.held;
         self.counts
-            .interior_mut()
-            .zip_mut_with(&held.interior(), |a, &b| *a += b);
+            .interior3_mut()
+            .zip_mut_with(&held.interior3(), |a, &b| *a += b);
     }
 
     fn implicit(
@@ -516,7 +566,7 @@ impl<F: Family> ReverseWalk<F> {
                 &self.rates
             }
         };
-        let max_f = comm.max(f_after.interior().iter().fold(0.0f64, |m, &v| m.max(v)));
+        let max_f = comm.max(f_after.interior3().iter().fold(0.0f64, |m, &v| m.max(v)));
         let local = reverse_rates(&mut self.weights, &self.geom, f_after, rates, max_f);
         let lambda = comm.max(local);
         let m = if lambda > 0.0 && lambda.is_finite() {
@@ -527,11 +577,12 @@ impl<F: Family> ReverseWalk<F> {
             1
         };
         let tau = dt / m as f64;
+        let dim3 = self.geom.dim3;
         for w in &mut self.weights {
             for r in &mut w[1..] {
                 *r *= tau;
             }
-            w[0] = (1.0 - ((w[1] + w[2]) + (w[3] + w[4]))).max(0.0);
+            w[0] = (1.0 - total6(&w[1..], dim3)).max(0.0);
         }
         for sub in 0..m {
             self.move_counts(comm, n, sub, false);

@@ -179,22 +179,25 @@ pub struct Figures {
     pub relax_rows: usize,
 }
 
-/// `|x_j|^2` of every cell, row-major like the field.
-fn radii_squared(mesh: &Mesh) -> Vec<f64> {
+/// `|x_j|^2` of every cell, in the order of the global field (z, y, x; `z = 0` in 1D and 2D,
+/// where adding `0^2` keeps the bits).
+pub fn radii_squared(mesh: &Mesh) -> Vec<f64> {
     let mut out = Vec::with_capacity(mesh.cells());
-    for iy in 0..mesh.ny() {
-        for ix in 0..mesh.nx() {
-            let [x, y] = mesh.cell_centre(iy, ix);
-            out.push(x * x + y * y);
+    for iz in 0..mesh.nz() {
+        for iy in 0..mesh.ny() {
+            for ix in 0..mesh.nx() {
+                let [x, y, z] = mesh.cell_centre3(iz, iy, ix);
+                out.push(x * x + y * y + z * z);
+            }
         }
     }
     out
 }
 
-/// Row-major index of the centre cell.
+/// Index of the centre cell in the global field.
 fn centre_index(mesh: &Mesh) -> usize {
-    let (cy, cx) = mesh.origin_cell();
-    cy * mesh.nx() + cx
+    let (cz, cy, cx) = mesh.origin_cell3();
+    (cz * mesh.ny() + cy) * mesh.nx() + cx
 }
 
 /// The cells (row-major indices, centre excluded) with `r_min <= |x| <= r_max`.

@@ -78,12 +78,9 @@ pub fn draw(p: &RunPictures) -> Result<Vec<PathBuf>, PlotError> {
     written.push(path);
 
     let path = out.join("radial.png");
-    let radius: Vec<f64> = (0..p.mesh.ny())
-        .flat_map(|iy| (0..p.mesh.nx()).map(move |ix| (iy, ix)))
-        .map(|(iy, ix)| {
-            let [x, y] = p.mesh.cell_centre(iy, ix);
-            x.hypot(y)
-        })
+    let radius: Vec<f64> = super::analysis::radii_squared(&p.mesh)
+        .iter()
+        .map(|r2| r2.sqrt())
         .collect();
     let title = format!(
         "{}: radial profile at t = {} (fitted exponent {})",
@@ -110,9 +107,28 @@ pub fn draw(p: &RunPictures) -> Result<Vec<PathBuf>, PlotError> {
     Ok(written)
 }
 
+/// The heat map of a frame (3D: its mid-plane `z = 0`, as a 2D field).
 fn density(p: &RunPictures, frame: &Frame, path: &Path) -> Result<(), PlotError> {
     let at = (frame.t, frame.step);
-    plot::files::density(path, p.name, &p.mesh, &frame.values, at, p.log)
+    let m = &p.mesh;
+    if m.dim == 3 {
+        let plane = m.n * m.n;
+        let k = m.centre_index();
+        let slice = frame
+            .values
+            .get(k * plane..(k + 1) * plane)
+            .ok_or_else(|| {
+                PlotError::Data(format!(
+                    "{}: a 3D frame of {} values",
+                    p.name,
+                    frame.values.len()
+                ))
+            })?;
+        let planar = Mesh::new(2, m.n, m.half_width);
+        let name = format!("{} (z = 0)", p.name);
+        return plot::files::density(path, &name, &planar, slice, at, p.log);
+    }
+    plot::files::density(path, p.name, m, &frame.values, at, p.log)
 }
 
 fn line(label: &str, x: &[f64], y: &[f64], style: LineStyle) -> plot::Series {

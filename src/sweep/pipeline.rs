@@ -215,7 +215,7 @@ impl ForwardPhase {
                 comm: p.comm,
                 store: self.store.as_mut(),
             },
-            block: p.block(),
+            layout: p.layout,
             checkpoints,
         };
         march.run(
@@ -241,7 +241,7 @@ impl ForwardPhase {
 /// The sink of a forward phase: records every state; checkpoints when asked.
 struct CheckpointingRecorder<'c, 'a> {
     recorder: TrajectoryRecorder<'c>,
-    block: &'c Block,
+    layout: &'c Layout,
     checkpoints: Option<&'c mut Checkpointer<'a>>,
 }
 
@@ -262,7 +262,7 @@ impl MarchSink for CheckpointingRecorder<'_, '_> {
         let saved = self
             .recorder
             .store
-            .save(self.block, state.step)
+            .save(self.layout, state.step)
             .into_saved();
         c.write_at(state.step, PHASE_FORWARD, f, state, stepper_state, &saved)
             .map(|_| ())
@@ -374,7 +374,7 @@ impl ReversePhase<'_> {
     pub fn save(&self, p: &Pipeline, recorded: &Recorded) -> crate::io::checkpoint::Saved {
         let mut saved = self.state.save();
         saved.fields.push(("f_end".into(), recorded.f_end.clone()));
-        saved.extend(recorded.store.save(p.block(), self.state.step).into_saved());
+        saved.extend(recorded.store.save(p.layout, self.state.step).into_saved());
         saved
     }
 

@@ -249,11 +249,11 @@ impl ReverseMarch<'_> {
     ) -> Result<ReverseState, String> {
         let clock = Instant::now();
         let steps = dt_history.len() as u64;
-        let mut f = Field::zeros(self.block.ny, self.block.nx);
+        let mut f = Field::of_block(self.mesh, self.block);
         store.fetch(self.comm, steps, &mut f)?;
         let store_wall = clock.elapsed();
         // w^N = u^N / f^N; where f^N = 0 nothing can be transported: w = 1 (u there is lost).
-        let mut w = Field::zeros(self.block.ny, self.block.nx);
+        let mut w = Field::of_block(self.mesh, self.block);
         ratio(&mut w, &u, &f);
         let t_end = forward_time(dt_history, dt_history.len());
         let first = self.row(
@@ -313,7 +313,7 @@ impl ReverseMarch<'_> {
         pause: &mut dyn FnMut(u64) -> bool,
     ) -> Result<bool, String> {
         let times = forward_times(dt_history);
-        let mut f_before = Field::zeros(self.block.ny, self.block.nx);
+        let mut f_before = Field::of_block(self.mesh, self.block);
         let (u, w, f) = (&mut state.u, &mut state.w, &mut state.f);
         for n in (0..state.step).rev() {
             if pause(n + 1) {
@@ -328,9 +328,9 @@ impl ReverseMarch<'_> {
                 ReverseMethod::Exact(stepper) => {
                     let report = stepper.step(self.comm, &mut f_before, f, dt, w)?;
                     krylov_step = report.krylov_iterations;
-                    ndarray::Zip::from(u.interior_mut())
-                        .and(f_before.interior())
-                        .and(w.interior())
+                    ndarray::Zip::from(u.interior3_mut())
+                        .and(f_before.interior3())
+                        .and(w.interior3())
                         .for_each(|u, &f, &w| *u = f * w);
                 }
                 ReverseMethod::Score { reverse, smoothing } => {
@@ -400,9 +400,9 @@ impl ReverseMarch<'_> {
         let (mut mass, mut l1) = (ExactSum::new(), ExactSum::new());
         let (mut min, mut max, mut sup_w) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
         let mut finite = true;
-        ndarray::Zip::from(u.interior())
-            .and(f.interior())
-            .and(w.interior())
+        ndarray::Zip::from(u.interior3())
+            .and(f.interior3())
+            .and(w.interior3())
             .for_each(|&u, &f, &w| {
                 mass.add(u);
                 l1.add((u - f).abs());
@@ -456,9 +456,9 @@ impl ReverseMarch<'_> {
 
 /// `w = u / f` on owned cells, `1` where `f = 0`.
 fn ratio(w: &mut Field, u: &Field, f: &Field) {
-    ndarray::Zip::from(w.interior_mut())
-        .and(u.interior())
-        .and(f.interior())
+    ndarray::Zip::from(w.interior3_mut())
+        .and(u.interior3())
+        .and(f.interior3())
         .for_each(|w, &u, &f| *w = if f > 0.0 { u / f } else { 1.0 });
 }
 

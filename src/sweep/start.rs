@@ -82,17 +82,22 @@ pub fn asymptotic_state(params: &ModelParams, mesh: &Mesh, block: &Block, mass: 
     let vol = mesh.cell_volume();
     let centre = mesh.centre_index();
     // r^2 of every cell, as a multiset: a sum over the grid in a fixed order.
-    let r2_of = |iy: usize, ix: usize| {
-        let [x, y] = mesh.cell_centre(iy, ix);
-        x * x + y * y
+    // In 1D and 2D `z = 0` (and `y = 0` in 1D): adding `0^2` keeps the bits.
+    let r2_of = |iz: usize, iy: usize, ix: usize| {
+        let [x, y, z] = mesh.cell_centre3(iz, iy, ix);
+        x * x + y * y + z * z
+    };
+    let at_centre = |iz: usize, iy: usize, ix: usize| {
+        ix == centre && (mesh.dim == 1 || iy == centre) && (mesh.dim < 3 || iz == centre)
     };
     let grid_sum = |value: &dyn Fn(f64) -> f64, skip_centre: bool| {
         let mut total = 0.0;
-        for iy in 0..mesh.ny() {
-            for ix in 0..mesh.nx() {
-                let at_centre = ix == centre && (mesh.dim == 1 || iy == centre);
-                if !(skip_centre && at_centre) {
-                    total += value(r2_of(iy, ix));
+        for iz in 0..mesh.nz() {
+            for iy in 0..mesh.ny() {
+                for ix in 0..mesh.nx() {
+                    if !(skip_centre && at_centre(iz, iy, ix)) {
+                        total += value(r2_of(iz, iy, ix));
+                    }
                 }
             }
         }
@@ -113,17 +118,18 @@ pub fn asymptotic_state(params: &ModelParams, mesh: &Mesh, block: &Block, mass: 
             grid_sum(&|r2| params.steady_state(r2, beta), false)
         })
     };
-    let mut f = Field::zeros(block.ny, block.nx);
-    for j in 0..block.ny {
-        for i in 0..block.nx {
-            let (iy, ix) = (block.y0 + j, block.x0 + i);
-            let at_centre = ix == centre && (mesh.dim == 1 || iy == centre);
-            let v = match condensed {
-                Some(centre_value) if at_centre => centre_value,
-                _ => params.steady_state(r2_of(iy, ix), beta),
-            };
-            let k = f.index(j as isize, i as isize);
-            f.raw_mut()[k] = v;
+    let mut f = Field::of_block(mesh, block);
+    for k in 0..block.nz {
+        for j in 0..block.ny {
+            for i in 0..block.nx {
+                let (iz, iy, ix) = (block.z0 + k, block.y0 + j, block.x0 + i);
+                let v = match condensed {
+                    Some(centre_value) if at_centre(iz, iy, ix) => centre_value,
+                    _ => params.steady_state(r2_of(iz, iy, ix), beta),
+                };
+                let at = f.index3(k as isize, j as isize, i as isize);
+                f.raw_mut()[at] = v;
+            }
         }
     }
     f
@@ -157,12 +163,15 @@ fn beta_for_discrete_mass(mass: f64, discrete_mass: &dyn Fn(f64) -> f64) -> f64 
 /// `f (1 + amplitude xi)` with `xi` uniform in `[-1, 1)`, a hash of `(seed, global cell index)`:
 /// the same numbers for any rank count.
 pub fn perturb(mesh: &Mesh, block: &Block, f: &mut Field, amplitude: f64, seed: u64) {
-    for j in 0..block.ny {
-        for i in 0..block.nx {
-            let index = ((block.y0 + j) * mesh.nx() + block.x0 + i) as u64;
-            let xi = 2.0 * crate::random::uniform(seed, index, 0) - 1.0;
-            let k = f.index(j as isize, i as isize);
-            f.raw_mut()[k] *= 1.0 + amplitude * xi;
+    for k in 0..block.nz {
+        for j in 0..block.ny {
+            for i in 0..block.nx {
+                let (iz, iy, ix) = (block.z0 + k, block.y0 + j, block.x0 + i);
+                let index = crate::samplers::global_cell(mesh, iz, iy, ix);
+                let xi = 2.0 * crate::random::uniform(seed, index, 0) - 1.0;
+                let at = f.index3(k as isize, j as isize, i as isize);
+                f.raw_mut()[at] *= 1.0 + amplitude * xi;
+            }
         }
     }
 }

@@ -62,7 +62,7 @@ impl StoreKind {
             StoreKind::Memory => Box::new(MemoryStore::new()),
             StoreKind::Disk if resume => Box::new(DiskStore::open(comm, scratch, mesh, block)?),
             StoreKind::Disk => Box::new(DiskStore::create(comm, scratch, mesh, block)?),
-            StoreKind::Recompute => Box::new(RecomputeStore::new(replay(), every, block)),
+            StoreKind::Recompute => Box::new(RecomputeStore::new(replay(), every, layout)),
         })
     }
 
@@ -132,8 +132,9 @@ pub trait TrajectoryStore {
     /// The step of the last state recorded (`None` before the first).
     fn last_recorded(&self) -> Option<u64>;
     /// What a checkpoint holds for the store to go on: the states the forward march or the
-    /// reverse (standing at `upto`) may still need, as fields of `block`, and metadata.
-    fn save(&self, block: &Block, upto: u64) -> StoreState;
+    /// reverse (standing at `upto`) may still need, as fields of this rank's block of
+    /// `layout`, and metadata.
+    fn save(&self, layout: &Layout, upto: u64) -> StoreState;
     /// Continues from `state` (saved by the same kind of store) after the forward steps
     /// `dt_history`; `upto` is where the checkpoint stood. Collective.
     fn restore(
@@ -191,9 +192,10 @@ impl StoreState {
     }
 }
 
-/// A field of `block` holding the row-major owned `values`.
-fn field_of(block: &Block, values: &[f64]) -> Field {
-    let mut f = Field::zeros(block.ny, block.nx);
+/// A field of this rank's block of `layout` holding the owned `values` (plane-, then
+/// row-major).
+fn field_of(layout: &Layout, values: &[f64]) -> Field {
+    let mut f = Field::of_block(&layout.mesh, &layout.block);
     restore(values, &mut f);
     f
 }
@@ -229,18 +231,26 @@ impl MarchSink for TrajectoryRecorder<'_> {
     }
 }
 
-/// Owned cells of a field, row-major.
+/// Owned cells of a field (any dimension), plane-, then row-major.
 fn owned(f: &Field) -> Vec<f64> {
-    f.interior().iter().copied().collect()
+    f.interior3().iter().copied().collect()
 }
 
-/// Copies row-major owned values into `out`.
+/// Copies owned values in the order of [`owned`] into `out`.
 fn restore(values: &[f64], out: &mut Field) {
-    let nx = out.nx();
-    for j in 0..out.ny() {
-        let k = out.index(j as isize, 0);
-        out.raw_mut()[k..k + nx].copy_from_slice(&values[j * nx..(j + 1) * nx]);
-    }
+    let (nz, ny, nx) = (out.nz(), out.ny(), out.nx());
+    assert_eq!(
+        values.len(),
+        nz * ny * nx,
+        "trajectory state of another shape"
+    );
+    out.apply_box(
+        0..nz as isize,
+        0..ny as isize,
+        0..nx as isize,
+        values,
+        |cell, v| *cell = v,
+    );
 }
 
 fn missing(step: u64) -> String {
@@ -299,10 +309,10 @@ impl TrajectoryStore for MemoryStore {
         (self.states.len() as u64).checked_sub(1)
     }
 
-    fn save(&self, block: &Block, upto: u64) -> StoreState {
+    fn save(&self, layout: &Layout, upto: u64) -> StoreState {
         StoreState {
             states: (0..self.states.len().min(upto as usize + 1))
-                .map(|s| (s as u64, field_of(block, &self.states[s])))
+                .map(|s| (s as u64, field_of(layout, &self.states[s])))
                 .collect(),
             last: None,
             meta: Vec::new(),
@@ -382,7 +392,7 @@ impl TrajectoryStore for DiskStore {
         self.recorded
     }
 
-    fn save(&self, _: &Block, upto: u64) -> StoreState {
+    fn save(&self, _: &Layout, upto: u64) -> StoreState {
         StoreState {
             meta: vec![upto as f64],
             ..StoreState::default()
@@ -392,7 +402,7 @@ impl TrajectoryStore for DiskStore {
     /// Checks that the scratch file holds every state up to the checkpoint's (`f_0` and
     /// `f_<upto>` are read back).
     fn restore(&mut self, comm: &Comm, _: StoreState, _: &[f64], upto: u64) -> Result<(), String> {
-        let mut probe = Field::zeros(self.block.ny, self.block.nx);
+        let mut probe = Field::of_block(&self.mesh, &self.block);
         for step in [0, upto] {
             self.fetch(comm, step, &mut probe).map_err(|e| {
                 format!("the disk trajectory store's scratch file cannot continue the run: {e}")
@@ -424,7 +434,7 @@ pub struct RecomputeStore {
 impl RecomputeStore {
     /// A store keeping every `every`-th state (`0` = choose `K ~ sqrt(N)` adaptively); `stepper`
     /// is a fresh stepper of the forward run's kind, used only to replay steps.
-    pub fn new(stepper: Box<dyn TimeStepper>, every: u64, block: &Block) -> RecomputeStore {
+    pub fn new(stepper: Box<dyn TimeStepper>, every: u64, layout: &Layout) -> RecomputeStore {
         RecomputeStore {
             stepper,
             every: every.max(1),
@@ -433,7 +443,7 @@ impl RecomputeStore {
             last: None,
             dt_history: Vec::new(),
             segment: None,
-            work: Field::zeros(block.ny, block.nx),
+            work: Field::of_block(&layout.mesh, &layout.block),
             recomputed: 0,
             peak: 0,
         }
@@ -542,15 +552,15 @@ impl TrajectoryStore for RecomputeStore {
         self.last.as_ref().map(|(s, _)| *s)
     }
 
-    fn save(&self, block: &Block, upto: u64) -> StoreState {
+    fn save(&self, layout: &Layout, upto: u64) -> StoreState {
         StoreState {
             states: self
                 .kept
                 .iter()
                 .filter(|(s, _)| **s <= upto)
-                .map(|(s, v)| (*s, field_of(block, v)))
+                .map(|(s, v)| (*s, field_of(layout, v)))
                 .collect(),
-            last: self.last.as_ref().map(|(s, v)| (*s, field_of(block, v))),
+            last: self.last.as_ref().map(|(s, v)| (*s, field_of(layout, v))),
             meta: vec![self.every as f64, f64::from(u8::from(self.adaptive))],
         }
     }

@@ -13,12 +13,13 @@
 //! [`stage::apply_transpose`] from the stored flux rates; the implicit transpose is a linear solve
 //! `(I - dt L(f^{n+1}))^T w^n = w^{n+1}` with the distributed BiCGStab of [`super::krylov`].
 //!
-//! The explicit reversals are bit-identical for any rank count (the same face rates from the same
-//! inputs, a fixed operation order per cell, no sums). The implicit one (a 5-point, in 3D 7-point,
-//! transposed system) is bit-identical too with the multigrid preconditioner (exact dot
-//! products); with block-Jacobi ILU(0) it agrees across rank counts to the Krylov tolerance. `w = 1` is reproduced exactly by every variant (`L^T 1 = 0` in floating
-//! point, and BiCGStab returns its exact initial guess), so a reverse started from `u^N = f^N`
-//! returns `u^n = f^n` to round-off.
+//! The explicit reversals work in 1D, 2D and 3D (the z-faces of [`FaceRates`]) and are
+//! bit-identical for any rank count (the same face rates from the same inputs, a fixed operation
+//! order per cell, no sums). The implicit one (a 5-point, in 3D 7-point, transposed system) is
+//! bit-identical too with the multigrid preconditioner (exact dot products); with block-Jacobi
+//! ILU(0) it agrees across rank counts to the Krylov tolerance. `w = 1` is reproduced exactly by
+//! every variant (`L^T 1 = 0` in floating point, and BiCGStab returns its exact initial guess),
+//! so a reverse started from `u^N = f^N` returns `u^n = f^n` to round-off.
 
 use std::time::{Duration, Instant};
 
@@ -183,8 +184,8 @@ impl<F: Family> Transpose<F> {
         stepper: StepperKind,
         preconditioner: PreconditionerKind,
     ) -> Self {
-        let geom = BlockGeometry::new(mesh, block);
         let field = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
+        let geom = BlockGeometry::new(mesh, block);
         Transpose {
             family,
             scratch: Scratch::new(&field),
@@ -341,8 +342,8 @@ impl<F: Family> ReverseStepper for Transpose<F> {
                 self.explicit_transpose(comm, &mut a2w, true, dt, false);
                 self.work = a2w;
                 let t0 = Instant::now();
-                w.interior_mut()
-                    .zip_mut_with(&self.work2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                w.interior3_mut()
+                    .zip_mut_with(&self.work2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
                 self.timers.update += t0.elapsed();
                 Ok(ReverseReport::default())
             }
