@@ -427,6 +427,57 @@ mod tests {
         assert!(((p2 * xm - q2 * xb) - (pp * xa - qq * xb)).abs() < 1e-15);
     }
 
+    /// The banded LU of a 3D 7-point stencil (bandwidth `nx ny`) solves it.
+    #[test]
+    fn band_lu_solves_a_3d_stencil() {
+        let (nz, ny, nx) = (3, 4, 5);
+        let mut a = Stencil::zeros3(nz, ny, nx);
+        let np = nx * ny;
+        for c in 0..nz * np {
+            let (k, j, i) = (c / np, (c % np) / nx, c % nx);
+            a.diag[c] = 7.0 + 0.1 * c as f64;
+            a.west[c] = if i > 0 { -1.0 } else { 0.0 };
+            a.east[c] = if i + 1 < nx { -0.5 } else { 0.0 };
+            a.south[c] = if j > 0 { -1.2 } else { 0.0 };
+            a.north[c] = if j + 1 < ny { -0.3 } else { 0.0 };
+            a.down[c] = if k > 0 { -0.9 } else { 0.0 };
+            a.up[c] = if k + 1 < nz { -1.1 } else { 0.0 };
+        }
+        let x: Vec<f64> = (0..nz * np).map(|c| (c as f64 * 0.37).sin()).collect();
+        let at = |c: usize, d: isize| x[(c as isize + d) as usize];
+        let mut b: Vec<f64> = (0..nz * np)
+            .map(|c| {
+                let (k, j, i) = (c / np, (c % np) / nx, c % nx);
+                let (nxi, npi) = (nx as isize, np as isize);
+                a.diag[c] * x[c]
+                    + if i > 0 { a.west[c] * at(c, -1) } else { 0.0 }
+                    + if i + 1 < nx {
+                        a.east[c] * at(c, 1)
+                    } else {
+                        0.0
+                    }
+                    + if j > 0 { a.south[c] * at(c, -nxi) } else { 0.0 }
+                    + if j + 1 < ny {
+                        a.north[c] * at(c, nxi)
+                    } else {
+                        0.0
+                    }
+                    + if k > 0 { a.down[c] * at(c, -npi) } else { 0.0 }
+                    + if k + 1 < nz {
+                        a.up[c] * at(c, npi)
+                    } else {
+                        0.0
+                    }
+            })
+            .collect();
+        assert!(BandLu::affordable([nz, ny, nx]));
+        assert!(!BandLu::affordable([20, 20, 20]));
+        BandLu::new(&a).unwrap().solve(&mut b);
+        for (u, v) in b.iter().zip(&x) {
+            assert!((u - v).abs() < 1e-14);
+        }
+    }
+
     #[test]
     fn band_lu_solves_a_stencil() {
         let (ny, nx) = (4, 5);
