@@ -16,7 +16,7 @@ use std::time::Instant;
 use nlfp::comm::{self, Comm, HaloExchange};
 use nlfp::decomp::{Block, ProcessGrid};
 use nlfp::mesh::Mesh;
-use nlfp::time::krylov::{bicgstab, dot_many, KrylovControl, Stencil5};
+use nlfp::time::krylov::{bicgstab, dot_many, KrylovControl, Stencil};
 use nlfp::time::multigrid::Multigrid;
 
 /// `z / (e^z - 1)`.
@@ -29,7 +29,7 @@ fn bernoulli(z: f64) -> f64 {
 }
 
 /// `J = I - dt L` of the SG generator with drift `x` and unit diffusion on the whole grid.
-fn jacobian(mesh: &Mesh, dt: f64) -> Stencil5 {
+fn jacobian(mesh: &Mesh, dt: f64) -> Stencil {
     let n = mesh.nx();
     let h = mesh.h;
     let c = dt / (h * h);
@@ -38,7 +38,7 @@ fn jacobian(mesh: &Mesh, dt: f64) -> Stencil5 {
         let z = (mesh.centre(i) + 0.5 * h) * h;
         (c * bernoulli(z), c * bernoulli(-z))
     };
-    let mut a = Stencil5::zeros(n, n);
+    let mut a = Stencil::zeros(n, n);
     for j in 0..n {
         for i in 0..n {
             let k = j * n + i;
@@ -67,7 +67,7 @@ fn measure(comm: &Comm, n: usize, reps: usize) {
     let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
     let a = jacobian(&mesh, 0.1);
     let mut halo = HaloExchange::new(&block);
-    let mut mg = Multigrid::new(comm, (n, n), &block);
+    let mut mg = Multigrid::new(comm, &mesh, &block);
     mg.setup(comm, &a, false).expect("multigrid setup");
     let cells = n * n;
     let b: Vec<f64> = (0..cells).map(|k| ((k as f64) * 0.618).sin()).collect();

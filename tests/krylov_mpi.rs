@@ -7,7 +7,7 @@ mod common;
 use nlfp::comm::{self, HaloExchange};
 use nlfp::decomp::{Block, ProcessGrid};
 use nlfp::mesh::Mesh;
-use nlfp::time::krylov::{bicgstab, BlockIlu0, KrylovControl, Stencil5};
+use nlfp::time::krylov::{bicgstab, BlockIlu0, KrylovControl, Stencil};
 
 /// A deterministic pseudo-random number in [0, 1) from a global index and a salt.
 fn noise(index: usize, salt: u64) -> f64 {
@@ -98,7 +98,7 @@ fn child() -> i32 {
         let exact = direct_solve(dense, b_global.clone());
         let grid = ProcessGrid::choose(&mesh, comm.size()).unwrap();
         let block = Block::new(&mesh, grid, comm.rank());
-        let mut a = Stencil5::zeros(block.ny, block.nx);
+        let mut a = Stencil::zeros(block.ny, block.nx);
         let mut b = vec![0.0; block.cells()];
         for j in 0..block.ny {
             for i in 0..block.nx {

@@ -97,7 +97,15 @@ impl Pass {
                 };
                 (0..nz, across(ny, side == Side::South), -g..nx + g)
             }
-            Side::Down | Side::Up => (across(nz, side == Side::Down), 0..ny, 0..nx),
+            Side::Down | Side::Up => {
+                // Corner passes: z strips carry the x and y ghosts too (filled before).
+                let (gy, gx) = if self.y_strips_with_x_ghosts {
+                    (a.gy() as isize, a.gx() as isize)
+                } else {
+                    (0, 0)
+                };
+                (across(nz, side == Side::Down), -gy..ny + gy, -gx..nx + gx)
+            }
         }
     }
 
@@ -176,11 +184,18 @@ impl HaloExchange {
         )
     }
 
-    /// Fills ghosts of width `w` (`w <= gx`, `w <= gy` where used) from the neighbours,
-    /// corners included: x, then y.
+    /// Fills ghosts of width `w` (`w <= gx`, `w <= gy`, in 3D `w <= gz`, where used) from the
+    /// neighbours, edges and corners included: x, then y, then (3D) z with full padded planes.
     pub fn fill<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
         self.fill_x(comm, a, w);
         self.fill_y(comm, a, w);
+        self.fill_z(comm, a, w);
+    }
+
+    /// Fills the `w` ghost planes on each side (3D), across the full padded rows and columns;
+    /// nothing in 1D and 2D (no z neighbours).
+    pub fn fill_z<T: HaloCell>(&self, comm: &Comm, a: &mut Field<T>, w: usize) {
+        self.axis_pass(comm, a, [Side::Down, Side::Up], Op::Fill, w);
     }
 
     /// Adds the ghost contributions of width `w` to their owners, corners included: y, then x.

@@ -7,7 +7,6 @@ use super::{Config, ConfigError};
 use crate::decomp::{GridError, ProcessGrid};
 use crate::initial::InitialKind;
 use crate::mesh::Mesh;
-use crate::time::StepperKind;
 
 /// Applies the rules that relate keys of different sections, and fills in the default that
 /// depends on another section (the origin as `initial.centre`). `sec` gives a section's table
@@ -75,15 +74,11 @@ pub(super) fn cross_keys<'a>(
     Ok(())
 }
 
-/// What `grid.dim = 3` supports so far: the explicit steppers; the initial kinds evaluated at
-/// cell centres (Gaussian mixture, disc = ball, ring = shell) and `points` (a CSV of `x,y,z`
-/// lines); the implicit stepper and the 2D data sets (toy, image) are 1D/2D only.
+/// What `grid.dim = 3` supports so far: every stepper (the implicit one with its 7-point
+/// Jacobian); the initial kinds evaluated at cell centres (Gaussian mixture, disc = ball,
+/// ring = shell) and `points` (a CSV of `x,y,z` lines); the 2D data sets (toy, image) are
+/// 1D/2D only.
 fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigError> {
-    if c.time.stepper == StepperKind::Implicit {
-        let msg = "is implicit, but grid.dim = 3 supports the explicit steppers only (euler, \
-                   ssprk2): the implicit stepper is not built in 3D yet";
-        return Err(sec("time").err("stepper", msg));
-    }
     let volume = [
         InitialKind::GaussianMixture,
         InitialKind::Disc,

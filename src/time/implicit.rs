@@ -6,7 +6,8 @@
 //!
 //! by Newton on the full nonlinear residual (coefficients are never lagged), with the Jacobian
 //! `J = I - dt dL_h/df` assembled from the analytic face-flux derivatives of the family
-//! ([`Family::flux_derivatives`]; an M-matrix for `upwind`), each linear system solved by the
+//! ([`Family::flux_derivatives`]; an M-matrix for `upwind`; 5-point in 1D and 2D, 7-point in 3D
+//! with the same formula on the z-faces), each linear system solved by the
 //! distributed BiCGStab of [`super::krylov`] with the preconditioner of `time.preconditioner`
 //! ([`super::linear`]: geometric multigrid by default, or block-Jacobi ILU(0)). Newton steps are
 //! damped so iterates stay positive (below); `dt` is halved when Newton or Krylov fails and grown
@@ -32,7 +33,7 @@
 
 use std::time::Instant;
 
-use super::krylov::{KrylovControl, Stencil5};
+use super::krylov::{self, KrylovControl, Stencil};
 use super::linear::LinearSolver;
 use super::{Requests, StageTimers, StepControl, StepReport, TimeStepper};
 use crate::comm::{Comm, HaloExchange};
@@ -92,7 +93,7 @@ pub struct Implicit<F: Family> {
     halo: HaloExchange,
     iterate: Field,
     advanced: Field,
-    jacobian: Stencil5,
+    jacobian: Stencil,
     linear: LinearSolver,
     control: StepControl,
     newton: NewtonControl,
@@ -105,7 +106,7 @@ impl<F: Family> Implicit<F> {
     /// A stepper for `block` of `mesh`; the first step tries `dt_max`.
     pub fn new(family: F, mesh: &Mesh, block: &Block, control: StepControl) -> Self {
         let geom = BlockGeometry::new(mesh, block);
-        let field = Field::zeros(block.ny, block.nx);
+        let field = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
         Implicit {
             family,
             geom,
@@ -114,8 +115,8 @@ impl<F: Family> Implicit<F> {
             halo: HaloExchange::new(block),
             iterate: field.clone(),
             advanced: field,
-            jacobian: Stencil5::zeros(block.ny, block.nx),
-            linear: LinearSolver::new(control.preconditioner, (mesh.ny(), mesh.nx()), block),
+            jacobian: Stencil::for_dim(mesh.dim, block.nz, block.ny, block.nx),
+            linear: LinearSolver::new(control.preconditioner, mesh, block),
             control,
             newton: NewtonControl::default(),
             dt_next: control.dt_max,
@@ -140,7 +141,7 @@ impl<F: Family> Implicit<F> {
         self.timers.aux += t0.elapsed();
     }
 
-    /// `R = f - f^n - dt L_h(f)` on the owned cells (row-major), and `max |R|`.
+    /// `R = f - f^n - dt L_h(f)` on the owned cells (cell order of [`Stencil`]), and `max |R|`.
     fn residual(&mut self, f_old: &Field, dt: f64, r: &mut [f64]) -> f64 {
         let t0 = Instant::now();
         let whole = self.geom.whole();
@@ -153,25 +154,25 @@ impl<F: Family> Implicit<F> {
             &whole,
             dt / self.geom.h,
         );
-        let (nx, ny) = (self.block.nx, self.block.ny);
+        let nx = self.block.nx;
+        let (f, old, adv) = (self.iterate.raw(), f_old.raw(), self.advanced.raw());
         let mut worst = 0.0f64;
-        for j in 0..ny {
+        krylov::for_rows(&self.iterate, |c0, k0| {
             for i in 0..nx {
-                let k = self.iterate.index(j as isize, i as isize);
-                let f = self.iterate.raw()[k];
+                let k = k0 + i;
                 // advanced = f + dt L(f), so R = f - f^n - (advanced - f).
-                let res = (f - f_old.raw()[k]) - (self.advanced.raw()[k] - f);
-                r[j * nx + i] = res;
+                let res = (f[k] - old[k]) - (adv[k] - f[k]);
+                r[c0 + i] = res;
                 worst = worst.max(res.abs());
             }
-        }
+        });
         self.timers.update += t0.elapsed();
         worst
     }
 
-    /// `J = I - dt dL_h/df` from the face-flux derivatives at the iterate.
+    /// `J = I - dt dL_h/df` from the face-flux derivatives at the iterate (7-point in 3D).
     fn assemble(&mut self, dt: f64) {
-        let (nx, ny) = (self.block.nx, self.block.ny);
+        let (nx, ny, nz) = (self.block.nx, self.block.ny, self.block.nz);
         let c = dt / self.geom.h;
         let f = &self.iterate;
         let aux = &self.scratch.aux;
@@ -179,41 +180,63 @@ impl<F: Family> Implicit<F> {
         let fam = &self.family;
         let a = &mut self.jacobian;
         let boundary = geom.boundary;
+        let dim3 = a.dim3();
         let face = |k_l: usize, k_r: usize, x_f: f64| {
             fam.flux_derivatives(x_f, f.raw()[k_l], f.raw()[k_r], aux[k_l], aux[k_r])
         };
-        for j in 0..ny {
-            for i in 0..nx {
-                let cell = j * nx + i;
-                let k = f.index(j as isize, i as isize);
-                let s = f.stride();
-                let zero = (0.0, 0.0);
-                // West face i, east face i + 1, south face j, north face j + 1.
-                let west = if i == 0 && boundary[0] {
-                    zero
-                } else {
-                    face(k - 1, k, geom.x_faces[i])
-                };
-                let east = if i + 1 == nx && boundary[1] {
-                    zero
-                } else {
-                    face(k, k + 1, geom.x_faces[i + 1])
-                };
-                let south = if j == 0 && boundary[2] {
-                    zero
-                } else {
-                    face(k - s, k, geom.y_faces[j])
-                };
-                let north = if j + 1 == ny && boundary[3] {
-                    zero
-                } else {
-                    face(k, k + s, geom.y_faces[j + 1])
-                };
-                a.diag[cell] = 1.0 - c * ((west.1 - east.0) + (south.1 - north.0));
-                a.west[cell] = -c * west.0;
-                a.east[cell] = c * east.1;
-                a.south[cell] = -c * south.0;
-                a.north[cell] = c * north.1;
+        let (s, ps) = (f.stride(), f.plane_stride());
+        let zero = (0.0, 0.0);
+        for kz in 0..nz {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let cell = (kz * ny + j) * nx + i;
+                    let k = f.index3(kz as isize, j as isize, i as isize);
+                    // West face i, east face i + 1, south face j, north face j + 1, down face
+                    // kz, up face kz + 1; (dF/df_L, dF/df_R) of each.
+                    let west = if i == 0 && boundary[0] {
+                        zero
+                    } else {
+                        face(k - 1, k, geom.x_faces[i])
+                    };
+                    let east = if i + 1 == nx && boundary[1] {
+                        zero
+                    } else {
+                        face(k, k + 1, geom.x_faces[i + 1])
+                    };
+                    let south = if j == 0 && boundary[2] {
+                        zero
+                    } else {
+                        face(k - s, k, geom.y_faces[j])
+                    };
+                    let north = if j + 1 == ny && boundary[3] {
+                        zero
+                    } else {
+                        face(k, k + s, geom.y_faces[j + 1])
+                    };
+                    let plane = (west.1 - east.0) + (south.1 - north.0);
+                    let out = if dim3 {
+                        let down = if kz == 0 && boundary[4] {
+                            zero
+                        } else {
+                            face(k - ps, k, geom.z_faces[kz])
+                        };
+                        let up = if kz + 1 == nz && boundary[5] {
+                            zero
+                        } else {
+                            face(k, k + ps, geom.z_faces[kz + 1])
+                        };
+                        a.down[cell] = -c * down.0;
+                        a.up[cell] = c * up.1;
+                        plane + (down.1 - up.0)
+                    } else {
+                        plane
+                    };
+                    a.diag[cell] = 1.0 - c * out;
+                    a.west[cell] = -c * west.0;
+                    a.east[cell] = c * east.1;
+                    a.south[cell] = -c * south.0;
+                    a.north[cell] = c * north.1;
+                }
             }
         }
     }
@@ -225,7 +248,7 @@ impl<F: Family> Implicit<F> {
         let (mut r, mut delta) = (vec![0.0; n], vec![0.0; n]);
         self.iterate.copy_interior_from(f_old);
         let scale = comm
-            .max(f_old.interior().iter().fold(0.0f64, |m, &v| m.max(v)))
+            .max(f_old.interior3().iter().fold(0.0f64, |m, &v| m.max(v)))
             .max(1.0);
         // Per-cell scale of the convergence test: the Jacobian diagonal of the previous Newton
         // iterate, at least 1 (1 before the first assembly).
@@ -284,17 +307,17 @@ impl<F: Family> Implicit<F> {
             // value; every cell (the far tail included) is then floored at a tenth of its value,
             // so iterates stay strictly positive where they are positive.
             let floor = self.newton.tol * scale;
-            let (nx, ny) = (self.block.nx, self.block.ny);
+            let nx = self.block.nx;
             let mut lambda = 1.0f64;
-            for j in 0..ny {
+            let f = self.iterate.raw();
+            krylov::for_rows(&self.iterate, |c0, k0| {
                 for i in 0..nx {
-                    let f = self.iterate.get(j as isize, i as isize);
-                    let d = delta[j * nx + i];
-                    if d < 0.0 && f > floor {
-                        lambda = lambda.min(0.9 * f / -d);
+                    let d = delta[c0 + i];
+                    if d < 0.0 && f[k0 + i] > floor {
+                        lambda = lambda.min(0.9 * f[k0 + i] / -d);
                     }
                 }
-            }
+            });
             let lambda = comm.min(lambda);
             if comm.is_root() {
                 log::debug!(
@@ -306,12 +329,13 @@ impl<F: Family> Implicit<F> {
                     stats.relative_residual
                 );
             }
-            for j in 0..ny {
+            let mut rows = Vec::with_capacity(self.block.ny * self.block.nz);
+            krylov::for_rows(&self.iterate, |c0, k0| rows.push((c0, k0)));
+            let f = self.iterate.raw_mut();
+            for (c0, k0) in rows {
                 for i in 0..nx {
-                    let k = self.iterate.index(j as isize, i as isize);
-                    let f = self.iterate.raw()[k];
-                    let v = f + lambda * delta[j * nx + i];
-                    self.iterate.raw_mut()[k] = v.max(0.1 * f).max(0.0);
+                    let v = f[k0 + i] + lambda * delta[c0 + i];
+                    f[k0 + i] = v.max(0.1 * f[k0 + i]).max(0.0);
                 }
             }
         }

@@ -1,29 +1,31 @@
-//! The linear solve of the implicit stepper and of the exact implicit reverse: BiCGStab
+//! The linear solve of the implicit stepper and of the exact implicit reverse (1D, 2D and 3D):
+//! BiCGStab
 //! ([`super::krylov`]) with the preconditioner chosen by `time.preconditioner`, geometric
 //! multigrid ([`super::multigrid`], default: iteration counts nearly independent of the grid,
 //! results bit-identical on any rank count) or block-Jacobi ILU(0) (depends on the blocks).
 
-use super::krylov::{bicgstab, BlockIlu0, KrylovControl, KrylovStats, Stencil5};
+use super::krylov::{bicgstab, BlockIlu0, KrylovControl, KrylovStats, Stencil};
 use super::multigrid::Multigrid;
 use super::PreconditionerKind;
 use crate::comm::{Comm, HaloExchange};
 use crate::decomp::Block;
+use crate::mesh::Mesh;
 
-/// A preconditioned Krylov solver for one block's 5-point systems.
+/// A preconditioned Krylov solver for one block's 5-point (3D: 7-point) systems.
 pub struct LinearSolver {
     kind: PreconditionerKind,
-    global: (usize, usize),
+    mesh: Mesh,
     block: Block,
     /// Built on the first multigrid solve (collective).
     mg: Option<Multigrid>,
 }
 
 impl LinearSolver {
-    /// A solver for `block` of a grid of `global = (ny, nx)` cells.
-    pub fn new(kind: PreconditionerKind, global: (usize, usize), block: &Block) -> LinearSolver {
+    /// A solver for `block` of `mesh`.
+    pub fn new(kind: PreconditionerKind, mesh: &Mesh, block: &Block) -> LinearSolver {
         LinearSolver {
             kind,
-            global,
+            mesh: *mesh,
             block: block.clone(),
             mg: None,
         }
@@ -39,7 +41,7 @@ impl LinearSolver {
         &mut self,
         comm: &Comm,
         halo: &mut HaloExchange,
-        a: &Stencil5,
+        a: &Stencil,
         transposed: bool,
         b: &[f64],
         x: &mut [f64],
@@ -59,7 +61,7 @@ impl LinearSolver {
             PreconditionerKind::Mg => {
                 let mg = self
                     .mg
-                    .get_or_insert_with(|| Multigrid::new(comm, self.global, &self.block));
+                    .get_or_insert_with(|| Multigrid::new(comm, &self.mesh, &self.block));
                 mg.setup(comm, a, transposed)?;
                 bicgstab(comm, a, halo, mg, b, x, control)
             }

@@ -80,22 +80,18 @@ mod tests {
     }
 
     #[test]
-    fn three_d_takes_explicit_gaussian_mixtures_only() {
+    fn three_d_takes_gaussian_mixtures_and_every_stepper() {
         let three = [
             "grid.dim=3",
             "initial.components=[{weight=1, mean=[0, 0.5, 0], std=1}]",
         ];
         let c = ok(MINIMAL, &three);
         assert_eq!(c.grid.dim, 3);
-        let e = err(
+        let c = ok(
             MINIMAL,
             &[&three[..], &["time.stepper=\"implicit\""]].concat(),
         );
-        assert_err(
-            &e,
-            "time.stepper",
-            &["grid.dim = 3", "explicit steppers only"],
-        );
+        assert_eq!(c.time.stepper, crate::time::StepperKind::Implicit);
         let c = ok(DISC, &["grid.dim=3"]);
         assert_eq!(c.initial.centre, vec![0.0; 3]);
         let toy = "[grid]\nn = 5\ndim = 3\n[model]\nmass = 1\n[initial]\nkind = \"toy\"\n\

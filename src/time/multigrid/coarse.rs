@@ -1,7 +1,7 @@
 //! Coarse operators by rediscretising face rates, and the direct solve of the coarsest level.
 //!
 //! Every operator of the hierarchy is held in *face form*: a mass `m_c` per cell and, per face
-//! between a cell `L` and its east (north) neighbour `R`, the rates `p` (L -> R) and `q`
+//! between a cell `L` and its east (north; in 3D also up) neighbour `R`, the rates `p` (L -> R) and `q`
 //! (R -> L) of the forward generator, so that the forward system is
 //!
 //! ```text
@@ -20,19 +20,25 @@
 //!
 //! which is also what the Scharfetter–Gummel rates of the doubled cell give (`p = q = k`
 //! diffusion: `k/2`; pure drift `q = 0`: `p`). Across the face the coarse rate sums the rows it
-//! spans with the transfer weights (1/2, 1, 1/2); the coarse mass is `R m`. With rates clamped
+//! spans (in 3D the rows and planes: products of the transfer weights of the two tangential
+//! axes) with the transfer weights (1/2, 1, 1/2); the coarse mass is `R m`. With rates clamped
 //! at zero every coarse operator is an M-matrix with column sums `m >= 0` (rows for the
 //! transpose), whatever the fine Jacobian does near the condensate (its SG derivative terms can
 //! make single couplings positive): coarse levels stay robust, and the true fine operator is
 //! used where it matters, in the finest smoother and residual. Galerkin products with the
-//! linear interpolation of [`super::axis`] would give 9-point coarse stencils that lose the
-//! M-matrix sign pattern.
+//! linear interpolation of [`super::axis`] would give 9-point (3D: 27-point) coarse stencils that
+//! lose the M-matrix sign pattern. The same code serves 1D, 2D and 3D: a kept axis has weight 1,
+//! so the 1D and 2D arithmetic is the 2D code's bit for bit.
 
 use super::axis::AxisTransfer;
 use crate::field::Field;
-use crate::time::krylov::Stencil5;
+use crate::time::krylov::{self, Stencil};
 
-/// The face form of a level's operator on one block (ghosts filled by the caller).
+/// Global start or extent `[z, y, x]` of a box of cells.
+pub type Dims = [usize; 3];
+
+/// The face form of a level's operator on one block (ghosts filled by the caller); the up-face
+/// rates exist in 3D only (empty placeholders otherwise).
 #[derive(Clone, Debug)]
 pub struct FaceForm {
     /// Mass per cell.
@@ -45,68 +51,82 @@ pub struct FaceForm {
     pub pn: Field,
     /// Rate north neighbour -> cell.
     pub qn: Field,
+    /// Rate cell -> upper neighbour (3D).
+    pub pu: Field,
+    /// Rate upper neighbour -> cell (3D).
+    pub qu: Field,
+    /// Whether the form is 3D (up faces exist).
+    pub dim3: bool,
 }
 
 impl FaceForm {
-    /// Zero fields for an `ny x nx` block.
-    pub fn zeros(ny: usize, nx: usize) -> FaceForm {
-        let z = Field::zeros(ny, nx);
+    /// Zero fields for an `nz x ny x nx` block (`nz = 1` and no up faces unless `dim3`).
+    pub fn zeros(dim3: bool, [nz, ny, nx]: Dims) -> FaceForm {
+        let z = Field::for_dim(if dim3 { 3 } else { 2 }, nz, ny, nx);
+        let up = if dim3 { z.clone() } else { Field::zeros(0, 0) };
         FaceForm {
             m: z.clone(),
             pe: z.clone(),
             qe: z.clone(),
             pn: z.clone(),
             qn: z,
+            pu: up.clone(),
+            qu: up,
+            dim3,
         }
     }
 
-    /// The five fields, for exchanging and gathering.
-    pub fn fields_mut(&mut self) -> [&mut Field; 5] {
-        [
+    /// The fields (five, seven in 3D), for exchanging and gathering.
+    pub fn fields_mut(&mut self) -> Vec<&mut Field> {
+        let mut v = vec![
             &mut self.m,
             &mut self.pe,
             &mut self.qe,
             &mut self.pn,
             &mut self.qn,
-        ]
+        ];
+        if self.dim3 {
+            v.extend([&mut self.pu, &mut self.qu]);
+        }
+        v
     }
 
     /// The face form of a fine stencil `a` (the system matrix: `J`, or `J^T` if `transposed`),
-    /// whose coefficients `coef = [diag, west, east, south, north]` are given as fields with
-    /// current ghosts (zero across the physical boundary).
-    pub fn from_stencil(coef: &[Field; 5], transposed: bool) -> FaceForm {
-        let [d, w, e, s, n] = coef;
-        let (ny, nx) = (d.ny(), d.nx());
-        let mut out = FaceForm::zeros(ny, nx);
-        let st = d.stride();
-        for j in 0..ny {
-            for i in 0..nx {
-                let k = d.index(j as isize, i as isize);
+    /// whose coefficients `coef` (in the order of [`Stencil::coefficients`]: diag, west, east,
+    /// south, north, then down, up in 3D) are given as fields with current ghosts (zero across
+    /// the physical boundary).
+    pub fn from_stencil(coef: &[Field], transposed: bool) -> FaceForm {
+        let dim3 = coef.len() == 7;
+        let (d, w, e, s, n) = (&coef[0], &coef[1], &coef[2], &coef[3], &coef[4]);
+        let mut out = FaceForm::zeros(dim3, [d.nz(), d.ny(), d.nx()]);
+        let (st, ps) = (d.stride(), d.plane_stride());
+        let mut rows = Vec::new();
+        krylov::for_rows(d, |_, k0| rows.push(k0));
+        let v = |f: &Field, k: usize| f.raw()[k];
+        for k0 in rows {
+            for k in k0..k0 + d.nx() {
                 let (m, pe, qe, pn, qn) = if transposed {
                     // A = J^T: A[c][c+1] = -(rate c -> c+1), A[c+1][c] = -(rate c+1 -> c);
                     // the row sum of A is the column sum of J, the mass.
-                    let m = d.raw()[k] + w.raw()[k] + e.raw()[k] + s.raw()[k] + n.raw()[k];
-                    (
-                        m,
-                        -e.raw()[k],
-                        -w.raw()[k + 1],
-                        -n.raw()[k],
-                        -s.raw()[k + st],
-                    )
+                    let m = v(d, k) + v(w, k) + v(e, k) + v(s, k) + v(n, k);
+                    (m, -v(e, k), -v(w, k + 1), -v(n, k), -v(s, k + st))
                 } else {
                     // A = J: A[c+1][c] = -(rate c -> c+1); the column sum of J is the mass.
-                    let m = d.raw()[k]
-                        + w.raw()[k + 1]
-                        + e.raw()[k - 1]
-                        + s.raw()[k + st]
-                        + n.raw()[k - st];
-                    (
-                        m,
-                        -w.raw()[k + 1],
-                        -e.raw()[k],
-                        -s.raw()[k + st],
-                        -n.raw()[k],
-                    )
+                    let m = v(d, k) + v(w, k + 1) + v(e, k - 1) + v(s, k + st) + v(n, k - st);
+                    (m, -v(w, k + 1), -v(e, k), -v(s, k + st), -v(n, k))
+                };
+                let m = if dim3 {
+                    let (dn, up) = (&coef[5], &coef[6]);
+                    let (pu, qu, mz) = if transposed {
+                        (-v(up, k), -v(dn, k + ps), v(dn, k) + v(up, k))
+                    } else {
+                        (-v(dn, k + ps), -v(up, k), v(dn, k + ps) + v(up, k - ps))
+                    };
+                    out.pu.raw_mut()[k] = pu;
+                    out.qu.raw_mut()[k] = qu;
+                    m + mz
+                } else {
+                    m
                 };
                 out.m.raw_mut()[k] = m;
                 out.pe.raw_mut()[k] = pe;
@@ -119,11 +139,11 @@ impl FaceForm {
     }
 
     /// The stencil of this face form on the owned cells (`J`, or `J^T` if `transposed`);
-    /// reads the west and south neighbours' east and north rates from the ghosts.
-    pub fn stencil(&self, transposed: bool) -> Stencil5 {
-        let (ny, nx) = (self.m.ny(), self.m.nx());
-        let mut a = Stencil5::zeros(ny, nx);
-        let st = self.m.stride();
+    /// reads the west, south and lower neighbours' east, north and up rates from the ghosts.
+    pub fn stencil(&self, transposed: bool) -> Stencil {
+        let (nz, ny, nx) = (self.m.nz(), self.m.ny(), self.m.nx());
+        let mut a = Stencil::for_dim(if self.dim3 { 3 } else { 2 }, nz, ny, nx);
+        let (st, ps) = (self.m.stride(), self.m.plane_stride());
         let (m, pe, qe, pn, qn) = (
             self.m.raw(),
             self.pe.raw(),
@@ -131,12 +151,21 @@ impl FaceForm {
             self.pn.raw(),
             self.qn.raw(),
         );
-        for j in 0..ny {
+        let (pu, qu) = (self.pu.raw(), self.qu.raw());
+        let mut rows = Vec::new();
+        krylov::for_rows(&self.m, |c0, k0| rows.push((c0, k0)));
+        for (c0, k0) in rows {
             for i in 0..nx {
-                let c = j * nx + i;
-                let k = self.m.index(j as isize, i as isize);
-                // Rates out of c: east pe[c], west qe[c-1], north pn[c], south qn[c-s].
-                a.diag[c] = m[k] + ((pe[k] + qe[k - 1]) + (pn[k] + qn[k - st]));
+                let (c, k) = (c0 + i, k0 + i);
+                // Rates out of c: east pe[c], west qe[c-1], north pn[c], south qn[c-s], in 3D
+                // up pu[c], down qu[c-ps].
+                let plane = (pe[k] + qe[k - 1]) + (pn[k] + qn[k - st]);
+                let out = if self.dim3 {
+                    plane + (pu[k] + qu[k - ps])
+                } else {
+                    plane
+                };
+                a.diag[c] = m[k] + out;
                 if transposed {
                     a.west[c] = -qe[k - 1];
                     a.east[c] = -pe[k];
@@ -147,6 +176,15 @@ impl FaceForm {
                     a.east[c] = -qe[k];
                     a.south[c] = -pn[k - st];
                     a.north[c] = -qn[k];
+                }
+                if self.dim3 {
+                    if transposed {
+                        a.down[c] = -qu[k - ps];
+                        a.up[c] = -pu[k];
+                    } else {
+                        a.down[c] = -pu[k - ps];
+                        a.up[c] = -qu[k];
+                    }
                 }
             }
         }
@@ -167,74 +205,108 @@ pub fn series(p1: f64, q1: f64, p2: f64, q2: f64) -> (f64, f64) {
     }
 }
 
-/// The coarse face form on the coarse cells `(cy0.., cx0..)` of extent `cny x cnx` (global
-/// indices) from the fine face form `fine` of the block starting at fine `(y0, x0)` (ghosts
-/// current), as row-major vectors `[m, pe, qe, pn, qn]`. Fixed summation order: the same bits
-/// whichever rank computes a cell.
+/// The coarse face form on the coarse cells starting at global `[cz0, cy0, cx0]` of extent
+/// `[cnz, cny, cnx]` from the fine face form `fine` of the block starting at fine
+/// `[z0, y0, x0]` (ghosts current, edges and corners included), with the transfers
+/// `[tz, ty, tx]`, as vectors `[m, pe, qe, pn, qn]` (then `pu, qu` in 3D) in cell order. Fixed
+/// summation order: the same bits whichever rank computes a cell; a kept axis (weight 1)
+/// leaves the 2D arithmetic unchanged.
 pub fn coarsen_faces(
     fine: &FaceForm,
-    (y0, x0): (usize, usize),
-    tx: &AxisTransfer,
-    ty: &AxisTransfer,
-    (cy0, cx0): (usize, usize),
-    (cny, cnx): (usize, usize),
-) -> [Vec<f64>; 5] {
-    let at = |f: &Field, gj: usize, gi: usize| {
-        f.raw()[f.index(gj as isize - y0 as isize, gi as isize - x0 as isize)]
+    [z0, y0, x0]: Dims,
+    [tz, ty, tx]: [&AxisTransfer; 3],
+    [cz0, cy0, cx0]: Dims,
+    [cnz, cny, cnx]: Dims,
+) -> Vec<Vec<f64>> {
+    let at = |f: &Field, gk: usize, gj: usize, gi: usize| {
+        f.raw()[f.index3(
+            gk as isize - z0 as isize,
+            gj as isize - y0 as isize,
+            gi as isize - x0 as isize,
+        )]
     };
-    let mut out: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; cny * cnx]);
-    for cj in 0..cny {
-        let gj = cy0 + cj;
-        for ci in 0..cnx {
-            let gi = cx0 + ci;
-            let c = cj * cnx + ci;
-            let mut mass = 0.0;
-            for &(fj, wj) in &ty.restrict[gj] {
-                for &(fi, wi) in &tx.restrict[gi] {
-                    mass += (wj * wi) * at(&fine.m, fj, fi);
+    let count = if fine.dim3 { 7 } else { 5 };
+    let mut out: Vec<Vec<f64>> = (0..count).map(|_| vec![0.0; cnz * cny * cnx]).collect();
+    for ck in 0..cnz {
+        let gk = cz0 + ck;
+        for cj in 0..cny {
+            let gj = cy0 + cj;
+            for ci in 0..cnx {
+                let gi = cx0 + ci;
+                let c = (ck * cny + cj) * cnx + ci;
+                let mut mass = 0.0;
+                for &(fk, wk) in &tz.restrict[gk] {
+                    for &(fj, wj) in &ty.restrict[gj] {
+                        for &(fi, wi) in &tx.restrict[gi] {
+                            mass += (wk * wj * wi) * at(&fine.m, fk, fj, fi);
+                        }
+                    }
                 }
-            }
-            out[0][c] = mass;
-            if tx.halved {
-                // East face: fine links 2I+1 -> 2I+2 -> 2I+3 in each row the coarse row spans.
-                let (mut p, mut q) = (0.0, 0.0);
-                for &(fj, wj) in &ty.restrict[gj] {
+                out[0][c] = mass;
+                if tx.halved {
+                    // East face: fine links 2I+1 -> 2I+2 -> 2I+3 in each row the coarse row spans.
+                    let (mut p, mut q) = (0.0, 0.0);
                     let (a, b) = (2 * gi + 1, 2 * gi + 2);
-                    let (sp, sq) = series(
-                        at(&fine.pe, fj, a),
-                        at(&fine.qe, fj, a),
-                        at(&fine.pe, fj, b),
-                        at(&fine.qe, fj, b),
-                    );
-                    p += wj * sp;
-                    q += wj * sq;
+                    for &(fk, wk) in &tz.restrict[gk] {
+                        for &(fj, wj) in &ty.restrict[gj] {
+                            let (sp, sq) = series(
+                                at(&fine.pe, fk, fj, a),
+                                at(&fine.qe, fk, fj, a),
+                                at(&fine.pe, fk, fj, b),
+                                at(&fine.qe, fk, fj, b),
+                            );
+                            p += (wk * wj) * sp;
+                            q += (wk * wj) * sq;
+                        }
+                    }
+                    out[1][c] = p;
+                    out[2][c] = q;
                 }
-                out[1][c] = p;
-                out[2][c] = q;
-            }
-            if ty.halved {
-                let (mut p, mut q) = (0.0, 0.0);
-                for &(fi, wi) in &tx.restrict[gi] {
+                if ty.halved {
+                    let (mut p, mut q) = (0.0, 0.0);
                     let (a, b) = (2 * gj + 1, 2 * gj + 2);
-                    let (sp, sq) = series(
-                        at(&fine.pn, a, fi),
-                        at(&fine.qn, a, fi),
-                        at(&fine.pn, b, fi),
-                        at(&fine.qn, b, fi),
-                    );
-                    p += wi * sp;
-                    q += wi * sq;
+                    for &(fk, wk) in &tz.restrict[gk] {
+                        for &(fi, wi) in &tx.restrict[gi] {
+                            let (sp, sq) = series(
+                                at(&fine.pn, fk, a, fi),
+                                at(&fine.qn, fk, a, fi),
+                                at(&fine.pn, fk, b, fi),
+                                at(&fine.qn, fk, b, fi),
+                            );
+                            p += (wk * wi) * sp;
+                            q += (wk * wi) * sq;
+                        }
+                    }
+                    out[3][c] = p;
+                    out[4][c] = q;
                 }
-                out[3][c] = p;
-                out[4][c] = q;
+                if fine.dim3 && tz.halved {
+                    let (mut p, mut q) = (0.0, 0.0);
+                    let (a, b) = (2 * gk + 1, 2 * gk + 2);
+                    for &(fj, wj) in &ty.restrict[gj] {
+                        for &(fi, wi) in &tx.restrict[gi] {
+                            let (sp, sq) = series(
+                                at(&fine.pu, a, fj, fi),
+                                at(&fine.qu, a, fj, fi),
+                                at(&fine.pu, b, fj, fi),
+                                at(&fine.qu, b, fj, fi),
+                            );
+                            p += (wj * wi) * sp;
+                            q += (wj * wi) * sq;
+                        }
+                    }
+                    out[5][c] = p;
+                    out[6][c] = q;
+                }
             }
         }
     }
     out
 }
 
-/// A banded LU factorisation without pivoting of a global 5-point stencil in natural order
-/// (bandwidth `nx`, or 1 in 1D): stable for the diagonally dominant M-matrices of the hierarchy.
+/// A banded LU factorisation without pivoting of a global stencil in natural order
+/// (bandwidth `nx ny` in 3D, `nx` in 2D, 1 in 1D): stable for the diagonally dominant
+/// M-matrices of the hierarchy.
 #[derive(Clone, Debug)]
 pub struct BandLu {
     n: usize,
@@ -242,36 +314,57 @@ pub struct BandLu {
     lu: Vec<f64>,
 }
 
+/// Bandwidth of a global `[nz, ny, nx]` grid in natural order.
+fn bandwidth([nz, ny, nx]: Dims) -> usize {
+    if nz > 1 {
+        nx * ny
+    } else if ny > 1 {
+        nx
+    } else {
+        1
+    }
+}
+
 impl BandLu {
-    /// Whether a `ny x nx` grid is small enough for the direct solve (`cells * bw^2 <= 2^24`).
-    pub fn affordable(ny: usize, nx: usize) -> bool {
-        let bw = if ny > 1 { nx } else { 1 };
-        nx * ny * bw * bw <= 1 << 24
+    /// Whether a `[nz, ny, nx]` grid is small enough for the direct solve
+    /// (`cells * bw^2 <= 2^24`).
+    pub fn affordable(dims: Dims) -> bool {
+        let bw = bandwidth(dims);
+        dims[0] * dims[1] * dims[2] * bw * bw <= 1 << 24
     }
 
     /// Factorises the stencil `a` of the whole grid; fails on a zero or non-finite pivot.
-    pub fn new(a: &Stencil5) -> Result<BandLu, String> {
-        let (nx, ny) = (a.nx, a.ny);
-        let n = nx * ny;
-        let bw = if ny > 1 { nx } else { 1 };
+    pub fn new(a: &Stencil) -> Result<BandLu, String> {
+        let (nx, ny, nz) = (a.nx, a.ny, a.nz);
+        let n = a.cells();
+        let np = nx * ny;
+        let bw = bandwidth([nz, ny, nx]);
         let width = 2 * bw + 1;
         let mut lu = vec![0.0; n * width];
         let at = |r: usize, c: usize| r * width + c + bw - r;
-        for j in 0..ny {
-            for i in 0..nx {
-                let k = j * nx + i;
-                lu[at(k, k)] = a.diag[k];
-                if i > 0 {
-                    lu[at(k, k - 1)] = a.west[k];
-                }
-                if i + 1 < nx {
-                    lu[at(k, k + 1)] = a.east[k];
-                }
-                if j > 0 {
-                    lu[at(k, k - nx)] = a.south[k];
-                }
-                if j + 1 < ny {
-                    lu[at(k, k + nx)] = a.north[k];
+        for kz in 0..nz {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let k = kz * np + j * nx + i;
+                    lu[at(k, k)] = a.diag[k];
+                    if i > 0 {
+                        lu[at(k, k - 1)] = a.west[k];
+                    }
+                    if i + 1 < nx {
+                        lu[at(k, k + 1)] = a.east[k];
+                    }
+                    if j > 0 {
+                        lu[at(k, k - nx)] = a.south[k];
+                    }
+                    if j + 1 < ny {
+                        lu[at(k, k + nx)] = a.north[k];
+                    }
+                    if kz > 0 {
+                        lu[at(k, k - np)] = a.down[k];
+                    }
+                    if kz + 1 < nz {
+                        lu[at(k, k + np)] = a.up[k];
+                    }
                 }
             }
         }
@@ -334,10 +427,61 @@ mod tests {
         assert!(((p2 * xm - q2 * xb) - (pp * xa - qq * xb)).abs() < 1e-15);
     }
 
+    /// The banded LU of a 3D 7-point stencil (bandwidth `nx ny`) solves it.
+    #[test]
+    fn band_lu_solves_a_3d_stencil() {
+        let (nz, ny, nx) = (3, 4, 5);
+        let mut a = Stencil::zeros3(nz, ny, nx);
+        let np = nx * ny;
+        for c in 0..nz * np {
+            let (k, j, i) = (c / np, (c % np) / nx, c % nx);
+            a.diag[c] = 7.0 + 0.1 * c as f64;
+            a.west[c] = if i > 0 { -1.0 } else { 0.0 };
+            a.east[c] = if i + 1 < nx { -0.5 } else { 0.0 };
+            a.south[c] = if j > 0 { -1.2 } else { 0.0 };
+            a.north[c] = if j + 1 < ny { -0.3 } else { 0.0 };
+            a.down[c] = if k > 0 { -0.9 } else { 0.0 };
+            a.up[c] = if k + 1 < nz { -1.1 } else { 0.0 };
+        }
+        let x: Vec<f64> = (0..nz * np).map(|c| (c as f64 * 0.37).sin()).collect();
+        let at = |c: usize, d: isize| x[(c as isize + d) as usize];
+        let mut b: Vec<f64> = (0..nz * np)
+            .map(|c| {
+                let (k, j, i) = (c / np, (c % np) / nx, c % nx);
+                let (nxi, npi) = (nx as isize, np as isize);
+                a.diag[c] * x[c]
+                    + if i > 0 { a.west[c] * at(c, -1) } else { 0.0 }
+                    + if i + 1 < nx {
+                        a.east[c] * at(c, 1)
+                    } else {
+                        0.0
+                    }
+                    + if j > 0 { a.south[c] * at(c, -nxi) } else { 0.0 }
+                    + if j + 1 < ny {
+                        a.north[c] * at(c, nxi)
+                    } else {
+                        0.0
+                    }
+                    + if k > 0 { a.down[c] * at(c, -npi) } else { 0.0 }
+                    + if k + 1 < nz {
+                        a.up[c] * at(c, npi)
+                    } else {
+                        0.0
+                    }
+            })
+            .collect();
+        assert!(BandLu::affordable([nz, ny, nx]));
+        assert!(!BandLu::affordable([20, 20, 20]));
+        BandLu::new(&a).unwrap().solve(&mut b);
+        for (u, v) in b.iter().zip(&x) {
+            assert!((u - v).abs() < 1e-14);
+        }
+    }
+
     #[test]
     fn band_lu_solves_a_stencil() {
         let (ny, nx) = (4, 5);
-        let mut a = Stencil5::zeros(ny, nx);
+        let mut a = Stencil::zeros(ny, nx);
         for j in 0..ny {
             for i in 0..nx {
                 let c = j * nx + i;
