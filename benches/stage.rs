@@ -6,8 +6,11 @@
 //! * the plain C upwind stage with strict IEEE math (`benches/upwind_strict.c`, `kappa
 //!   pow(f, gamma)` per cell), built here with the system `cc -O3 -march=native` when there is
 //!   one (skipped with a note otherwise), from the same run, so ratios are comparable;
+//! * the second SSP-RK2 stage's work apart: the rate pass keeping the face rates plus the
+//!   update from them, against the fused rate-and-update pass, timed alternately;
 //! * a whole SSP-RK2 `sg` step through the production stepper (rate pass with kept rates,
-//!   two stages, the convex combination), in M cell-steps/s;
+//!   the first stage from them, the fused second stage, the convex combination), in M
+//!   cell-steps/s;
 //! * the exact reverse step of SSP-RK2 `sg` (`f*`, the rates of `L(f^n)` and `L(f*)`, two
 //!   transposed updates);
 //! * one SSP-RK2 step of the reverse grid random walk evaluating its own rates (10^6
@@ -30,7 +33,7 @@ use nlfp::field::Field;
 use nlfp::mesh::Mesh;
 use nlfp::samplers::walk::ReverseWalk;
 use nlfp::samplers::SampleWalk;
-use nlfp::scheme::stage::{self, BlockGeometry, Scratch};
+use nlfp::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
 use nlfp::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
 use nlfp::simd::{rows, with_level, Level};
 use nlfp::sweep::observers::ReverseStep;
@@ -133,6 +136,54 @@ fn stage_parts<F: Family>(family: F, mesh: &Mesh, reps: usize) -> ((f64, f64), (
         black_box(&out);
     });
     (aux, faces)
+}
+
+/// The second SSP-RK2 stage's work on a whole block: the positivity rate pass keeping the face
+/// rates followed by the update from them (two passes), and the fused
+/// [`stage::max_rate_and_update`] (one pass, the same bits), timed alternately so that both see
+/// the same machine load.
+fn rate_update_parts<F: Family>(family: F, mesh: &Mesh, reps: usize) -> ((f64, f64), (f64, f64)) {
+    let block = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
+    let geom = BlockGeometry::new(mesh, &block);
+    let f = field(mesh, &block);
+    let mut out = f.clone();
+    let mut scratch = Scratch::new(&f);
+    let mut kept = FaceRates::for_geometry(&geom);
+    let whole = geom.whole();
+    let (mut two, mut one) = (Vec::new(), Vec::new());
+    for _ in 0..reps + 1 {
+        let t0 = cpu_seconds();
+        black_box(stage::max_rate(
+            &family,
+            &geom,
+            black_box(&f),
+            &mut scratch,
+            &whole,
+            Some(&mut kept),
+        ));
+        stage::apply_stored(&geom, &f, &kept, &mut out, &whole, 1e-4);
+        black_box(&out);
+        let t1 = cpu_seconds();
+        black_box(stage::max_rate_and_update(
+            &family,
+            &geom,
+            black_box(&f),
+            &mut scratch,
+            &whole,
+            &mut out,
+            1e-4,
+        ));
+        black_box(&out);
+        two.push(t1 - t0);
+        one.push(cpu_seconds() - t1);
+    }
+    let summary = |mut t: Vec<f64>| {
+        t.remove(0);
+        t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let m = |t: f64| mesh.cells() as f64 / t / 1e6;
+        (m(t[0]), m(t[t.len() / 2]))
+    };
+    (summary(two), summary(one))
 }
 
 fn ssprk2_step_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
@@ -375,6 +426,9 @@ fn main() {
     let (aux, faces) = stage_parts(Sg::new(c(2.0)), &mesh, reps);
     row("  sg gamma=2 per-cell values alone", aux, "M cells/s");
     row("  sg gamma=2 face pass + update", faces, "M cells/s");
+    let (two, one) = rate_update_parts(Sg::new(c(2.0)), &mesh, reps);
+    row("  sg rate pass, kept rates + update", two, "M cells/s");
+    row("  sg rate and update fused", one, "M cells/s");
     if std::env::var_os("NLFP_BENCH_STAGES_ONLY").is_some() {
         return;
     }

@@ -176,49 +176,86 @@ pub fn apply_stored(
     debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
     let (c0, c1) = (region.cols.start, region.cols.end);
     let n = c1 - c0;
-    let raw = f.raw();
-    let (stride, plane) = (f.stride(), f.plane_stride());
     for k in region.planes.clone() {
         for j in region.rows.clone() {
             let at = f.index3(k as isize, j as isize, c0 as isize);
-            let fin = &raw[at..at + n];
-            // x faces c0..=c1 of row j: cells (j, i-1) and (j, i).
-            let left = &raw[at - 1..at + n];
-            let right = &raw[at..at + n + 1];
             let xb = rates.x_at(k, j) + c0;
-            let (kpx, kmx) = (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]);
-            // y faces j (south) and j + 1 (north) of columns c0..c1.
-            let below = &raw[at - stride..at - stride + n];
-            let above = &raw[at + stride..at + stride + n];
             let (sb, nb) = (rates.y_at(k, j) + c0, rates.y_at(k, j + 1) + c0);
-            let (kps, kms) = (&rates.kp_y[sb..sb + n], &rates.km_y[sb..sb + n]);
-            let (kpn, kmn) = (&rates.kp_y[nb..nb + n], &rates.km_y[nb..nb + n]);
-            let dst = &mut out.raw_mut()[at..at + n];
-            if geom.dim3 {
-                // z faces k (down) and k + 1 (up).
-                let down = &raw[at - plane..at - plane + n];
-                let up = &raw[at + plane..at + plane + n];
+            let z = geom.dim3.then(|| {
                 let (db, ub) = (rates.z_at(k, j) + c0, rates.z_at(k + 1, j) + c0);
-                let (kpd, kmd) = (&rates.kp_z[db..db + n], &rates.km_z[db..db + n]);
-                let (kpu, kmu) = (&rates.kp_z[ub..ub + n], &rates.km_z[ub..ub + n]);
-                for c in 0..n {
-                    let fxw = kpx[c] * left[c] - kmx[c] * right[c];
-                    let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
-                    let fys = kps[c] * below[c] - kms[c] * fin[c];
-                    let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
-                    let fzd = kpd[c] * down[c] - kmd[c] * fin[c];
-                    let fzu = kpu[c] * fin[c] - kmu[c] * up[c];
-                    dst[c] = fin[c] + dt_over_h * (((fxw - fxe) + (fys - fyn)) + (fzd - fzu));
-                }
-            } else {
-                for c in 0..n {
-                    let fxw = kpx[c] * left[c] - kmx[c] * right[c];
-                    let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
-                    let fys = kps[c] * below[c] - kms[c] * fin[c];
-                    let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
-                    dst[c] = fin[c] + dt_over_h * ((fxw - fxe) + (fys - fyn));
-                }
-            }
+                [
+                    (&rates.kp_z[db..db + n], &rates.km_z[db..db + n]),
+                    (&rates.kp_z[ub..ub + n], &rates.km_z[ub..ub + n]),
+                ]
+            });
+            let around = RowRates {
+                x: (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]),
+                south: (&rates.kp_y[sb..sb + n], &rates.km_y[sb..sb + n]),
+                north: (&rates.kp_y[nb..nb + n], &rates.km_y[nb..nb + n]),
+                z,
+            };
+            update_row(f, at, around, &mut out.raw_mut()[at..at + n], dt_over_h);
+        }
+    }
+}
+
+/// The face rates `(k_plus, k_minus)` around a row of `n` cells: its x-faces (`n + 1`, west
+/// face of the first cell first), the y-faces south and north of it (`n` each) and, in 3D, the
+/// z-faces below and above it (`[down, up]`, `n` each).
+pub(super) struct RowRates<'a> {
+    pub x: (&'a [f64], &'a [f64]),
+    pub south: (&'a [f64], &'a [f64]),
+    pub north: (&'a [f64], &'a [f64]),
+    pub z: Option<[(&'a [f64], &'a [f64]); 2]>,
+}
+
+/// `dst[c] = f[at + c] + dt_over_h * div F` for the row of `dst.len()` cells of `f` starting at
+/// flat index `at`, with `F = k_plus f_L - k_minus f_R` from the rates `around` it (the
+/// operation order of [`apply`](super::stage::apply): x and y differences summed, the z
+/// difference added last). Shared by [`apply_stored`] and the fused rate-and-update pass
+/// ([`max_rate_and_update`](super::stage::max_rate_and_update)), so both give the same bits.
+#[inline(always)]
+pub(super) fn update_row(
+    f: &Field,
+    at: usize,
+    around: RowRates<'_>,
+    dst: &mut [f64],
+    dt_over_h: f64,
+) {
+    let n = dst.len();
+    let raw = f.raw();
+    let (stride, plane) = (f.stride(), f.plane_stride());
+    let fin = &raw[at..at + n];
+    // x faces of the row: cells (j, i-1) and (j, i).
+    let left = &raw[at - 1..at + n];
+    let right = &raw[at..at + n + 1];
+    let (kpx, kmx) = (&around.x.0[..n + 1], &around.x.1[..n + 1]);
+    // y faces south and north of the row.
+    let below = &raw[at - stride..at - stride + n];
+    let above = &raw[at + stride..at + stride + n];
+    let (kps, kms) = (&around.south.0[..n], &around.south.1[..n]);
+    let (kpn, kmn) = (&around.north.0[..n], &around.north.1[..n]);
+    if let Some([(kpd, kmd), (kpu, kmu)]) = around.z {
+        // z faces down (plane k) and up (plane k + 1).
+        let down = &raw[at - plane..at - plane + n];
+        let up = &raw[at + plane..at + plane + n];
+        let (kpd, kmd, kpu, kmu) = (&kpd[..n], &kmd[..n], &kpu[..n], &kmu[..n]);
+        for c in 0..n {
+            let fxw = kpx[c] * left[c] - kmx[c] * right[c];
+            let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
+            let fys = kps[c] * below[c] - kms[c] * fin[c];
+            let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
+            let fzd = kpd[c] * down[c] - kmd[c] * fin[c];
+            let fzu = kpu[c] * fin[c] - kmu[c] * up[c];
+            dst[c] = fin[c] + dt_over_h * (((fxw - fxe) + (fys - fyn)) + (fzd - fzu));
+        }
+    } else {
+        for c in 0..n {
+            let fxw = kpx[c] * left[c] - kmx[c] * right[c];
+            let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
+            let fys = kps[c] * below[c] - kms[c] * fin[c];
+            let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
+            dst[c] = fin[c] + dt_over_h * ((fxw - fxe) + (fys - fyn));
         }
     }
 }

@@ -31,6 +31,7 @@
 use std::ops::Range;
 
 pub use super::face_rates::{apply_stored, apply_transpose, FaceRates};
+use super::face_rates::{update_row, RowRates};
 pub use super::geometry::{BlockGeometry, Region};
 use super::Family;
 use crate::field::Field;
@@ -632,7 +633,31 @@ pub fn max_rate<F: Family>(
     region: &Region,
     store: Option<&mut FaceRates>,
 ) -> f64 {
-    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, store)
+    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, store, None)
+}
+
+/// [`max_rate`] and the update `out = f + dt L_h(f)` on `region` in one pass: for a family
+/// whose time-step rates are its flux rates ([`Family::DT_RATES_ARE_FLUX_RATES`]) the update
+/// takes each row's rates while they are in the row buffers (the arithmetic of
+/// [`apply_stored`], so the same bits as [`max_rate`] followed by [`update`]), with no
+/// block-sized face rates written and read back. Other families make the two passes.
+// A pure kernel, like `update`.
+#[allow(clippy::too_many_arguments)]
+pub fn max_rate_and_update<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    out: &mut Field,
+    dt_over_h: f64,
+) -> f64 {
+    if !F::DT_RATES_ARE_FLUX_RATES {
+        let rate = max_rate(fam, geom, f, scratch, region, None);
+        apply(fam, geom, f, scratch, out, region, dt_over_h);
+        return rate;
+    }
+    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, None, Some((out, dt_over_h)))
 }
 
 /// The flux rates `(k_plus, k_minus)` of [`Family::rates`] of every face of `region` (the
@@ -646,11 +671,13 @@ pub fn flux_rates<F: Family>(
     region: &Region,
     rates: &mut FaceRates,
 ) -> f64 {
-    rate_pass::<F, FluxRateOp>(fam, geom, f, scratch, region, Some(rates))
+    rate_pass::<F, FluxRateOp>(fam, geom, f, scratch, region, Some(rates), None)
 }
 
-/// One pass over the faces of `region` evaluating rate pairs with `O`, optionally storing them;
-/// returns `max_i (sum of the outgoing rates of cell i) / h`.
+/// One pass over the faces of `region` evaluating rate pairs with `O`, optionally storing them
+/// and optionally (`update = (out, dt/h)`, `O`'s pairs being flux rates) writing the update
+/// `out = f + dt L_h(f)` row by row from them; returns `max_i (sum of the outgoing rates of
+/// cell i) / h`.
 fn rate_pass<F: Family, O: FaceOp>(
     fam: &F,
     geom: &BlockGeometry,
@@ -658,6 +685,7 @@ fn rate_pass<F: Family, O: FaceOp>(
     scratch: &mut Scratch<F::Aux>,
     region: &Region,
     mut store: Option<&mut FaceRates>,
+    mut update: Option<(&mut Field, f64)>,
 ) -> f64 {
     if region.is_empty() {
         return 0.0;
@@ -716,6 +744,23 @@ fn rate_pass<F: Family, O: FaceOp>(
                 store.put_y((k, j + 1), cols, fy_north, fy_north2);
             }
             let n = cols.len();
+            if let Some((out, dt_over_h)) = update.as_mut() {
+                let row = j * nx + cols.start..j * nx + cols.end;
+                let z = geom.dim3.then(|| {
+                    [
+                        (&fz_lo[row.clone()], &fz_lo2[row.clone()]),
+                        (&fz_hi[row.clone()], &fz_hi2[row.clone()]),
+                    ]
+                });
+                let around = RowRates {
+                    x: (&fx[cols.start..=cols.end], &fx2[cols.start..=cols.end]),
+                    south: (&fy_south[cols.clone()], &fy_south2[cols.clone()]),
+                    north: (&fy_north[cols.clone()], &fy_north2[cols.clone()]),
+                    z,
+                };
+                let at = f.index3(k as isize, j as isize, cols.start as isize);
+                update_row(f, at, around, &mut out.raw_mut()[at..at + n], *dt_over_h);
+            }
             let kp_east = &fx[cols.start + 1..cols.end + 1];
             let km_west = &fx2[cols.start..cols.end];
             let kp_north = &fy_north[cols.clone()];

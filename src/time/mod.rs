@@ -89,7 +89,8 @@ pub struct StageTimers {
     pub rate: Duration,
     /// The MAX reduction of the rate.
     pub reduce: Duration,
-    /// Flux divergence and update.
+    /// Flux divergence and update (for SSP-RK2 also the positivity rate at `f*`, evaluated
+    /// in the same pass as the second stage).
     pub update: Duration,
 }
 
@@ -389,55 +390,46 @@ impl<F: Family> Explicit<F> {
             return 0.0;
         }
         // SSP-RK2 stage 2, f** = f* + dt L(f*), overlapped with the exchange of f*, together
-        // with the positivity rate at f*.
+        // with the positivity rate at f*: one pass per region evaluating the face rates once
+        // for both (nothing kept: the next step's rate pass is over f^{n+1}, and a rejected
+        // step evaluates the rates of f again).
         let mut stage1 = std::mem::replace(&mut self.stage1, Field::zeros(0, 0));
         let mut stage2 = std::mem::replace(&mut self.stage2, Field::zeros(0, 0));
-        let (mut update_time, mut rate_time) = (Duration::ZERO, Duration::ZERO);
-        let interior_rate = self.exchange_with(
-            comm,
-            &mut stage1,
-            |fam, geom, s1, scratch, mut rates, region| {
+        let mut update_time = Duration::ZERO;
+        let interior_rate =
+            self.exchange_with(comm, &mut stage1, |fam, geom, s1, scratch, _, region| {
                 let t0 = Instant::now();
-                let r = stage::max_rate(fam, geom, s1, scratch, region, rates.as_deref_mut());
-                let t1 = Instant::now();
-                let kept = rates.as_deref();
-                stage::update(fam, geom, s1, scratch, kept, &mut stage2, region, dt_over_h);
-                rate_time += t1 - t0;
-                update_time += t1.elapsed();
+                let r = stage::max_rate_and_update(
+                    fam,
+                    geom,
+                    s1,
+                    scratch,
+                    region,
+                    &mut stage2,
+                    dt_over_h,
+                );
+                update_time += t0.elapsed();
                 r
-            },
-        );
+            });
         let mut local_rate = interior_rate;
         for region in &self.rim {
             let t0 = Instant::now();
-            local_rate = local_rate.max(stage::max_rate(
+            local_rate = local_rate.max(stage::max_rate_and_update(
                 &self.family,
                 &self.geom,
                 &stage1,
                 &mut self.scratch,
                 region,
-                self.rates.as_mut(),
-            ));
-            let t1 = Instant::now();
-            stage::update(
-                &self.family,
-                &self.geom,
-                &stage1,
-                &mut self.scratch,
-                self.rates.as_ref(),
                 &mut stage2,
-                region,
                 dt_over_h,
-            );
-            rate_time += t1 - t0;
-            update_time += t1.elapsed();
+            ));
+            update_time += t0.elapsed();
         }
         let t0 = Instant::now();
         let stage_rate = comm.max(local_rate);
         self.timers.reduce += t0.elapsed();
         self.stage1 = stage1;
         self.stage2 = stage2;
-        self.timers.rate += rate_time;
         self.timers.update += update_time;
         if !check || dt * stage_rate <= 1.0 {
             // f^{n+1} = 1/2 f^n + 1/2 f**: a convex combination of positive states.
