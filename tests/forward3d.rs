@@ -2,9 +2,8 @@
 //! grids gives bit-identical `final.h5` fields (global-shaped `[n, n, n]`, z, y, x) and dt
 //! sequences, also after a checkpoint restart on another rank count and with independent MPI-IO;
 //! the mass is conserved; the snapshot index is a `3DCoRectMesh` series; commands and
-//! options that are not built in 3D yet (`particles`, `filter`, the SDE sampler and the score
-//! method of `generate`) are refused with exit code 2, naming `grid.dim` (the implicit stepper is
-//! built: `check` takes it).
+//! options that are not built in 3D yet (`particles`, `filter`, the SDE sampler of `generate`)
+//! are refused with exit code 2, naming `grid.dim`.
 
 mod common;
 
@@ -166,11 +165,10 @@ fn three_d_refuses_what_is_not_built_yet() {
             &["grid.dim = 3", &format!("`nlfp {command}`")],
         );
     }
-    // generate runs in 3D with the exact reversal and the grid walk only.
+    // generate runs in 3D with the grid walk only.
     for (set, key) in [
         ("reverse.sampler=\"sde\"", "reverse.sampler"),
         ("reverse.sampler=\"both\"", "reverse.sampler"),
-        ("reverse.method=\"score\"", "reverse.method"),
     ] {
         refused(
             &["generate", &cfg, "--out", &out, "--set", set],

@@ -96,9 +96,8 @@ fn three_d<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigE
     Ok(())
 }
 
-/// What the reverse sweep of `nlfp generate` supports in 3D so far: the exact reversal
-/// (`reverse.method = "exact"`) with the grid walk (`reverse.sampler = "walk"`); the score
-/// method and the SDE particle sampler are 1D/2D only.
+/// What the reverse sweep of `nlfp generate` supports in 3D so far: the grid walk
+/// (`reverse.sampler = "walk"`); the SDE particle sampler is 1D/2D only.
 fn three_d_reverse<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(), ConfigError> {
     let reverse = sec("reverse");
     if c.reverse.sampler != crate::samplers::SamplerKind::Walk {
@@ -108,14 +107,6 @@ fn three_d_reverse<'a>(c: &Config, sec: &impl Fn(&str) -> Sec<'a>) -> Result<(),
             c.reverse.sampler.name()
         );
         return Err(reverse.err("sampler", msg));
-    }
-    if c.reverse.method != crate::sweep::reverse::ReverseKind::Exact {
-        let msg = format!(
-            "is {}, but grid.dim = 3 supports the exact reversal only (method = \"exact\"): \
-             the score method is not built in 3D yet",
-            c.reverse.method.name()
-        );
-        return Err(reverse.err("method", msg));
     }
     Ok(())
 }

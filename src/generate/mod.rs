@@ -15,7 +15,7 @@
 //!    ([`crate::samplers::quality`]); the pictures ([`pictures`]); the summary ([`summary`]).
 //!
 //! In 3D (`grid.dim = 3`) the same pipeline runs with the exact reversal of `euler` / `ssprk2`
-//! and the grid walk (the config refuses the score method and the SDE sampler there); the
+//! or the score method, and the grid walk (the config refuses the SDE sampler there); the
 //! pictures show the x-y marginals.
 //!
 //! Writes into the run directory: `config.toml`, `data.h5` (`f0`), `terminal.h5` (`f(T)`),

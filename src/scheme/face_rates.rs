@@ -132,6 +132,23 @@ impl FaceRates {
         }
     }
 
+    /// Sets `(k_plus, k_minus)` of one face: `axis` 0 (x-face `at = (k, j, i)`), 1 (y-face
+    /// `(k, jf, i)`) or 2 (z-face `(kf, j, i)`), indices as in the accessors below.
+    #[inline]
+    pub fn set(&mut self, axis: usize, (k, j, i): (usize, usize, usize), (kp, km): (f64, f64)) {
+        let at = i + match axis {
+            0 => self.x_at(k, j),
+            1 => self.y_at(k, j),
+            _ => self.z_at(k, j),
+        };
+        let (p, m) = match axis {
+            0 => (&mut self.kp_x, &mut self.km_x),
+            1 => (&mut self.kp_y, &mut self.km_y),
+            _ => (&mut self.kp_z, &mut self.km_z),
+        };
+        (p[at], m[at]) = (kp, km);
+    }
+
     /// `(k_plus, k_minus)` of local x-face `i` (between columns `i - 1` and `i`) of row `j` of
     /// plane `k` (zero at a physical boundary face).
     #[inline]

@@ -38,6 +38,11 @@
 //! the same formula on both sides of a rank boundary, so results are bit-identical for any rank
 //! count and process grid.
 //!
+//! **Dimensions.** Grid mode works in 1D, 2D and 3D (the z-faces of
+//! [`crate::scheme::stage::FaceRates`]; the stage update is
+//! [`crate::scheme::stage::apply_stored`]); the closure mode is 1D/2D (its closure takes
+//! `[x, y]`).
+//!
 //! **Halo.** The ghosts of the two forward states are exchanged once per interval (overlapped
 //! with their logarithms on the owned cells); the ghosts of `u` once per stage, overlapped with
 //! the interior update (and, for the second stage, the new face rates, which do not depend on
@@ -48,7 +53,7 @@ use crate::decomp::{Block, Side};
 use crate::field::Field;
 use crate::mesh::Mesh;
 use crate::scheme::linear::{floored_ln, ForwardAux, ReverseFace};
-use crate::scheme::stage::{BlockGeometry, Region};
+use crate::scheme::stage::{apply_stored, BlockGeometry, FaceRates, Region};
 
 /// The score closure of [`ScoreReverse::interval_exact`]: forward time `t`, point `x = [x, y]`
 /// (`y = 0` in 1D) to `(fh(t, x), grad ln fh(t, x))` (second component unused in 1D).
@@ -80,15 +85,6 @@ enum Source<'a> {
     },
 }
 
-/// Face rates of every face of the block: x-face `i` of row `j` at `j (nx + 1) + i`, y-face `jf`
-/// of column `i` at `jf nx + i`. Zero at physical-boundary faces.
-struct Rates {
-    kp_x: Vec<f64>,
-    km_x: Vec<f64>,
-    kp_y: Vec<f64>,
-    km_y: Vec<f64>,
-}
-
 /// Everything the kernels loops read, apart from the halo buffers and the stage fields.
 struct Kernels {
     geom: BlockGeometry,
@@ -103,11 +99,8 @@ struct Kernels {
     ln_end: Vec<f64>,
     /// Per-cell forward values at the current `theta`, field storage layout.
     aux: Vec<ForwardAux>,
-    rates: Rates,
-    /// x-face fluxes of one row.
-    fx: Vec<f64>,
-    /// Row stride of the field storage.
-    stride: usize,
+    /// Face rates of every face of the block (zero at physical-boundary faces).
+    rates: FaceRates,
 }
 
 /// The score-based reverse stepper for one block (see the module doc).
@@ -141,7 +134,7 @@ impl ScoreReverse {
         assert!(lambda >= 0.0, "lambda must be >= 0, got {lambda}");
         let geom = BlockGeometry::new(mesh, block);
         let (interior, rim) = geom.split_interior_rim();
-        let field = Field::zeros(block.ny, block.nx);
+        let field = Field::of_block(mesh, block);
         let len = field.raw().len();
         let (nx, ny) = (block.nx, block.ny);
         let x_centres = (0..nx).map(|i| mesh.centre(block.x0 + i)).collect();
@@ -164,14 +157,7 @@ impl ScoreReverse {
                 ln_start: vec![0.0; len],
                 ln_end: vec![0.0; len],
                 aux: vec![ForwardAux::default(); len],
-                rates: Rates {
-                    kp_x: vec![0.0; ny * (nx + 1)],
-                    km_x: vec![0.0; ny * (nx + 1)],
-                    kp_y: vec![0.0; (ny + 1) * nx],
-                    km_y: vec![0.0; (ny + 1) * nx],
-                },
-                fx: vec![0.0; nx + 1],
-                stride: field.stride(),
+                rates: FaceRates::for_geometry(&geom),
                 geom,
             },
             halo: HaloExchange::new(block),
@@ -291,8 +277,8 @@ impl ScoreReverse {
             let theta = (step + 1) as f64 / n as f64;
             let r = stage(k, halo, comm, stage1, stage2, dt_over_h, Some((src, theta)));
             seen = seen.max(r);
-            u.interior_mut()
-                .zip_mut_with(&stage2.interior(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+            u.interior3_mut()
+                .zip_mut_with(&stage2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
         }
         seen
     }
@@ -331,18 +317,28 @@ fn exchange_logs(halo: &mut HaloExchange, comm: &Comm, fh: &mut Field, ln: &mut 
             *l = floored_ln(v);
         }
     });
-    let (nx, ny) = (fh.nx() as isize, fh.ny() as isize);
+    let (nx, ny, nz) = (fh.nx() as isize, fh.ny() as isize, fh.nz() as isize);
     let raw = fh.raw();
-    for j in [-1, ny] {
-        let k0 = fh.index(j, 0);
-        for k in k0..k0 + nx as usize {
-            ln[k] = floored_ln(raw[k]);
+    let mut row = |k: isize, j: isize, cols: &[isize]| {
+        for &i in cols {
+            let at = fh.index3(k, j, i);
+            ln[at] = floored_ln(raw[at]);
+        }
+    };
+    let all: Vec<isize> = (0..nx).collect();
+    for k in 0..nz {
+        for j in [-1, ny] {
+            row(k, j, &all);
+        }
+        for j in 0..ny {
+            row(k, j, &[-1, nx]);
         }
     }
-    for j in 0..ny {
-        for i in [-1, nx] {
-            let k = fh.index(j, i);
-            ln[k] = floored_ln(raw[k]);
+    if fh.gz() > 0 {
+        for k in [-1, nz] {
+            for j in 0..ny {
+                row(k, j, &all);
+            }
         }
     }
 }
@@ -362,82 +358,107 @@ impl Kernels {
             || (jf == self.geom.ny && self.geom.boundary[Side::North.index()])
     }
 
-    /// Storage index of local cell `(j, i)` (`-1` allowed for ghosts).
+    /// Whether local z-face `kf` is a zero-flux physical-boundary face (3D).
     #[inline(always)]
-    fn idx(&self, j: isize, i: isize) -> usize {
-        ((j + 1) as usize) * self.stride + (i + 1) as usize
+    fn z_boundary(&self, kf: usize) -> bool {
+        (kf == 0 && self.geom.boundary[Side::Down.index()])
+            || (kf == self.geom.nz && self.geom.boundary[Side::Up.index()])
+    }
+
+    /// Storage index of local cell `(k, j, i)` (`-1` allowed for ghosts), in the layout of a
+    /// field of this block.
+    #[inline(always)]
+    fn idx(&self, k: isize, j: isize, i: isize) -> usize {
+        let (nx, ny) = (self.geom.nx + 2, self.geom.ny + 2);
+        let k = if self.geom.dim3 { k + 1 } else { k };
+        (k as usize * ny + (j + 1) as usize) * nx + (i + 1) as usize
     }
 
     /// Fills every face rate at `theta` and returns the local positivity rate
     /// `max over owned cells of (sum of outgoing rates) / h`.
     fn compute_rates(&mut self, src: Source<'_>, theta: f64) -> f64 {
-        let (nx, ny) = (self.geom.nx, self.geom.ny);
+        let (nx, ny, nz) = (self.geom.nx, self.geom.ny, self.geom.nz);
         match src {
             Source::Grid => {
                 let a = 1.0 - theta;
                 for ((x, &l0), &l1) in self.aux.iter_mut().zip(&self.ln_start).zip(&self.ln_end) {
                     *x = self.face.aux(a * l0 + theta * l1);
                 }
-                for j in 0..ny {
-                    for i in 0..=nx {
-                        let f = j * (nx + 1) + i;
-                        let (kp, km) = if self.x_boundary(i) {
-                            (0.0, 0.0)
-                        } else {
-                            let l = self.aux[self.idx(j as isize, i as isize - 1)];
-                            let r = self.aux[self.idx(j as isize, i as isize)];
-                            self.face.grid_rates(self.geom.x_faces[i], l, r)
-                        };
-                        self.rates.kp_x[f] = kp;
-                        self.rates.km_x[f] = km;
+                // The face between cells `lo` and `hi` (local `(k, j, i)`) at coordinate `x_f`.
+                let rates = |s: &Self, lo: [isize; 3], hi: [isize; 3], x_f: f64, boundary: bool| {
+                    if boundary {
+                        return (0.0, 0.0);
+                    }
+                    let l = s.aux[s.idx(lo[0], lo[1], lo[2])];
+                    let r = s.aux[s.idx(hi[0], hi[1], hi[2])];
+                    s.face.grid_rates(x_f, l, r)
+                };
+                for k in 0..nz {
+                    let ki = k as isize;
+                    for j in 0..ny {
+                        let ji = j as isize;
+                        for i in 0..=nx {
+                            let (lo, hi) = ([ki, ji, i as isize - 1], [ki, ji, i as isize]);
+                            let x_f = self.geom.x_faces[i];
+                            let r = rates(self, lo, hi, x_f, self.x_boundary(i));
+                            self.rates.set(0, (k, j, i), r);
+                        }
+                    }
+                    for jf in 0..=ny {
+                        let boundary = self.y_boundary(jf);
+                        let y_f = self.geom.y_faces[jf];
+                        for i in 0..nx {
+                            let (lo, hi) = (
+                                [ki, jf as isize - 1, i as isize],
+                                [ki, jf as isize, i as isize],
+                            );
+                            let r = rates(self, lo, hi, y_f, boundary);
+                            self.rates.set(1, (k, jf, i), r);
+                        }
                     }
                 }
-                for jf in 0..=ny {
-                    let boundary = self.y_boundary(jf);
-                    for i in 0..nx {
-                        let f = jf * nx + i;
-                        let (kp, km) = if boundary {
-                            (0.0, 0.0)
-                        } else {
-                            let l = self.aux[self.idx(jf as isize - 1, i as isize)];
-                            let r = self.aux[self.idx(jf as isize, i as isize)];
-                            self.face.grid_rates(self.geom.y_faces[jf], l, r)
-                        };
-                        self.rates.kp_y[f] = kp;
-                        self.rates.km_y[f] = km;
+                if self.geom.dim3 {
+                    for kf in 0..=nz {
+                        let boundary = self.z_boundary(kf);
+                        let z_f = self.geom.z_faces[kf];
+                        for j in 0..ny {
+                            for i in 0..nx {
+                                let (j, i_) = (j as isize, i as isize);
+                                let (lo, hi) = ([kf as isize - 1, j, i_], [kf as isize, j, i_]);
+                                let r = rates(self, lo, hi, z_f, boundary);
+                                self.rates.set(2, (kf, j as usize, i), r);
+                            }
+                        }
                     }
                 }
             }
             Source::Closure { score, t_start, dt } => {
+                assert!(!self.geom.dim3, "the score closure is 1D/2D");
                 let t = t_start - theta * dt;
                 for j in 0..ny {
                     let y = self.y_centres[j];
                     for i in 0..=nx {
-                        let f = j * (nx + 1) + i;
                         let x_f = self.geom.x_faces[i];
-                        let (kp, km) = if self.x_boundary(i) {
+                        let r = if self.x_boundary(i) {
                             (0.0, 0.0)
                         } else {
                             let (fh, s) = score(t, [x_f, y]);
                             self.face.closure_rates(x_f, fh, s[0])
                         };
-                        self.rates.kp_x[f] = kp;
-                        self.rates.km_x[f] = km;
+                        self.rates.set(0, (0, j, i), r);
                     }
                 }
                 for jf in 0..=ny {
                     let boundary = self.y_boundary(jf);
                     let y_f = self.geom.y_faces[jf];
                     for i in 0..nx {
-                        let f = jf * nx + i;
-                        let (kp, km) = if boundary {
+                        let r = if boundary {
                             (0.0, 0.0)
                         } else {
                             let (fh, s) = score(t, [self.x_centres[i], y_f]);
                             self.face.closure_rates(y_f, fh, s[1])
                         };
-                        self.rates.kp_y[f] = kp;
-                        self.rates.km_y[f] = km;
+                        self.rates.set(1, (0, jf, i), r);
                     }
                 }
             }
@@ -448,76 +469,30 @@ impl Kernels {
     /// `max over owned cells of (k_plus(east) + k_minus(west) + k_plus(north) + k_minus(south)) / h`:
     /// `k_plus` is the loss rate of the cell below a face, `k_minus` that of the cell above.
     fn max_outgoing_rate(&self) -> f64 {
-        let (nx, ny) = (self.geom.nx, self.geom.ny);
-        let r = &self.rates;
+        let (nx, ny, nz) = (self.geom.nx, self.geom.ny, self.geom.nz);
         let mut max = 0.0f64;
-        for j in 0..ny {
-            let xb = j * (nx + 1);
-            let (sb, nb) = (j * nx, (j + 1) * nx);
-            for i in 0..nx {
-                let out = (r.kp_x[xb + i + 1] + r.km_x[xb + i]) + (r.kp_y[nb + i] + r.km_y[sb + i]);
-                max = max.max(out);
+        for k in 0..nz {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let [w, e, s, n, d, u] = self.rates.outgoing3(k, j, i);
+                    let planar = (e + w) + (n + s);
+                    let out = if self.geom.dim3 {
+                        planar + (u + d)
+                    } else {
+                        planar
+                    };
+                    max = max.max(out);
+                }
             }
         }
         max / self.geom.h
     }
 
-    /// `dst = src + dt_over_h ((Fx_w - Fx_e) + (Fy_s - Fy_n))` on `region` with the current
-    /// rates, `F = k_plus u_L - k_minus u_R`, zero at physical-boundary faces (never reading the
-    /// ghosts there).
+    /// `dst = src + dt_over_h ((Fx_w - Fx_e) + (Fy_s - Fy_n))` (3D: `+ (Fz_d - Fz_u)`) on
+    /// `region` with the current rates, `F = k_plus u_L - k_minus u_R` ([`apply_stored`]; the
+    /// rates of physical-boundary faces are zero, and the ghosts there are never written, so
+    /// those fluxes are zero).
     fn apply(&mut self, src: &Field, dst: &mut Field, region: &Region, dt_over_h: f64) {
-        if region.is_empty() {
-            return;
-        }
-        let nx = self.geom.nx;
-        let (c0, c1) = (region.cols.start, region.cols.end);
-        let n = c1 - c0;
-        let raw = src.raw();
-        let stride = self.stride;
-        let west_b = c0 == 0 && self.x_boundary(0);
-        let east_b = c1 == nx && self.x_boundary(nx);
-        for j in region.rows.clone() {
-            let k = src.index(j as isize, c0 as isize);
-            let south_b = self.y_boundary(j);
-            let north_b = self.y_boundary(j + 1);
-            // x faces c0..=c1 of row j, between cells (j, i - 1) and (j, i).
-            let xb = j * (nx + 1) + c0;
-            let (kpx, kmx) = (
-                &self.rates.kp_x[xb..xb + n + 1],
-                &self.rates.km_x[xb..xb + n + 1],
-            );
-            let (left, right) = (&raw[k - 1..k + n], &raw[k..k + n + 1]);
-            let fx = &mut self.fx[..n + 1];
-            for c in 0..=n {
-                fx[c] = kpx[c] * left[c] - kmx[c] * right[c];
-            }
-            if west_b {
-                fx[0] = 0.0;
-            }
-            if east_b {
-                fx[n] = 0.0;
-            }
-            // y faces j (south) and j + 1 (north) of columns c0..c1.
-            let (sb, nb) = (j * nx + c0, (j + 1) * nx + c0);
-            let (kps, kms) = (&self.rates.kp_y[sb..sb + n], &self.rates.km_y[sb..sb + n]);
-            let (kpn, kmn) = (&self.rates.kp_y[nb..nb + n], &self.rates.km_y[nb..nb + n]);
-            let mid = &raw[k..k + n];
-            let below = &raw[k - stride..k - stride + n];
-            let above = &raw[k + stride..k + stride + n];
-            let out = &mut dst.raw_mut()[k..k + n];
-            for c in 0..n {
-                let fys = if south_b {
-                    0.0
-                } else {
-                    kps[c] * below[c] - kms[c] * mid[c]
-                };
-                let fyn = if north_b {
-                    0.0
-                } else {
-                    kpn[c] * mid[c] - kmn[c] * above[c]
-                };
-                out[c] = mid[c] + dt_over_h * ((fx[c] - fx[c + 1]) + (fys - fyn));
-            }
-        }
+        apply_stored(&self.geom, src, &self.rates, dst, region, dt_over_h);
     }
 }
