@@ -84,12 +84,7 @@ impl RunSetup {
             settings,
             checkpoints: None,
             heldout: self.initial.held_out().map(|(train, held)| {
-                HeldOut::new(
-                    &train,
-                    &held,
-                    self.layout.mesh.dim,
-                    self.config.reverse.seed,
-                )
+                HeldOut::new(train, held, self.layout.mesh.dim, self.config.reverse.seed)
             }),
         }
     }

@@ -8,10 +8,11 @@ use crate::field::Field;
 use crate::initial::image::decode_png;
 use crate::initial::{split_holdout, InitialKind, InitialShape};
 use crate::initial::{Density3, Gaussian3};
-use crate::io::points::{parse_points_csv, parse_points_csv3};
+use crate::io::points::parse_coordinates;
 use crate::io::read_on_root;
 use crate::mesh::Mesh;
 use crate::physics::ou::{GaussianComponent, GaussianMixture};
+use crate::stats::Point;
 
 impl RunSetup {
     /// The initial field of this rank's block.
@@ -121,18 +122,9 @@ pub(super) fn build_initial(
                     }
                 };
                 InitialShape::Image { image, extent }
-            } else if mesh.dim == 3 {
-                let text = String::from_utf8_lossy(&bytes);
-                let samples = parse_points_csv3(&text, &shown).map_err(bad)?;
-                let (train, held) = holdout(config, samples)?;
-                InitialShape::Points3 {
-                    train,
-                    held,
-                    bandwidth: init.bandwidth,
-                }
             } else {
                 let text = String::from_utf8_lossy(&bytes);
-                let samples = parse_points_csv(&text, mesh.dim, &shown).map_err(bad)?;
+                let samples = parse_coordinates(&text, mesh.dim, &shown).map_err(bad)?;
                 points(config, samples)?
             }
         }
@@ -147,7 +139,7 @@ pub(super) fn build_initial(
                 let drawn = name.sample(init.samples as usize, init.seed);
                 let scaled = drawn
                     .into_iter()
-                    .map(|p| [init.scale * p[0], init.scale * p[1]])
+                    .map(|p| [init.scale * p[0], init.scale * p[1], 0.0])
                     .collect();
                 points(config, scaled)?
             }
@@ -155,21 +147,15 @@ pub(super) fn build_initial(
     })
 }
 
-/// `samples` split into the training points and `initial.holdout` of them held out (by
-/// `initial.seed`).
-fn holdout<P>(config: &Config, samples: Vec<P>) -> Result<(Vec<P>, Vec<P>), CommandError> {
-    let init = &config.initial;
-    split_holdout(samples, init.holdout, init.seed)
-        .map_err(|e| CommandError::Input(format!("{}: initial.holdout: {e}", config.source)))
-}
-
 /// The `points` shape of `samples`: `initial.holdout` of them held out (by `initial.seed`), the
 /// rest as a histogram or kernel density of `initial.bandwidth`.
-fn points(config: &Config, samples: Vec<[f64; 2]>) -> Result<InitialShape, CommandError> {
-    let (train, held) = holdout(config, samples)?;
+fn points(config: &Config, samples: Vec<Point>) -> Result<InitialShape, CommandError> {
+    let init = &config.initial;
+    let (train, held) = split_holdout(samples, init.holdout, init.seed)
+        .map_err(|e| CommandError::Input(format!("{}: initial.holdout: {e}", config.source)))?;
     Ok(InitialShape::Points {
         train,
         held,
-        bandwidth: config.initial.bandwidth,
+        bandwidth: init.bandwidth,
     })
 }

@@ -26,7 +26,7 @@ use crate::mesh::Mesh;
 use crate::names::named_enum;
 use crate::physics::ou::GaussianMixture;
 use crate::random;
-use crate::stats::{self, Point};
+use crate::stats::Point;
 use deposit::{deposit, Blob};
 use image::Image;
 use toy::ToyName;
@@ -55,7 +55,7 @@ named_enum! {
 pub type Points = Vec<[f64; 2]>;
 
 /// The training and the held-out points, as `[x, y, z]` (missing coordinates 0).
-pub type PointSets = (Vec<Point>, Vec<Point>);
+pub type PointSets<'a> = (&'a [Point], &'a [Point]);
 
 /// One isotropic Gaussian of a 3D mixture: `weight N(mean, std^2 I)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -143,23 +143,13 @@ pub enum InitialShape {
         /// Ring thickness (standard deviation across the ring).
         width: f64,
     },
-    /// 3D training points (`points` in 3D) as a histogram (`bandwidth = 0`) or a Gaussian
-    /// kernel density; the held-out points do not enter the density.
-    Points3 {
-        /// The points `[x, y, z]` of `f0`.
-        train: Vec<[f64; 3]>,
-        /// The points kept out of `f0` (for the sample report).
-        held: Vec<[f64; 3]>,
-        /// Kernel standard deviation (a length; 0: histogram).
-        bandwidth: f64,
-    },
     /// Training points as a histogram (`bandwidth = 0`) or a Gaussian kernel density; the
     /// held-out points do not enter the density.
     Points {
-        /// The points of `f0`.
-        train: Vec<[f64; 2]>,
+        /// The points `[x, y, z]` of `f0` (coordinates beyond `grid.dim` 0).
+        train: Vec<Point>,
         /// The points kept out of `f0` (for the sample report).
-        held: Vec<[f64; 2]>,
+        held: Vec<Point>,
         /// Kernel standard deviation (a length; 0: histogram).
         bandwidth: f64,
     },
@@ -245,10 +235,7 @@ impl InitialShape {
             }
         };
         if !(total > 0.0 && total.is_finite()) {
-            if let InitialShape::Points { .. }
-            | InitialShape::Points3 { .. }
-            | InitialShape::Image { .. } = self
-            {
+            if let InitialShape::Points { .. } | InitialShape::Image { .. } = self {
                 return Err(format!(
                     "the initial density has no mass inside the domain [-{L}, {L}]^{} \
                      (normaliser {total})",
@@ -272,12 +259,6 @@ impl InitialShape {
         Ok(Some(match self {
             InitialShape::Points {
                 train, bandwidth, ..
-            } => {
-                let padded: Vec<[f64; 3]> = train.iter().map(|p| [p[0], p[1], 0.0]).collect();
-                sample_blobs(mesh, &padded, *bandwidth)?
-            }
-            InitialShape::Points3 {
-                train, bandwidth, ..
             } => sample_blobs(mesh, train, *bandwidth)?,
             InitialShape::Toy { name, scale } => {
                 name.blobs().into_iter().map(|b| b.scaled(*scale)).collect()
@@ -288,14 +269,9 @@ impl InitialShape {
     }
 
     /// The held-out points (`points` with `holdout > 0`; empty otherwise).
-    pub fn held_out(&self) -> Option<PointSets> {
+    pub fn held_out(&self) -> Option<PointSets<'_>> {
         match self {
-            InitialShape::Points { train, held, .. } if !held.is_empty() => {
-                Some((stats::points(train), stats::points(held)))
-            }
-            InitialShape::Points3 { train, held, .. } if !held.is_empty() => {
-                Some((stats::points(train), stats::points(held)))
-            }
+            InitialShape::Points { train, held, .. } if !held.is_empty() => Some((train, held)),
             _ => None,
         }
     }
@@ -447,17 +423,22 @@ mod tests {
         let mesh = Mesh::new(1, 5, 1.0);
         let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
         let mut f = Field::zeros(1, 5);
-        let points = |train: Vec<[f64; 2]>| InitialShape::Points {
+        let points = |train: Vec<Point>| InitialShape::Points {
             train,
             held: Vec::new(),
             bandwidth: 0.0,
         };
-        let shape = points(vec![[0.0, 0.0], [0.05, 0.0], [-0.9, 0.0], [1.0, 0.0]]);
+        let shape = points(vec![
+            [0.0; 3],
+            [0.05, 0.0, 0.0],
+            [-0.9, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+        ]);
         shape.fill(&mesh, &block, 1.0, &mut f).unwrap();
         let h = mesh.h;
         let v: Vec<f64> = f.interior().iter().copied().collect();
         assert_eq!(v, vec![0.25 / h, 0.0, 0.5 / h, 0.0, 0.25 / h]);
-        let bad = points(vec![[0.0, 0.0], [1.5, 0.0]]);
+        let bad = points(vec![[0.0; 3], [1.5, 0.0, 0.0]]);
         let err = bad.fill(&mesh, &block, 1.0, &mut f).unwrap_err();
         assert!(err.contains("sample 2"), "{err}");
     }
@@ -468,12 +449,12 @@ mod tests {
     fn kernel_density_of_one_point_is_a_discrete_gaussian() {
         let mesh = Mesh::new(2, 15, 3.0);
         let block = Block::new(&mesh, ProcessGrid::planar(1, 1), 0);
-        let pts = vec![[0.31, -0.7], [1.1, 0.05], [0.31, -0.69]];
-        let kde = |train: Vec<[f64; 2]>, bandwidth: f64| {
+        let pts = vec![[0.31, -0.7, 0.0], [1.1, 0.05, 0.0], [0.31, -0.69, 0.0]];
+        let kde = |train: Vec<Point>, bandwidth: f64| {
             let mut f = Field::zeros(15, 15);
             let shape = InitialShape::Points {
                 train,
-                held: vec![[9.0, 9.0]],
+                held: vec![[9.0, 9.0, 0.0]],
                 bandwidth,
             };
             shape.fill(&mesh, &block, 2.0, &mut f).unwrap();
@@ -492,7 +473,7 @@ mod tests {
             }
         }
         let b = 0.45;
-        let one = kde(vec![[0.31, -0.7]], b);
+        let one = kde(vec![[0.31, -0.7, 0.0]], b);
         let phi = |i: usize, c: f64| {
             let (lo, hi) = (mesh.centre(i) - 0.5 * h, mesh.centre(i) + 0.5 * h);
             deposit::normal_mass((lo - c) / b, (hi - c) / b)

@@ -15,11 +15,6 @@ pub fn parse_points_csv(
     parse_coordinates(text, dim, path_for_messages)
 }
 
-/// Parses a CSV of 3D sample coordinates (`x,y,z` per line): one `[x, y, z]` per sample.
-pub fn parse_points_csv3(text: &str, path_for_messages: &str) -> Result<Vec<[f64; 3]>, String> {
-    parse_coordinates(text, 3, path_for_messages)
-}
-
 /// Parses a CSV of sample coordinates with `dim` numbers per line (`1 <= dim <= N`) into
 /// points of `N` coordinates, the ones beyond `dim` zero. Errors read
 /// `<path_for_messages>:<line>: <what is wrong>`, with 1-based line numbers, for example
@@ -105,9 +100,9 @@ mod tests {
     #[test]
     fn three_dimensional_samples() {
         let text = "x,y,z\n0.5,1,-2\n-2.25, 3e-1, 0\n";
-        let got = parse_points_csv3(text, "p.csv").unwrap();
+        let got: Vec<[f64; 3]> = parse_coordinates(text, 3, "p.csv").unwrap();
         assert_eq!(got, vec![[0.5, 1.0, -2.0], [-2.25, 0.3, 0.0]]);
-        let e = parse_points_csv3("1,2\n", "p.csv").unwrap_err();
+        let e = parse_coordinates::<3>("1,2\n", 3, "p.csv").unwrap_err();
         assert_eq!(e, "p.csv:1: expected 3 numbers, found 2");
     }
 

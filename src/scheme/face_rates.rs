@@ -366,46 +366,59 @@ impl FaceRates {
     }
 
     /// [`FaceRates::outgoing`] of cell `(k, j, i)`: west, east, south, north, down, up (the
-    /// last two zero without z-faces).
+    /// last two zero without z-faces). Across its lower face a cell leaves with `k_minus`,
+    /// across its upper face with `k_plus`.
     #[inline]
     pub fn outgoing3(&self, k: usize, j: usize, i: usize) -> [f64; 6] {
-        let (x, y) = (self.x_at(k, j) + i, self.y_at(k, j) + i);
-        let (down, up) = if self.is_3d() {
-            (
-                self.km_z[self.z_at(k, j) + i],
-                self.kp_z[self.z_at(k + 1, j) + i],
-            )
-        } else {
-            (0.0, 0.0)
-        };
-        [
-            self.km_x[x],
-            self.kp_x[x + 1],
-            self.km_y[y],
-            self.kp_y[y + self.nx],
-            down,
-            up,
-        ]
+        self.around(
+            k,
+            j,
+            i,
+            [&self.km_x, &self.km_y, &self.km_z],
+            [&self.kp_x, &self.kp_y, &self.kp_z],
+        )
     }
 
     /// [`FaceRates::incoming`] of cell `(k, j, i)`: from the west, east, south, north, down and
-    /// up neighbours (the last two zero without z-faces).
+    /// up neighbours (the last two zero without z-faces): the lower neighbour jumps in with
+    /// `k_plus`, the upper one with `k_minus`.
     #[inline]
     pub fn incoming3(&self, k: usize, j: usize, i: usize) -> [f64; 6] {
+        self.around(
+            k,
+            j,
+            i,
+            [&self.kp_x, &self.kp_y, &self.kp_z],
+            [&self.km_x, &self.km_y, &self.km_z],
+        )
+    }
+
+    /// The rates of `lower` (x, y, z arrays) at the west, south and down faces of cell
+    /// `(k, j, i)` and of `upper` at its east, north and up faces, in the order west, east,
+    /// south, north, down, up (down and up zero without z-faces).
+    #[inline(always)]
+    fn around(
+        &self,
+        k: usize,
+        j: usize,
+        i: usize,
+        lower: [&[f64]; 3],
+        upper: [&[f64]; 3],
+    ) -> [f64; 6] {
         let (x, y) = (self.x_at(k, j) + i, self.y_at(k, j) + i);
         let (down, up) = if self.is_3d() {
             (
-                self.kp_z[self.z_at(k, j) + i],
-                self.km_z[self.z_at(k + 1, j) + i],
+                lower[2][self.z_at(k, j) + i],
+                upper[2][self.z_at(k + 1, j) + i],
             )
         } else {
             (0.0, 0.0)
         };
         [
-            self.kp_x[x],
-            self.km_x[x + 1],
-            self.kp_y[y],
-            self.km_y[y + self.nx],
+            lower[0][x],
+            upper[0][x + 1],
+            lower[1][y],
+            upper[1][y + self.nx],
             down,
             up,
         ]

@@ -225,6 +225,33 @@ pub fn coarsen_faces(
             gi as isize - x0 as isize,
         )]
     };
+    // The face pair `(p, q)` of coarse face `coarse + 1/2` along one axis: the fine links
+    // `a = 2 coarse + 1` and `b = a + 1` in series ([`series`]), summed with the restriction
+    // weights `w_outer w_inner` over the two other axes (`pos(along, outer, inner)` is the fine
+    // cell `[k, j, i]`), outer index slowest: a fixed order, the same bits on every rank.
+    let face_pair = |p_field: &Field,
+                     q_field: &Field,
+                     coarse: usize,
+                     outer: &[(usize, f64)],
+                     inner: &[(usize, f64)],
+                     pos: &dyn Fn(usize, usize, usize) -> [usize; 3]| {
+        let (a, b) = (2 * coarse + 1, 2 * coarse + 2);
+        let (mut p, mut q) = (0.0, 0.0);
+        for &(o, wo) in outer {
+            for &(n, wn) in inner {
+                let ([ka, ja, ia], [kb, jb, ib]) = (pos(a, o, n), pos(b, o, n));
+                let (sp, sq) = series(
+                    at(p_field, ka, ja, ia),
+                    at(q_field, ka, ja, ia),
+                    at(p_field, kb, jb, ib),
+                    at(q_field, kb, jb, ib),
+                );
+                p += (wo * wn) * sp;
+                q += (wo * wn) * sq;
+            }
+        }
+        (p, q)
+    };
     let count = if fine.dim3 { 7 } else { 5 };
     let mut out: Vec<Vec<f64>> = (0..count).map(|_| vec![0.0; cnz * cny * cnx]).collect();
     for ck in 0..cnz {
@@ -243,58 +270,44 @@ pub fn coarsen_faces(
                     }
                 }
                 out[0][c] = mass;
+                // A halved axis: the fine links 2C+1 -> 2C+2 -> 2C+3 across coarse face C+1/2
+                // in series, restricted over the two other axes.
                 if tx.halved {
-                    // East face: fine links 2I+1 -> 2I+2 -> 2I+3 in each row the coarse row spans.
-                    let (mut p, mut q) = (0.0, 0.0);
-                    let (a, b) = (2 * gi + 1, 2 * gi + 2);
-                    for &(fk, wk) in &tz.restrict[gk] {
-                        for &(fj, wj) in &ty.restrict[gj] {
-                            let (sp, sq) = series(
-                                at(&fine.pe, fk, fj, a),
-                                at(&fine.qe, fk, fj, a),
-                                at(&fine.pe, fk, fj, b),
-                                at(&fine.qe, fk, fj, b),
-                            );
-                            p += (wk * wj) * sp;
-                            q += (wk * wj) * sq;
-                        }
-                    }
+                    let pos = |x: usize, fk: usize, fj: usize| [fk, fj, x];
+                    let (p, q) = face_pair(
+                        &fine.pe,
+                        &fine.qe,
+                        gi,
+                        &tz.restrict[gk],
+                        &ty.restrict[gj],
+                        &pos,
+                    );
                     out[1][c] = p;
                     out[2][c] = q;
                 }
                 if ty.halved {
-                    let (mut p, mut q) = (0.0, 0.0);
-                    let (a, b) = (2 * gj + 1, 2 * gj + 2);
-                    for &(fk, wk) in &tz.restrict[gk] {
-                        for &(fi, wi) in &tx.restrict[gi] {
-                            let (sp, sq) = series(
-                                at(&fine.pn, fk, a, fi),
-                                at(&fine.qn, fk, a, fi),
-                                at(&fine.pn, fk, b, fi),
-                                at(&fine.qn, fk, b, fi),
-                            );
-                            p += (wk * wi) * sp;
-                            q += (wk * wi) * sq;
-                        }
-                    }
+                    let pos = |y: usize, fk: usize, fi: usize| [fk, y, fi];
+                    let (p, q) = face_pair(
+                        &fine.pn,
+                        &fine.qn,
+                        gj,
+                        &tz.restrict[gk],
+                        &tx.restrict[gi],
+                        &pos,
+                    );
                     out[3][c] = p;
                     out[4][c] = q;
                 }
                 if fine.dim3 && tz.halved {
-                    let (mut p, mut q) = (0.0, 0.0);
-                    let (a, b) = (2 * gk + 1, 2 * gk + 2);
-                    for &(fj, wj) in &ty.restrict[gj] {
-                        for &(fi, wi) in &tx.restrict[gi] {
-                            let (sp, sq) = series(
-                                at(&fine.pu, a, fj, fi),
-                                at(&fine.qu, a, fj, fi),
-                                at(&fine.pu, b, fj, fi),
-                                at(&fine.qu, b, fj, fi),
-                            );
-                            p += (wj * wi) * sp;
-                            q += (wj * wi) * sq;
-                        }
-                    }
+                    let pos = |z: usize, fj: usize, fi: usize| [z, fj, fi];
+                    let (p, q) = face_pair(
+                        &fine.pu,
+                        &fine.qu,
+                        gk,
+                        &ty.restrict[gj],
+                        &tx.restrict[gi],
+                        &pos,
+                    );
                     out[5][c] = p;
                     out[6][c] = q;
                 }
