@@ -97,11 +97,10 @@ impl ModelParams {
 /// ```
 #[inline(always)]
 pub fn phi_prime_from(ln_f: f64, kappa_f_pow: f64, inv_gamma: f64, ln_kappa: f64) -> f64 {
-    // Branch-free (one log1p, its argument and the result selected), so that row loops
-    // vectorise; the argument of log1p is in [0, 1].
+    // Branch-free (one `ln1p_fold`: `log1p` of `kappa f^gamma` or of its reciprocal, whichever
+    // is at most 1, with one division; the result selected), so that row loops vectorise.
     let big = kappa_f_pow > 1.0;
-    let y = if big { 1.0 / kappa_f_pow } else { kappa_f_pow };
-    let l = math::log1p(y);
+    let l = math::ln1p_fold(kappa_f_pow);
     if big {
         -inv_gamma * (ln_kappa + l)
     } else {

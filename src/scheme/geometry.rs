@@ -60,21 +60,21 @@ impl BlockGeometry {
 
     /// Whether local z-face `kf` is a zero-flux boundary face.
     #[inline]
-    pub(super) fn z_face_is_boundary(&self, kf: usize) -> bool {
+    pub fn z_face_is_boundary(&self, kf: usize) -> bool {
         (kf == 0 && self.boundary[Side::Down.index()])
             || (kf == self.nz && self.boundary[Side::Up.index()])
     }
 
     /// Whether local x-face `i` is a zero-flux boundary face.
     #[inline]
-    pub(super) fn x_face_is_boundary(&self, i: usize) -> bool {
+    pub fn x_face_is_boundary(&self, i: usize) -> bool {
         (i == 0 && self.boundary[Side::West.index()])
             || (i == self.nx && self.boundary[Side::East.index()])
     }
 
     /// Whether local y-face `j` is a zero-flux boundary face.
     #[inline]
-    pub(super) fn y_face_is_boundary(&self, j: usize) -> bool {
+    pub fn y_face_is_boundary(&self, j: usize) -> bool {
         (j == 0 && self.boundary[Side::South.index()])
             || (j == self.ny && self.boundary[Side::North.index()])
     }

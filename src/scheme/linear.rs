@@ -42,16 +42,28 @@
 //! towards the positive cells (so `u` is driven out of cells the forward state does not
 //! reach), but finite. Such faces can dominate the positivity bound of the explicit sub-steps.
 
+use super::face_rates::FaceRates;
+use super::geometry::BlockGeometry;
 use crate::physics::phi_prime_from;
-use crate::simd::math;
+use crate::simd::{dispatched, math, rows};
 
 /// `fh` is floored at this value before taking logarithms (the smallest positive normal `f64`).
 pub const FH_FLOOR: f64 = f64::MIN_POSITIVE;
 
-/// `ln max(fh, FH_FLOOR)` (also maps a NaN to the floor).
+/// `ln max(fh, FH_FLOOR)` (also maps a NaN to the floor), by the branch-free one-division
+/// [`math::ln_fast`] (within 1 ulp).
 #[inline(always)]
 pub fn floored_ln(fh: f64) -> f64 {
-    fh.max(FH_FLOOR).ln()
+    math::ln_fast(fh.max(FH_FLOOR))
+}
+
+dispatched! {
+    /// `ln[i] = floored_ln(fh[i])` over a row ([`floored_ln`], the same bits at every level).
+    pub fn floored_ln_row(fh: &[f64], ln: &mut [f64]) {
+        for (l, &v) in ln.iter_mut().zip(fh) {
+            *l = floored_ln(v);
+        }
+    }
 }
 
 /// `B(a) = a / expm1(a)` for `a >= 0`: 1 at 0, and 0 once `expm1` overflows (`a > 709.78`,
@@ -120,12 +132,7 @@ impl ReverseFace {
     /// (`c = 0` when `lambda = 0`: upwind).
     #[inline(always)]
     pub fn rates(&self, v: f64) -> (f64, f64) {
-        let c = if self.diffusive {
-            self.eps_over_h * bernoulli_abs(v.abs() * self.h_over_eps)
-        } else {
-            0.0
-        };
-        (c + v.max(0.0), c + (-v).max(0.0))
+        self.rates_from(v, bernoulli_abs(self.peclet_abs(v)))
     }
 
     /// `V_f = x_f g_f + (1 + lambda) D s_f` from a face value `g_f` of `1 + kappa fh^gamma` and the
@@ -140,11 +147,11 @@ impl ReverseFace {
     #[inline(always)]
     pub fn aux(&self, ln_fh: f64) -> ForwardAux {
         if self.kappa > 0.0 {
-            let kappa_fh_pow = self.kappa * math::exp(self.gamma * ln_fh);
+            let (kappa_fh_pow, phi_prime) = self.nonlinear_aux(ln_fh);
             ForwardAux {
                 ln_fh,
                 kappa_fh_pow,
-                phi_prime: phi_prime_from(ln_fh, kappa_fh_pow, self.inv_gamma, self.ln_kappa),
+                phi_prime,
             }
         } else {
             ForwardAux {
@@ -155,6 +162,47 @@ impl ReverseFace {
         }
     }
 
+    /// `(kappa fh^gamma, Phi'(fh))` from `ln fh` for `kappa > 0` (the per-cell values of
+    /// [`ReverseFace::aux`]).
+    #[inline(always)]
+    fn nonlinear_aux(&self, ln_fh: f64) -> (f64, f64) {
+        let kappa_fh_pow = self.kappa * math::exp(self.gamma * ln_fh);
+        let phi_prime = phi_prime_from(ln_fh, kappa_fh_pow, self.inv_gamma, self.ln_kappa);
+        (kappa_fh_pow, phi_prime)
+    }
+
+    /// `k_plus` and `k_minus` from the face velocity `v` and `B(|v| h / eps)` (the last step of
+    /// [`ReverseFace::rates`], apart so that a row evaluates `B` in chunks).
+    #[inline(always)]
+    fn rates_from(&self, v: f64, bernoulli: f64) -> (f64, f64) {
+        let c = if self.diffusive {
+            self.eps_over_h * bernoulli
+        } else {
+            0.0
+        };
+        (c + v.max(0.0), c + (-v).max(0.0))
+    }
+
+    /// The Peclet number `|v| h / eps` whose Bernoulli function [`ReverseFace::rates_from`]
+    /// takes (0 when `lambda = 0`, unused then).
+    #[inline(always)]
+    fn peclet_abs(&self, v: f64) -> f64 {
+        v.abs() * self.h_over_eps
+    }
+
+    /// The grid face velocity between cells with values `(ln fh, kappa fh^gamma, Phi'(fh))`
+    /// `l` and `r`, at face coordinate `x_f` ([`ReverseFace::grid_rates`] before the rates).
+    #[inline(always)]
+    fn grid_velocity(&self, x_f: f64, l: (f64, f64, f64), r: (f64, f64, f64)) -> f64 {
+        let d_ln = r.0 - l.0;
+        let g = if self.kappa == 0.0 {
+            1.0
+        } else {
+            sg_mean(d_ln, r.2 - l.2, l.1, r.1)
+        };
+        self.velocity(x_f, g, d_ln * self.inv_h)
+    }
+
     /// The grid face value `G_f` of `1 + kappa fh^gamma` (module doc): the Scharfetter–Gummel
     /// mean `(ln fh_R - ln fh_L) / (Phi'(fh_R) - Phi'(fh_L))`, its equal-value limit
     /// `1 + sqrt(kappa fh_L^gamma kappa fh_R^gamma)`, or 1 when `kappa = 0`.
@@ -163,21 +211,20 @@ impl ReverseFace {
         if self.kappa == 0.0 {
             return 1.0;
         }
-        let d_ln = r.ln_fh - l.ln_fh;
-        let d_phi = r.phi_prime - l.phi_prime;
-        if d_ln.abs() < 1e-9 || d_phi == 0.0 {
-            1.0 + (l.kappa_fh_pow * r.kappa_fh_pow).sqrt()
-        } else {
-            d_ln / d_phi
-        }
+        sg_mean(
+            r.ln_fh - l.ln_fh,
+            r.phi_prime - l.phi_prime,
+            l.kappa_fh_pow,
+            r.kappa_fh_pow,
+        )
     }
 
     /// `(k_plus, k_minus)` at a face at `x_f` between cells with forward values `l`, `r` (grid
     /// score `s_f = (ln fh_R - ln fh_L) / h`, grid mean `G_f`).
     #[inline(always)]
     pub fn grid_rates(&self, x_f: f64, l: ForwardAux, r: ForwardAux) -> (f64, f64) {
-        let s_f = (r.ln_fh - l.ln_fh) * self.inv_h;
-        self.rates(self.velocity(x_f, self.mean_g(l, r), s_f))
+        let parts = |a: ForwardAux| (a.ln_fh, a.kappa_fh_pow, a.phi_prime);
+        self.rates(self.grid_velocity(x_f, parts(l), parts(r)))
     }
 
     /// `(k_plus, k_minus)` at a face at `x_f` from the closure values at the face: `fh` and the
@@ -193,9 +240,428 @@ impl ReverseFace {
     }
 }
 
+/// The Scharfetter–Gummel mean `G = d_ln / d_phi` of `1 + kappa fh^gamma` over a face, from the
+/// differences `d_ln = ln fh_R - ln fh_L`, `d_phi = Phi'(fh_R) - Phi'(fh_L)`; its equal-value
+/// limit `1 + sqrt(kappa fh_L^gamma kappa fh_R^gamma)` where `|d_ln| < 1e-9` or `d_phi = 0`.
+/// Branch-free: both computed, one selected (the quotient may be `inf`/NaN where unused).
+#[inline(always)]
+fn sg_mean(d_ln: f64, d_phi: f64, kappa_fh_pow_l: f64, kappa_fh_pow_r: f64) -> f64 {
+    let limit = 1.0 + (kappa_fh_pow_l * kappa_fh_pow_r).sqrt();
+    let quotient = d_ln / d_phi;
+    let equal = d_ln.abs() < 1e-9 || d_phi == 0.0;
+    if equal {
+        limit
+    } else {
+        quotient
+    }
+}
+
+/// The per-cell values of [`ForwardAux`] for every stored cell of a block, one array per
+/// quantity (field storage layout, ghosts included), so that the face rows read them as
+/// contiguous slices.
+#[derive(Clone, Debug, Default)]
+pub struct GridAux {
+    /// `ln fh` (floored).
+    pub ln_fh: Vec<f64>,
+    /// `kappa fh^gamma` (0 when `kappa = 0`).
+    pub kappa_fh_pow: Vec<f64>,
+    /// `Phi'(fh)` (`ln fh` when `kappa = 0`).
+    pub phi_prime: Vec<f64>,
+}
+
+impl GridAux {
+    /// Storage for `len` cells.
+    pub fn new(len: usize) -> GridAux {
+        GridAux {
+            ln_fh: vec![0.0; len],
+            kappa_fh_pow: vec![0.0; len],
+            phi_prime: vec![0.0; len],
+        }
+    }
+
+    /// The values of cells `at..at + len` as three slices.
+    fn cells(&self, at: usize, len: usize) -> CellRow<'_> {
+        let r = at..at + len;
+        CellRow {
+            ln_fh: &self.ln_fh[r.clone()],
+            kappa_fh_pow: &self.kappa_fh_pow[r.clone()],
+            phi_prime: &self.phi_prime[r],
+        }
+    }
+}
+
+/// A contiguous run of cells of a [`GridAux`].
+#[derive(Clone, Copy)]
+struct CellRow<'a> {
+    ln_fh: &'a [f64],
+    kappa_fh_pow: &'a [f64],
+    phi_prime: &'a [f64],
+}
+
+/// Row buffers of [`ReverseFace::grid_face_rates`] (reused, no allocation per call).
+#[derive(Clone, Debug, Default)]
+pub struct FaceRowBuffers {
+    /// The face coordinate of a row of y- or z-faces, repeated.
+    coord: Vec<f64>,
+    row: RateRow,
+}
+
+/// One row of faces: velocities, Peclet numbers, Bernoulli values and the rates.
+#[derive(Clone, Debug, Default)]
+struct RateRow {
+    velocity: Vec<f64>,
+    peclet: Vec<f64>,
+    bernoulli: Vec<f64>,
+    k_plus: Vec<f64>,
+    k_minus: Vec<f64>,
+}
+
+impl FaceRowBuffers {
+    /// Buffers for a block of `geom` (rows of up to `nx + 1` faces).
+    pub fn for_geometry(geom: &BlockGeometry) -> FaceRowBuffers {
+        let row = vec![0.0; geom.nx + 1];
+        FaceRowBuffers {
+            coord: row.clone(),
+            row: RateRow {
+                velocity: row.clone(),
+                peclet: row.clone(),
+                bernoulli: row.clone(),
+                k_plus: row.clone(),
+                k_minus: row,
+            },
+        }
+    }
+}
+
+dispatched! {
+    /// The per-cell values at `theta` from the floored logarithms at the interval ends:
+    /// `ln fh = (1 - theta) ln_start + theta ln_end`, then [`ReverseFace::aux`] (the same bits
+    /// at every level).
+    fn interpolated_aux_row(
+        face: &ReverseFace,
+        theta: f64,
+        ln_start: &[f64],
+        ln_end: &[f64],
+        out: &mut GridAux,
+    ) {
+        let a = 1.0 - theta;
+        let GridAux { ln_fh, kappa_fh_pow, phi_prime } = out;
+        let ends = ln_start.iter().zip(ln_end);
+        if face.nonlinear() {
+            let cells = ln_fh.iter_mut().zip(kappa_fh_pow.iter_mut()).zip(phi_prime.iter_mut());
+            for (((l, k), p), (&l0, &l1)) in cells.zip(ends) {
+                let ln = a * l0 + theta * l1;
+                (*l, (*k, *p)) = (ln, face.nonlinear_aux(ln));
+            }
+        } else {
+            let cells = ln_fh.iter_mut().zip(kappa_fh_pow.iter_mut()).zip(phi_prime.iter_mut());
+            for (((l, k), p), (&l0, &l1)) in cells.zip(ends) {
+                let ln = a * l0 + theta * l1;
+                (*l, *k, *p) = (ln, 0.0, ln);
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// The face velocities and Peclet numbers of a row of faces between cells `lo[i]` and
+    /// `hi[i]` at coordinates `coord[i]` ([`ReverseFace::grid_rates`] up to the Bernoulli
+    /// function).
+    fn grid_velocity_row(
+        face: &ReverseFace,
+        coord: &[f64],
+        lo: CellRow<'_>,
+        hi: CellRow<'_>,
+        velocity: &mut [f64],
+        peclet: &mut [f64],
+    ) {
+        let n = velocity.len();
+        let (coord, peclet) = (&coord[..n], &mut peclet[..n]);
+        for i in 0..n {
+            let l = (lo.ln_fh[i], lo.kappa_fh_pow[i], lo.phi_prime[i]);
+            let r = (hi.ln_fh[i], hi.kappa_fh_pow[i], hi.phi_prime[i]);
+            let v = face.grid_velocity(coord[i], l, r);
+            velocity[i] = v;
+            peclet[i] = face.peclet_abs(v);
+        }
+    }
+}
+
+dispatched! {
+    /// `(k_plus, k_minus)` of a row of faces from their velocities and `B(|Pe|)`
+    /// ([`ReverseFace::rates`]).
+    fn rates_row(
+        face: &ReverseFace,
+        velocity: &[f64],
+        bernoulli: &[f64],
+        k_plus: &mut [f64],
+        k_minus: &mut [f64],
+    ) {
+        let n = velocity.len();
+        let (bernoulli, k_plus, k_minus) = (&bernoulli[..n], &mut k_plus[..n], &mut k_minus[..n]);
+        for i in 0..n {
+            (k_plus[i], k_minus[i]) = face.rates_from(velocity[i], bernoulli[i]);
+        }
+    }
+}
+
+impl ReverseFace {
+    /// Fills `out` with the per-cell values at `theta` of the log-linear interpolation
+    /// `ln fh = (1 - theta) ln_start + theta ln_end` (field storage layout, ghosts included).
+    pub fn interpolated_aux(
+        &self,
+        theta: f64,
+        ln_start: &[f64],
+        ln_end: &[f64],
+        out: &mut GridAux,
+    ) {
+        interpolated_aux_row(self, theta, ln_start, ln_end, out);
+    }
+
+    /// The rates of a row of faces (`lo`, `hi`, `coord` of the row's length) into the first
+    /// `coord.len()` entries of `buf.k_plus` / `buf.k_minus`, equal bit for bit to
+    /// [`ReverseFace::grid_rates`] face by face.
+    fn grid_rates_row(&self, coord: &[f64], lo: CellRow<'_>, hi: CellRow<'_>, buf: &mut RateRow) {
+        let n = coord.len();
+        let (v, pe, b) = (
+            &mut buf.velocity[..n],
+            &mut buf.peclet[..n],
+            &mut buf.bernoulli[..n],
+        );
+        grid_velocity_row(self, coord, lo, hi, v, pe);
+        if self.diffusive {
+            rows::bernoulli(pe, b);
+        }
+        rates_row(self, v, b, &mut buf.k_plus[..n], &mut buf.k_minus[..n]);
+    }
+
+    /// Every face rate of the block of `geom` from the per-cell values `aux` (field storage
+    /// layout of the block), with zero rates on physical-boundary faces: the x-faces of each
+    /// row, the y-faces of each plane and (3D) the z-faces, row by row through `buf`. Each
+    /// face gets the bits of [`ReverseFace::grid_rates`].
+    pub fn grid_face_rates(
+        &self,
+        geom: &BlockGeometry,
+        aux: &GridAux,
+        buf: &mut FaceRowBuffers,
+        rates: &mut FaceRates,
+    ) {
+        let (nx, ny, nz) = (geom.nx, geom.ny, geom.nz);
+        // Storage index of cell (k, j, 0), ghosts allowed (`-1`).
+        let row_start = |k: isize, j: isize| {
+            let k = if geom.dim3 { k + 1 } else { k };
+            (k as usize * (ny + 2) + (j + 1) as usize) * (nx + 2) + 1
+        };
+        let all = 0..nx;
+        let FaceRowBuffers { coord, row } = buf;
+        // A row of y- or z-faces at coordinate `c` between the rows starting at `lo` and `hi`.
+        let mut across = |boundary: bool, c: f64, lo: usize, hi: usize, row: &mut RateRow| {
+            if boundary {
+                row.k_plus[..nx].fill(0.0);
+                row.k_minus[..nx].fill(0.0);
+            } else {
+                coord[..nx].fill(c);
+                self.grid_rates_row(&coord[..nx], aux.cells(lo, nx), aux.cells(hi, nx), row);
+            }
+        };
+        for k in 0..nz {
+            let ki = k as isize;
+            for j in 0..ny {
+                let at = row_start(ki, j as isize);
+                let (lo, hi) = (aux.cells(at - 1, nx + 1), aux.cells(at, nx + 1));
+                self.grid_rates_row(&geom.x_faces, lo, hi, row);
+                for i in [0, nx] {
+                    if geom.x_face_is_boundary(i) {
+                        (row.k_plus[i], row.k_minus[i]) = (0.0, 0.0);
+                    }
+                }
+                rates.put_x((k, j), &all, &row.k_plus, &row.k_minus);
+            }
+            for jf in 0..=ny {
+                let (lo, hi) = (row_start(ki, jf as isize - 1), row_start(ki, jf as isize));
+                across(geom.y_face_is_boundary(jf), geom.y_faces[jf], lo, hi, row);
+                rates.put_y((k, jf), &all, &row.k_plus, &row.k_minus);
+            }
+        }
+        if geom.dim3 {
+            for kf in 0..=nz {
+                let boundary = geom.z_face_is_boundary(kf);
+                for j in 0..ny {
+                    let (ki, ji) = (kf as isize, j as isize);
+                    let (lo, hi) = (row_start(ki - 1, ji), row_start(ki, ji));
+                    across(boundary, geom.z_faces[kf], lo, hi, row);
+                    for i in 0..nx {
+                        rates.set(2, (kf, j, i), (row.k_plus[i], row.k_minus[i]));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decomp::{Block, ProcessGrid};
+    use crate::mesh::Mesh;
+    use crate::simd::{with_level, Level};
+
+    /// The row kernels (floored logarithms, interpolated per-cell values, the block's face
+    /// rates) give, at every dispatch level, the bits of the scalar methods face by face, with
+    /// zero rates exactly on physical-boundary faces: 1D, 2D and 3D, blocks with and without
+    /// neighbours, `kappa = 0` and `> 0`, `lambda = 0` and `> 0`, states with zeros, subnormals
+    /// and steep ratios (Peclet numbers on both sides of the Bernoulli switch).
+    #[test]
+    fn row_kernels_give_the_bits_of_the_scalar_methods_at_every_level() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let cases = [
+            (1, 37, vec![2]),
+            (2, 19, vec![1, 1]),
+            (2, 19, vec![2, 2]),
+            (3, 9, vec![1, 2, 2]),
+        ];
+        for (dim, n, procs) in cases {
+            let mesh = Mesh::new(dim, n, 4.0);
+            let grid = ProcessGrid::from_procs(&procs);
+            for rank in 0..procs.iter().product::<usize>() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let len = (geom.nx + 2) * (geom.ny + 2) * if geom.dim3 { geom.nz + 2 } else { 1 };
+                let state = |next: &mut dyn FnMut() -> f64| -> Vec<f64> {
+                    (0..len)
+                        .map(|c| match c % 11 {
+                            0 => 0.0,
+                            1 => 1e-310 * next(),
+                            2 => 40.0 * next(),
+                            _ => (-30.0 * next()).exp(),
+                        })
+                        .collect()
+                };
+                let (fh0, fh1) = (state(&mut next), state(&mut next));
+                for (kappa, lambda) in [(0.0, 1.0), (1.5, 0.0), (1.5, 1.0), (0.7, 0.3)] {
+                    let face = ReverseFace::new(0.8, kappa, 2.5, lambda, mesh.h);
+                    let mut results = Vec::new();
+                    for level in Level::ALL {
+                        with_level(level, || {
+                            let (mut l0, mut l1) = (vec![0.0; len], vec![0.0; len]);
+                            floored_ln_row(&fh0, &mut l0);
+                            floored_ln_row(&fh1, &mut l1);
+                            for (l, &f) in l0.iter().zip(&fh0) {
+                                assert_eq!(l.to_bits(), floored_ln(f).to_bits(), "ln {f}");
+                            }
+                            let theta = 0.375;
+                            let mut aux = GridAux::new(len);
+                            face.interpolated_aux(theta, &l0, &l1, &mut aux);
+                            let cell = |c: usize| face.aux((1.0 - theta) * l0[c] + theta * l1[c]);
+                            for c in 0..len {
+                                let want = cell(c);
+                                let got = ForwardAux {
+                                    ln_fh: aux.ln_fh[c],
+                                    kappa_fh_pow: aux.kappa_fh_pow[c],
+                                    phi_prime: aux.phi_prime[c],
+                                };
+                                assert_eq!(format!("{got:?}"), format!("{want:?}"));
+                            }
+                            let mut rates = FaceRates::for_geometry(&geom);
+                            let mut buf = FaceRowBuffers::for_geometry(&geom);
+                            face.grid_face_rates(&geom, &aux, &mut buf, &mut rates);
+                            let (nx, ny, nz) = (geom.nx, geom.ny, geom.nz);
+                            let at = |k: isize, j: isize, i: isize| {
+                                let k = if geom.dim3 { k + 1 } else { k };
+                                (k as usize * (ny + 2) + (j + 1) as usize) * (nx + 2)
+                                    + (i + 1) as usize
+                            };
+                            let scalar = |b: bool, x_f: f64, lo: usize, hi: usize| {
+                                if b {
+                                    (0.0, 0.0)
+                                } else {
+                                    face.grid_rates(x_f, cell(lo), cell(hi))
+                                }
+                            };
+                            let bits = |r: (f64, f64)| (r.0.to_bits(), r.1.to_bits());
+                            for k in 0..nz {
+                                let ki = k as isize;
+                                for j in 0..ny {
+                                    let ji = j as isize;
+                                    for i in 0..=nx {
+                                        let ii = i as isize;
+                                        let b = geom.x_face_is_boundary(i);
+                                        let want = scalar(
+                                            b,
+                                            geom.x_faces[i],
+                                            at(ki, ji, ii - 1),
+                                            at(ki, ji, ii),
+                                        );
+                                        assert_eq!(
+                                            bits(rates.x(k, j, i)),
+                                            bits(want),
+                                            "x {k} {j} {i}"
+                                        );
+                                    }
+                                }
+                                for jf in 0..=ny {
+                                    let ji = jf as isize;
+                                    for i in 0..nx {
+                                        let ii = i as isize;
+                                        let b = geom.y_face_is_boundary(jf);
+                                        let want = scalar(
+                                            b,
+                                            geom.y_faces[jf],
+                                            at(ki, ji - 1, ii),
+                                            at(ki, ji, ii),
+                                        );
+                                        assert_eq!(
+                                            bits(rates.y(k, jf, i)),
+                                            bits(want),
+                                            "y {k} {jf} {i}"
+                                        );
+                                    }
+                                }
+                            }
+                            if geom.dim3 {
+                                for kf in 0..=nz {
+                                    let ki = kf as isize;
+                                    for j in 0..ny {
+                                        for i in 0..nx {
+                                            let (ji, ii) = (j as isize, i as isize);
+                                            let b = geom.z_face_is_boundary(kf);
+                                            let want = scalar(
+                                                b,
+                                                geom.z_faces[kf],
+                                                at(ki - 1, ji, ii),
+                                                at(ki, ji, ii),
+                                            );
+                                            assert_eq!(
+                                                bits(rates.z(kf, j, i)),
+                                                bits(want),
+                                                "z {kf} {j} {i}"
+                                            );
+                                        }
+                                    }
+                                }
+                            }
+                            let mut all = Vec::new();
+                            for k in 0..nz {
+                                for j in 0..ny {
+                                    for i in 0..nx {
+                                        all.extend(rates.outgoing3(k, j, i).map(f64::to_bits));
+                                    }
+                                }
+                            }
+                            results.push(all);
+                        });
+                    }
+                    assert!(results.windows(2).all(|w| w[0] == w[1]));
+                }
+            }
+        }
+    }
 
     #[test]
     fn bernoulli_values_and_limits() {

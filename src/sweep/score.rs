@@ -49,10 +49,10 @@
 //! `u`).
 
 use crate::comm::{Comm, HaloExchange};
-use crate::decomp::{Block, Side};
+use crate::decomp::Block;
 use crate::field::Field;
 use crate::mesh::Mesh;
-use crate::scheme::linear::{floored_ln, ForwardAux, ReverseFace};
+use crate::scheme::linear::{floored_ln, floored_ln_row, FaceRowBuffers, GridAux, ReverseFace};
 use crate::scheme::stage::{apply_stored, BlockGeometry, FaceRates, Region};
 
 /// The score closure of [`ScoreReverse::interval_exact`]: forward time `t`, point `x = [x, y]`
@@ -98,7 +98,9 @@ struct Kernels {
     ln_start: Vec<f64>,
     ln_end: Vec<f64>,
     /// Per-cell forward values at the current `theta`, field storage layout.
-    aux: Vec<ForwardAux>,
+    aux: GridAux,
+    /// Row buffers of the grid face rates.
+    face_rows: FaceRowBuffers,
     /// Face rates of every face of the block (zero at physical-boundary faces).
     rates: FaceRates,
 }
@@ -156,7 +158,8 @@ impl ScoreReverse {
                 y_centres,
                 ln_start: vec![0.0; len],
                 ln_end: vec![0.0; len],
-                aux: vec![ForwardAux::default(); len],
+                aux: GridAux::new(len),
+                face_rows: FaceRowBuffers::for_geometry(&geom),
                 rates: FaceRates::for_geometry(&geom),
                 geom,
             },
@@ -312,11 +315,7 @@ fn stage(
 /// Exchanges the ghosts of a forward state and stores `ln max(fh, FH_FLOOR)` of every stored
 /// cell (owned ones while the messages travel, the ghost edges after).
 fn exchange_logs(halo: &mut HaloExchange, comm: &Comm, fh: &mut Field, ln: &mut [f64]) {
-    halo.exchange(comm, fh, |f| {
-        for (l, &v) in ln.iter_mut().zip(f.raw()) {
-            *l = floored_ln(v);
-        }
-    });
+    halo.exchange(comm, fh, |f| floored_ln_row(f.raw(), ln));
     let (nx, ny, nz) = (fh.nx() as isize, fh.ny() as isize, fh.nz() as isize);
     let raw = fh.raw();
     let mut row = |k: isize, j: isize, cols: &[isize]| {
@@ -344,93 +343,20 @@ fn exchange_logs(halo: &mut HaloExchange, comm: &Comm, fh: &mut Field, ln: &mut 
 }
 
 impl Kernels {
-    /// Whether local x-face `i` is a zero-flux physical-boundary face.
-    #[inline(always)]
-    fn x_boundary(&self, i: usize) -> bool {
-        (i == 0 && self.geom.boundary[Side::West.index()])
-            || (i == self.geom.nx && self.geom.boundary[Side::East.index()])
-    }
-
-    /// Whether local y-face `jf` is a zero-flux physical-boundary face.
-    #[inline(always)]
-    fn y_boundary(&self, jf: usize) -> bool {
-        (jf == 0 && self.geom.boundary[Side::South.index()])
-            || (jf == self.geom.ny && self.geom.boundary[Side::North.index()])
-    }
-
-    /// Whether local z-face `kf` is a zero-flux physical-boundary face (3D).
-    #[inline(always)]
-    fn z_boundary(&self, kf: usize) -> bool {
-        (kf == 0 && self.geom.boundary[Side::Down.index()])
-            || (kf == self.geom.nz && self.geom.boundary[Side::Up.index()])
-    }
-
-    /// Storage index of local cell `(k, j, i)` (`-1` allowed for ghosts), in the layout of a
-    /// field of this block.
-    #[inline(always)]
-    fn idx(&self, k: isize, j: isize, i: isize) -> usize {
-        let (nx, ny) = (self.geom.nx + 2, self.geom.ny + 2);
-        let k = if self.geom.dim3 { k + 1 } else { k };
-        (k as usize * ny + (j + 1) as usize) * nx + (i + 1) as usize
-    }
-
     /// Fills every face rate at `theta` and returns the local positivity rate
     /// `max over owned cells of (sum of outgoing rates) / h`.
     fn compute_rates(&mut self, src: Source<'_>, theta: f64) -> f64 {
-        let (nx, ny, nz) = (self.geom.nx, self.geom.ny, self.geom.nz);
+        let (nx, ny) = (self.geom.nx, self.geom.ny);
         match src {
             Source::Grid => {
-                let a = 1.0 - theta;
-                for ((x, &l0), &l1) in self.aux.iter_mut().zip(&self.ln_start).zip(&self.ln_end) {
-                    *x = self.face.aux(a * l0 + theta * l1);
-                }
-                // The face between cells `lo` and `hi` (local `(k, j, i)`) at coordinate `x_f`.
-                let rates = |s: &Self, lo: [isize; 3], hi: [isize; 3], x_f: f64, boundary: bool| {
-                    if boundary {
-                        return (0.0, 0.0);
-                    }
-                    let l = s.aux[s.idx(lo[0], lo[1], lo[2])];
-                    let r = s.aux[s.idx(hi[0], hi[1], hi[2])];
-                    s.face.grid_rates(x_f, l, r)
-                };
-                for k in 0..nz {
-                    let ki = k as isize;
-                    for j in 0..ny {
-                        let ji = j as isize;
-                        for i in 0..=nx {
-                            let (lo, hi) = ([ki, ji, i as isize - 1], [ki, ji, i as isize]);
-                            let x_f = self.geom.x_faces[i];
-                            let r = rates(self, lo, hi, x_f, self.x_boundary(i));
-                            self.rates.set(0, (k, j, i), r);
-                        }
-                    }
-                    for jf in 0..=ny {
-                        let boundary = self.y_boundary(jf);
-                        let y_f = self.geom.y_faces[jf];
-                        for i in 0..nx {
-                            let (lo, hi) = (
-                                [ki, jf as isize - 1, i as isize],
-                                [ki, jf as isize, i as isize],
-                            );
-                            let r = rates(self, lo, hi, y_f, boundary);
-                            self.rates.set(1, (k, jf, i), r);
-                        }
-                    }
-                }
-                if self.geom.dim3 {
-                    for kf in 0..=nz {
-                        let boundary = self.z_boundary(kf);
-                        let z_f = self.geom.z_faces[kf];
-                        for j in 0..ny {
-                            for i in 0..nx {
-                                let (j, i_) = (j as isize, i as isize);
-                                let (lo, hi) = ([kf as isize - 1, j, i_], [kf as isize, j, i_]);
-                                let r = rates(self, lo, hi, z_f, boundary);
-                                self.rates.set(2, (kf, j as usize, i), r);
-                            }
-                        }
-                    }
-                }
+                self.face
+                    .interpolated_aux(theta, &self.ln_start, &self.ln_end, &mut self.aux);
+                self.face.grid_face_rates(
+                    &self.geom,
+                    &self.aux,
+                    &mut self.face_rows,
+                    &mut self.rates,
+                );
             }
             Source::Closure { score, t_start, dt } => {
                 assert!(!self.geom.dim3, "the score closure is 1D/2D");
@@ -439,7 +365,7 @@ impl Kernels {
                     let y = self.y_centres[j];
                     for i in 0..=nx {
                         let x_f = self.geom.x_faces[i];
-                        let r = if self.x_boundary(i) {
+                        let r = if self.geom.x_face_is_boundary(i) {
                             (0.0, 0.0)
                         } else {
                             let (fh, s) = score(t, [x_f, y]);
@@ -449,7 +375,7 @@ impl Kernels {
                     }
                 }
                 for jf in 0..=ny {
-                    let boundary = self.y_boundary(jf);
+                    let boundary = self.geom.y_face_is_boundary(jf);
                     let y_f = self.geom.y_faces[jf];
                     for i in 0..nx {
                         let r = if boundary {
