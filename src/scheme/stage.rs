@@ -30,8 +30,13 @@
 
 use std::ops::Range;
 
-pub use super::face_rates::{apply_stored, apply_transpose, FaceRates};
-use super::face_rates::{update_row, RowRates};
+pub use super::face_rates::{
+    apply_stored, apply_transpose, apply_transpose_combined, step_from_divergence, FaceRates,
+};
+use super::face_rates::{
+    divergence_row, flux_update_row, max_out_row, transpose_row, update_row, Around, Cells,
+    RateView,
+};
 pub use super::geometry::{BlockGeometry, Region};
 use super::Family;
 use crate::field::Field;
@@ -47,19 +52,17 @@ pub struct Scratch<A> {
     /// family with [`Family::AUX_IN_FACE_PASS`].
     aux_lo: Vec<A>,
     aux_hi: Vec<A>,
+    /// The rolling face buffers of a pass that does not keep its rates: one row of x-faces
+    /// (`nx + 1`), two rows of y-faces (`2 nx`) and, in 3D, two planes of z-faces (`2 ny nx`),
+    /// `k_plus` and `k_minus` (or the flux and a spare).
     fx: Vec<f64>,
     fx2: Vec<f64>,
-    fy_south: Vec<f64>,
-    fy_north: Vec<f64>,
-    fy_south2: Vec<f64>,
-    fy_north2: Vec<f64>,
+    fy: Vec<f64>,
+    fy2: Vec<f64>,
     /// The coordinate of a row of y-faces, repeated (for [`Family::rates_row`]).
     coord: Vec<f64>,
-    /// 3D: the z-faces below and above the current plane (`ny x nx`, row-major), both values.
-    fz_lo: Vec<f64>,
-    fz_hi: Vec<f64>,
-    fz_lo2: Vec<f64>,
-    fz_hi2: Vec<f64>,
+    fz: Vec<f64>,
+    fz2: Vec<f64>,
 }
 
 impl<A: Copy + Default> Scratch<A> {
@@ -73,15 +76,11 @@ impl<A: Copy + Default> Scratch<A> {
             aux_hi: vec![A::default(); nx + 2],
             fx: vec![0.0; nx + 1],
             fx2: vec![0.0; nx + 1],
-            fy_south: vec![0.0; nx],
-            fy_north: vec![0.0; nx],
-            fy_south2: vec![0.0; nx],
-            fy_north2: vec![0.0; nx],
+            fy: vec![0.0; 2 * nx],
+            fy2: vec![0.0; 2 * nx],
             coord: vec![0.0; nx],
-            fz_lo: vec![0.0; plane],
-            fz_hi: vec![0.0; plane],
-            fz_lo2: vec![0.0; plane],
-            fz_hi2: vec![0.0; plane],
+            fz: vec![0.0; 2 * plane],
+            fz2: vec![0.0; 2 * plane],
         }
     }
 }
@@ -554,77 +553,37 @@ pub fn apply<F: Family>(
     region: &Region,
     dt_over_h: f64,
 ) {
-    if region.is_empty() {
-        return;
-    }
-    let cols = &region.cols;
-    let Scratch {
-        aux,
-        aux_lo,
-        aux_hi,
-        fx,
-        fx2,
-        fy_south,
-        fy_north,
-        fy_south2,
-        coord,
-        fz_lo,
-        fz_hi,
-        fz_lo2,
-        ..
-    } = scratch;
-    let faces = FaceInputs { fam, geom, f, aux };
-    let mut bufs = AuxRows {
-        lo: aux_lo,
-        hi: aux_hi,
+    apply_with(fam, geom, f, scratch, out, region, dt_over_h, None);
+}
+
+/// [`apply`], or with `half = Some(g)` the SSP-RK2 combination `out = 1/2 g + 1/2 (f + dt L_h(f))`
+/// in the same pass (the bits of the two passes).
+// A pure kernel, like `update`.
+#[allow(clippy::too_many_arguments)]
+fn apply_with<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+    half: Option<&Field>,
+) {
+    let mut sink = Fluxes {
+        out,
+        dt_over_h,
+        half,
     };
-    let nx = geom.nx;
-    if geom.dim3 {
-        faces.z_plane::<FluxOp>(region.planes.start, region, coord, fz_lo, fz_lo2);
-    }
-    for k in region.planes.clone() {
-        if geom.dim3 {
-            faces.z_plane::<FluxOp>(k + 1, region, coord, fz_hi, fz_lo2);
-        }
-        faces.first_y_faces::<FluxOp>(k, region, &mut bufs, coord, (fy_south, fy_south2));
-        for j in region.rows.clone() {
-            let (x, y) = (
-                (&mut fx[..], &mut fx2[..]),
-                (&mut fy_north[..], &mut fy_south2[..]),
-            );
-            faces.row_faces::<FluxOp>((k, j), cols, &mut bufs, coord, x, y);
-            let at = f.index3(k as isize, j as isize, cols.start as isize);
-            let n = cols.len();
-            let fin = &f.raw()[at..at + n];
-            let dst = &mut out.raw_mut()[at..at + n];
-            let fxw = &fx[cols.start..cols.end];
-            let fxe = &fx[cols.start + 1..cols.end + 1];
-            let fys = &fy_south[cols.clone()];
-            let fyn = &fy_north[cols.clone()];
-            if geom.dim3 {
-                let row = j * nx + cols.start..j * nx + cols.end;
-                let (fzb, fza) = (&fz_lo[row.clone()], &fz_hi[row]);
-                for c in 0..n {
-                    dst[c] = fin[c]
-                        + dt_over_h * (((fxw[c] - fxe[c]) + (fys[c] - fyn[c])) + (fzb[c] - fza[c]));
-                }
-            } else {
-                for c in 0..n {
-                    dst[c] = fin[c] + dt_over_h * ((fxw[c] - fxe[c]) + (fys[c] - fyn[c]));
-                }
-            }
-            std::mem::swap(fy_south, fy_north);
-        }
-        std::mem::swap(fz_lo, fz_hi);
-    }
+    rate_pass::<F, FluxOp, _>(fam, geom, f, scratch, region, None, &mut sink);
 }
 
 /// Largest positivity rate `(sum of outgoing k over the cell's faces) / h` on `region`: the
 /// explicit step keeps `f >= 0` when `dt * rate <= 1`.
 ///
-/// With `store`, the face rates are also kept, so that a family whose time-step rates are its
-/// flux rates ([`Family::DT_RATES_ARE_FLUX_RATES`]) can update with [`apply_stored`] without
-/// evaluating them again.
+/// With `store`, the face rates are also kept (written in place into its storage), so that a
+/// family whose time-step rates are its flux rates ([`Family::DT_RATES_ARE_FLUX_RATES`]) can
+/// update with [`apply_stored`] without evaluating them again.
 pub fn max_rate<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
@@ -633,7 +592,29 @@ pub fn max_rate<F: Family>(
     region: &Region,
     store: Option<&mut FaceRates>,
 ) -> f64 {
-    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, store, None)
+    rate_pass::<F, DtRateOp, _>(fam, geom, f, scratch, region, store, &mut Keep)
+}
+
+/// [`max_rate`] that also keeps, per cell of `region`, the flux divergence of the update
+/// (`div = (F_w - F_e) + (F_s - F_n)` (+ `(F_d - F_u)` in 3D), from the rates of the row while
+/// they are in the row buffers) in the storage of `div`, so that once `dt` is known the update
+/// `f* = f + (dt/h) div` is one streaming pass ([`step_from_divergence`]) with the bits of
+/// [`apply`]. Only for a family whose time-step rates are its flux rates
+/// ([`Family::DT_RATES_ARE_FLUX_RATES`]; panics otherwise).
+pub fn max_rate_and_divergence<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    div: &mut Field,
+) -> f64 {
+    assert!(
+        F::DT_RATES_ARE_FLUX_RATES,
+        "the divergence of the update needs the flux rates"
+    );
+    let mut sink = Divergence { out: div };
+    rate_pass::<F, DtRateOp, _>(fam, geom, f, scratch, region, None, &mut sink)
 }
 
 /// [`max_rate`] and the update `out = f + dt L_h(f)` on `region` in one pass: for a family
@@ -652,17 +633,55 @@ pub fn max_rate_and_update<F: Family>(
     out: &mut Field,
     dt_over_h: f64,
 ) -> f64 {
+    rate_and_update(fam, geom, f, scratch, region, out, dt_over_h, None)
+}
+
+/// [`max_rate_and_update`] writing the SSP-RK2 combination instead of the stage:
+/// `out = 1/2 g + 1/2 (f + dt L_h(f))` on `region`, in the same pass (the bits of the update
+/// followed by the combination `0.5 g + 0.5 f**`).
+// A pure kernel, like `update`.
+#[allow(clippy::too_many_arguments)]
+pub fn max_rate_and_combine<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    g: &Field,
+    out: &mut Field,
+    dt_over_h: f64,
+) -> f64 {
+    rate_and_update(fam, geom, f, scratch, region, out, dt_over_h, Some(g))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rate_and_update<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    out: &mut Field,
+    dt_over_h: f64,
+    half: Option<&Field>,
+) -> f64 {
     if !F::DT_RATES_ARE_FLUX_RATES {
         let rate = max_rate(fam, geom, f, scratch, region, None);
-        apply(fam, geom, f, scratch, out, region, dt_over_h);
+        apply_with(fam, geom, f, scratch, out, region, dt_over_h, half);
         return rate;
     }
-    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, None, Some((out, dt_over_h)))
+    let mut sink = Update {
+        out,
+        dt_over_h,
+        half,
+    };
+    rate_pass::<F, DtRateOp, _>(fam, geom, f, scratch, region, None, &mut sink)
 }
 
 /// The flux rates `(k_plus, k_minus)` of [`Family::rates`] of every face of `region` (the
-/// faces of its cells), stored in `rates`: the generator `L_h(f)` as a linear operator, for the
-/// transposed (reverse) step [`apply_transpose`]. Returns the largest outgoing flux rate.
+/// faces of its cells), stored in place in `rates`: the generator `L_h(f)` as a linear
+/// operator, for the transposed (reverse) step [`apply_transpose`]. Returns the largest
+/// outgoing flux rate.
 pub fn flux_rates<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
@@ -671,21 +690,150 @@ pub fn flux_rates<F: Family>(
     region: &Region,
     rates: &mut FaceRates,
 ) -> f64 {
-    rate_pass::<F, FluxRateOp>(fam, geom, f, scratch, region, Some(rates), None)
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut Keep)
 }
 
-/// One pass over the faces of `region` evaluating rate pairs with `O`, optionally storing them
-/// and optionally (`update = (out, dt/h)`, `O`'s pairs being flux rates) writing the update
-/// `out = f + dt L_h(f)` row by row from them; returns `max_i (sum of the outgoing rates of
-/// cell i) / h`.
-fn rate_pass<F: Family, O: FaceOp>(
+/// [`flux_rates`] (kept in `rates`) and, in the same pass, the update
+/// `out = f + dt L_h(f)` on `region` from them (the bits of [`apply_stored`]): the first stage
+/// `f*` of the reverse SSP-RK2 step.
+#[allow(clippy::too_many_arguments)]
+pub fn flux_rates_and_update<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
     f: &Field,
     scratch: &mut Scratch<F::Aux>,
     region: &Region,
-    mut store: Option<&mut FaceRates>,
-    mut update: Option<(&mut Field, f64)>,
+    rates: &mut FaceRates,
+    out: &mut Field,
+    dt_over_h: f64,
+) -> f64 {
+    let mut sink = Update {
+        out,
+        dt_over_h,
+        half: None,
+    };
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink)
+}
+
+/// [`flux_rates`] of `f` (kept in `rates`) and, in the same pass, the transposed update
+/// `out = w + dt L_h(f)^T w` on `region` from them (the bits of [`apply_transpose`]); `w`'s
+/// ghosts must be current.
+#[allow(clippy::too_many_arguments)]
+pub fn flux_rates_and_transpose<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    rates: &mut FaceRates,
+    w: &Field,
+    out: &mut Field,
+    dt_over_h: f64,
+) -> f64 {
+    let mut sink = Transposed { w, out, dt_over_h };
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink)
+}
+
+/// What a rate pass does with each row's face values once they are computed: `row(f, at,
+/// around)` for the row of `f` starting at flat index `at` with the face values `around` it.
+trait RowSink {
+    /// Whether the pass computes the largest outgoing rate sum (the face values are rates).
+    const MAX: bool;
+    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, dim3: bool);
+}
+
+/// Keeps nothing beyond the rates (and the rate bound).
+struct Keep;
+
+impl RowSink for Keep {
+    const MAX: bool = true;
+    #[inline(always)]
+    fn row(&mut self, _: &Field, _: usize, _: Around<'_>, _: bool) {}
+}
+
+/// `out = f + dt/h div` (or `1/2 half + 1/2 (...)`) from the rates ([`update_row`]).
+struct Update<'a> {
+    out: &'a mut Field,
+    dt_over_h: f64,
+    half: Option<&'a Field>,
+}
+
+impl RowSink for Update<'_> {
+    const MAX: bool = true;
+    #[inline(always)]
+    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, dim3: bool) {
+        let n = around.kps.len();
+        let g = self.half.map_or(&[][..], |g| &g.raw()[at..at + n]);
+        let cells = Cells::of(f, at, n, dim3);
+        let dst = &mut self.out.raw_mut()[at..at + n];
+        update_row(around, cells, self.dt_over_h, g, dst);
+    }
+}
+
+/// `out = div` from the rates ([`divergence_row`]).
+struct Divergence<'a> {
+    out: &'a mut Field,
+}
+
+impl RowSink for Divergence<'_> {
+    const MAX: bool = true;
+    #[inline(always)]
+    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, dim3: bool) {
+        let n = around.kps.len();
+        let cells = Cells::of(f, at, n, dim3);
+        divergence_row(around, cells, &mut self.out.raw_mut()[at..at + n]);
+    }
+}
+
+/// `out = w + dt/h L^T w` from the rates ([`transpose_row`]).
+struct Transposed<'a> {
+    w: &'a Field,
+    out: &'a mut Field,
+    dt_over_h: f64,
+}
+
+impl RowSink for Transposed<'_> {
+    const MAX: bool = true;
+    #[inline(always)]
+    fn row(&mut self, _: &Field, at: usize, around: Around<'_>, dim3: bool) {
+        let n = around.kps.len();
+        let cells = Cells::of(self.w, at, n, dim3);
+        let dst = &mut self.out.raw_mut()[at..at + n];
+        transpose_row(around, cells, self.dt_over_h, &[], dst);
+    }
+}
+
+/// `out = f + dt/h div` from face fluxes ([`FluxOp`]: the `k_plus` slots hold `F`).
+struct Fluxes<'a> {
+    out: &'a mut Field,
+    dt_over_h: f64,
+    half: Option<&'a Field>,
+}
+
+impl RowSink for Fluxes<'_> {
+    const MAX: bool = false;
+    #[inline(always)]
+    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, _: bool) {
+        let n = around.kps.len();
+        let g = self.half.map_or(&[][..], |g| &g.raw()[at..at + n]);
+        let fin = &f.raw()[at..at + n];
+        let dst = &mut self.out.raw_mut()[at..at + n];
+        flux_update_row(around, fin, self.dt_over_h, g, dst);
+    }
+}
+
+/// One pass over the faces of `region` evaluating face values with `O` (rate pairs, or fluxes
+/// for [`FluxOp`]) into `store` (kept, in place) or the rolling row buffers of `scratch`,
+/// handing each row's values to `sink` as soon as the row's faces are done; returns
+/// `max_i (sum of the outgoing rates of cell i) / h` (0 for a sink without [`RowSink::MAX`]).
+fn rate_pass<F: Family, O: FaceOp, S: RowSink>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    store: Option<&mut FaceRates>,
+    sink: &mut S,
 ) -> f64 {
     if region.is_empty() {
         return 0.0;
@@ -697,93 +845,96 @@ fn rate_pass<F: Family, O: FaceOp>(
         aux_hi,
         fx,
         fx2,
-        fy_south,
-        fy_north,
-        fy_south2,
-        fy_north2,
+        fy,
+        fy2,
         coord,
-        fz_lo,
-        fz_hi,
-        fz_lo2,
-        fz_hi2,
+        fz,
+        fz2,
     } = scratch;
+    let (nx, ny) = (geom.nx, geom.ny);
+    let mut v = match store {
+        Some(rates) => {
+            debug_assert_eq!(
+                rates.shape(),
+                (geom.nz, ny, nx),
+                "face rates of another block"
+            );
+            debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
+            rates.view()
+        }
+        None => RateView::rolling((nx, ny), (fx, fx2), (fy, fy2), (fz, fz2)),
+    };
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
     let mut bufs = AuxRows {
         lo: aux_lo,
         hi: aux_hi,
     };
-    let nx = geom.nx;
+    let (c0, n) = (cols.start, cols.len());
+    let plane = ny * nx;
     let mut max_rate = 0.0f64;
     if geom.dim3 {
         let kf = region.planes.start;
-        faces.z_plane::<O>(kf, region, coord, fz_lo, fz_lo2);
-        if let Some(store) = store.as_deref_mut() {
-            store.put_z(kf, region, fz_lo, fz_lo2);
-        }
+        let z = v.z(kf)..v.z(kf) + plane;
+        let out = (&mut v.kp_z[z.clone()], &mut v.km_z[z]);
+        faces.z_plane::<O>(kf, region, coord, out.0, out.1);
     }
     for k in region.planes.clone() {
         if geom.dim3 {
-            faces.z_plane::<O>(k + 1, region, coord, fz_hi, fz_hi2);
-            if let Some(store) = store.as_deref_mut() {
-                store.put_z(k + 1, region, fz_hi, fz_hi2);
-            }
+            let z = v.z(k + 1)..v.z(k + 1) + plane;
+            let out = (&mut v.kp_z[z.clone()], &mut v.km_z[z]);
+            faces.z_plane::<O>(k + 1, region, coord, out.0, out.1);
         }
-        faces.first_y_faces::<O>(k, region, &mut bufs, coord, (fy_south, fy_south2));
-        if let Some(store) = store.as_deref_mut() {
-            store.put_y((k, region.rows.start), cols, fy_south, fy_south2);
-        }
+        let y0 = v.y(k, region.rows.start)..v.y(k, region.rows.start) + nx;
+        let out = (&mut v.kp_y[y0.clone()], &mut v.km_y[y0]);
+        faces.first_y_faces::<O>(k, region, &mut bufs, coord, out);
         for j in region.rows.clone() {
-            let (x, y) = (
-                (&mut fx[..], &mut fx2[..]),
-                (&mut fy_north[..], &mut fy_north2[..]),
-            );
-            faces.row_faces::<O>((k, j), cols, &mut bufs, coord, x, y);
-            if let Some(store) = store.as_deref_mut() {
-                store.put_x((k, j), cols, fx, fx2);
-                store.put_y((k, j + 1), cols, fy_north, fy_north2);
+            let (xs, ns) = (v.x(k, j), v.y(k, j + 1));
+            let x = xs..xs + nx + 1;
+            let y = ns..ns + nx;
+            {
+                let RateView {
+                    kp_x,
+                    km_x,
+                    kp_y,
+                    km_y,
+                    ..
+                } = &mut v;
+                let x = (&mut kp_x[x.clone()], &mut km_x[x]);
+                let y = (&mut kp_y[y.clone()], &mut km_y[y]);
+                faces.row_faces::<O>((k, j), cols, &mut bufs, coord, x, y);
             }
-            let n = cols.len();
-            if let Some((out, dt_over_h)) = update.as_mut() {
-                let row = j * nx + cols.start..j * nx + cols.end;
-                let z = geom.dim3.then(|| {
-                    [
-                        (&fz_lo[row.clone()], &fz_lo2[row.clone()]),
-                        (&fz_hi[row.clone()], &fz_hi2[row.clone()]),
-                    ]
-                });
-                let around = RowRates {
-                    x: (&fx[cols.start..=cols.end], &fx2[cols.start..=cols.end]),
-                    south: (&fy_south[cols.clone()], &fy_south2[cols.clone()]),
-                    north: (&fy_north[cols.clone()], &fy_north2[cols.clone()]),
-                    z,
-                };
-                let at = f.index3(k as isize, j as isize, cols.start as isize);
-                update_row(f, at, around, &mut out.raw_mut()[at..at + n], *dt_over_h);
-            }
-            let kp_east = &fx[cols.start + 1..cols.end + 1];
-            let km_west = &fx2[cols.start..cols.end];
-            let kp_north = &fy_north[cols.clone()];
-            let km_south = &fy_south2[cols.clone()];
-            if geom.dim3 {
-                let row = j * nx + cols.start..j * nx + cols.end;
-                let (kp_up, km_down) = (&fz_hi[row.clone()], &fz_lo2[row]);
-                for c in 0..n {
-                    let out = ((kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]))
-                        + (kp_up[c] + km_down[c]);
-                    max_rate = max_rate.max(out);
-                }
+            let ss = v.y(k, j) + c0;
+            let (xs, ns) = (xs + c0, ns + c0);
+            let (kpd, kmd, kpu, kmu): (&[f64], &[f64], &[f64], &[f64]) = if geom.dim3 {
+                let (d, u) = (v.z(k) + j * nx + c0, v.z(k + 1) + j * nx + c0);
+                (
+                    &v.kp_z[d..d + n],
+                    &v.km_z[d..d + n],
+                    &v.kp_z[u..u + n],
+                    &v.km_z[u..u + n],
+                )
             } else {
-                for c in 0..n {
-                    let out = (kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]);
-                    max_rate = max_rate.max(out);
-                }
+                (&[], &[], &[], &[])
+            };
+            let around = Around {
+                kpx: &v.kp_x[xs..xs + n + 1],
+                kmx: &v.km_x[xs..xs + n + 1],
+                kps: &v.kp_y[ss..ss + n],
+                kms: &v.km_y[ss..ss + n],
+                kpn: &v.kp_y[ns..ns + n],
+                kmn: &v.km_y[ns..ns + n],
+                kpd,
+                kmd,
+                kpu,
+                kmu,
+            };
+            if S::MAX {
+                max_out_row(around, &mut max_rate);
             }
-            std::mem::swap(fy_south, fy_north);
-            std::mem::swap(fy_south2, fy_north2);
+            let at = f.index3(k as isize, j as isize, c0 as isize);
+            sink.row(f, at, around, geom.dim3);
         }
-        std::mem::swap(fz_lo, fz_hi);
-        std::mem::swap(fz_lo2, fz_hi2);
     }
     max_rate / geom.h
 }
