@@ -214,7 +214,7 @@ impl FaceRates {
 
     /// The rates around the `n` cells of row `j` of plane `k` from column `c0`.
     #[inline(always)]
-    fn around_row(&self, k: usize, j: usize, c0: usize, n: usize) -> Around<'_> {
+    pub(super) fn around_row(&self, k: usize, j: usize, c0: usize, n: usize) -> Around<'_> {
         let xb = self.x_at(k, j) + c0;
         let (sb, nb) = (self.y_at(k, j) + c0, self.y_at(k, j + 1) + c0);
         let (kpd, kmd, kpu, kmu): (&[f64], &[f64], &[f64], &[f64]) = if self.is_3d() {
@@ -491,29 +491,33 @@ dispatched! {
         } else {
             (kms, kpn, south, north)
         };
-        let part = |c: usize| {
-            let wc = row[c + 1];
-            let x_part = kmx[c] * (row[c] - wc) + kpx[c + 1] * (row[c + 2] - wc);
-            let y_part = kms[c] * (south[c] - wc) + kpn[c] * (north[c] - wc);
-            (wc, x_part + y_part)
-        };
+        // x part + y part of cell c, its value w_c.
+        macro_rules! xy {
+            ($c:expr) => {{
+                let c = $c;
+                let wc = row[c + 1];
+                let x_part = kmx[c] * (row[c] - wc) + kpx[c + 1] * (row[c + 2] - wc);
+                let y_part = kms[c] * (south[c] - wc) + kpn[c] * (north[c] - wc);
+                (wc, x_part + y_part)
+            }};
+        }
         match (z, half.is_empty()) {
             (false, true) => {
                 for c in 0..n {
-                    let (wc, xy) = part(c);
+                    let (wc, xy) = xy!(c);
                     dst[c] = wc + dt_over_h * xy;
                 }
             }
             (false, false) => {
                 let half = &half[..n];
                 for c in 0..n {
-                    let (wc, xy) = part(c);
+                    let (wc, xy) = xy!(c);
                     dst[c] = 0.5 * half[c] + 0.5 * (wc + dt_over_h * xy);
                 }
             }
             (true, true) => {
                 for c in 0..n {
-                    let (wc, xy) = part(c);
+                    let (wc, xy) = xy!(c);
                     let z_part = kmd[c] * (down[c] - wc) + kpu[c] * (up[c] - wc);
                     dst[c] = wc + dt_over_h * (xy + z_part);
                 }
@@ -521,7 +525,7 @@ dispatched! {
             (true, false) => {
                 let half = &half[..n];
                 for c in 0..n {
-                    let (wc, xy) = part(c);
+                    let (wc, xy) = xy!(c);
                     let z_part = kmd[c] * (down[c] - wc) + kpu[c] * (up[c] - wc);
                     dst[c] = 0.5 * half[c] + 0.5 * (wc + dt_over_h * (xy + z_part));
                 }

@@ -674,6 +674,7 @@ fn rate_and_update<F: Family>(
         out,
         dt_over_h,
         half,
+        max: true,
     };
     rate_pass::<F, DtRateOp, _>(fam, geom, f, scratch, region, None, &mut sink)
 }
@@ -706,13 +707,14 @@ pub fn flux_rates_and_update<F: Family>(
     rates: &mut FaceRates,
     out: &mut Field,
     dt_over_h: f64,
-) -> f64 {
+) {
     let mut sink = Update {
         out,
         dt_over_h,
         half: None,
+        max: false,
     };
-    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink)
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink);
 }
 
 /// [`flux_rates`] of `f` (kept in `rates`) and, in the same pass, the transposed update
@@ -729,26 +731,97 @@ pub fn flux_rates_and_transpose<F: Family>(
     w: &Field,
     out: &mut Field,
     dt_over_h: f64,
-) -> f64 {
-    let mut sink = Transposed { w, out, dt_over_h };
-    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink)
+) {
+    let mut sink = Transposed {
+        w,
+        out,
+        dt_over_h,
+        then: None,
+    };
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink);
+}
+
+/// The transposed SSP-RK2 stages from the rates of `f*` and of `f^n` in one pass over the
+/// whole block (1D, 2D): the rates of `f*` (kept in `rates_star`) with `v = w + dt L(f*)^T w`
+/// in `v`, and one row behind, `out = 1/2 w + 1/2 (v + dt L(f^n)^T v)` (rates of `f^n` in
+/// `rates`) on the cells whose stencil reads no ghost of `v`. Returns the regions left for
+/// [`apply_transpose_combined`] once the ghosts of `v` are exchanged (the block's outermost
+/// rows and columns; the whole block in 1D and 3D, where no rows are done here). The bits of
+/// the three separate passes.
+#[allow(clippy::too_many_arguments)]
+pub fn reverse_ssprk2_stages<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    star: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    rates_star: &mut FaceRates,
+    rates: &FaceRates,
+    w: &Field,
+    v: &mut Field,
+    out: &mut Field,
+    dt_over_h: f64,
+) -> Vec<Region> {
+    let whole = geom.whole();
+    let (ny, nx) = (geom.ny, geom.nx);
+    if geom.dim3 || ny < 3 || nx < 3 {
+        flux_rates_and_transpose(
+            fam, geom, star, scratch, &whole, rates_star, w, v, dt_over_h,
+        );
+        return vec![whole];
+    }
+    let (rows, cols) = (1..ny - 1, 1..nx - 1);
+    let mut sink = Transposed {
+        w,
+        out: v,
+        dt_over_h,
+        then: Some(Then {
+            rates,
+            g: w,
+            out,
+            rows: rows.clone(),
+            cols: cols.clone(),
+        }),
+    };
+    rate_pass::<F, FluxRateOp, _>(
+        fam,
+        geom,
+        star,
+        scratch,
+        &whole,
+        Some(rates_star),
+        &mut sink,
+    );
+    let region = |rows: Range<usize>, cols: Range<usize>| Region {
+        planes: 0..1,
+        rows,
+        cols,
+    };
+    vec![
+        region(0..1, 0..nx),
+        region(ny - 1..ny, 0..nx),
+        region(rows.clone(), 0..1),
+        region(rows, nx - 1..nx),
+    ]
 }
 
 /// What a rate pass does with each row's face values once they are computed: `row(f, at,
 /// around)` for the row of `f` starting at flat index `at` with the face values `around` it.
 trait RowSink {
     /// Whether the pass computes the largest outgoing rate sum (the face values are rates).
-    const MAX: bool;
-    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, dim3: bool);
+    fn max(&self) -> bool;
+    /// Row `j` of plane `k`, which starts at flat index `at`.
+    fn row(&mut self, f: &Field, kj: (usize, usize), at: usize, around: Around<'_>, dim3: bool);
 }
 
 /// Keeps nothing beyond the rates (and the rate bound).
 struct Keep;
 
 impl RowSink for Keep {
-    const MAX: bool = true;
+    fn max(&self) -> bool {
+        true
+    }
     #[inline(always)]
-    fn row(&mut self, _: &Field, _: usize, _: Around<'_>, _: bool) {}
+    fn row(&mut self, _: &Field, _: (usize, usize), _: usize, _: Around<'_>, _: bool) {}
 }
 
 /// `out = f + dt/h div` (or `1/2 half + 1/2 (...)`) from the rates ([`update_row`]).
@@ -756,12 +829,15 @@ struct Update<'a> {
     out: &'a mut Field,
     dt_over_h: f64,
     half: Option<&'a Field>,
+    max: bool,
 }
 
 impl RowSink for Update<'_> {
-    const MAX: bool = true;
+    fn max(&self) -> bool {
+        self.max
+    }
     #[inline(always)]
-    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, dim3: bool) {
+    fn row(&mut self, f: &Field, _: (usize, usize), at: usize, around: Around<'_>, dim3: bool) {
         let n = around.kps.len();
         let g = self.half.map_or(&[][..], |g| &g.raw()[at..at + n]);
         let cells = Cells::of(f, at, n, dim3);
@@ -776,30 +852,68 @@ struct Divergence<'a> {
 }
 
 impl RowSink for Divergence<'_> {
-    const MAX: bool = true;
+    fn max(&self) -> bool {
+        true
+    }
     #[inline(always)]
-    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, dim3: bool) {
+    fn row(&mut self, f: &Field, _: (usize, usize), at: usize, around: Around<'_>, dim3: bool) {
         let n = around.kps.len();
         let cells = Cells::of(f, at, n, dim3);
         divergence_row(around, cells, &mut self.out.raw_mut()[at..at + n]);
     }
 }
 
-/// `out = w + dt/h L^T w` from the rates ([`transpose_row`]).
+/// `out = w + dt/h L^T w` from the rates ([`transpose_row`]), and optionally, one row behind,
+/// the next transposed stage combined ([`Then`]).
 struct Transposed<'a> {
     w: &'a Field,
     out: &'a mut Field,
     dt_over_h: f64,
+    then: Option<Then<'a>>,
+}
+
+/// The second transposed stage of the reverse SSP-RK2 step run one row behind the first:
+/// `out = 1/2 g + 1/2 (v + dt/h L_1^T v)`, `v` the first stage's output, with the rates of
+/// `L_1` in `rates`, on the rows and columns whose stencil reads no ghost of `v` (rows and
+/// columns `1..n - 1`; 2D only).
+struct Then<'a> {
+    rates: &'a FaceRates,
+    g: &'a Field,
+    out: &'a mut Field,
+    rows: Range<usize>,
+    cols: Range<usize>,
 }
 
 impl RowSink for Transposed<'_> {
-    const MAX: bool = true;
+    fn max(&self) -> bool {
+        false
+    }
     #[inline(always)]
-    fn row(&mut self, _: &Field, at: usize, around: Around<'_>, dim3: bool) {
+    fn row(
+        &mut self,
+        _: &Field,
+        (k, j): (usize, usize),
+        at: usize,
+        around: Around<'_>,
+        dim3: bool,
+    ) {
         let n = around.kps.len();
         let cells = Cells::of(self.w, at, n, dim3);
         let dst = &mut self.out.raw_mut()[at..at + n];
         transpose_row(around, cells, self.dt_over_h, &[], dst);
+        if let Some(then) = self.then.as_mut() {
+            // Rows j - 2..=j of the first stage are done: row j - 1 of the second.
+            if j >= 1 && then.rows.contains(&(j - 1)) && !then.cols.is_empty() {
+                let (c0, m) = (then.cols.start, then.cols.len());
+                let v: &Field = self.out;
+                let at = v.index3(k as isize, j as isize - 1, c0 as isize);
+                let around = then.rates.around_row(k, j - 1, c0, m);
+                let cells = Cells::of(v, at, m, false);
+                let g = &then.g.raw()[at..at + m];
+                let dst = &mut then.out.raw_mut()[at..at + m];
+                transpose_row(around, cells, self.dt_over_h, g, dst);
+            }
+        }
     }
 }
 
@@ -811,9 +925,11 @@ struct Fluxes<'a> {
 }
 
 impl RowSink for Fluxes<'_> {
-    const MAX: bool = false;
+    fn max(&self) -> bool {
+        false
+    }
     #[inline(always)]
-    fn row(&mut self, f: &Field, at: usize, around: Around<'_>, _: bool) {
+    fn row(&mut self, f: &Field, _: (usize, usize), at: usize, around: Around<'_>, _: bool) {
         let n = around.kps.len();
         let g = self.half.map_or(&[][..], |g| &g.raw()[at..at + n]);
         let fin = &f.raw()[at..at + n];
@@ -825,7 +941,7 @@ impl RowSink for Fluxes<'_> {
 /// One pass over the faces of `region` evaluating face values with `O` (rate pairs, or fluxes
 /// for [`FluxOp`]) into `store` (kept, in place) or the rolling row buffers of `scratch`,
 /// handing each row's values to `sink` as soon as the row's faces are done; returns
-/// `max_i (sum of the outgoing rates of cell i) / h` (0 for a sink without [`RowSink::MAX`]).
+/// `max_i (sum of the outgoing rates of cell i) / h` (0 for a sink without [`RowSink::max`]).
 fn rate_pass<F: Family, O: FaceOp, S: RowSink>(
     fam: &F,
     geom: &BlockGeometry,
@@ -929,11 +1045,11 @@ fn rate_pass<F: Family, O: FaceOp, S: RowSink>(
                 kpu,
                 kmu,
             };
-            if S::MAX {
+            if sink.max() {
                 max_out_row(around, &mut max_rate);
             }
             let at = f.index3(k as isize, j as isize, c0 as isize);
-            sink.row(f, at, around, geom.dim3);
+            sink.row(f, (k, j), at, around, geom.dim3);
         }
     }
     max_rate / geom.h

@@ -324,9 +324,10 @@ impl<F: Family> ReverseStepper for Transpose<F> {
             }
             StepperKind::Ssprk2 => {
                 // w^n = 1/2 w + 1/2 A1^T (A2^T w), A1 = I + dt L(f^n), A2 = I + dt L(f*), in
-                // three passes: (1) the rates of f^n (kept) and f* = f^n + dt L(f^n) (the
-                // bits of the forward stage 1); (2) the rates of f* (kept) and A2^T w;
-                // (3) A1^T of that, combined with w.
+                // two passes: (1) the rates of f^n (kept) and f* = f^n + dt L(f^n) (the bits
+                // of the forward stage 1); (2) the rates of f* (kept), A2^T w and, one row
+                // behind, A1^T of that combined with w; then, once the ghosts of A2^T w are
+                // exchanged, the outermost rows and columns of the last stage.
                 let mut rates = std::mem::replace(&mut self.rates, FaceRates::new(0, 0));
                 let mut star = std::mem::replace(&mut self.star, Field::zeros(0, 0));
                 self.exchange_and(comm, f_before, |fam, geom, scratch, f| {
@@ -339,38 +340,40 @@ impl<F: Family> ReverseStepper for Transpose<F> {
                 self.exchange(comm, w);
                 let mut rates_star = std::mem::replace(&mut self.rates_star, FaceRates::new(0, 0));
                 let mut a2w = std::mem::replace(&mut self.work, Field::zeros(0, 0));
-                self.exchange_and(comm, &mut star, |fam, geom, scratch, s| {
-                    let whole = geom.whole();
-                    let c = dt / geom.h;
-                    stage::flux_rates_and_transpose(
+                let mut out = std::mem::replace(&mut self.work2, Field::zeros(0, 0));
+                let rest = self.exchange_and(comm, &mut star, |fam, geom, scratch, s| {
+                    stage::reverse_ssprk2_stages(
                         fam,
                         geom,
                         s,
                         scratch,
-                        &whole,
                         &mut rates_star,
+                        &rates,
                         w,
                         &mut a2w,
-                        c,
-                    );
+                        &mut out,
+                        dt / geom.h,
+                    )
                 });
                 self.rates_star = rates_star;
                 self.star = star;
                 self.exchange(comm, &mut a2w);
                 let t0 = Instant::now();
-                let whole = self.geom.whole();
-                stage::apply_transpose_combined(
-                    &self.geom,
-                    &a2w,
-                    &rates,
-                    w,
-                    &mut self.work2,
-                    &whole,
-                    dt / self.geom.h,
-                );
+                for region in &rest {
+                    stage::apply_transpose_combined(
+                        &self.geom,
+                        &a2w,
+                        &rates,
+                        w,
+                        &mut out,
+                        region,
+                        dt / self.geom.h,
+                    );
+                }
                 self.rates = rates;
                 self.work = a2w;
-                std::mem::swap(w, &mut self.work2);
+                std::mem::swap(w, &mut out);
+                self.work2 = out;
                 self.timers.update += t0.elapsed();
                 Ok(ReverseReport::default())
             }
