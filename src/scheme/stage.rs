@@ -1076,3 +1076,384 @@ pub fn update<F: Family>(
         None => apply(fam, geom, f, scratch, out, region, dt_over_h),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FaceCoefficients, Sg, Upwind};
+    use super::*;
+    use crate::decomp::{Block, ProcessGrid};
+    use crate::mesh::Mesh;
+
+    /// A global field of `mesh`, one value per cell in `z, y, x` order (zeros, tiny and
+    /// condensate values, a smooth bump, and a shift so that two fields differ).
+    fn global(mesh: &Mesh, shift: usize) -> Vec<f64> {
+        let n = mesh.n;
+        let (nz, ny) = match mesh.dim {
+            1 => (1, 1),
+            2 => (1, n),
+            _ => (n, n),
+        };
+        let mut g = Vec::with_capacity(nz * ny * n);
+        for gz in 0..nz {
+            for gy in 0..ny {
+                for gx in 0..n {
+                    let [x, y, z] = [gx, gy, gz].map(|c| (c as f64 + 0.5) / n as f64 - 0.4);
+                    g.push(match (gx + 3 * gy + 5 * gz + shift) % 11 {
+                        0 => 0.0,
+                        1 => 1e-200,
+                        2 => 4.0,
+                        _ => 3.0 * (-(x * x + 0.5 * y * y + z * z) * 8.0).exp() + 1e-3,
+                    });
+                }
+            }
+        }
+        g
+    }
+
+    /// The block of `rank` of a global field, ghosts filled where the global cell exists (as a
+    /// halo exchange would); the other ghosts keep `junk` (what a zero-flux side holds).
+    fn block_field(mesh: &Mesh, block: &Block, g: &[f64], junk: f64) -> Field {
+        let mut f = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
+        f.raw_mut().fill(junk);
+        let n = mesh.n as isize;
+        let (ny_g, nz_g) = match mesh.dim {
+            1 => (1, 1),
+            2 => (n, 1),
+            _ => (n, n),
+        };
+        let (gz, gy) = (isize::from(f.gz() > 0), isize::from(f.gy() > 0));
+        let (nz, ny, nx) = (block.nz as isize, block.ny as isize, block.nx as isize);
+        for k in -gz..nz + gz {
+            for j in -gy..ny + gy {
+                for i in -1..=nx {
+                    let (cz, cy, cx) = (
+                        block.z0 as isize + k,
+                        block.y0 as isize + j,
+                        block.x0 as isize + i,
+                    );
+                    if (0..nz_g).contains(&cz) && (0..ny_g).contains(&cy) && (0..n).contains(&cx) {
+                        let at = f.index3(k, j, i);
+                        f.raw_mut()[at] = g[((cz * ny_g + cy) * n + cx) as usize];
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// Writes the owned cells of a block field back into the global field.
+    fn to_global(mesh: &Mesh, block: &Block, f: &Field, g: &mut [f64]) {
+        let n = mesh.n;
+        let ny_g = if mesh.dim == 1 { 1 } else { n };
+        for k in 0..block.nz {
+            for j in 0..block.ny {
+                for i in 0..block.nx {
+                    let at = f.index3(k as isize, j as isize, i as isize);
+                    g[((block.z0 + k) * ny_g + block.y0 + j) * n + block.x0 + i] = f.raw()[at];
+                }
+            }
+        }
+    }
+
+    fn owned_bits(f: &Field) -> Vec<u64> {
+        f.interior3().iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The kept rates of every face of the block, as bits.
+    fn rate_bits(r: &FaceRates) -> Vec<u64> {
+        let (nz, ny, nx) = r.shape();
+        let mut out = Vec::new();
+        for k in 0..nz {
+            for j in 0..=ny {
+                for i in 0..=nx {
+                    let mut push = |(a, b): (f64, f64)| out.extend([a.to_bits(), b.to_bits()]);
+                    if j < ny {
+                        push(r.x(k, j, i));
+                    }
+                    if i < nx {
+                        push(r.y(k, j, i));
+                    }
+                }
+            }
+        }
+        if r.is_3d() {
+            for kf in 0..=nz {
+                for j in 0..ny {
+                    for i in 0..nx {
+                        let (a, b) = r.z(kf, j, i);
+                        out.extend([a.to_bits(), b.to_bits()]);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The per-cell values of `f` where the passes of `F` read them stored.
+    fn prepare<F: Family>(fam: &F, geom: &BlockGeometry, f: &Field, s: &mut Scratch<F::Aux>) {
+        if reads_stored_aux::<F>(geom) {
+            fill_aux_owned(fam, f, &mut s.aux);
+            fill_aux_ghosts(fam, f, &mut s.aux);
+        }
+    }
+
+    /// The grids: 1D on 2 ranks, 2D on 2 x 2 (and 3 x 1), 3D on 2 x 2 x 2; every block has
+    /// physical boundaries and neighbours, and is split into interior and rim regions.
+    fn cases() -> Vec<(Mesh, ProcessGrid)> {
+        vec![
+            (Mesh::new(1, 13, 3.0), ProcessGrid::from_procs(&[2])),
+            (Mesh::new(2, 11, 3.0), ProcessGrid::from_procs(&[2, 2])),
+            (Mesh::new(2, 10, 3.0), ProcessGrid::from_procs(&[3, 1])),
+            (Mesh::new(3, 7, 3.0), ProcessGrid::from_procs(&[2, 2, 2])),
+        ]
+    }
+
+    /// Forward SSP-RK2 on every block of every grid: the fused passes of the stepper (the rate
+    /// pass keeping the divergence, the streaming first stage, the second stage writing the
+    /// combination) against the unfused sequence (the rate pass keeping the face rates, the
+    /// update from them, the second stage's rate pass and update, the combination), and
+    /// against the update evaluating the fluxes: the same bits and the same rate bounds.
+    fn forward_ssprk2_bits<F: Family>(family: impl Fn(f64) -> F) {
+        for (mesh, grid) in cases() {
+            let fam = family(mesh.h);
+            let g0 = global(&mesh, 0);
+            let c = 0.013;
+            let (mut star_old, mut star_new) = (g0.clone(), g0.clone());
+            let mut rates1 = Vec::new();
+            // Stage 1 on every block.
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let (interior, rim) = geom.split_interior_rim();
+                let f = block_field(&mesh, &block, &g0, 0.5);
+                let mut s = Scratch::new(&f);
+                prepare(&fam, &geom, &f, &mut s);
+                let whole = geom.whole();
+                let regions: Vec<&Region> = std::iter::once(&interior).chain(&rim).collect();
+                let (mut old, mut new, mut evaluated) = (f.clone(), f.clone(), f.clone());
+                apply(&fam, &geom, &f, &mut s, &mut evaluated, &whole, c);
+                let mut kept = FaceRates::for_geometry(&geom);
+                let mut bound = [0.0f64; 2];
+                for r in &regions {
+                    let store = Some(&mut kept);
+                    bound[0] = bound[0].max(max_rate(&fam, &geom, &f, &mut s, r, store));
+                }
+                if F::DT_RATES_ARE_FLUX_RATES {
+                    apply_stored(&geom, &f, &kept, &mut old, &whole, c);
+                    for r in &regions {
+                        let rate = max_rate_and_divergence(&fam, &geom, &f, &mut s, r, &mut new);
+                        bound[1] = bound[1].max(rate);
+                    }
+                    step_from_divergence(&f, &mut new, &whole, c);
+                    assert_eq!(owned_bits(&old), owned_bits(&evaluated), "{rank}");
+                    assert_eq!(owned_bits(&new), owned_bits(&old), "{rank}");
+                    assert_eq!(bound[0].to_bits(), bound[1].to_bits());
+                } else {
+                    new = evaluated.clone();
+                    old = evaluated;
+                }
+                rates1.push(bound[0]);
+                to_global(&mesh, &block, &old, &mut star_old);
+                to_global(&mesh, &block, &new, &mut star_new);
+            }
+            assert!(rates1.iter().all(|r| r.is_finite() && *r > 0.0));
+            // Stage 2 and the combination, from f* with its ghosts.
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let (interior, rim) = geom.split_interior_rim();
+                let f = block_field(&mesh, &block, &g0, 0.5);
+                let star = block_field(&mesh, &block, &star_old, 0.25);
+                let mut s = Scratch::new(&f);
+                prepare(&fam, &geom, &star, &mut s);
+                let whole = geom.whole();
+                let (mut f2, mut combined) = (f.clone(), f.clone());
+                let mut kept = FaceRates::for_geometry(&geom);
+                let mut bound = [0.0f64; 2];
+                for r in std::iter::once(&interior).chain(&rim) {
+                    let store = F::DT_RATES_ARE_FLUX_RATES.then_some(&mut kept);
+                    bound[0] = bound[0].max(max_rate(&fam, &geom, &star, &mut s, r, store));
+                    let rate =
+                        max_rate_and_combine(&fam, &geom, &star, &mut s, r, &f, &mut combined, c);
+                    bound[1] = bound[1].max(rate);
+                }
+                if F::DT_RATES_ARE_FLUX_RATES {
+                    apply_stored(&geom, &star, &kept, &mut f2, &whole, c);
+                } else {
+                    apply(&fam, &geom, &star, &mut s, &mut f2, &whole, c);
+                }
+                let mut old = f.clone();
+                old.interior3_mut()
+                    .zip_mut_with(&f2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                assert_eq!(owned_bits(&combined), owned_bits(&old), "{rank}");
+                assert_eq!(bound[0].to_bits(), bound[1].to_bits());
+                assert!(combined.interior3().iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    /// Reverse SSP-RK2 and Euler on every block of every grid: the fused passes of the reverse
+    /// stepper (rates of `f^n` with `f*`; rates of `f*` with `A2^T w` and, a row behind,
+    /// `1/2 w + 1/2 A1^T A2^T w`; the rim rows after the exchange) against the unfused
+    /// sequence (rates, `f*` from them, rates of `f*`, two transposed updates, the
+    /// combination): the same bits, and the same kept rates.
+    fn reverse_bits<F: Family>(family: impl Fn(f64) -> F) {
+        for (mesh, grid) in cases() {
+            let fam = family(mesh.h);
+            let (g0, gw) = (global(&mesh, 0), global(&mesh, 4));
+            let c = 0.011;
+            let mut star_g = g0.clone();
+            let mut kept1 = Vec::new();
+            // f* and the rates of f^n (and the Euler reverse step).
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let whole = geom.whole();
+                let f = block_field(&mesh, &block, &g0, 0.5);
+                let w = block_field(&mesh, &block, &gw, 0.75);
+                let mut s = Scratch::new(&f);
+                prepare(&fam, &geom, &f, &mut s);
+                let mut old_rates = FaceRates::for_geometry(&geom);
+                flux_rates(&fam, &geom, &f, &mut s, &whole, &mut old_rates);
+                let mut old_star = f.clone();
+                apply_stored(&geom, &f, &old_rates, &mut old_star, &whole, c);
+                let mut rates = FaceRates::for_geometry(&geom);
+                let mut star = f.clone();
+                flux_rates_and_update(&fam, &geom, &f, &mut s, &whole, &mut rates, &mut star, c);
+                assert_eq!(rate_bits(&rates), rate_bits(&old_rates));
+                assert_eq!(owned_bits(&star), owned_bits(&old_star));
+                // Euler: A1^T w in the rate pass.
+                let mut old_euler = w.clone();
+                apply_transpose(&geom, &w, &old_rates, &mut old_euler, &whole, c);
+                let mut euler_rates = FaceRates::for_geometry(&geom);
+                let mut euler = w.clone();
+                flux_rates_and_transpose(
+                    &fam,
+                    &geom,
+                    &f,
+                    &mut s,
+                    &whole,
+                    &mut euler_rates,
+                    &w,
+                    &mut euler,
+                    c,
+                );
+                assert_eq!(rate_bits(&euler_rates), rate_bits(&old_rates));
+                assert_eq!(owned_bits(&euler), owned_bits(&old_euler));
+                to_global(&mesh, &block, &star, &mut star_g);
+                kept1.push(rates);
+            }
+            // The rates of f*, A2^T w, A1^T (A2^T w) combined with w.
+            let mut a2w_old_g = gw.clone();
+            let mut a2w_new_g = gw.clone();
+            let mut stars = Vec::new();
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let whole = geom.whole();
+                let star = block_field(&mesh, &block, &star_g, 0.5);
+                let w = block_field(&mesh, &block, &gw, 0.75);
+                let mut s = Scratch::new(&star);
+                prepare(&fam, &geom, &star, &mut s);
+                let mut old_star_rates = FaceRates::for_geometry(&geom);
+                flux_rates(&fam, &geom, &star, &mut s, &whole, &mut old_star_rates);
+                let mut a2w_old = w.clone();
+                apply_transpose(&geom, &w, &old_star_rates, &mut a2w_old, &whole, c);
+                let mut star_rates = FaceRates::for_geometry(&geom);
+                let (mut a2w, mut out) = (w.clone(), w.clone());
+                let rest = reverse_ssprk2_stages(
+                    &fam,
+                    &geom,
+                    &star,
+                    &mut s,
+                    &mut star_rates,
+                    &kept1[rank],
+                    &w,
+                    &mut a2w,
+                    &mut out,
+                    c,
+                );
+                assert_eq!(rate_bits(&star_rates), rate_bits(&old_star_rates));
+                assert_eq!(owned_bits(&a2w), owned_bits(&a2w_old));
+                to_global(&mesh, &block, &a2w_old, &mut a2w_old_g);
+                to_global(&mesh, &block, &a2w, &mut a2w_new_g);
+                stars.push((out, rest));
+            }
+            for (rank, (mut out, rest)) in stars.into_iter().enumerate() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let whole = geom.whole();
+                let w = block_field(&mesh, &block, &gw, 0.75);
+                // The exchange of A2^T w, then the rim of the last stage.
+                let a2w_old = block_field(&mesh, &block, &a2w_old_g, 0.125);
+                let a2w = block_field(&mesh, &block, &a2w_new_g, 0.125);
+                for region in &rest {
+                    apply_transpose_combined(&geom, &a2w, &kept1[rank], &w, &mut out, region, c);
+                }
+                let mut a1 = w.clone();
+                apply_transpose(&geom, &a2w_old, &kept1[rank], &mut a1, &whole, c);
+                let mut old = w.clone();
+                old.interior3_mut()
+                    .zip_mut_with(&a1.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                assert_eq!(owned_bits(&out), owned_bits(&old), "rank {rank}");
+                assert!(out.interior3().iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    fn coefficients(h: f64) -> FaceCoefficients {
+        FaceCoefficients {
+            diffusion: 0.8,
+            kappa: 1.3,
+            gamma: 2.0,
+            h,
+        }
+    }
+
+    #[test]
+    fn fused_updates_give_the_bits_of_the_unfused_passes() {
+        forward_ssprk2_bits(|h| Sg::new(coefficients(h)));
+        forward_ssprk2_bits(|h| Upwind::new(coefficients(h)));
+        reverse_bits(|h| Sg::new(coefficients(h)));
+        reverse_bits(|h| Upwind::new(coefficients(h)));
+    }
+
+    /// The fused passes give the same bits at every instruction-set level of the row kernels.
+    #[test]
+    fn fused_updates_are_the_same_at_every_level() {
+        use crate::simd::{with_level, Level};
+        let mesh = Mesh::new(2, 37, 3.0);
+        let block = Block::new(&mesh, ProcessGrid::single(), 0);
+        let geom = BlockGeometry::new(&mesh, &block);
+        let fam = Sg::new(coefficients(mesh.h));
+        let (f, w) = (
+            block_field(&mesh, &block, &global(&mesh, 0), 0.5),
+            block_field(&mesh, &block, &global(&mesh, 3), 0.5),
+        );
+        let whole = geom.whole();
+        let run = |level| {
+            with_level(level, || {
+                let mut s = Scratch::new(&f);
+                let (mut d, mut g) = (f.clone(), f.clone());
+                let r = max_rate_and_divergence(&fam, &geom, &f, &mut s, &whole, &mut d);
+                step_from_divergence(&f, &mut d, &whole, 0.01);
+                max_rate_and_combine(&fam, &geom, &d, &mut s, &whole, &f, &mut g, 0.01);
+                let mut rates = FaceRates::for_geometry(&geom);
+                let mut t = w.clone();
+                flux_rates_and_transpose(
+                    &fam, &geom, &f, &mut s, &whole, &mut rates, &w, &mut t, 0.01,
+                );
+                [
+                    owned_bits(&d),
+                    owned_bits(&g),
+                    owned_bits(&t),
+                    vec![r.to_bits()],
+                ]
+            })
+        };
+        let base = run(Level::Baseline);
+        for level in Level::ALL {
+            assert!(run(level) == base, "{}", level.name());
+        }
+    }
+}
