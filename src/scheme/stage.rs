@@ -27,6 +27,27 @@
 //! function, so the same bits, without a block-sized array written and read back. A region then
 //! reads exactly the field values it read before (ghosts only on block edges with a neighbour,
 //! or, harmlessly, the ghost layer beside a zero-flux boundary).
+//!
+//! Every face pass is one loop (`rate_pass`) over the rows of a region: the face values of a
+//! row (x-faces of the row, y-faces above it; in 3D the z-faces of the next plane first) are
+//! written either into rolling row buffers of the [`Scratch`] or, when the rates are kept, in
+//! place into a [`FaceRates`] (no copy), and as soon as a row's faces are done a sink consumes
+//! them while they are in cache:
+//!
+//! * [`max_rate`] / [`flux_rates`]: only the rate bound (and the kept rates);
+//! * [`max_rate_and_divergence`]: the flux divergence `div` of each cell, kept in the storage
+//!   of the stage field, so that the first stage after the MAX-reduced `dt` is the streaming
+//!   pass `f* = f + (dt/h) div` ([`step_from_divergence`]);
+//! * [`max_rate_and_update`] / [`max_rate_and_combine`]: the update `f + (dt/h) div`, or the
+//!   SSP-RK2 combination `1/2 g + 1/2 (f + (dt/h) div)`;
+//! * [`flux_rates_and_update`], [`flux_rates_and_transpose`], [`reverse_ssprk2_stages`]: the
+//!   reverse step's `f*`, transposed update and (one row behind) second transposed stage with
+//!   the combination;
+//! * [`apply`]: the update from face fluxes.
+//!
+//! All of them evaluate `div` (and the transposed update) with the one operation order of the
+//! formulas above (the row kernels of [`super::face_rates`], compiled per CPU level by
+//! [`crate::simd::dispatched!`]), so the fused passes give the bits of the unfused ones.
 
 use std::ops::Range;
 

@@ -13,6 +13,14 @@
 //! 2. finish the exchange; per-cell values and rates on the rim; MAX-reduce the rate -> `dt`;
 //! 3. stage update(s), the second one again overlapped with its own halo exchange.
 //!
+//! The face rates are evaluated twice per SSP-RK2 step and never kept block-wide: the rate pass
+//! of step 1-2 keeps, per cell, the flux divergence of `f^n` in the storage of `f*`
+//! ([`crate::scheme::stage::max_rate_and_divergence`]), so the first stage is one streaming
+//! pass `f* = f + (dt/h) div` once `dt` is known; the second stage's pass evaluates the rates
+//! of `f*` once for the rate bound at `f*` and writes `1/2 f^n + 1/2 (f* + dt L(f*))` directly
+//! ([`crate::scheme::stage::max_rate_and_combine`]), which becomes `f^{n+1}` by a swap. The
+//! bits are those of the unfused passes (rate pass, update, combination).
+//!
 //! SSP-RK2 is a convex combination of Euler steps, so it keeps `f >= 0` when both Euler steps
 //! do: the rate at `f*` is measured along with the second stage, and if `dt * rate(f*) > 1` the
 //! step is retried from `f^n` with `dt = safety / rate(f*)` (every rank sees the same MAX).
@@ -85,12 +93,13 @@ pub struct StageTimers {
     pub halo_wait: Duration,
     /// Per-cell auxiliary values.
     pub aux: Duration,
-    /// Positivity rates.
+    /// Positivity rates (with the flux divergence of `f^n` kept for the first stage).
     pub rate: Duration,
     /// The MAX reduction of the rate.
     pub reduce: Duration,
-    /// Flux divergence and update (for SSP-RK2 also the positivity rate at `f*`, evaluated
-    /// in the same pass as the second stage).
+    /// The stage updates: the first from the kept divergence (or evaluating the fluxes), for
+    /// SSP-RK2 the second with the positivity rate at `f*` and the convex combination, all in
+    /// one pass.
     pub update: Duration,
 }
 
@@ -204,8 +213,10 @@ pub trait TimeStepper {
 }
 
 /// Bytes a stepper of `scheme` needs for a block of `[nz, ny, nx]` cells of a `dim`-dimensional
-/// mesh: three fields with ghosts (state and two stages) plus per-cell auxiliary values
-/// (1 double for `upwind`, 3 for `sg`) and row buffers (in 3D also four planes of z-faces).
+/// mesh: three fields with ghosts (state and two stages; the first stage's storage also holds
+/// the kept flux divergence, so no face rates are kept block-wide) plus per-cell auxiliary
+/// values (1 double for `upwind`, 3 for `sg`) and row buffers (in 3D also four planes of
+/// z-faces).
 pub fn block_memory_bytes(scheme: SchemeKind, dim: usize, [nz, ny, nx]: [usize; 3]) -> usize {
     let plane = (ny + 2 * GHOST) * (nx + 2 * GHOST);
     let (storage, planes) = if dim == 3 {

@@ -13,6 +13,16 @@
 //! [`stage::apply_transpose`] from the stored flux rates; the implicit transpose is a linear solve
 //! `(I - dt L(f^{n+1}))^T w^n = w^{n+1}` with the distributed BiCGStab of [`super::krylov`].
 //!
+//! The explicit reversal of SSP-RK2, `w^n = 1/2 w + 1/2 A1^T (A2^T w)` with
+//! `A1 = I + dt L(f^n)`, `A2 = I + dt L(f*)`, takes two rate passes and no other block-sized
+//! pass: the rates of `f^n` (kept) with `f*` written in the same pass
+//! ([`stage::flux_rates_and_update`], the bits of the forward stage 1); then the rates of `f*`
+//! (kept) with `A2^T w` and, one row behind, `1/2 w + 1/2 A1^T (A2^T w)` on the cells whose
+//! stencil reads no ghost ([`stage::reverse_ssprk2_stages`]); the block's outermost rows and
+//! columns follow once the ghosts of `A2^T w` are exchanged. Euler is one pass
+//! ([`stage::flux_rates_and_transpose`]). Both rate sets stay kept for
+//! [`ReverseStepper::step_rates`].
+//!
 //! The explicit reversals work in 1D, 2D and 3D (the z-faces of [`FaceRates`]) and are
 //! bit-identical for any rank count (the same face rates from the same inputs, a fixed operation
 //! order per cell, no sums). The implicit one (a 5-point, in 3D 7-point, transposed system) is
@@ -80,9 +90,11 @@ pub struct StepRates<'a> {
 pub struct ReverseTimers {
     /// Halo exchanges of `f` and `w`.
     pub halo: Duration,
-    /// Per-cell values and face rates of the forward states.
+    /// Per-cell values and face rates of the forward states, with the updates fused into
+    /// their passes (`f*`, the transposed stages of the explicit steppers).
     pub rates: Duration,
-    /// Transposed updates and linear solves.
+    /// Transposed updates outside the rate passes (the rim of the last SSP-RK2 stage) and
+    /// linear solves.
     pub update: Duration,
 }
 
