@@ -1,12 +1,17 @@
 //! The face rates `(k_plus, k_minus)` of a block kept between the rate pass and the update
 //! ([`FaceRates`]), the update from them ([`apply_stored`]) and the transposed update of the
-//! exact reverse step ([`apply_transpose`]), in 1D, 2D and 3D. The passes that fill them are in
-//! [`super::stage`].
-
-use std::ops::Range;
+//! exact reverse step ([`apply_transpose`], [`apply_transpose_combined`]), in 1D, 2D and 3D.
+//! The passes that fill them are in [`super::stage`]; they write the rates in place through a
+//! [`RateView`] (the whole [`FaceRates`], or rolling row buffers when nothing is kept).
+//!
+//! The row kernels every update shares (`update_row`, `divergence_row`, `step_row`,
+//! `transpose_row`, `flux_update_row`, `max_out_row`) are compiled for every SIMD level and
+//! dispatched at run time ([`crate::simd::dispatched!`]); they contain only adds, multiplies
+//! and `max`, no FMA, so every level and the scalar tail give the same bits.
 
 use super::stage::{BlockGeometry, Region};
 use crate::field::Field;
+use crate::simd::dispatched;
 
 /// The face rates `(k_plus, k_minus)` of every face of a block, kept between the rate pass and
 /// the update (and for the reverse sweep). In local indices, plane `k`, row `j`, column `i`:
@@ -89,49 +94,6 @@ impl FaceRates {
         (kf * self.ny + j) * self.nx
     }
 
-    /// Stores the x-faces `cols.start..=cols.end` of row `j` of plane `k` from row buffers
-    /// indexed by face.
-    pub(super) fn put_x(
-        &mut self,
-        (k, j): (usize, usize),
-        cols: &Range<usize>,
-        kp: &[f64],
-        km: &[f64],
-    ) {
-        let base = self.x_at(k, j);
-        let faces = cols.start..cols.end + 1;
-        self.kp_x[base + faces.start..base + faces.end].copy_from_slice(&kp[faces.clone()]);
-        self.km_x[base + faces.start..base + faces.end].copy_from_slice(&km[faces]);
-    }
-
-    /// Stores y-face `jf` of plane `k` over `cols` from row buffers indexed by column.
-    pub(super) fn put_y(
-        &mut self,
-        (k, jf): (usize, usize),
-        cols: &Range<usize>,
-        kp: &[f64],
-        km: &[f64],
-    ) {
-        let base = self.y_at(k, jf);
-        self.kp_y[base + cols.start..base + cols.end].copy_from_slice(&kp[cols.clone()]);
-        self.km_y[base + cols.start..base + cols.end].copy_from_slice(&km[cols.clone()]);
-    }
-
-    /// Stores z-face `kf` over the rows and columns of `region` from plane buffers
-    /// (`ny x nx`, row-major) (3D).
-    pub(super) fn put_z(&mut self, kf: usize, region: &Region, kp: &[f64], km: &[f64]) {
-        let cols = &region.cols;
-        for j in region.rows.clone() {
-            let (base, row) = (self.z_at(kf, j), j * self.nx);
-            let (dst, src) = (
-                base + cols.start..base + cols.end,
-                row + cols.start..row + cols.end,
-            );
-            self.kp_z[dst.clone()].copy_from_slice(&kp[src.clone()]);
-            self.km_z[dst].copy_from_slice(&km[src]);
-        }
-    }
-
     /// Sets `(k_plus, k_minus)` of one face: `axis` 0 (x-face `at = (k, j, i)`), 1 (y-face
     /// `(k, jf, i)`) or 2 (z-face `(kf, j, i)`), indices as in the accessors below.
     #[inline]
@@ -174,6 +136,119 @@ impl FaceRates {
     }
 }
 
+/// The storage a rate pass writes the face rates into: the whole block of a [`FaceRates`]
+/// (the rates are kept, written in place by the face kernels, no copy), or rolling row
+/// buffers of the pass's scratch (two rows of y-faces, two planes of z-faces, one row of
+/// x-faces). Offsets of x row `(k, j)`, y row `(k, jf)` and z plane `kf` (rows of a z plane at
+/// `j nx`) follow the [`FaceRates`] layout in the first case, and `jf mod 2`, `kf mod 2` in
+/// the second.
+pub(super) struct RateView<'a> {
+    pub kp_x: &'a mut [f64],
+    pub km_x: &'a mut [f64],
+    pub kp_y: &'a mut [f64],
+    pub km_y: &'a mut [f64],
+    pub kp_z: &'a mut [f64],
+    pub km_z: &'a mut [f64],
+    rolling: bool,
+    nx: usize,
+    ny: usize,
+}
+
+impl<'a> RateView<'a> {
+    /// Rolling row buffers: `x` rows of `nx + 1`, `y` of `2 nx`, `z` of `2 ny nx` (or empty).
+    pub fn rolling(
+        (nx, ny): (usize, usize),
+        x: (&'a mut [f64], &'a mut [f64]),
+        y: (&'a mut [f64], &'a mut [f64]),
+        z: (&'a mut [f64], &'a mut [f64]),
+    ) -> RateView<'a> {
+        RateView {
+            kp_x: x.0,
+            km_x: x.1,
+            kp_y: y.0,
+            km_y: y.1,
+            kp_z: z.0,
+            km_z: z.1,
+            rolling: true,
+            nx,
+            ny,
+        }
+    }
+
+    /// Start of x row `j` of plane `k` (`nx + 1` faces).
+    #[inline(always)]
+    pub fn x(&self, k: usize, j: usize) -> usize {
+        if self.rolling {
+            0
+        } else {
+            (k * self.ny + j) * (self.nx + 1)
+        }
+    }
+
+    /// Start of y row `jf` of plane `k` (`nx` faces).
+    #[inline(always)]
+    pub fn y(&self, k: usize, jf: usize) -> usize {
+        if self.rolling {
+            (jf % 2) * self.nx
+        } else {
+            (k * (self.ny + 1) + jf) * self.nx
+        }
+    }
+
+    /// Start of z plane `kf` (`ny nx` faces, row `j` at `j nx`).
+    #[inline(always)]
+    pub fn z(&self, kf: usize) -> usize {
+        (if self.rolling { kf % 2 } else { kf }) * self.ny * self.nx
+    }
+}
+
+impl FaceRates {
+    /// The whole storage as a [`RateView`] (rate passes write into it in place).
+    pub(super) fn view(&mut self) -> RateView<'_> {
+        RateView {
+            kp_x: &mut self.kp_x,
+            km_x: &mut self.km_x,
+            kp_y: &mut self.kp_y,
+            km_y: &mut self.km_y,
+            kp_z: &mut self.kp_z,
+            km_z: &mut self.km_z,
+            rolling: false,
+            nx: self.nx,
+            ny: self.ny,
+        }
+    }
+
+    /// The rates around the `n` cells of row `j` of plane `k` from column `c0`.
+    #[inline(always)]
+    pub(super) fn around_row(&self, k: usize, j: usize, c0: usize, n: usize) -> Around<'_> {
+        let xb = self.x_at(k, j) + c0;
+        let (sb, nb) = (self.y_at(k, j) + c0, self.y_at(k, j + 1) + c0);
+        let (kpd, kmd, kpu, kmu): (&[f64], &[f64], &[f64], &[f64]) = if self.is_3d() {
+            let (db, ub) = (self.z_at(k, j) + c0, self.z_at(k + 1, j) + c0);
+            (
+                &self.kp_z[db..db + n],
+                &self.km_z[db..db + n],
+                &self.kp_z[ub..ub + n],
+                &self.km_z[ub..ub + n],
+            )
+        } else {
+            (&[], &[], &[], &[])
+        };
+        Around {
+            kpx: &self.kp_x[xb..xb + n + 1],
+            kmx: &self.km_x[xb..xb + n + 1],
+            kps: &self.kp_y[sb..sb + n],
+            kms: &self.km_y[sb..sb + n],
+            kpn: &self.kp_y[nb..nb + n],
+            kmn: &self.km_y[nb..nb + n],
+            kpd,
+            kmd,
+            kpu,
+            kmu,
+        }
+    }
+}
+
 /// [`apply`](super::stage::apply) with the face rates of a preceding
 /// [`max_rate`](super::stage::max_rate) pass over the same field and region (valid when
 /// [`Family::DT_RATES_ARE_FLUX_RATES`](super::Family::DT_RATES_ARE_FLUX_RATES)):
@@ -191,88 +266,276 @@ pub fn apply_stored(
         return;
     }
     debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
-    let (c0, c1) = (region.cols.start, region.cols.end);
-    let n = c1 - c0;
+    let (c0, n) = (region.cols.start, region.cols.len());
     for k in region.planes.clone() {
         for j in region.rows.clone() {
             let at = f.index3(k as isize, j as isize, c0 as isize);
-            let xb = rates.x_at(k, j) + c0;
-            let (sb, nb) = (rates.y_at(k, j) + c0, rates.y_at(k, j + 1) + c0);
-            let z = geom.dim3.then(|| {
-                let (db, ub) = (rates.z_at(k, j) + c0, rates.z_at(k + 1, j) + c0);
-                [
-                    (&rates.kp_z[db..db + n], &rates.km_z[db..db + n]),
-                    (&rates.kp_z[ub..ub + n], &rates.km_z[ub..ub + n]),
-                ]
-            });
-            let around = RowRates {
-                x: (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]),
-                south: (&rates.kp_y[sb..sb + n], &rates.km_y[sb..sb + n]),
-                north: (&rates.kp_y[nb..nb + n], &rates.km_y[nb..nb + n]),
-                z,
-            };
-            update_row(f, at, around, &mut out.raw_mut()[at..at + n], dt_over_h);
+            let around = rates.around_row(k, j, c0, n);
+            let cells = Cells::of(f, at, n, geom.dim3);
+            update_row(
+                around,
+                cells,
+                dt_over_h,
+                &[],
+                &mut out.raw_mut()[at..at + n],
+            );
         }
     }
 }
 
-/// The face rates `(k_plus, k_minus)` around a row of `n` cells: its x-faces (`n + 1`, west
-/// face of the first cell first), the y-faces south and north of it (`n` each) and, in 3D, the
-/// z-faces below and above it (`[down, up]`, `n` each).
-pub(super) struct RowRates<'a> {
-    pub x: (&'a [f64], &'a [f64]),
-    pub south: (&'a [f64], &'a [f64]),
-    pub north: (&'a [f64], &'a [f64]),
-    pub z: Option<[(&'a [f64], &'a [f64]); 2]>,
+/// The face rates `(k_plus, k_minus)` around a row of `n` cells: its x-faces (`kpx`, `kmx`:
+/// `n + 1`, the west face of the first cell first), the y-faces south (`kps`, `kms`) and north
+/// (`kpn`, `kmn`) of it and, in 3D, the z-faces below (`kpd`, `kmd`) and above (`kpu`, `kmu`)
+/// it (`n` each; empty in 1D and 2D).
+#[derive(Clone, Copy)]
+pub(super) struct Around<'a> {
+    pub kpx: &'a [f64],
+    pub kmx: &'a [f64],
+    pub kps: &'a [f64],
+    pub kms: &'a [f64],
+    pub kpn: &'a [f64],
+    pub kmn: &'a [f64],
+    pub kpd: &'a [f64],
+    pub kmd: &'a [f64],
+    pub kpu: &'a [f64],
+    pub kmu: &'a [f64],
 }
 
-/// `dst[c] = f[at + c] + dt_over_h * div F` for the row of `dst.len()` cells of `f` starting at
-/// flat index `at`, with `F = k_plus f_L - k_minus f_R` from the rates `around` it (the
-/// operation order of [`apply`](super::stage::apply): x and y differences summed, the z
-/// difference added last). Shared by [`apply_stored`] and the fused rate-and-update pass
-/// ([`max_rate_and_update`](super::stage::max_rate_and_update)), so both give the same bits.
+/// The values of a field around a row of `n` cells: `row` the row with its west and east
+/// neighbours (`n + 2`, `row[c + 1]` is cell `c`), the rows south and north of it and, in 3D,
+/// the rows below and above it (`n` each; empty in 1D and 2D).
+#[derive(Clone, Copy)]
+pub(super) struct Cells<'a> {
+    pub row: &'a [f64],
+    pub south: &'a [f64],
+    pub north: &'a [f64],
+    pub down: &'a [f64],
+    pub up: &'a [f64],
+}
+
+impl<'a> Cells<'a> {
+    /// The values of `f` around its row of `n` cells starting at flat index `at`.
+    #[inline(always)]
+    pub fn of(f: &'a Field, at: usize, n: usize, dim3: bool) -> Cells<'a> {
+        let raw = f.raw();
+        let (stride, plane) = (f.stride(), f.plane_stride());
+        let (down, up): (&[f64], &[f64]) = if dim3 {
+            (
+                &raw[at - plane..at - plane + n],
+                &raw[at + plane..at + plane + n],
+            )
+        } else {
+            (&[], &[])
+        };
+        Cells {
+            row: &raw[at - 1..at + n + 1],
+            south: &raw[at - stride..at - stride + n],
+            north: &raw[at + stride..at + stride + n],
+            down,
+            up,
+        }
+    }
+}
+
+/// Calls `emit(c, f_c, div_c)` for the `n` cells of a row, `div_c` the flux divergence times
+/// `h`,
+///
+/// ```text
+/// div = (F_west - F_east) + (F_south - F_north)              (1D, 2D)
+/// div = ((F_west - F_east) + (F_south - F_north)) + (F_down - F_up)   (3D)
+/// ```
+///
+/// with `F = k_plus f_L - k_minus f_R` at each face from the rates `a` and the values `v`:
+/// the operation order of [`apply`](super::stage::apply), shared by every update from rates
+/// (so they all give the same bits).
 #[inline(always)]
-pub(super) fn update_row(
-    f: &Field,
-    at: usize,
-    around: RowRates<'_>,
-    dst: &mut [f64],
-    dt_over_h: f64,
-) {
-    let n = dst.len();
-    let raw = f.raw();
-    let (stride, plane) = (f.stride(), f.plane_stride());
-    let fin = &raw[at..at + n];
-    // x faces of the row: cells (j, i-1) and (j, i).
-    let left = &raw[at - 1..at + n];
-    let right = &raw[at..at + n + 1];
-    let (kpx, kmx) = (&around.x.0[..n + 1], &around.x.1[..n + 1]);
-    // y faces south and north of the row.
-    let below = &raw[at - stride..at - stride + n];
-    let above = &raw[at + stride..at + stride + n];
-    let (kps, kms) = (&around.south.0[..n], &around.south.1[..n]);
-    let (kpn, kmn) = (&around.north.0[..n], &around.north.1[..n]);
-    if let Some([(kpd, kmd), (kpu, kmu)]) = around.z {
-        // z faces down (plane k) and up (plane k + 1).
-        let down = &raw[at - plane..at - plane + n];
-        let up = &raw[at + plane..at + plane + n];
-        let (kpd, kmd, kpu, kmu) = (&kpd[..n], &kmd[..n], &kpu[..n], &kmu[..n]);
+fn each_divergence(a: Around<'_>, v: Cells<'_>, n: usize, mut emit: impl FnMut(usize, f64, f64)) {
+    let row = &v.row[..n + 2];
+    let (kpx, kmx) = (&a.kpx[..n + 1], &a.kmx[..n + 1]);
+    let (kps, kms, kpn, kmn) = (&a.kps[..n], &a.kms[..n], &a.kpn[..n], &a.kmn[..n]);
+    let (south, north) = (&v.south[..n], &v.north[..n]);
+    if a.kpd.is_empty() {
         for c in 0..n {
-            let fxw = kpx[c] * left[c] - kmx[c] * right[c];
-            let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
-            let fys = kps[c] * below[c] - kms[c] * fin[c];
-            let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
-            let fzd = kpd[c] * down[c] - kmd[c] * fin[c];
-            let fzu = kpu[c] * fin[c] - kmu[c] * up[c];
-            dst[c] = fin[c] + dt_over_h * (((fxw - fxe) + (fys - fyn)) + (fzd - fzu));
+            let fin = row[c + 1];
+            let fxw = kpx[c] * row[c] - kmx[c] * fin;
+            let fxe = kpx[c + 1] * fin - kmx[c + 1] * row[c + 2];
+            let fys = kps[c] * south[c] - kms[c] * fin;
+            let fyn = kpn[c] * fin - kmn[c] * north[c];
+            emit(c, fin, (fxw - fxe) + (fys - fyn));
         }
     } else {
+        let (kpd, kmd, kpu, kmu) = (&a.kpd[..n], &a.kmd[..n], &a.kpu[..n], &a.kmu[..n]);
+        let (down, up) = (&v.down[..n], &v.up[..n]);
         for c in 0..n {
-            let fxw = kpx[c] * left[c] - kmx[c] * right[c];
-            let fxe = kpx[c + 1] * left[c + 1] - kmx[c + 1] * right[c + 1];
-            let fys = kps[c] * below[c] - kms[c] * fin[c];
-            let fyn = kpn[c] * fin[c] - kmn[c] * above[c];
-            dst[c] = fin[c] + dt_over_h * ((fxw - fxe) + (fys - fyn));
+            let fin = row[c + 1];
+            let fxw = kpx[c] * row[c] - kmx[c] * fin;
+            let fxe = kpx[c + 1] * fin - kmx[c + 1] * row[c + 2];
+            let fys = kps[c] * south[c] - kms[c] * fin;
+            let fyn = kpn[c] * fin - kmn[c] * north[c];
+            let fzd = kpd[c] * down[c] - kmd[c] * fin;
+            let fzu = kpu[c] * fin - kmu[c] * up[c];
+            emit(c, fin, ((fxw - fxe) + (fys - fyn)) + (fzd - fzu));
+        }
+    }
+}
+
+dispatched! {
+    /// `dst[c] = f_c + dt_over_h * div_c` for a row ([`each_divergence`]), or with `half` (a
+    /// row of another state `g`, `dst.len()` long) the SSP-RK2 combination
+    /// `dst[c] = 0.5 g_c + 0.5 (f_c + dt_over_h * div_c)`.
+    pub(super) fn update_row(a: Around<'_>, v: Cells<'_>, dt_over_h: f64, half: &[f64], dst: &mut [f64]) {
+        let n = dst.len();
+        if half.is_empty() {
+            each_divergence(a, v, n, |c, fin, div| dst[c] = fin + dt_over_h * div);
+        } else {
+            let half = &half[..n];
+            each_divergence(a, v, n, |c, fin, div| {
+                dst[c] = 0.5 * half[c] + 0.5 * (fin + dt_over_h * div)
+            });
+        }
+    }
+}
+
+dispatched! {
+    /// `dst[c] = div_c` for a row ([`each_divergence`]): what the update needs once `dt` is
+    /// known ([`step_row`]).
+    pub(super) fn divergence_row(a: Around<'_>, v: Cells<'_>, dst: &mut [f64]) {
+        let n = dst.len();
+        each_divergence(a, v, n, |c, _, div| dst[c] = div);
+    }
+}
+
+dispatched! {
+    /// `div[c] = f[c] + dt_over_h * div[c]`: the update from a kept [`divergence_row`] (the
+    /// bits of [`update_row`]).
+    pub(super) fn step_row(f: &[f64], dt_over_h: f64, div: &mut [f64]) {
+        let f = &f[..div.len()];
+        for (d, &v) in div.iter_mut().zip(f) {
+            *d = v + dt_over_h * *d;
+        }
+    }
+}
+
+dispatched! {
+    /// `acc = max(acc, max_c out_c)` with the outgoing rate sum of each cell of a row,
+    /// `out = (kp_east + km_west) + (kp_north + km_south)` (+ `(kp_up + km_down)` in 3D).
+    pub(super) fn max_out_row(a: Around<'_>, acc: &mut f64) {
+        let n = a.kps.len();
+        let (kpx, kmx) = (&a.kpx[..n + 1], &a.kmx[..n + 1]);
+        let (kms, kpn) = (&a.kms[..n], &a.kpn[..n]);
+        let mut m = *acc;
+        if a.kpd.is_empty() {
+            for c in 0..n {
+                m = m.max((kpx[c + 1] + kmx[c]) + (kpn[c] + kms[c]));
+            }
+        } else {
+            let (kmd, kpu) = (&a.kmd[..n], &a.kpu[..n]);
+            for c in 0..n {
+                m = m.max(((kpx[c + 1] + kmx[c]) + (kpn[c] + kms[c])) + (kpu[c] + kmd[c]));
+            }
+        }
+        *acc = m;
+    }
+}
+
+dispatched! {
+    /// The update from face fluxes (the `k_plus` slots of `a` hold `F`):
+    /// `dst[c] = f_c + dt_over_h * ((F_w - F_e) + (F_s - F_n))` (3D: `+ (F_d - F_u)` last), or
+    /// with `half` `0.5 g_c + 0.5 (...)` as in [`update_row`].
+    pub(super) fn flux_update_row(a: Around<'_>, fin: &[f64], dt_over_h: f64, half: &[f64], dst: &mut [f64]) {
+        let n = dst.len();
+        let fin = &fin[..n];
+        let (fx, fys, fyn) = (&a.kpx[..n + 1], &a.kps[..n], &a.kpn[..n]);
+        let z = !a.kpd.is_empty();
+        let (fzd, fzu) = if z { (&a.kpd[..n], &a.kpu[..n]) } else { (fys, fyn) };
+        match (z, half.is_empty()) {
+            (false, true) => {
+                for c in 0..n {
+                    dst[c] = fin[c] + dt_over_h * ((fx[c] - fx[c + 1]) + (fys[c] - fyn[c]));
+                }
+            }
+            (false, false) => {
+                let half = &half[..n];
+                for c in 0..n {
+                    let s = fin[c] + dt_over_h * ((fx[c] - fx[c + 1]) + (fys[c] - fyn[c]));
+                    dst[c] = 0.5 * half[c] + 0.5 * s;
+                }
+            }
+            (true, true) => {
+                for c in 0..n {
+                    dst[c] = fin[c]
+                        + dt_over_h
+                            * (((fx[c] - fx[c + 1]) + (fys[c] - fyn[c])) + (fzd[c] - fzu[c]));
+                }
+            }
+            (true, false) => {
+                let half = &half[..n];
+                for c in 0..n {
+                    let s = fin[c]
+                        + dt_over_h
+                            * (((fx[c] - fx[c + 1]) + (fys[c] - fyn[c])) + (fzd[c] - fzu[c]));
+                    dst[c] = 0.5 * half[c] + 0.5 * s;
+                }
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// The transposed update of a row of `w` ([`apply_transpose`]):
+    /// `t_c = w_c + dt_over_h * ((x part + y part) [+ z part])`, stored as `dst[c] = t_c`, or
+    /// with `half` (a row of `g`) `dst[c] = 0.5 g_c + 0.5 t_c`.
+    pub(super) fn transpose_row(a: Around<'_>, v: Cells<'_>, dt_over_h: f64, half: &[f64], dst: &mut [f64]) {
+        let n = dst.len();
+        let row = &v.row[..n + 2];
+        let (kpx, kmx) = (&a.kpx[..n + 1], &a.kmx[..n + 1]);
+        let (kms, kpn) = (&a.kms[..n], &a.kpn[..n]);
+        let (south, north) = (&v.south[..n], &v.north[..n]);
+        let z = !a.kpd.is_empty();
+        let (kmd, kpu, down, up) = if z {
+            (&a.kmd[..n], &a.kpu[..n], &v.down[..n], &v.up[..n])
+        } else {
+            (kms, kpn, south, north)
+        };
+        // x part + y part of cell c, its value w_c.
+        macro_rules! xy {
+            ($c:expr) => {{
+                let c = $c;
+                let wc = row[c + 1];
+                let x_part = kmx[c] * (row[c] - wc) + kpx[c + 1] * (row[c + 2] - wc);
+                let y_part = kms[c] * (south[c] - wc) + kpn[c] * (north[c] - wc);
+                (wc, x_part + y_part)
+            }};
+        }
+        match (z, half.is_empty()) {
+            (false, true) => {
+                for c in 0..n {
+                    let (wc, xy) = xy!(c);
+                    dst[c] = wc + dt_over_h * xy;
+                }
+            }
+            (false, false) => {
+                let half = &half[..n];
+                for c in 0..n {
+                    let (wc, xy) = xy!(c);
+                    dst[c] = 0.5 * half[c] + 0.5 * (wc + dt_over_h * xy);
+                }
+            }
+            (true, true) => {
+                for c in 0..n {
+                    let (wc, xy) = xy!(c);
+                    let z_part = kmd[c] * (down[c] - wc) + kpu[c] * (up[c] - wc);
+                    dst[c] = wc + dt_over_h * (xy + z_part);
+                }
+            }
+            (true, false) => {
+                let half = &half[..n];
+                for c in 0..n {
+                    let (wc, xy) = xy!(c);
+                    let z_part = kmd[c] * (down[c] - wc) + kpu[c] * (up[c] - wc);
+                    dst[c] = 0.5 * half[c] + 0.5 * (wc + dt_over_h * (xy + z_part));
+                }
+            }
         }
     }
 }
@@ -302,47 +565,64 @@ pub fn apply_transpose(
     region: &Region,
     dt_over_h: f64,
 ) {
+    apply_transpose_with(geom, w, rates, None, out, region, dt_over_h);
+}
+
+/// [`apply_transpose`] followed by the SSP-RK2 combination with `g` in the same pass:
+/// `out = 1/2 g + 1/2 (w + dt L_h^T w)` (the bits of the two passes).
+pub fn apply_transpose_combined(
+    geom: &BlockGeometry,
+    w: &Field,
+    rates: &FaceRates,
+    g: &Field,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
+    apply_transpose_with(geom, w, rates, Some(g), out, region, dt_over_h);
+}
+
+fn apply_transpose_with(
+    geom: &BlockGeometry,
+    w: &Field,
+    rates: &FaceRates,
+    half: Option<&Field>,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
     if region.is_empty() {
         return;
     }
     debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
-    let (c0, c1) = (region.cols.start, region.cols.end);
-    let n = c1 - c0;
-    let raw = w.raw();
-    let (stride, plane) = (w.stride(), w.plane_stride());
+    let (c0, n) = (region.cols.start, region.cols.len());
     for k in region.planes.clone() {
         for j in region.rows.clone() {
             let at = w.index3(k as isize, j as isize, c0 as isize);
-            let wc = &raw[at..at + n];
-            let west = &raw[at - 1..at - 1 + n];
-            let east = &raw[at + 1..at + 1 + n];
-            let south = &raw[at - stride..at - stride + n];
-            let north = &raw[at + stride..at + stride + n];
-            let xb = rates.x_at(k, j) + c0;
-            let (kpx, kmx) = (&rates.kp_x[xb..xb + n + 1], &rates.km_x[xb..xb + n + 1]);
-            let (sb, nb) = (rates.y_at(k, j) + c0, rates.y_at(k, j + 1) + c0);
-            let kms = &rates.km_y[sb..sb + n];
-            let kpn = &rates.kp_y[nb..nb + n];
-            let dst = &mut out.raw_mut()[at..at + n];
-            if geom.dim3 {
-                let down = &raw[at - plane..at - plane + n];
-                let up = &raw[at + plane..at + plane + n];
-                let (db, ub) = (rates.z_at(k, j) + c0, rates.z_at(k + 1, j) + c0);
-                let kmd = &rates.km_z[db..db + n];
-                let kpu = &rates.kp_z[ub..ub + n];
-                for c in 0..n {
-                    let x_part = kmx[c] * (west[c] - wc[c]) + kpx[c + 1] * (east[c] - wc[c]);
-                    let y_part = kms[c] * (south[c] - wc[c]) + kpn[c] * (north[c] - wc[c]);
-                    let z_part = kmd[c] * (down[c] - wc[c]) + kpu[c] * (up[c] - wc[c]);
-                    dst[c] = wc[c] + dt_over_h * ((x_part + y_part) + z_part);
-                }
-            } else {
-                for c in 0..n {
-                    let x_part = kmx[c] * (west[c] - wc[c]) + kpx[c + 1] * (east[c] - wc[c]);
-                    let y_part = kms[c] * (south[c] - wc[c]) + kpn[c] * (north[c] - wc[c]);
-                    dst[c] = wc[c] + dt_over_h * (x_part + y_part);
-                }
-            }
+            let around = rates.around_row(k, j, c0, n);
+            let cells = Cells::of(w, at, n, geom.dim3);
+            let g = half.map_or(&[][..], |g| &g.raw()[at..at + n]);
+            transpose_row(around, cells, dt_over_h, g, &mut out.raw_mut()[at..at + n]);
+        }
+    }
+}
+
+/// `div = f + dt_over_h * div` on `region`: the update `f* = f + dt L_h(f)` from the flux
+/// divergence kept by [`max_rate_and_divergence`](super::stage::max_rate_and_divergence) in
+/// the storage of `div` (the bits of [`apply`](super::stage::apply)).
+pub fn step_from_divergence(f: &Field, div: &mut Field, region: &Region, dt_over_h: f64) {
+    if region.is_empty() {
+        return;
+    }
+    let (c0, n) = (region.cols.start, region.cols.len());
+    for k in region.planes.clone() {
+        for j in region.rows.clone() {
+            let at = f.index3(k as isize, j as isize, c0 as isize);
+            step_row(
+                &f.raw()[at..at + n],
+                dt_over_h,
+                &mut div.raw_mut()[at..at + n],
+            );
         }
     }
 }

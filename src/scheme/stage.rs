@@ -27,11 +27,37 @@
 //! function, so the same bits, without a block-sized array written and read back. A region then
 //! reads exactly the field values it read before (ghosts only on block edges with a neighbour,
 //! or, harmlessly, the ghost layer beside a zero-flux boundary).
+//!
+//! Every face pass is one loop (`rate_pass`) over the rows of a region: the face values of a
+//! row (x-faces of the row, y-faces above it; in 3D the z-faces of the next plane first) are
+//! written either into rolling row buffers of the [`Scratch`] or, when the rates are kept, in
+//! place into a [`FaceRates`] (no copy), and as soon as a row's faces are done a sink consumes
+//! them while they are in cache:
+//!
+//! * [`max_rate`] / [`flux_rates`]: only the rate bound (and the kept rates);
+//! * [`max_rate_and_divergence`]: the flux divergence `div` of each cell, kept in the storage
+//!   of the stage field, so that the first stage after the MAX-reduced `dt` is the streaming
+//!   pass `f* = f + (dt/h) div` ([`step_from_divergence`]);
+//! * [`max_rate_and_update`] / [`max_rate_and_combine`]: the update `f + (dt/h) div`, or the
+//!   SSP-RK2 combination `1/2 g + 1/2 (f + (dt/h) div)`;
+//! * [`flux_rates_and_update`], [`flux_rates_and_transpose`], [`reverse_ssprk2_stages`]: the
+//!   reverse step's `f*`, transposed update and (one row behind) second transposed stage with
+//!   the combination;
+//! * [`apply`]: the update from face fluxes.
+//!
+//! All of them evaluate `div` (and the transposed update) with the one operation order of the
+//! formulas above (the row kernels of [`super::face_rates`], compiled per CPU level by
+//! [`crate::simd::dispatched!`]), so the fused passes give the bits of the unfused ones.
 
 use std::ops::Range;
 
-pub use super::face_rates::{apply_stored, apply_transpose, FaceRates};
-use super::face_rates::{update_row, RowRates};
+pub use super::face_rates::{
+    apply_stored, apply_transpose, apply_transpose_combined, step_from_divergence, FaceRates,
+};
+use super::face_rates::{
+    divergence_row, flux_update_row, max_out_row, transpose_row, update_row, Around, Cells,
+    RateView,
+};
 pub use super::geometry::{BlockGeometry, Region};
 use super::Family;
 use crate::field::Field;
@@ -47,19 +73,17 @@ pub struct Scratch<A> {
     /// family with [`Family::AUX_IN_FACE_PASS`].
     aux_lo: Vec<A>,
     aux_hi: Vec<A>,
+    /// The rolling face buffers of a pass that does not keep its rates: one row of x-faces
+    /// (`nx + 1`), two rows of y-faces (`2 nx`) and, in 3D, two planes of z-faces (`2 ny nx`),
+    /// `k_plus` and `k_minus` (or the flux and a spare).
     fx: Vec<f64>,
     fx2: Vec<f64>,
-    fy_south: Vec<f64>,
-    fy_north: Vec<f64>,
-    fy_south2: Vec<f64>,
-    fy_north2: Vec<f64>,
+    fy: Vec<f64>,
+    fy2: Vec<f64>,
     /// The coordinate of a row of y-faces, repeated (for [`Family::rates_row`]).
     coord: Vec<f64>,
-    /// 3D: the z-faces below and above the current plane (`ny x nx`, row-major), both values.
-    fz_lo: Vec<f64>,
-    fz_hi: Vec<f64>,
-    fz_lo2: Vec<f64>,
-    fz_hi2: Vec<f64>,
+    fz: Vec<f64>,
+    fz2: Vec<f64>,
 }
 
 impl<A: Copy + Default> Scratch<A> {
@@ -73,15 +97,11 @@ impl<A: Copy + Default> Scratch<A> {
             aux_hi: vec![A::default(); nx + 2],
             fx: vec![0.0; nx + 1],
             fx2: vec![0.0; nx + 1],
-            fy_south: vec![0.0; nx],
-            fy_north: vec![0.0; nx],
-            fy_south2: vec![0.0; nx],
-            fy_north2: vec![0.0; nx],
+            fy: vec![0.0; 2 * nx],
+            fy2: vec![0.0; 2 * nx],
             coord: vec![0.0; nx],
-            fz_lo: vec![0.0; plane],
-            fz_hi: vec![0.0; plane],
-            fz_lo2: vec![0.0; plane],
-            fz_hi2: vec![0.0; plane],
+            fz: vec![0.0; 2 * plane],
+            fz2: vec![0.0; 2 * plane],
         }
     }
 }
@@ -554,77 +574,37 @@ pub fn apply<F: Family>(
     region: &Region,
     dt_over_h: f64,
 ) {
-    if region.is_empty() {
-        return;
-    }
-    let cols = &region.cols;
-    let Scratch {
-        aux,
-        aux_lo,
-        aux_hi,
-        fx,
-        fx2,
-        fy_south,
-        fy_north,
-        fy_south2,
-        coord,
-        fz_lo,
-        fz_hi,
-        fz_lo2,
-        ..
-    } = scratch;
-    let faces = FaceInputs { fam, geom, f, aux };
-    let mut bufs = AuxRows {
-        lo: aux_lo,
-        hi: aux_hi,
+    apply_with(fam, geom, f, scratch, out, region, dt_over_h, None);
+}
+
+/// [`apply`], or with `half = Some(g)` the SSP-RK2 combination `out = 1/2 g + 1/2 (f + dt L_h(f))`
+/// in the same pass (the bits of the two passes).
+// A pure kernel, like `update`.
+#[allow(clippy::too_many_arguments)]
+fn apply_with<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+    half: Option<&Field>,
+) {
+    let mut sink = Fluxes {
+        out,
+        dt_over_h,
+        half,
     };
-    let nx = geom.nx;
-    if geom.dim3 {
-        faces.z_plane::<FluxOp>(region.planes.start, region, coord, fz_lo, fz_lo2);
-    }
-    for k in region.planes.clone() {
-        if geom.dim3 {
-            faces.z_plane::<FluxOp>(k + 1, region, coord, fz_hi, fz_lo2);
-        }
-        faces.first_y_faces::<FluxOp>(k, region, &mut bufs, coord, (fy_south, fy_south2));
-        for j in region.rows.clone() {
-            let (x, y) = (
-                (&mut fx[..], &mut fx2[..]),
-                (&mut fy_north[..], &mut fy_south2[..]),
-            );
-            faces.row_faces::<FluxOp>((k, j), cols, &mut bufs, coord, x, y);
-            let at = f.index3(k as isize, j as isize, cols.start as isize);
-            let n = cols.len();
-            let fin = &f.raw()[at..at + n];
-            let dst = &mut out.raw_mut()[at..at + n];
-            let fxw = &fx[cols.start..cols.end];
-            let fxe = &fx[cols.start + 1..cols.end + 1];
-            let fys = &fy_south[cols.clone()];
-            let fyn = &fy_north[cols.clone()];
-            if geom.dim3 {
-                let row = j * nx + cols.start..j * nx + cols.end;
-                let (fzb, fza) = (&fz_lo[row.clone()], &fz_hi[row]);
-                for c in 0..n {
-                    dst[c] = fin[c]
-                        + dt_over_h * (((fxw[c] - fxe[c]) + (fys[c] - fyn[c])) + (fzb[c] - fza[c]));
-                }
-            } else {
-                for c in 0..n {
-                    dst[c] = fin[c] + dt_over_h * ((fxw[c] - fxe[c]) + (fys[c] - fyn[c]));
-                }
-            }
-            std::mem::swap(fy_south, fy_north);
-        }
-        std::mem::swap(fz_lo, fz_hi);
-    }
+    rate_pass::<F, FluxOp, _>(fam, geom, f, scratch, region, None, &mut sink);
 }
 
 /// Largest positivity rate `(sum of outgoing k over the cell's faces) / h` on `region`: the
 /// explicit step keeps `f >= 0` when `dt * rate <= 1`.
 ///
-/// With `store`, the face rates are also kept, so that a family whose time-step rates are its
-/// flux rates ([`Family::DT_RATES_ARE_FLUX_RATES`]) can update with [`apply_stored`] without
-/// evaluating them again.
+/// With `store`, the face rates are also kept (written in place into its storage), so that a
+/// family whose time-step rates are its flux rates ([`Family::DT_RATES_ARE_FLUX_RATES`]) can
+/// update with [`apply_stored`] without evaluating them again.
 pub fn max_rate<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
@@ -633,7 +613,29 @@ pub fn max_rate<F: Family>(
     region: &Region,
     store: Option<&mut FaceRates>,
 ) -> f64 {
-    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, store, None)
+    rate_pass::<F, DtRateOp, _>(fam, geom, f, scratch, region, store, &mut Keep)
+}
+
+/// [`max_rate`] that also keeps, per cell of `region`, the flux divergence of the update
+/// (`div = (F_w - F_e) + (F_s - F_n)` (+ `(F_d - F_u)` in 3D), from the rates of the row while
+/// they are in the row buffers) in the storage of `div`, so that once `dt` is known the update
+/// `f* = f + (dt/h) div` is one streaming pass ([`step_from_divergence`]) with the bits of
+/// [`apply`]. Only for a family whose time-step rates are its flux rates
+/// ([`Family::DT_RATES_ARE_FLUX_RATES`]; panics otherwise).
+pub fn max_rate_and_divergence<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    div: &mut Field,
+) -> f64 {
+    assert!(
+        F::DT_RATES_ARE_FLUX_RATES,
+        "the divergence of the update needs the flux rates"
+    );
+    let mut sink = Divergence { out: div };
+    rate_pass::<F, DtRateOp, _>(fam, geom, f, scratch, region, None, &mut sink)
 }
 
 /// [`max_rate`] and the update `out = f + dt L_h(f)` on `region` in one pass: for a family
@@ -652,17 +654,56 @@ pub fn max_rate_and_update<F: Family>(
     out: &mut Field,
     dt_over_h: f64,
 ) -> f64 {
+    rate_and_update(fam, geom, f, scratch, region, out, dt_over_h, None)
+}
+
+/// [`max_rate_and_update`] writing the SSP-RK2 combination instead of the stage:
+/// `out = 1/2 g + 1/2 (f + dt L_h(f))` on `region`, in the same pass (the bits of the update
+/// followed by the combination `0.5 g + 0.5 f**`).
+// A pure kernel, like `update`.
+#[allow(clippy::too_many_arguments)]
+pub fn max_rate_and_combine<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    g: &Field,
+    out: &mut Field,
+    dt_over_h: f64,
+) -> f64 {
+    rate_and_update(fam, geom, f, scratch, region, out, dt_over_h, Some(g))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rate_and_update<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    out: &mut Field,
+    dt_over_h: f64,
+    half: Option<&Field>,
+) -> f64 {
     if !F::DT_RATES_ARE_FLUX_RATES {
         let rate = max_rate(fam, geom, f, scratch, region, None);
-        apply(fam, geom, f, scratch, out, region, dt_over_h);
+        apply_with(fam, geom, f, scratch, out, region, dt_over_h, half);
         return rate;
     }
-    rate_pass::<F, DtRateOp>(fam, geom, f, scratch, region, None, Some((out, dt_over_h)))
+    let mut sink = Update {
+        out,
+        dt_over_h,
+        half,
+        max: true,
+    };
+    rate_pass::<F, DtRateOp, _>(fam, geom, f, scratch, region, None, &mut sink)
 }
 
 /// The flux rates `(k_plus, k_minus)` of [`Family::rates`] of every face of `region` (the
-/// faces of its cells), stored in `rates`: the generator `L_h(f)` as a linear operator, for the
-/// transposed (reverse) step [`apply_transpose`]. Returns the largest outgoing flux rate.
+/// faces of its cells), stored in place in `rates`: the generator `L_h(f)` as a linear
+/// operator, for the transposed (reverse) step [`apply_transpose`]. Returns the largest
+/// outgoing flux rate.
 pub fn flux_rates<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
@@ -671,21 +712,265 @@ pub fn flux_rates<F: Family>(
     region: &Region,
     rates: &mut FaceRates,
 ) -> f64 {
-    rate_pass::<F, FluxRateOp>(fam, geom, f, scratch, region, Some(rates), None)
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut Keep)
 }
 
-/// One pass over the faces of `region` evaluating rate pairs with `O`, optionally storing them
-/// and optionally (`update = (out, dt/h)`, `O`'s pairs being flux rates) writing the update
-/// `out = f + dt L_h(f)` row by row from them; returns `max_i (sum of the outgoing rates of
-/// cell i) / h`.
-fn rate_pass<F: Family, O: FaceOp>(
+/// [`flux_rates`] (kept in `rates`) and, in the same pass, the update
+/// `out = f + dt L_h(f)` on `region` from them (the bits of [`apply_stored`]): the first stage
+/// `f*` of the reverse SSP-RK2 step.
+#[allow(clippy::too_many_arguments)]
+pub fn flux_rates_and_update<F: Family>(
     fam: &F,
     geom: &BlockGeometry,
     f: &Field,
     scratch: &mut Scratch<F::Aux>,
     region: &Region,
-    mut store: Option<&mut FaceRates>,
-    mut update: Option<(&mut Field, f64)>,
+    rates: &mut FaceRates,
+    out: &mut Field,
+    dt_over_h: f64,
+) {
+    let mut sink = Update {
+        out,
+        dt_over_h,
+        half: None,
+        max: false,
+    };
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink);
+}
+
+/// [`flux_rates`] of `f` (kept in `rates`) and, in the same pass, the transposed update
+/// `out = w + dt L_h(f)^T w` on `region` from them (the bits of [`apply_transpose`]); `w`'s
+/// ghosts must be current.
+#[allow(clippy::too_many_arguments)]
+pub fn flux_rates_and_transpose<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    rates: &mut FaceRates,
+    w: &Field,
+    out: &mut Field,
+    dt_over_h: f64,
+) {
+    let mut sink = Transposed {
+        w,
+        out,
+        dt_over_h,
+        then: None,
+    };
+    rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink);
+}
+
+/// The transposed SSP-RK2 stages from the rates of `f*` and of `f^n` in one pass over the
+/// whole block (1D, 2D): the rates of `f*` (kept in `rates_star`) with `v = w + dt L(f*)^T w`
+/// in `v`, and one row behind, `out = 1/2 w + 1/2 (v + dt L(f^n)^T v)` (rates of `f^n` in
+/// `rates`) on the cells whose stencil reads no ghost of `v`. Returns the regions left for
+/// [`apply_transpose_combined`] once the ghosts of `v` are exchanged (the block's outermost
+/// rows and columns; the whole block in 1D and 3D, where no rows are done here). The bits of
+/// the three separate passes.
+#[allow(clippy::too_many_arguments)]
+pub fn reverse_ssprk2_stages<F: Family>(
+    fam: &F,
+    geom: &BlockGeometry,
+    star: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    rates_star: &mut FaceRates,
+    rates: &FaceRates,
+    w: &Field,
+    v: &mut Field,
+    out: &mut Field,
+    dt_over_h: f64,
+) -> Vec<Region> {
+    let whole = geom.whole();
+    let (ny, nx) = (geom.ny, geom.nx);
+    if geom.dim3 || ny < 3 || nx < 3 {
+        flux_rates_and_transpose(
+            fam, geom, star, scratch, &whole, rates_star, w, v, dt_over_h,
+        );
+        return vec![whole];
+    }
+    let (rows, cols) = (1..ny - 1, 1..nx - 1);
+    let mut sink = Transposed {
+        w,
+        out: v,
+        dt_over_h,
+        then: Some(Then {
+            rates,
+            g: w,
+            out,
+            rows: rows.clone(),
+            cols: cols.clone(),
+        }),
+    };
+    rate_pass::<F, FluxRateOp, _>(
+        fam,
+        geom,
+        star,
+        scratch,
+        &whole,
+        Some(rates_star),
+        &mut sink,
+    );
+    let region = |rows: Range<usize>, cols: Range<usize>| Region {
+        planes: 0..1,
+        rows,
+        cols,
+    };
+    vec![
+        region(0..1, 0..nx),
+        region(ny - 1..ny, 0..nx),
+        region(rows.clone(), 0..1),
+        region(rows, nx - 1..nx),
+    ]
+}
+
+/// What a rate pass does with each row's face values once they are computed: `row(f, at,
+/// around)` for the row of `f` starting at flat index `at` with the face values `around` it.
+trait RowSink {
+    /// Whether the pass computes the largest outgoing rate sum (the face values are rates).
+    fn max(&self) -> bool;
+    /// Row `j` of plane `k`, which starts at flat index `at`.
+    fn row(&mut self, f: &Field, kj: (usize, usize), at: usize, around: Around<'_>, dim3: bool);
+}
+
+/// Keeps nothing beyond the rates (and the rate bound).
+struct Keep;
+
+impl RowSink for Keep {
+    fn max(&self) -> bool {
+        true
+    }
+    #[inline(always)]
+    fn row(&mut self, _: &Field, _: (usize, usize), _: usize, _: Around<'_>, _: bool) {}
+}
+
+/// `out = f + dt/h div` (or `1/2 half + 1/2 (...)`) from the rates ([`update_row`]).
+struct Update<'a> {
+    out: &'a mut Field,
+    dt_over_h: f64,
+    half: Option<&'a Field>,
+    max: bool,
+}
+
+impl RowSink for Update<'_> {
+    fn max(&self) -> bool {
+        self.max
+    }
+    #[inline(always)]
+    fn row(&mut self, f: &Field, _: (usize, usize), at: usize, around: Around<'_>, dim3: bool) {
+        let n = around.kps.len();
+        let g = self.half.map_or(&[][..], |g| &g.raw()[at..at + n]);
+        let cells = Cells::of(f, at, n, dim3);
+        let dst = &mut self.out.raw_mut()[at..at + n];
+        update_row(around, cells, self.dt_over_h, g, dst);
+    }
+}
+
+/// `out = div` from the rates ([`divergence_row`]).
+struct Divergence<'a> {
+    out: &'a mut Field,
+}
+
+impl RowSink for Divergence<'_> {
+    fn max(&self) -> bool {
+        true
+    }
+    #[inline(always)]
+    fn row(&mut self, f: &Field, _: (usize, usize), at: usize, around: Around<'_>, dim3: bool) {
+        let n = around.kps.len();
+        let cells = Cells::of(f, at, n, dim3);
+        divergence_row(around, cells, &mut self.out.raw_mut()[at..at + n]);
+    }
+}
+
+/// `out = w + dt/h L^T w` from the rates ([`transpose_row`]), and optionally, one row behind,
+/// the next transposed stage combined ([`Then`]).
+struct Transposed<'a> {
+    w: &'a Field,
+    out: &'a mut Field,
+    dt_over_h: f64,
+    then: Option<Then<'a>>,
+}
+
+/// The second transposed stage of the reverse SSP-RK2 step run one row behind the first:
+/// `out = 1/2 g + 1/2 (v + dt/h L_1^T v)`, `v` the first stage's output, with the rates of
+/// `L_1` in `rates`, on the rows and columns whose stencil reads no ghost of `v` (rows and
+/// columns `1..n - 1`; 2D only).
+struct Then<'a> {
+    rates: &'a FaceRates,
+    g: &'a Field,
+    out: &'a mut Field,
+    rows: Range<usize>,
+    cols: Range<usize>,
+}
+
+impl RowSink for Transposed<'_> {
+    fn max(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn row(
+        &mut self,
+        _: &Field,
+        (k, j): (usize, usize),
+        at: usize,
+        around: Around<'_>,
+        dim3: bool,
+    ) {
+        let n = around.kps.len();
+        let cells = Cells::of(self.w, at, n, dim3);
+        let dst = &mut self.out.raw_mut()[at..at + n];
+        transpose_row(around, cells, self.dt_over_h, &[], dst);
+        if let Some(then) = self.then.as_mut() {
+            // Rows j - 2..=j of the first stage are done: row j - 1 of the second.
+            if j >= 1 && then.rows.contains(&(j - 1)) && !then.cols.is_empty() {
+                let (c0, m) = (then.cols.start, then.cols.len());
+                let v: &Field = self.out;
+                let at = v.index3(k as isize, j as isize - 1, c0 as isize);
+                let around = then.rates.around_row(k, j - 1, c0, m);
+                let cells = Cells::of(v, at, m, false);
+                let g = &then.g.raw()[at..at + m];
+                let dst = &mut then.out.raw_mut()[at..at + m];
+                transpose_row(around, cells, self.dt_over_h, g, dst);
+            }
+        }
+    }
+}
+
+/// `out = f + dt/h div` from face fluxes ([`FluxOp`]: the `k_plus` slots hold `F`).
+struct Fluxes<'a> {
+    out: &'a mut Field,
+    dt_over_h: f64,
+    half: Option<&'a Field>,
+}
+
+impl RowSink for Fluxes<'_> {
+    fn max(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn row(&mut self, f: &Field, _: (usize, usize), at: usize, around: Around<'_>, _: bool) {
+        let n = around.kps.len();
+        let g = self.half.map_or(&[][..], |g| &g.raw()[at..at + n]);
+        let fin = &f.raw()[at..at + n];
+        let dst = &mut self.out.raw_mut()[at..at + n];
+        flux_update_row(around, fin, self.dt_over_h, g, dst);
+    }
+}
+
+/// One pass over the faces of `region` evaluating face values with `O` (rate pairs, or fluxes
+/// for [`FluxOp`]) into `store` (kept, in place) or the rolling row buffers of `scratch`,
+/// handing each row's values to `sink` as soon as the row's faces are done; returns
+/// `max_i (sum of the outgoing rates of cell i) / h` (0 for a sink without [`RowSink::max`]).
+fn rate_pass<F: Family, O: FaceOp, S: RowSink>(
+    fam: &F,
+    geom: &BlockGeometry,
+    f: &Field,
+    scratch: &mut Scratch<F::Aux>,
+    region: &Region,
+    store: Option<&mut FaceRates>,
+    sink: &mut S,
 ) -> f64 {
     if region.is_empty() {
         return 0.0;
@@ -697,93 +982,96 @@ fn rate_pass<F: Family, O: FaceOp>(
         aux_hi,
         fx,
         fx2,
-        fy_south,
-        fy_north,
-        fy_south2,
-        fy_north2,
+        fy,
+        fy2,
         coord,
-        fz_lo,
-        fz_hi,
-        fz_lo2,
-        fz_hi2,
+        fz,
+        fz2,
     } = scratch;
+    let (nx, ny) = (geom.nx, geom.ny);
+    let mut v = match store {
+        Some(rates) => {
+            debug_assert_eq!(
+                rates.shape(),
+                (geom.nz, ny, nx),
+                "face rates of another block"
+            );
+            debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
+            rates.view()
+        }
+        None => RateView::rolling((nx, ny), (fx, fx2), (fy, fy2), (fz, fz2)),
+    };
     // kp at a face: loss rate of the cell below; km: loss rate of the cell above.
     let faces = FaceInputs { fam, geom, f, aux };
     let mut bufs = AuxRows {
         lo: aux_lo,
         hi: aux_hi,
     };
-    let nx = geom.nx;
+    let (c0, n) = (cols.start, cols.len());
+    let plane = ny * nx;
     let mut max_rate = 0.0f64;
     if geom.dim3 {
         let kf = region.planes.start;
-        faces.z_plane::<O>(kf, region, coord, fz_lo, fz_lo2);
-        if let Some(store) = store.as_deref_mut() {
-            store.put_z(kf, region, fz_lo, fz_lo2);
-        }
+        let z = v.z(kf)..v.z(kf) + plane;
+        let out = (&mut v.kp_z[z.clone()], &mut v.km_z[z]);
+        faces.z_plane::<O>(kf, region, coord, out.0, out.1);
     }
     for k in region.planes.clone() {
         if geom.dim3 {
-            faces.z_plane::<O>(k + 1, region, coord, fz_hi, fz_hi2);
-            if let Some(store) = store.as_deref_mut() {
-                store.put_z(k + 1, region, fz_hi, fz_hi2);
-            }
+            let z = v.z(k + 1)..v.z(k + 1) + plane;
+            let out = (&mut v.kp_z[z.clone()], &mut v.km_z[z]);
+            faces.z_plane::<O>(k + 1, region, coord, out.0, out.1);
         }
-        faces.first_y_faces::<O>(k, region, &mut bufs, coord, (fy_south, fy_south2));
-        if let Some(store) = store.as_deref_mut() {
-            store.put_y((k, region.rows.start), cols, fy_south, fy_south2);
-        }
+        let y0 = v.y(k, region.rows.start)..v.y(k, region.rows.start) + nx;
+        let out = (&mut v.kp_y[y0.clone()], &mut v.km_y[y0]);
+        faces.first_y_faces::<O>(k, region, &mut bufs, coord, out);
         for j in region.rows.clone() {
-            let (x, y) = (
-                (&mut fx[..], &mut fx2[..]),
-                (&mut fy_north[..], &mut fy_north2[..]),
-            );
-            faces.row_faces::<O>((k, j), cols, &mut bufs, coord, x, y);
-            if let Some(store) = store.as_deref_mut() {
-                store.put_x((k, j), cols, fx, fx2);
-                store.put_y((k, j + 1), cols, fy_north, fy_north2);
+            let (xs, ns) = (v.x(k, j), v.y(k, j + 1));
+            let x = xs..xs + nx + 1;
+            let y = ns..ns + nx;
+            {
+                let RateView {
+                    kp_x,
+                    km_x,
+                    kp_y,
+                    km_y,
+                    ..
+                } = &mut v;
+                let x = (&mut kp_x[x.clone()], &mut km_x[x]);
+                let y = (&mut kp_y[y.clone()], &mut km_y[y]);
+                faces.row_faces::<O>((k, j), cols, &mut bufs, coord, x, y);
             }
-            let n = cols.len();
-            if let Some((out, dt_over_h)) = update.as_mut() {
-                let row = j * nx + cols.start..j * nx + cols.end;
-                let z = geom.dim3.then(|| {
-                    [
-                        (&fz_lo[row.clone()], &fz_lo2[row.clone()]),
-                        (&fz_hi[row.clone()], &fz_hi2[row.clone()]),
-                    ]
-                });
-                let around = RowRates {
-                    x: (&fx[cols.start..=cols.end], &fx2[cols.start..=cols.end]),
-                    south: (&fy_south[cols.clone()], &fy_south2[cols.clone()]),
-                    north: (&fy_north[cols.clone()], &fy_north2[cols.clone()]),
-                    z,
-                };
-                let at = f.index3(k as isize, j as isize, cols.start as isize);
-                update_row(f, at, around, &mut out.raw_mut()[at..at + n], *dt_over_h);
-            }
-            let kp_east = &fx[cols.start + 1..cols.end + 1];
-            let km_west = &fx2[cols.start..cols.end];
-            let kp_north = &fy_north[cols.clone()];
-            let km_south = &fy_south2[cols.clone()];
-            if geom.dim3 {
-                let row = j * nx + cols.start..j * nx + cols.end;
-                let (kp_up, km_down) = (&fz_hi[row.clone()], &fz_lo2[row]);
-                for c in 0..n {
-                    let out = ((kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]))
-                        + (kp_up[c] + km_down[c]);
-                    max_rate = max_rate.max(out);
-                }
+            let ss = v.y(k, j) + c0;
+            let (xs, ns) = (xs + c0, ns + c0);
+            let (kpd, kmd, kpu, kmu): (&[f64], &[f64], &[f64], &[f64]) = if geom.dim3 {
+                let (d, u) = (v.z(k) + j * nx + c0, v.z(k + 1) + j * nx + c0);
+                (
+                    &v.kp_z[d..d + n],
+                    &v.km_z[d..d + n],
+                    &v.kp_z[u..u + n],
+                    &v.km_z[u..u + n],
+                )
             } else {
-                for c in 0..n {
-                    let out = (kp_east[c] + km_west[c]) + (kp_north[c] + km_south[c]);
-                    max_rate = max_rate.max(out);
-                }
+                (&[], &[], &[], &[])
+            };
+            let around = Around {
+                kpx: &v.kp_x[xs..xs + n + 1],
+                kmx: &v.km_x[xs..xs + n + 1],
+                kps: &v.kp_y[ss..ss + n],
+                kms: &v.km_y[ss..ss + n],
+                kpn: &v.kp_y[ns..ns + n],
+                kmn: &v.km_y[ns..ns + n],
+                kpd,
+                kmd,
+                kpu,
+                kmu,
+            };
+            if sink.max() {
+                max_out_row(around, &mut max_rate);
             }
-            std::mem::swap(fy_south, fy_north);
-            std::mem::swap(fy_south2, fy_north2);
+            let at = f.index3(k as isize, j as isize, c0 as isize);
+            sink.row(f, (k, j), at, around, geom.dim3);
         }
-        std::mem::swap(fz_lo, fz_hi);
-        std::mem::swap(fz_lo2, fz_hi2);
     }
     max_rate / geom.h
 }
@@ -807,5 +1095,386 @@ pub fn update<F: Family>(
     match rates {
         Some(rates) => apply_stored(geom, f, rates, out, region, dt_over_h),
         None => apply(fam, geom, f, scratch, out, region, dt_over_h),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FaceCoefficients, Sg, Upwind};
+    use super::*;
+    use crate::decomp::{Block, ProcessGrid};
+    use crate::mesh::Mesh;
+
+    /// A global field of `mesh`, one value per cell in `z, y, x` order (zeros, tiny and
+    /// condensate values, a smooth bump, and a shift so that two fields differ).
+    fn global(mesh: &Mesh, shift: usize) -> Vec<f64> {
+        let n = mesh.n;
+        let (nz, ny) = match mesh.dim {
+            1 => (1, 1),
+            2 => (1, n),
+            _ => (n, n),
+        };
+        let mut g = Vec::with_capacity(nz * ny * n);
+        for gz in 0..nz {
+            for gy in 0..ny {
+                for gx in 0..n {
+                    let [x, y, z] = [gx, gy, gz].map(|c| (c as f64 + 0.5) / n as f64 - 0.4);
+                    g.push(match (gx + 3 * gy + 5 * gz + shift) % 11 {
+                        0 => 0.0,
+                        1 => 1e-200,
+                        2 => 4.0,
+                        _ => 3.0 * (-(x * x + 0.5 * y * y + z * z) * 8.0).exp() + 1e-3,
+                    });
+                }
+            }
+        }
+        g
+    }
+
+    /// The block of `rank` of a global field, ghosts filled where the global cell exists (as a
+    /// halo exchange would); the other ghosts keep `junk` (what a zero-flux side holds).
+    fn block_field(mesh: &Mesh, block: &Block, g: &[f64], junk: f64) -> Field {
+        let mut f = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
+        f.raw_mut().fill(junk);
+        let n = mesh.n as isize;
+        let (ny_g, nz_g) = match mesh.dim {
+            1 => (1, 1),
+            2 => (n, 1),
+            _ => (n, n),
+        };
+        let (gz, gy) = (isize::from(f.gz() > 0), isize::from(f.gy() > 0));
+        let (nz, ny, nx) = (block.nz as isize, block.ny as isize, block.nx as isize);
+        for k in -gz..nz + gz {
+            for j in -gy..ny + gy {
+                for i in -1..=nx {
+                    let (cz, cy, cx) = (
+                        block.z0 as isize + k,
+                        block.y0 as isize + j,
+                        block.x0 as isize + i,
+                    );
+                    if (0..nz_g).contains(&cz) && (0..ny_g).contains(&cy) && (0..n).contains(&cx) {
+                        let at = f.index3(k, j, i);
+                        f.raw_mut()[at] = g[((cz * ny_g + cy) * n + cx) as usize];
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// Writes the owned cells of a block field back into the global field.
+    fn to_global(mesh: &Mesh, block: &Block, f: &Field, g: &mut [f64]) {
+        let n = mesh.n;
+        let ny_g = if mesh.dim == 1 { 1 } else { n };
+        for k in 0..block.nz {
+            for j in 0..block.ny {
+                for i in 0..block.nx {
+                    let at = f.index3(k as isize, j as isize, i as isize);
+                    g[((block.z0 + k) * ny_g + block.y0 + j) * n + block.x0 + i] = f.raw()[at];
+                }
+            }
+        }
+    }
+
+    fn owned_bits(f: &Field) -> Vec<u64> {
+        f.interior3().iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The kept rates of every face of the block, as bits.
+    fn rate_bits(r: &FaceRates) -> Vec<u64> {
+        let (nz, ny, nx) = r.shape();
+        let mut out = Vec::new();
+        for k in 0..nz {
+            for j in 0..=ny {
+                for i in 0..=nx {
+                    let mut push = |(a, b): (f64, f64)| out.extend([a.to_bits(), b.to_bits()]);
+                    if j < ny {
+                        push(r.x(k, j, i));
+                    }
+                    if i < nx {
+                        push(r.y(k, j, i));
+                    }
+                }
+            }
+        }
+        if r.is_3d() {
+            for kf in 0..=nz {
+                for j in 0..ny {
+                    for i in 0..nx {
+                        let (a, b) = r.z(kf, j, i);
+                        out.extend([a.to_bits(), b.to_bits()]);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The per-cell values of `f` where the passes of `F` read them stored.
+    fn prepare<F: Family>(fam: &F, geom: &BlockGeometry, f: &Field, s: &mut Scratch<F::Aux>) {
+        if reads_stored_aux::<F>(geom) {
+            fill_aux_owned(fam, f, &mut s.aux);
+            fill_aux_ghosts(fam, f, &mut s.aux);
+        }
+    }
+
+    /// The grids: 1D on 2 ranks, 2D on 2 x 2 (and 3 x 1), 3D on 2 x 2 x 2; every block has
+    /// physical boundaries and neighbours, and is split into interior and rim regions.
+    fn cases() -> Vec<(Mesh, ProcessGrid)> {
+        vec![
+            (Mesh::new(1, 13, 3.0), ProcessGrid::from_procs(&[2])),
+            (Mesh::new(2, 11, 3.0), ProcessGrid::from_procs(&[2, 2])),
+            (Mesh::new(2, 10, 3.0), ProcessGrid::from_procs(&[3, 1])),
+            (Mesh::new(3, 7, 3.0), ProcessGrid::from_procs(&[2, 2, 2])),
+        ]
+    }
+
+    /// Forward SSP-RK2 on every block of every grid: the fused passes of the stepper (the rate
+    /// pass keeping the divergence, the streaming first stage, the second stage writing the
+    /// combination) against the unfused sequence (the rate pass keeping the face rates, the
+    /// update from them, the second stage's rate pass and update, the combination), and
+    /// against the update evaluating the fluxes: the same bits and the same rate bounds.
+    fn forward_ssprk2_bits<F: Family>(family: impl Fn(f64) -> F) {
+        for (mesh, grid) in cases() {
+            let fam = family(mesh.h);
+            let g0 = global(&mesh, 0);
+            let c = 0.013;
+            let (mut star_old, mut star_new) = (g0.clone(), g0.clone());
+            let mut rates1 = Vec::new();
+            // Stage 1 on every block.
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let (interior, rim) = geom.split_interior_rim();
+                let f = block_field(&mesh, &block, &g0, 0.5);
+                let mut s = Scratch::new(&f);
+                prepare(&fam, &geom, &f, &mut s);
+                let whole = geom.whole();
+                let regions: Vec<&Region> = std::iter::once(&interior).chain(&rim).collect();
+                let (mut old, mut new, mut evaluated) = (f.clone(), f.clone(), f.clone());
+                apply(&fam, &geom, &f, &mut s, &mut evaluated, &whole, c);
+                let mut kept = FaceRates::for_geometry(&geom);
+                let mut bound = [0.0f64; 2];
+                for r in &regions {
+                    let store = Some(&mut kept);
+                    bound[0] = bound[0].max(max_rate(&fam, &geom, &f, &mut s, r, store));
+                }
+                if F::DT_RATES_ARE_FLUX_RATES {
+                    apply_stored(&geom, &f, &kept, &mut old, &whole, c);
+                    for r in &regions {
+                        let rate = max_rate_and_divergence(&fam, &geom, &f, &mut s, r, &mut new);
+                        bound[1] = bound[1].max(rate);
+                    }
+                    step_from_divergence(&f, &mut new, &whole, c);
+                    assert_eq!(owned_bits(&old), owned_bits(&evaluated), "{rank}");
+                    assert_eq!(owned_bits(&new), owned_bits(&old), "{rank}");
+                    assert_eq!(bound[0].to_bits(), bound[1].to_bits());
+                } else {
+                    new = evaluated.clone();
+                    old = evaluated;
+                }
+                rates1.push(bound[0]);
+                to_global(&mesh, &block, &old, &mut star_old);
+                to_global(&mesh, &block, &new, &mut star_new);
+            }
+            assert!(rates1.iter().all(|r| r.is_finite() && *r > 0.0));
+            // Stage 2 and the combination, from f* with its ghosts.
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let (interior, rim) = geom.split_interior_rim();
+                let f = block_field(&mesh, &block, &g0, 0.5);
+                let star = block_field(&mesh, &block, &star_old, 0.25);
+                let mut s = Scratch::new(&f);
+                prepare(&fam, &geom, &star, &mut s);
+                let whole = geom.whole();
+                let (mut f2, mut combined) = (f.clone(), f.clone());
+                let mut kept = FaceRates::for_geometry(&geom);
+                let mut bound = [0.0f64; 2];
+                for r in std::iter::once(&interior).chain(&rim) {
+                    let store = F::DT_RATES_ARE_FLUX_RATES.then_some(&mut kept);
+                    bound[0] = bound[0].max(max_rate(&fam, &geom, &star, &mut s, r, store));
+                    let rate =
+                        max_rate_and_combine(&fam, &geom, &star, &mut s, r, &f, &mut combined, c);
+                    bound[1] = bound[1].max(rate);
+                }
+                if F::DT_RATES_ARE_FLUX_RATES {
+                    apply_stored(&geom, &star, &kept, &mut f2, &whole, c);
+                } else {
+                    apply(&fam, &geom, &star, &mut s, &mut f2, &whole, c);
+                }
+                let mut old = f.clone();
+                old.interior3_mut()
+                    .zip_mut_with(&f2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                assert_eq!(owned_bits(&combined), owned_bits(&old), "{rank}");
+                assert_eq!(bound[0].to_bits(), bound[1].to_bits());
+                assert!(combined.interior3().iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    /// Reverse SSP-RK2 and Euler on every block of every grid: the fused passes of the reverse
+    /// stepper (rates of `f^n` with `f*`; rates of `f*` with `A2^T w` and, a row behind,
+    /// `1/2 w + 1/2 A1^T A2^T w`; the rim rows after the exchange) against the unfused
+    /// sequence (rates, `f*` from them, rates of `f*`, two transposed updates, the
+    /// combination): the same bits, and the same kept rates.
+    fn reverse_bits<F: Family>(family: impl Fn(f64) -> F) {
+        for (mesh, grid) in cases() {
+            let fam = family(mesh.h);
+            let (g0, gw) = (global(&mesh, 0), global(&mesh, 4));
+            let c = 0.011;
+            let mut star_g = g0.clone();
+            let mut kept1 = Vec::new();
+            // f* and the rates of f^n (and the Euler reverse step).
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let whole = geom.whole();
+                let f = block_field(&mesh, &block, &g0, 0.5);
+                let w = block_field(&mesh, &block, &gw, 0.75);
+                let mut s = Scratch::new(&f);
+                prepare(&fam, &geom, &f, &mut s);
+                let mut old_rates = FaceRates::for_geometry(&geom);
+                flux_rates(&fam, &geom, &f, &mut s, &whole, &mut old_rates);
+                let mut old_star = f.clone();
+                apply_stored(&geom, &f, &old_rates, &mut old_star, &whole, c);
+                let mut rates = FaceRates::for_geometry(&geom);
+                let mut star = f.clone();
+                flux_rates_and_update(&fam, &geom, &f, &mut s, &whole, &mut rates, &mut star, c);
+                assert_eq!(rate_bits(&rates), rate_bits(&old_rates));
+                assert_eq!(owned_bits(&star), owned_bits(&old_star));
+                // Euler: A1^T w in the rate pass.
+                let mut old_euler = w.clone();
+                apply_transpose(&geom, &w, &old_rates, &mut old_euler, &whole, c);
+                let mut euler_rates = FaceRates::for_geometry(&geom);
+                let mut euler = w.clone();
+                flux_rates_and_transpose(
+                    &fam,
+                    &geom,
+                    &f,
+                    &mut s,
+                    &whole,
+                    &mut euler_rates,
+                    &w,
+                    &mut euler,
+                    c,
+                );
+                assert_eq!(rate_bits(&euler_rates), rate_bits(&old_rates));
+                assert_eq!(owned_bits(&euler), owned_bits(&old_euler));
+                to_global(&mesh, &block, &star, &mut star_g);
+                kept1.push(rates);
+            }
+            // The rates of f*, A2^T w, A1^T (A2^T w) combined with w.
+            let mut a2w_old_g = gw.clone();
+            let mut a2w_new_g = gw.clone();
+            let mut stars = Vec::new();
+            for rank in 0..grid.size() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let whole = geom.whole();
+                let star = block_field(&mesh, &block, &star_g, 0.5);
+                let w = block_field(&mesh, &block, &gw, 0.75);
+                let mut s = Scratch::new(&star);
+                prepare(&fam, &geom, &star, &mut s);
+                let mut old_star_rates = FaceRates::for_geometry(&geom);
+                flux_rates(&fam, &geom, &star, &mut s, &whole, &mut old_star_rates);
+                let mut a2w_old = w.clone();
+                apply_transpose(&geom, &w, &old_star_rates, &mut a2w_old, &whole, c);
+                let mut star_rates = FaceRates::for_geometry(&geom);
+                let (mut a2w, mut out) = (w.clone(), w.clone());
+                let rest = reverse_ssprk2_stages(
+                    &fam,
+                    &geom,
+                    &star,
+                    &mut s,
+                    &mut star_rates,
+                    &kept1[rank],
+                    &w,
+                    &mut a2w,
+                    &mut out,
+                    c,
+                );
+                assert_eq!(rate_bits(&star_rates), rate_bits(&old_star_rates));
+                assert_eq!(owned_bits(&a2w), owned_bits(&a2w_old));
+                to_global(&mesh, &block, &a2w_old, &mut a2w_old_g);
+                to_global(&mesh, &block, &a2w, &mut a2w_new_g);
+                stars.push((out, rest));
+            }
+            for (rank, (mut out, rest)) in stars.into_iter().enumerate() {
+                let block = Block::new(&mesh, grid, rank);
+                let geom = BlockGeometry::new(&mesh, &block);
+                let whole = geom.whole();
+                let w = block_field(&mesh, &block, &gw, 0.75);
+                // The exchange of A2^T w, then the rim of the last stage.
+                let a2w_old = block_field(&mesh, &block, &a2w_old_g, 0.125);
+                let a2w = block_field(&mesh, &block, &a2w_new_g, 0.125);
+                for region in &rest {
+                    apply_transpose_combined(&geom, &a2w, &kept1[rank], &w, &mut out, region, c);
+                }
+                let mut a1 = w.clone();
+                apply_transpose(&geom, &a2w_old, &kept1[rank], &mut a1, &whole, c);
+                let mut old = w.clone();
+                old.interior3_mut()
+                    .zip_mut_with(&a1.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                assert_eq!(owned_bits(&out), owned_bits(&old), "rank {rank}");
+                assert!(out.interior3().iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    fn coefficients(h: f64) -> FaceCoefficients {
+        FaceCoefficients {
+            diffusion: 0.8,
+            kappa: 1.3,
+            gamma: 2.0,
+            h,
+        }
+    }
+
+    #[test]
+    fn fused_updates_give_the_bits_of_the_unfused_passes() {
+        forward_ssprk2_bits(|h| Sg::new(coefficients(h)));
+        forward_ssprk2_bits(|h| Upwind::new(coefficients(h)));
+        reverse_bits(|h| Sg::new(coefficients(h)));
+        reverse_bits(|h| Upwind::new(coefficients(h)));
+    }
+
+    /// The fused passes give the same bits at every instruction-set level of the row kernels.
+    #[test]
+    fn fused_updates_are_the_same_at_every_level() {
+        use crate::simd::{with_level, Level};
+        let mesh = Mesh::new(2, 37, 3.0);
+        let block = Block::new(&mesh, ProcessGrid::single(), 0);
+        let geom = BlockGeometry::new(&mesh, &block);
+        let fam = Sg::new(coefficients(mesh.h));
+        let (f, w) = (
+            block_field(&mesh, &block, &global(&mesh, 0), 0.5),
+            block_field(&mesh, &block, &global(&mesh, 3), 0.5),
+        );
+        let whole = geom.whole();
+        let run = |level| {
+            with_level(level, || {
+                let mut s = Scratch::new(&f);
+                let (mut d, mut g) = (f.clone(), f.clone());
+                let r = max_rate_and_divergence(&fam, &geom, &f, &mut s, &whole, &mut d);
+                step_from_divergence(&f, &mut d, &whole, 0.01);
+                max_rate_and_combine(&fam, &geom, &d, &mut s, &whole, &f, &mut g, 0.01);
+                let mut rates = FaceRates::for_geometry(&geom);
+                let mut t = w.clone();
+                flux_rates_and_transpose(
+                    &fam, &geom, &f, &mut s, &whole, &mut rates, &w, &mut t, 0.01,
+                );
+                [
+                    owned_bits(&d),
+                    owned_bits(&g),
+                    owned_bits(&t),
+                    vec![r.to_bits()],
+                ]
+            })
+        };
+        let base = run(Level::Baseline);
+        for level in Level::ALL {
+            assert!(run(level) == base, "{}", level.name());
+        }
     }
 }

@@ -13,6 +13,14 @@
 //! 2. finish the exchange; per-cell values and rates on the rim; MAX-reduce the rate -> `dt`;
 //! 3. stage update(s), the second one again overlapped with its own halo exchange.
 //!
+//! The face rates are evaluated twice per SSP-RK2 step and never kept block-wide: the rate pass
+//! of step 1-2 keeps, per cell, the flux divergence of `f^n` in the storage of `f*`
+//! ([`crate::scheme::stage::max_rate_and_divergence`]), so the first stage is one streaming
+//! pass `f* = f + (dt/h) div` once `dt` is known; the second stage's pass evaluates the rates
+//! of `f*` once for the rate bound at `f*` and writes `1/2 f^n + 1/2 (f* + dt L(f*))` directly
+//! ([`crate::scheme::stage::max_rate_and_combine`]), which becomes `f^{n+1}` by a swap. The
+//! bits are those of the unfused passes (rate pass, update, combination).
+//!
 //! SSP-RK2 is a convex combination of Euler steps, so it keeps `f >= 0` when both Euler steps
 //! do: the rate at `f*` is measured along with the second stage, and if `dt * rate(f*) > 1` the
 //! step is retried from `f^n` with `dt = safety / rate(f*)` (every rank sees the same MAX).
@@ -31,7 +39,7 @@ use crate::field::{Field, GHOST};
 use crate::mesh::Mesh;
 use crate::names::named_enum;
 use crate::scheme::build::FamilyBuilder;
-use crate::scheme::stage::{self, BlockGeometry, FaceRates, Region, Scratch};
+use crate::scheme::stage::{self, BlockGeometry, Region, Scratch};
 use crate::scheme::{FaceCoefficients, Family, SchemeKind};
 
 named_enum! {
@@ -85,12 +93,13 @@ pub struct StageTimers {
     pub halo_wait: Duration,
     /// Per-cell auxiliary values.
     pub aux: Duration,
-    /// Positivity rates.
+    /// Positivity rates (with the flux divergence of `f^n` kept for the first stage).
     pub rate: Duration,
     /// The MAX reduction of the rate.
     pub reduce: Duration,
-    /// Flux divergence and update (for SSP-RK2 also the positivity rate at `f*`, evaluated
-    /// in the same pass as the second stage).
+    /// The stage updates: the first from the kept divergence (or evaluating the fluxes), for
+    /// SSP-RK2 the second with the positivity rate at `f*` and the convex combination, all in
+    /// one pass.
     pub update: Duration,
 }
 
@@ -204,8 +213,10 @@ pub trait TimeStepper {
 }
 
 /// Bytes a stepper of `scheme` needs for a block of `[nz, ny, nx]` cells of a `dim`-dimensional
-/// mesh: three fields with ghosts (state and two stages) plus per-cell auxiliary values
-/// (1 double for `upwind`, 3 for `sg`) and row buffers (in 3D also four planes of z-faces).
+/// mesh: three fields with ghosts (state and two stages; the first stage's storage also holds
+/// the kept flux divergence, so no face rates are kept block-wide) plus per-cell auxiliary
+/// values (1 double for `upwind`, 3 for `sg`) and row buffers (in 3D also four planes of
+/// z-faces).
 pub fn block_memory_bytes(scheme: SchemeKind, dim: usize, [nz, ny, nx]: [usize; 3]) -> usize {
     let plane = (ny + 2 * GHOST) * (nx + 2 * GHOST);
     let (storage, planes) = if dim == 3 {
@@ -267,11 +278,15 @@ pub struct Explicit<F: Family> {
     interior: Region,
     rim: Vec<Region>,
     scratch: Scratch<F::Aux>,
-    /// Face rates kept from the rate pass for the update, when the family allows it.
-    rates: Option<FaceRates>,
     halo: HaloExchange,
+    /// `f*`; between the rate pass of [`TimeStepper::next_dt`] and the first stage it holds
+    /// the flux divergence of `f^n` per cell (when [`Explicit::divergence_kept`]).
     stage1: Field,
+    /// SSP-RK2: `1/2 f^n + 1/2 f**`, swapped with `f` when the step is accepted.
     stage2: Field,
+    /// Whether `stage1` holds the flux divergence of the current `f` (the rate pass keeps it
+    /// for a family whose time-step rates are its flux rates).
+    divergence_kept: bool,
     stepper: StepperKind,
     control: StepControl,
     timers: StageTimers,
@@ -289,14 +304,13 @@ impl<F: Family> Explicit<F> {
         let geom = BlockGeometry::new(mesh, block);
         let (interior, rim) = geom.split_interior_rim();
         let stage1 = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
-        let rates = F::DT_RATES_ARE_FLUX_RATES.then(|| FaceRates::for_geometry(&geom));
         Explicit {
             family,
             geom,
             interior,
             rim,
             scratch: Scratch::new(&stage1),
-            rates,
+            divergence_kept: false,
             halo: HaloExchange::new(block),
             stage2: stage1.clone(),
             stage1,
@@ -307,8 +321,8 @@ impl<F: Family> Explicit<F> {
     }
 
     /// Exchanges the halo of `f` and computes the per-cell values everywhere; while messages
-    /// travel, also runs `interior(f, scratch)` on the interior. Returns its result and the rim
-    /// work is left to the caller.
+    /// travel, also runs `interior(f, scratch, stage1)` on the interior. Returns its result and
+    /// the rim work is left to the caller.
     fn exchange_with<R>(
         &mut self,
         comm: &Comm,
@@ -318,7 +332,7 @@ impl<F: Family> Explicit<F> {
             &BlockGeometry,
             &Field,
             &mut Scratch<F::Aux>,
-            Option<&mut FaceRates>,
+            &mut Field,
             &Region,
         ) -> R,
     ) -> R {
@@ -327,7 +341,7 @@ impl<F: Family> Explicit<F> {
             geom,
             interior: region,
             scratch,
-            rates,
+            stage1,
             halo,
             timers,
             ..
@@ -341,7 +355,7 @@ impl<F: Family> Explicit<F> {
                 stage::fill_aux_owned(family, f, &mut scratch.aux);
             }
             aux_time = t0.elapsed();
-            let r = interior(family, geom, f, scratch, rates.as_mut(), region);
+            let r = interior(family, geom, f, scratch, stage1, region);
             overlap_time = t0.elapsed();
             r
         });
@@ -353,58 +367,72 @@ impl<F: Family> Explicit<F> {
         timers.halo_wait += (t1 - start).saturating_sub(overlap_time);
         result
     }
+
+    /// The positivity rate of `f` on `region` (ghosts and per-cell values current), keeping
+    /// the flux divergence per cell in `stage1` when the family allows it.
+    fn region_rate(
+        family: &F,
+        geom: &BlockGeometry,
+        f: &Field,
+        scratch: &mut Scratch<F::Aux>,
+        stage1: &mut Field,
+        region: &Region,
+    ) -> f64 {
+        if F::DT_RATES_ARE_FLUX_RATES {
+            stage::max_rate_and_divergence(family, geom, f, scratch, region, stage1)
+        } else {
+            stage::max_rate(family, geom, f, scratch, region, None)
+        }
+    }
 }
 
 impl<F: Family> Explicit<F> {
     /// The stage updates of one step with `dt` from `f`, whose ghosts and per-cell values are
-    /// current (and whose kept face rates are those of `f` when `rates_kept`). Euler: `f` is
+    /// current (and whose flux divergence is in `stage1` when `divergence_kept`). Euler: `f` is
     /// advanced, returns 0. SSP-RK2: returns the MAX-reduced positivity rate at `f*`; `f` is
     /// advanced to `1/2 f + 1/2 (f* + dt L(f*))` when `dt * rate(f*) <= 1` or `!check`, and left
     /// unchanged otherwise (the caller retries with a smaller dt).
-    fn stages(
-        &mut self,
-        comm: &Comm,
-        f: &mut Field,
-        dt: f64,
-        rates_kept: bool,
-        check: bool,
-    ) -> f64 {
-        // Stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh).
+    fn stages(&mut self, comm: &Comm, f: &mut Field, dt: f64, check: bool) -> f64 {
+        // Stage 1, f* = f + dt L(f), on the whole block (ghosts of f are fresh): one streaming
+        // pass from the kept divergence, or a pass evaluating the fluxes.
         let t0 = Instant::now();
         let whole = self.geom.whole();
         let dt_over_h = dt / self.geom.h;
-        let kept = self.rates.as_ref().filter(|_| rates_kept);
-        stage::update(
-            &self.family,
-            &self.geom,
-            f,
-            &mut self.scratch,
-            kept,
-            &mut self.stage1,
-            &whole,
-            dt_over_h,
-        );
+        if std::mem::take(&mut self.divergence_kept) {
+            stage::step_from_divergence(f, &mut self.stage1, &whole, dt_over_h);
+        } else {
+            stage::apply(
+                &self.family,
+                &self.geom,
+                f,
+                &mut self.scratch,
+                &mut self.stage1,
+                &whole,
+                dt_over_h,
+            );
+        }
         self.timers.update += t0.elapsed();
         if self.stepper == StepperKind::Euler {
             std::mem::swap(f, &mut self.stage1);
             return 0.0;
         }
-        // SSP-RK2 stage 2, f** = f* + dt L(f*), overlapped with the exchange of f*, together
-        // with the positivity rate at f*: one pass per region evaluating the face rates once
-        // for both (nothing kept: the next step's rate pass is over f^{n+1}, and a rejected
-        // step evaluates the rates of f again).
+        // SSP-RK2 stage 2 and the combination, stage2 = 1/2 f + 1/2 (f* + dt L(f*)),
+        // overlapped with the exchange of f*, together with the positivity rate at f*: one
+        // pass per region evaluating the face rates once for all three (nothing kept: the next
+        // step's rate pass is over f^{n+1}, and a rejected step evaluates the rates of f again).
         let mut stage1 = std::mem::replace(&mut self.stage1, Field::zeros(0, 0));
         let mut stage2 = std::mem::replace(&mut self.stage2, Field::zeros(0, 0));
         let mut update_time = Duration::ZERO;
         let interior_rate =
             self.exchange_with(comm, &mut stage1, |fam, geom, s1, scratch, _, region| {
                 let t0 = Instant::now();
-                let r = stage::max_rate_and_update(
+                let r = stage::max_rate_and_combine(
                     fam,
                     geom,
                     s1,
                     scratch,
                     region,
+                    f,
                     &mut stage2,
                     dt_over_h,
                 );
@@ -414,12 +442,13 @@ impl<F: Family> Explicit<F> {
         let mut local_rate = interior_rate;
         for region in &self.rim {
             let t0 = Instant::now();
-            local_rate = local_rate.max(stage::max_rate_and_update(
+            local_rate = local_rate.max(stage::max_rate_and_combine(
                 &self.family,
                 &self.geom,
                 &stage1,
                 &mut self.scratch,
                 region,
+                f,
                 &mut stage2,
                 dt_over_h,
             ));
@@ -432,11 +461,10 @@ impl<F: Family> Explicit<F> {
         self.stage2 = stage2;
         self.timers.update += update_time;
         if !check || dt * stage_rate <= 1.0 {
-            // f^{n+1} = 1/2 f^n + 1/2 f**: a convex combination of positive states.
-            let t0 = Instant::now();
-            f.interior3_mut()
-                .zip_mut_with(&self.stage2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
-            self.timers.update += t0.elapsed();
+            // f^{n+1} = 1/2 f^n + 1/2 f**, a convex combination of positive states, was
+            // written by the pass: take it (the owned cells; ghosts are refreshed by the next
+            // exchange).
+            std::mem::swap(f, &mut self.stage2);
         }
         stage_rate
     }
@@ -451,26 +479,28 @@ impl<F: Family> TimeStepper for Explicit<F> {
         t_end: f64,
         requests: Requests,
     ) -> StepReport {
-        // 1-2: halo exchange overlapped with the interior rates, then the rim, then MAX.
+        // 1-2: halo exchange overlapped with the interior rates, then the rim, then MAX. The
+        // rate pass keeps the flux divergence of f in stage1 for the first stage.
         let mut rate_time = Duration::ZERO;
-        let interior_rate = self.exchange_with(comm, f, |fam, geom, f, scratch, rates, region| {
+        let interior_rate = self.exchange_with(comm, f, |fam, geom, f, scratch, stage1, region| {
             let t0 = Instant::now();
-            let r = stage::max_rate(fam, geom, f, scratch, region, rates);
+            let r = Self::region_rate(fam, geom, f, scratch, stage1, region);
             rate_time += t0.elapsed();
             r
         });
         let t0 = Instant::now();
         let mut local_rate = interior_rate;
         for region in &self.rim {
-            local_rate = local_rate.max(stage::max_rate(
+            local_rate = local_rate.max(Self::region_rate(
                 &self.family,
                 &self.geom,
                 f,
                 &mut self.scratch,
+                &mut self.stage1,
                 region,
-                self.rates.as_mut(),
             ));
         }
+        self.divergence_kept = F::DT_RATES_ARE_FLUX_RATES;
         self.timers.rate += rate_time + t0.elapsed();
         let t0 = Instant::now();
         let [r0, r1] = requests.encode();
@@ -505,13 +535,14 @@ impl<F: Family> TimeStepper for Explicit<F> {
         let mut rejected = 0;
         loop {
             if rejected > 0 && stage::reads_stored_aux::<F>(&self.geom) {
-                // The stage-2 pass overwrote the per-cell values (and kept rates) with those of
-                // f*: recompute them for f, whose ghosts are still current.
+                // The stage-2 pass overwrote the per-cell values with those of f*: recompute
+                // them for f, whose ghosts are still current.
                 stage::fill_aux_owned(&self.family, f, &mut self.scratch.aux);
                 stage::fill_aux_ghosts(&self.family, f, &mut self.scratch.aux);
             }
-            // After a rejection the kept rates are those of f*, not of f.
-            let stage_rate = self.stages(comm, f, dt, rejected == 0, true);
+            // After a rejection stage1 holds f*, not the divergence of f (`stages` cleared
+            // `divergence_kept`): the retry evaluates the fluxes (the same bits).
+            let stage_rate = self.stages(comm, f, dt, true);
             if dt * stage_rate <= 1.0 {
                 return StepReport {
                     dt,
@@ -529,10 +560,11 @@ impl<F: Family> TimeStepper for Explicit<F> {
     }
 
     fn replay(&mut self, comm: &Comm, f: &mut Field, dt: f64) -> Result<(), String> {
-        // Ghosts and per-cell values of f, then the stages with this dt (rates evaluated, not
-        // kept: the same bits as the original step).
+        // Ghosts and per-cell values of f, then the stages with this dt (fluxes evaluated, no
+        // divergence kept: the same bits as the original step).
         self.exchange_with(comm, f, |_, _, _, _, _, _| ());
-        self.stages(comm, f, dt, false, false);
+        self.divergence_kept = false;
+        self.stages(comm, f, dt, false);
         Ok(())
     }
 

@@ -13,6 +13,16 @@
 //! [`stage::apply_transpose`] from the stored flux rates; the implicit transpose is a linear solve
 //! `(I - dt L(f^{n+1}))^T w^n = w^{n+1}` with the distributed BiCGStab of [`super::krylov`].
 //!
+//! The explicit reversal of SSP-RK2, `w^n = 1/2 w + 1/2 A1^T (A2^T w)` with
+//! `A1 = I + dt L(f^n)`, `A2 = I + dt L(f*)`, takes two rate passes and no other block-sized
+//! pass: the rates of `f^n` (kept) with `f*` written in the same pass
+//! ([`stage::flux_rates_and_update`], the bits of the forward stage 1); then the rates of `f*`
+//! (kept) with `A2^T w` and, one row behind, `1/2 w + 1/2 A1^T (A2^T w)` on the cells whose
+//! stencil reads no ghost ([`stage::reverse_ssprk2_stages`]); the block's outermost rows and
+//! columns follow once the ghosts of `A2^T w` are exchanged. Euler is one pass
+//! ([`stage::flux_rates_and_transpose`]). Both rate sets stay kept for
+//! [`ReverseStepper::step_rates`].
+//!
 //! The explicit reversals work in 1D, 2D and 3D (the z-faces of [`FaceRates`]) and are
 //! bit-identical for any rank count (the same face rates from the same inputs, a fixed operation
 //! order per cell, no sums). The implicit one (a 5-point, in 3D 7-point, transposed system) is
@@ -80,9 +90,11 @@ pub struct StepRates<'a> {
 pub struct ReverseTimers {
     /// Halo exchanges of `f` and `w`.
     pub halo: Duration,
-    /// Per-cell values and face rates of the forward states.
+    /// Per-cell values and face rates of the forward states, with the updates fused into
+    /// their passes (`f*`, the transposed stages of the explicit steppers).
     pub rates: Duration,
-    /// Transposed updates and linear solves.
+    /// Transposed updates outside the rate passes (the rim of the last SSP-RK2 stage) and
+    /// linear solves.
     pub update: Duration,
 }
 
@@ -207,50 +219,42 @@ impl<F: Family> Transpose<F> {
         }
     }
 
-    /// Exchanges the ghosts of `f` and stores the flux rates of `L(f)` in `rates` (or
-    /// `rates_star`).
-    fn rates_of(&mut self, comm: &Comm, f: &mut Field, star: bool) {
-        let t0 = Instant::now();
-        let rates = if star {
-            &mut self.rates_star
-        } else {
-            &mut self.rates
-        };
-        let halo = exchange_and_rates(
-            comm,
-            &mut self.halo,
-            &self.family,
-            &self.geom,
-            &mut self.scratch,
-            f,
-            rates,
-        );
-        self.timers.halo += halo;
-        self.timers.rates += t0.elapsed().saturating_sub(halo);
-    }
-
-    /// `out = (I + dt L)^T w` with the rates in `rates` (or `rates_star`).
-    fn explicit_transpose(
+    /// Exchanges the ghosts of `f` and computes its per-cell values (overlapped with the
+    /// exchange), then runs `pass` (the rate pass) on it; timers updated.
+    fn exchange_and<R>(
         &mut self,
         comm: &Comm,
-        w: &mut Field,
-        out_is_work2: bool,
-        dt: f64,
-        star: bool,
-    ) {
+        f: &mut Field,
+        pass: impl FnOnce(&F, &BlockGeometry, &mut Scratch<F::Aux>, &Field) -> R,
+    ) -> R {
+        let t0 = Instant::now();
+        let Transpose {
+            family,
+            geom,
+            scratch,
+            halo,
+            ..
+        } = self;
+        halo.exchange(comm, f, |f| {
+            if stage::reads_stored_aux::<F>(geom) {
+                stage::fill_aux_owned(family, f, &mut scratch.aux)
+            }
+        });
+        let exchanged = t0.elapsed();
+        if stage::reads_stored_aux::<F>(geom) {
+            stage::fill_aux_ghosts(family, f, &mut scratch.aux);
+        }
+        let r = pass(family, geom, scratch, f);
+        self.timers.halo += exchanged;
+        self.timers.rates += t0.elapsed().saturating_sub(exchanged);
+        r
+    }
+
+    /// Exchanges the ghosts of `w`.
+    fn exchange(&mut self, comm: &Comm, w: &mut Field) {
         let t0 = Instant::now();
         self.halo.exchange(comm, w, |_| ());
-        let t1 = Instant::now();
-        let rates = if star { &self.rates_star } else { &self.rates };
-        let out = if out_is_work2 {
-            &mut self.work2
-        } else {
-            &mut self.work
-        };
-        let whole = self.geom.whole();
-        stage::apply_transpose(&self.geom, w, rates, out, &whole, dt / self.geom.h);
-        self.timers.halo += t1 - t0;
-        self.timers.update += t1.elapsed();
+        self.timers.halo += t0.elapsed();
     }
 
     /// Solves `(I - dt L(f^{n+1}))^T x = w` (rates of `f^{n+1}` in `rates`), `x` starting from
@@ -314,41 +318,83 @@ impl<F: Family> ReverseStepper for Transpose<F> {
     ) -> Result<ReverseReport, String> {
         match self.stepper {
             StepperKind::Euler => {
-                self.rates_of(comm, f_before, false);
-                self.explicit_transpose(comm, w, false, dt, false);
-                std::mem::swap(w, &mut self.work);
+                // One pass over f^n: its rates (kept) and w^n = (I + dt L(f^n))^T w.
+                self.exchange(comm, w);
+                let mut rates = std::mem::replace(&mut self.rates, FaceRates::new(0, 0));
+                let mut out = std::mem::replace(&mut self.work, Field::zeros(0, 0));
+                self.exchange_and(comm, f_before, |fam, geom, scratch, f| {
+                    let whole = geom.whole();
+                    let c = dt / geom.h;
+                    stage::flux_rates_and_transpose(
+                        fam, geom, f, scratch, &whole, &mut rates, w, &mut out, c,
+                    );
+                });
+                self.rates = rates;
+                std::mem::swap(w, &mut out);
+                self.work = out;
                 Ok(ReverseReport::default())
             }
             StepperKind::Ssprk2 => {
-                // f* = f^n + dt L(f^n), the same bits as the forward stage 1.
-                self.rates_of(comm, f_before, false);
-                let t0 = Instant::now();
-                let whole = self.geom.whole();
-                stage::apply_stored(
-                    &self.geom,
-                    f_before,
-                    &self.rates,
-                    &mut self.star,
-                    &whole,
-                    dt / self.geom.h,
-                );
-                self.timers.update += t0.elapsed();
+                // w^n = 1/2 w + 1/2 A1^T (A2^T w), A1 = I + dt L(f^n), A2 = I + dt L(f*), in
+                // two passes: (1) the rates of f^n (kept) and f* = f^n + dt L(f^n) (the bits
+                // of the forward stage 1); (2) the rates of f* (kept), A2^T w and, one row
+                // behind, A1^T of that combined with w; then, once the ghosts of A2^T w are
+                // exchanged, the outermost rows and columns of the last stage.
+                let mut rates = std::mem::replace(&mut self.rates, FaceRates::new(0, 0));
                 let mut star = std::mem::replace(&mut self.star, Field::zeros(0, 0));
-                self.rates_of(comm, &mut star, true);
-                self.star = star;
-                // w^n = 1/2 w + 1/2 A1^T (A2^T w).
-                self.explicit_transpose(comm, w, false, dt, true);
+                self.exchange_and(comm, f_before, |fam, geom, scratch, f| {
+                    let whole = geom.whole();
+                    let c = dt / geom.h;
+                    stage::flux_rates_and_update(
+                        fam, geom, f, scratch, &whole, &mut rates, &mut star, c,
+                    );
+                });
+                self.exchange(comm, w);
+                let mut rates_star = std::mem::replace(&mut self.rates_star, FaceRates::new(0, 0));
                 let mut a2w = std::mem::replace(&mut self.work, Field::zeros(0, 0));
-                self.explicit_transpose(comm, &mut a2w, true, dt, false);
-                self.work = a2w;
+                let mut out = std::mem::replace(&mut self.work2, Field::zeros(0, 0));
+                let rest = self.exchange_and(comm, &mut star, |fam, geom, scratch, s| {
+                    stage::reverse_ssprk2_stages(
+                        fam,
+                        geom,
+                        s,
+                        scratch,
+                        &mut rates_star,
+                        &rates,
+                        w,
+                        &mut a2w,
+                        &mut out,
+                        dt / geom.h,
+                    )
+                });
+                self.rates_star = rates_star;
+                self.star = star;
+                self.exchange(comm, &mut a2w);
                 let t0 = Instant::now();
-                w.interior3_mut()
-                    .zip_mut_with(&self.work2.interior3(), |a, &b| *a = 0.5 * *a + 0.5 * b);
+                for region in &rest {
+                    stage::apply_transpose_combined(
+                        &self.geom,
+                        &a2w,
+                        &rates,
+                        w,
+                        &mut out,
+                        region,
+                        dt / self.geom.h,
+                    );
+                }
+                self.rates = rates;
+                self.work = a2w;
+                std::mem::swap(w, &mut out);
+                self.work2 = out;
                 self.timers.update += t0.elapsed();
                 Ok(ReverseReport::default())
             }
             StepperKind::Implicit => {
-                self.rates_of(comm, f_after, false);
+                let mut rates = std::mem::replace(&mut self.rates, FaceRates::new(0, 0));
+                self.exchange_and(comm, f_after, |fam, geom, scratch, f| {
+                    stage::flux_rates(fam, geom, f, scratch, &geom.whole(), &mut rates);
+                });
+                self.rates = rates;
                 let krylov_iterations = self.implicit_transpose(comm, w, dt)?;
                 Ok(ReverseReport { krylov_iterations })
             }
