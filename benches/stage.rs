@@ -14,7 +14,9 @@
 //! * the exact reverse step of SSP-RK2 `sg` (`f*`, the rates of `L(f^n)` and `L(f*)`, two
 //!   transposed updates);
 //! * one SSP-RK2 step of the reverse grid random walk evaluating its own rates (10^6
-//!   particles).
+//!   particles);
+//! * one interval of the score-based reverse (grid mode, lambda 1) taking one SSP-RK2 sub-step:
+//!   the per-cell values and face rates at both ends and the two stages, in M cell-substeps/s.
 //!
 //! `cargo bench --bench stage` (`NLFP_BENCH_N` for another size, `NLFP_BENCH_REPS` for the
 //! stage repetitions, `NLFP_BENCH_STEP_REPS` for the step ones; `NLFP_SIMD=baseline|avx2|avx512`
@@ -40,6 +42,7 @@ use nlfp::scheme::stage::{self, BlockGeometry, FaceRates, Scratch};
 use nlfp::scheme::{FaceCoefficients, Family, SchemeKind, Sg, Upwind};
 use nlfp::simd::{rows, with_level, Level};
 use nlfp::sweep::observers::ReverseStep;
+use nlfp::sweep::score::ScoreReverse;
 use nlfp::time::reverse::build_reverse;
 use nlfp::time::{build_stepper, PreconditionerKind, Requests, StepControl, StepperKind};
 
@@ -392,6 +395,30 @@ fn math_table(reps: usize) {
     }
 }
 
+/// One interval of the score-based reverse (`reverse.method = "score"`, grid mode, lambda 1):
+/// the per-cell values and face rates at both interval ends, and one SSP-RK2 sub-step (the
+/// rates at its end again), in M cell-substeps/s. `dt` is small enough for one sub-step.
+fn score_substep_rate(comm: &Comm, mesh: &Mesh, c: FaceCoefficients, reps: usize) -> (f64, f64) {
+    let block = Block::new(mesh, ProcessGrid::planar(1, 1), 0);
+    let (mut fh_start, mut fh_end) = (field(mesh, &block), field(mesh, &block));
+    // The later forward state is a little wider, as a forward interval leaves it.
+    for (e, s) in fh_end.raw_mut().iter_mut().zip(fh_start.raw()) {
+        *e = 0.97 * s + 0.03e-3;
+    }
+    let mut u = fh_end.clone();
+    let mut score = ScoreReverse::new(mesh, &block, c.diffusion, c.kappa, c.gamma, 1.0, 0.9);
+    let mut substeps = 0;
+    let rate = rates(mesh.cells(), reps, || {
+        substeps = score.interval(comm, &mut u, &mut fh_start, &mut fh_end, 1e-5);
+        black_box(&u);
+    });
+    assert_eq!(
+        substeps, 1,
+        "the benchmark interval should take one sub-step"
+    );
+    rate
+}
+
 /// Whether the row `name` runs: every row, or with `NLFP_BENCH_ONLY=<substring>` only the rows
 /// whose name contains it (for A/B runs of one row).
 fn wanted(name: &str) -> bool {
@@ -470,6 +497,11 @@ fn main() {
     timed("walk SSP-RK2 step (own rates, 1e6)", cs, || {
         walk_step_rate(&comm, &mesh, c(2.0), step_reps)
     });
+    timed(
+        "score reverse sub-step (grid, l=1)",
+        "M cell-substeps/s",
+        || score_substep_rate(&comm, &mesh, c(2.0), step_reps),
+    );
     if wanted("vector math") {
         math_table(reps.min(10));
     }

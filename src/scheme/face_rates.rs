@@ -111,6 +111,22 @@ impl FaceRates {
         (p[at], m[at]) = (kp, km);
     }
 
+    /// The `(k_plus, k_minus)` storage of one row of faces, for a pass that writes a row at a
+    /// time: `axis` 0 the `nx + 1` x-faces of row `j` of plane `k`, 1 the `nx` faces of y-face
+    /// row `jf = j` of plane `k`, 2 the `nx` faces of row `j` of z-face plane `kf = k` (3D).
+    pub(super) fn row_mut(
+        &mut self,
+        axis: usize,
+        (k, j): (usize, usize),
+    ) -> (&mut [f64], &mut [f64]) {
+        let (at, len, p, m) = match axis {
+            0 => (self.x_at(k, j), self.nx + 1, &mut self.kp_x, &mut self.km_x),
+            1 => (self.y_at(k, j), self.nx, &mut self.kp_y, &mut self.km_y),
+            _ => (self.z_at(k, j), self.nx, &mut self.kp_z, &mut self.km_z),
+        };
+        (&mut p[at..at + len], &mut m[at..at + len])
+    }
+
     /// `(k_plus, k_minus)` of local x-face `i` (between columns `i - 1` and `i`) of row `j` of
     /// plane `k` (zero at a physical boundary face).
     #[inline]

@@ -298,22 +298,21 @@ struct CellRow<'a> {
     phi_prime: &'a [f64],
 }
 
-/// Row buffers of [`ReverseFace::grid_face_rates`] (reused, no allocation per call).
+/// Row buffers of [`ReverseFace::grid_face_rates`] (reused, no allocation per call): the face
+/// coordinate of a row of y- or z-faces (repeated), the face velocities, Peclet numbers and
+/// their Bernoulli values.
 #[derive(Clone, Debug, Default)]
 pub struct FaceRowBuffers {
-    /// The face coordinate of a row of y- or z-faces, repeated.
     coord: Vec<f64>,
     row: RateRow,
 }
 
-/// One row of faces: velocities, Peclet numbers, Bernoulli values and the rates.
+/// One row of faces: velocities, Peclet numbers and Bernoulli values.
 #[derive(Clone, Debug, Default)]
 struct RateRow {
     velocity: Vec<f64>,
     peclet: Vec<f64>,
     bernoulli: Vec<f64>,
-    k_plus: Vec<f64>,
-    k_minus: Vec<f64>,
 }
 
 impl FaceRowBuffers {
@@ -325,9 +324,7 @@ impl FaceRowBuffers {
             row: RateRow {
                 velocity: row.clone(),
                 peclet: row.clone(),
-                bernoulli: row.clone(),
-                k_plus: row.clone(),
-                k_minus: row,
+                bernoulli: row,
             },
         }
     }
@@ -418,10 +415,15 @@ impl ReverseFace {
         interpolated_aux_row(self, theta, ln_start, ln_end, out);
     }
 
-    /// The rates of a row of faces (`lo`, `hi`, `coord` of the row's length) into the first
-    /// `coord.len()` entries of `buf.k_plus` / `buf.k_minus`, equal bit for bit to
-    /// [`ReverseFace::grid_rates`] face by face.
-    fn grid_rates_row(&self, coord: &[f64], lo: CellRow<'_>, hi: CellRow<'_>, buf: &mut RateRow) {
+    /// The rates of a row of faces (`lo`, `hi`, `coord`, `k_plus`, `k_minus` of the row's
+    /// length), equal bit for bit to [`ReverseFace::grid_rates`] face by face.
+    fn grid_rates_row(
+        &self,
+        coord: &[f64],
+        (lo, hi): (CellRow<'_>, CellRow<'_>),
+        buf: &mut RateRow,
+        (k_plus, k_minus): (&mut [f64], &mut [f64]),
+    ) {
         let n = coord.len();
         let (v, pe, b) = (
             &mut buf.velocity[..n],
@@ -432,7 +434,7 @@ impl ReverseFace {
         if self.diffusive {
             rows::bernoulli(pe, b);
         }
-        rates_row(self, v, b, &mut buf.k_plus[..n], &mut buf.k_minus[..n]);
+        rates_row(self, v, b, k_plus, k_minus);
     }
 
     /// Every face rate of the block of `geom` from the per-cell values `aux` (field storage
@@ -452,35 +454,46 @@ impl ReverseFace {
             let k = if geom.dim3 { k + 1 } else { k };
             (k as usize * (ny + 2) + (j + 1) as usize) * (nx + 2) + 1
         };
-        let all = 0..nx;
         let FaceRowBuffers { coord, row } = buf;
-        // A row of y- or z-faces at coordinate `c` between the rows starting at `lo` and `hi`.
-        let mut across = |boundary: bool, c: f64, lo: usize, hi: usize, row: &mut RateRow| {
+        // A row of `nx` y- or z-faces at coordinate `c` between the cell rows starting at `lo`
+        // and `hi`, into `out`.
+        let mut across = |boundary: bool,
+                          c: f64,
+                          (lo, hi): (usize, usize),
+                          row: &mut RateRow,
+                          out: (&mut [f64], &mut [f64])| {
             if boundary {
-                row.k_plus[..nx].fill(0.0);
-                row.k_minus[..nx].fill(0.0);
+                out.0.fill(0.0);
+                out.1.fill(0.0);
             } else {
                 coord[..nx].fill(c);
-                self.grid_rates_row(&coord[..nx], aux.cells(lo, nx), aux.cells(hi, nx), row);
+                let cells = (aux.cells(lo, nx), aux.cells(hi, nx));
+                self.grid_rates_row(&coord[..nx], cells, row, out);
             }
         };
         for k in 0..nz {
             let ki = k as isize;
             for j in 0..ny {
                 let at = row_start(ki, j as isize);
-                let (lo, hi) = (aux.cells(at - 1, nx + 1), aux.cells(at, nx + 1));
-                self.grid_rates_row(&geom.x_faces, lo, hi, row);
+                let cells = (aux.cells(at - 1, nx + 1), aux.cells(at, nx + 1));
+                let (kp, km) = rates.row_mut(0, (k, j));
+                self.grid_rates_row(&geom.x_faces, cells, row, (&mut *kp, &mut *km));
                 for i in [0, nx] {
                     if geom.x_face_is_boundary(i) {
-                        (row.k_plus[i], row.k_minus[i]) = (0.0, 0.0);
+                        (kp[i], km[i]) = (0.0, 0.0);
                     }
                 }
-                rates.put_x((k, j), &all, &row.k_plus, &row.k_minus);
             }
             for jf in 0..=ny {
-                let (lo, hi) = (row_start(ki, jf as isize - 1), row_start(ki, jf as isize));
-                across(geom.y_face_is_boundary(jf), geom.y_faces[jf], lo, hi, row);
-                rates.put_y((k, jf), &all, &row.k_plus, &row.k_minus);
+                let cells = (row_start(ki, jf as isize - 1), row_start(ki, jf as isize));
+                let boundary = geom.y_face_is_boundary(jf);
+                across(
+                    boundary,
+                    geom.y_faces[jf],
+                    cells,
+                    row,
+                    rates.row_mut(1, (k, jf)),
+                );
             }
         }
         if geom.dim3 {
@@ -488,11 +501,14 @@ impl ReverseFace {
                 let boundary = geom.z_face_is_boundary(kf);
                 for j in 0..ny {
                     let (ki, ji) = (kf as isize, j as isize);
-                    let (lo, hi) = (row_start(ki - 1, ji), row_start(ki, ji));
-                    across(boundary, geom.z_faces[kf], lo, hi, row);
-                    for i in 0..nx {
-                        rates.set(2, (kf, j, i), (row.k_plus[i], row.k_minus[i]));
-                    }
+                    let cells = (row_start(ki - 1, ji), row_start(ki, ji));
+                    across(
+                        boundary,
+                        geom.z_faces[kf],
+                        cells,
+                        row,
+                        rates.row_mut(2, (kf, j)),
+                    );
                 }
             }
         }
