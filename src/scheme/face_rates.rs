@@ -540,6 +540,60 @@ dispatched! {
     }
 }
 
+dispatched! {
+    /// [`transpose_row`] combined in place: `dst[c] = 0.5 dst[c] + 0.5 t_c` (`dst` the row of
+    /// the state `g` the combination takes, not the row `v` the transposed update reads).
+    pub(super) fn transpose_combine_row(a: Around<'_>, v: Cells<'_>, dt_over_h: f64, dst: &mut [f64]) {
+        let n = dst.len();
+        let row = &v.row[..n + 2];
+        let (kpx, kmx) = (&a.kpx[..n + 1], &a.kmx[..n + 1]);
+        let (kms, kpn) = (&a.kms[..n], &a.kpn[..n]);
+        let (south, north) = (&v.south[..n], &v.north[..n]);
+        if a.kpd.is_empty() {
+            for c in 0..n {
+                let wc = row[c + 1];
+                let x_part = kmx[c] * (row[c] - wc) + kpx[c + 1] * (row[c + 2] - wc);
+                let y_part = kms[c] * (south[c] - wc) + kpn[c] * (north[c] - wc);
+                dst[c] = 0.5 * dst[c] + 0.5 * (wc + dt_over_h * (x_part + y_part));
+            }
+        } else {
+            let (kmd, kpu, down, up) = (&a.kmd[..n], &a.kpu[..n], &v.down[..n], &v.up[..n]);
+            for c in 0..n {
+                let wc = row[c + 1];
+                let x_part = kmx[c] * (row[c] - wc) + kpx[c + 1] * (row[c + 2] - wc);
+                let y_part = kms[c] * (south[c] - wc) + kpn[c] * (north[c] - wc);
+                let z_part = kmd[c] * (down[c] - wc) + kpu[c] * (up[c] - wc);
+                dst[c] = 0.5 * dst[c] + 0.5 * (wc + dt_over_h * ((x_part + y_part) + z_part));
+            }
+        }
+    }
+}
+
+/// [`apply_transpose_combined`] with `g = out`: `out = 1/2 out + 1/2 (v + dt L_h^T v)` on
+/// `region`, in place.
+pub fn apply_transpose_combined_in_place(
+    geom: &BlockGeometry,
+    v: &Field,
+    rates: &FaceRates,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
+    if region.is_empty() {
+        return;
+    }
+    debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
+    let (c0, n) = (region.cols.start, region.cols.len());
+    for k in region.planes.clone() {
+        for j in region.rows.clone() {
+            let at = v.index3(k as isize, j as isize, c0 as isize);
+            let around = rates.around_row(k, j, c0, n);
+            let cells = Cells::of(v, at, n, geom.dim3);
+            transpose_combine_row(around, cells, dt_over_h, &mut out.raw_mut()[at..at + n]);
+        }
+    }
+}
+
 /// The transposed update `out = w + dt L_h^T w` on `region`, with the flux rates of `L_h`
 /// stored by [`flux_rates`](super::stage::flux_rates) (the reverse step of MODEL.md section 6,
 /// `w^n = (P^n)^T w^{n+1}`).
