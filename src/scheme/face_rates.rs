@@ -509,9 +509,9 @@ dispatched! {
         }
         match (z, half.is_empty()) {
             (false, true) => {
-                for c in 0..n {
+                for (c, d) in dst.iter_mut().enumerate() {
                     let (wc, xy) = xy!(c);
-                    dst[c] = wc + dt_over_h * xy;
+                    *d = wc + dt_over_h * xy;
                 }
             }
             (false, false) => {

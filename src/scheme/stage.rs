@@ -1403,7 +1403,7 @@ mod tests {
             let mut a2w_old_g = gw.clone();
             let mut a2w_new_g = gw.clone();
             let mut stars = Vec::new();
-            for rank in 0..grid.size() {
+            for (rank, rates1) in kept1.iter().enumerate() {
                 let block = Block::new(&mesh, grid, rank);
                 let geom = BlockGeometry::new(&mesh, &block);
                 let whole = geom.whole();
@@ -1426,7 +1426,7 @@ mod tests {
                     &star,
                     &mut s,
                     &mut star_rates,
-                    &kept1[rank],
+                    rates1,
                     &mut out,
                     &mut a2w,
                     c,
