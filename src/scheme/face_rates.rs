@@ -2,11 +2,11 @@
 //! ([`FaceRates`]), the update from them ([`apply_stored`]) and the transposed update of the
 //! exact reverse step ([`apply_transpose`], [`apply_transpose_combined`]), in 1D, 2D and 3D.
 //! The passes that fill them are in [`super::stage`]; they write the rates in place through a
-//! [`RateView`] (the whole [`FaceRates`], or rolling row buffers when nothing is kept).
+//! `RateView` (the whole [`FaceRates`], or rolling row buffers when nothing is kept).
 //!
 //! The row kernels every update shares (`update_row`, `divergence_row`, `step_row`,
 //! `transpose_row`, `flux_update_row`, `max_out_row`) are compiled for every SIMD level and
-//! dispatched at run time ([`crate::simd::dispatched!`]); they contain only adds, multiplies
+//! dispatched at run time (`crate::simd::dispatched!`); they contain only adds, multiplies
 //! and `max`, no FMA, so every level and the scalar tail give the same bits.
 
 use super::stage::{BlockGeometry, Region};

@@ -47,7 +47,7 @@
 //!
 //! All of them evaluate `div` (and the transposed update) with the one operation order of the
 //! formulas above (the row kernels of [`super::face_rates`], compiled per CPU level by
-//! [`crate::simd::dispatched!`]), so the fused passes give the bits of the unfused ones.
+//! `crate::simd::dispatched!`), so the fused passes give the bits of the unfused ones.
 
 use std::ops::Range;
 
