@@ -8,11 +8,11 @@
 //!   one (skipped with a note otherwise), from the same run, so ratios are comparable;
 //! * the second SSP-RK2 stage's work apart: the rate pass keeping the face rates plus the
 //!   update from them, against the fused rate-and-update pass, timed alternately;
-//! * a whole SSP-RK2 `sg` step through the production stepper (rate pass with kept rates,
-//!   the first stage from them, the fused second stage, the convex combination), in M
-//!   cell-steps/s;
-//! * the exact reverse step of SSP-RK2 `sg` (`f*`, the rates of `L(f^n)` and `L(f*)`, two
-//!   transposed updates);
+//! * a whole SSP-RK2 `sg` step through the production stepper (the rate pass keeping the flux
+//!   divergence, the streaming first stage, the second stage fused with its rate bound and the
+//!   convex combination), in M cell-steps/s;
+//! * the exact reverse step of SSP-RK2 `sg` (the rates of `L(f^n)` with `f*`, the rates of
+//!   `L(f*)` with both transposed stages and the combination, the rim after the exchange);
 //! * one SSP-RK2 step of the reverse grid random walk evaluating its own rates (10^6
 //!   particles);
 //! * one interval of the score-based reverse (grid mode, lambda 1) taking one SSP-RK2 sub-step:

@@ -2,11 +2,11 @@
 //! ([`FaceRates`]), the update from them ([`apply_stored`]) and the transposed update of the
 //! exact reverse step ([`apply_transpose`], [`apply_transpose_combined`]), in 1D, 2D and 3D.
 //! The passes that fill them are in [`super::stage`]; they write the rates in place through a
-//! [`RateView`] (the whole [`FaceRates`], or rolling row buffers when nothing is kept).
+//! `RateView` (the whole [`FaceRates`], or rolling row buffers when nothing is kept).
 //!
 //! The row kernels every update shares (`update_row`, `divergence_row`, `step_row`,
 //! `transpose_row`, `flux_update_row`, `max_out_row`) are compiled for every SIMD level and
-//! dispatched at run time ([`crate::simd::dispatched!`]); they contain only adds, multiplies
+//! dispatched at run time (`crate::simd::dispatched!`); they contain only adds, multiplies
 //! and `max`, no FMA, so every level and the scalar tail give the same bits.
 
 use super::stage::{BlockGeometry, Region};
@@ -525,9 +525,9 @@ dispatched! {
         }
         match (z, half.is_empty()) {
             (false, true) => {
-                for c in 0..n {
+                for (c, d) in dst.iter_mut().enumerate() {
                     let (wc, xy) = xy!(c);
-                    dst[c] = wc + dt_over_h * xy;
+                    *d = wc + dt_over_h * xy;
                 }
             }
             (false, false) => {
@@ -552,6 +552,60 @@ dispatched! {
                     dst[c] = 0.5 * half[c] + 0.5 * (wc + dt_over_h * (xy + z_part));
                 }
             }
+        }
+    }
+}
+
+dispatched! {
+    /// [`transpose_row`] combined in place: `dst[c] = 0.5 dst[c] + 0.5 t_c` (`dst` the row of
+    /// the state `g` the combination takes, not the row `v` the transposed update reads).
+    pub(super) fn transpose_combine_row(a: Around<'_>, v: Cells<'_>, dt_over_h: f64, dst: &mut [f64]) {
+        let n = dst.len();
+        let row = &v.row[..n + 2];
+        let (kpx, kmx) = (&a.kpx[..n + 1], &a.kmx[..n + 1]);
+        let (kms, kpn) = (&a.kms[..n], &a.kpn[..n]);
+        let (south, north) = (&v.south[..n], &v.north[..n]);
+        if a.kpd.is_empty() {
+            for c in 0..n {
+                let wc = row[c + 1];
+                let x_part = kmx[c] * (row[c] - wc) + kpx[c + 1] * (row[c + 2] - wc);
+                let y_part = kms[c] * (south[c] - wc) + kpn[c] * (north[c] - wc);
+                dst[c] = 0.5 * dst[c] + 0.5 * (wc + dt_over_h * (x_part + y_part));
+            }
+        } else {
+            let (kmd, kpu, down, up) = (&a.kmd[..n], &a.kpu[..n], &v.down[..n], &v.up[..n]);
+            for c in 0..n {
+                let wc = row[c + 1];
+                let x_part = kmx[c] * (row[c] - wc) + kpx[c + 1] * (row[c + 2] - wc);
+                let y_part = kms[c] * (south[c] - wc) + kpn[c] * (north[c] - wc);
+                let z_part = kmd[c] * (down[c] - wc) + kpu[c] * (up[c] - wc);
+                dst[c] = 0.5 * dst[c] + 0.5 * (wc + dt_over_h * ((x_part + y_part) + z_part));
+            }
+        }
+    }
+}
+
+/// [`apply_transpose_combined`] with `g = out`: `out = 1/2 out + 1/2 (v + dt L_h^T v)` on
+/// `region`, in place.
+pub fn apply_transpose_combined_in_place(
+    geom: &BlockGeometry,
+    v: &Field,
+    rates: &FaceRates,
+    out: &mut Field,
+    region: &Region,
+    dt_over_h: f64,
+) {
+    if region.is_empty() {
+        return;
+    }
+    debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
+    let (c0, n) = (region.cols.start, region.cols.len());
+    for k in region.planes.clone() {
+        for j in region.rows.clone() {
+            let at = v.index3(k as isize, j as isize, c0 as isize);
+            let around = rates.around_row(k, j, c0, n);
+            let cells = Cells::of(v, at, n, geom.dim3);
+            transpose_combine_row(around, cells, dt_over_h, &mut out.raw_mut()[at..at + n]);
         }
     }
 }

@@ -47,16 +47,17 @@
 //!
 //! All of them evaluate `div` (and the transposed update) with the one operation order of the
 //! formulas above (the row kernels of [`super::face_rates`], compiled per CPU level by
-//! [`crate::simd::dispatched!`]), so the fused passes give the bits of the unfused ones.
+//! `crate::simd::dispatched!`), so the fused passes give the bits of the unfused ones.
 
 use std::ops::Range;
 
 pub use super::face_rates::{
-    apply_stored, apply_transpose, apply_transpose_combined, step_from_divergence, FaceRates,
+    apply_stored, apply_transpose, apply_transpose_combined, apply_transpose_combined_in_place,
+    step_from_divergence, FaceRates,
 };
 use super::face_rates::{
-    divergence_row, flux_update_row, max_out_row, transpose_row, update_row, Around, Cells,
-    RateView,
+    divergence_row, flux_update_row, max_out_row, transpose_combine_row, transpose_row, update_row,
+    Around, Cells, RateView,
 };
 pub use super::geometry::{BlockGeometry, Region};
 use super::Family;
@@ -84,6 +85,8 @@ pub struct Scratch<A> {
     coord: Vec<f64>,
     fz: Vec<f64>,
     fz2: Vec<f64>,
+    /// Three rows of a transposed stage (see [`reverse_ssprk2_stages`]), allocated on first use.
+    ring: Vec<f64>,
 }
 
 impl<A: Copy + Default> Scratch<A> {
@@ -102,6 +105,7 @@ impl<A: Copy + Default> Scratch<A> {
             coord: vec![0.0; nx],
             fz: vec![0.0; 2 * plane],
             fz2: vec![0.0; 2 * plane],
+            ring: Vec::new(),
         }
     }
 }
@@ -753,22 +757,20 @@ pub fn flux_rates_and_transpose<F: Family>(
     out: &mut Field,
     dt_over_h: f64,
 ) {
-    let mut sink = Transposed {
-        w,
-        out,
-        dt_over_h,
-        then: None,
-    };
+    let mut sink = Transposed { w, out, dt_over_h };
     rate_pass::<F, FluxRateOp, _>(fam, geom, f, scratch, region, Some(rates), &mut sink);
 }
 
 /// The transposed SSP-RK2 stages from the rates of `f*` and of `f^n` in one pass over the
-/// whole block (1D, 2D): the rates of `f*` (kept in `rates_star`) with `v = w + dt L(f*)^T w`
-/// in `v`, and one row behind, `out = 1/2 w + 1/2 (v + dt L(f^n)^T v)` (rates of `f^n` in
-/// `rates`) on the cells whose stencil reads no ghost of `v`. Returns the regions left for
-/// [`apply_transpose_combined`] once the ghosts of `v` are exchanged (the block's outermost
-/// rows and columns; the whole block in 1D and 3D, where no rows are done here). The bits of
-/// the three separate passes.
+/// whole block (1D and 3D: see below): the rates of `f*` (kept in `rates_star`) with
+/// `v = w + dt L(f*)^T w` row by row into a ring of three rows, and one row behind,
+/// `w <- 1/2 w + 1/2 (v + dt L(f^n)^T v)` (rates of `f^n` in `rates`) in place on the cells
+/// whose stencil reads no ghost of `v` (rows and columns `1..n - 1`). `v` receives what the
+/// rest needs: its two outermost rows and columns at each side. Returns the regions left for
+/// [`apply_transpose_combined_in_place`] once the ghosts of `v` are exchanged (the block's
+/// outermost rows and columns). In 1D, 3D or on a block narrower than 3 cells the pass writes
+/// all of `v` and leaves `w` alone (the whole block is returned). The bits of the separate
+/// passes (rates, `A2^T w`, `A1^T`, the combination).
 #[allow(clippy::too_many_arguments)]
 pub fn reverse_ssprk2_stages<F: Family>(
     fam: &F,
@@ -777,9 +779,8 @@ pub fn reverse_ssprk2_stages<F: Family>(
     scratch: &mut Scratch<F::Aux>,
     rates_star: &mut FaceRates,
     rates: &FaceRates,
-    w: &Field,
+    w: &mut Field,
     v: &mut Field,
-    out: &mut Field,
     dt_over_h: f64,
 ) -> Vec<Region> {
     let whole = geom.whole();
@@ -790,18 +791,15 @@ pub fn reverse_ssprk2_stages<F: Family>(
         );
         return vec![whole];
     }
-    let (rows, cols) = (1..ny - 1, 1..nx - 1);
-    let mut sink = Transposed {
+    let mut ring = std::mem::take(&mut scratch.ring);
+    ring.resize(3 * (nx + 2), 0.0);
+    let mut sink = Stages {
         w,
-        out: v,
+        v,
+        ring: &mut ring,
+        rates,
         dt_over_h,
-        then: Some(Then {
-            rates,
-            g: w,
-            out,
-            rows: rows.clone(),
-            cols: cols.clone(),
-        }),
+        ny,
     };
     rate_pass::<F, FluxRateOp, _>(
         fam,
@@ -812,6 +810,7 @@ pub fn reverse_ssprk2_stages<F: Family>(
         Some(rates_star),
         &mut sink,
     );
+    scratch.ring = ring;
     let region = |rows: Range<usize>, cols: Range<usize>| Region {
         planes: 0..1,
         rows,
@@ -820,8 +819,8 @@ pub fn reverse_ssprk2_stages<F: Family>(
     vec![
         region(0..1, 0..nx),
         region(ny - 1..ny, 0..nx),
-        region(rows.clone(), 0..1),
-        region(rows, nx - 1..nx),
+        region(1..ny - 1, 0..1),
+        region(1..ny - 1, nx - 1..nx),
     ]
 }
 
@@ -884,25 +883,11 @@ impl RowSink for Divergence<'_> {
     }
 }
 
-/// `out = w + dt/h L^T w` from the rates ([`transpose_row`]), and optionally, one row behind,
-/// the next transposed stage combined ([`Then`]).
+/// `out = w + dt/h L^T w` from the rates ([`transpose_row`]).
 struct Transposed<'a> {
     w: &'a Field,
     out: &'a mut Field,
     dt_over_h: f64,
-    then: Option<Then<'a>>,
-}
-
-/// The second transposed stage of the reverse SSP-RK2 step run one row behind the first:
-/// `out = 1/2 g + 1/2 (v + dt/h L_1^T v)`, `v` the first stage's output, with the rates of
-/// `L_1` in `rates`, on the rows and columns whose stencil reads no ghost of `v` (rows and
-/// columns `1..n - 1`; 2D only).
-struct Then<'a> {
-    rates: &'a FaceRates,
-    g: &'a Field,
-    out: &'a mut Field,
-    rows: Range<usize>,
-    cols: Range<usize>,
 }
 
 impl RowSink for Transposed<'_> {
@@ -910,30 +895,79 @@ impl RowSink for Transposed<'_> {
         false
     }
     #[inline(always)]
-    fn row(
-        &mut self,
-        _: &Field,
-        (k, j): (usize, usize),
-        at: usize,
-        around: Around<'_>,
-        dim3: bool,
-    ) {
+    fn row(&mut self, _: &Field, _: (usize, usize), at: usize, around: Around<'_>, dim3: bool) {
         let n = around.kps.len();
         let cells = Cells::of(self.w, at, n, dim3);
         let dst = &mut self.out.raw_mut()[at..at + n];
         transpose_row(around, cells, self.dt_over_h, &[], dst);
-        if let Some(then) = self.then.as_mut() {
-            // Rows j - 2..=j of the first stage are done: row j - 1 of the second.
-            if j >= 1 && then.rows.contains(&(j - 1)) && !then.cols.is_empty() {
-                let (c0, m) = (then.cols.start, then.cols.len());
-                let v: &Field = self.out;
-                let at = v.index3(k as isize, j as isize - 1, c0 as isize);
-                let around = then.rates.around_row(k, j - 1, c0, m);
-                let cells = Cells::of(v, at, m, false);
-                let g = &then.g.raw()[at..at + m];
-                let dst = &mut then.out.raw_mut()[at..at + m];
-                transpose_row(around, cells, self.dt_over_h, g, dst);
+    }
+}
+
+/// The two transposed stages of the reverse SSP-RK2 step over a whole 2D block (at least
+/// 3 x 3), see [`reverse_ssprk2_stages`]: row `j` of `v = w + dt/h L_2^T w` into the ring
+/// of three rows (and its two outermost columns, or the whole row for the two outermost rows
+/// at either end, into `v`), then row `j - 1` of `w <- 1/2 w + 1/2 (v + dt/h L_1^T v)` on
+/// columns `1..nx - 1` (rows `1..ny - 1`), in place: the first stage no longer reads row
+/// `j - 1` of `w`.
+struct Stages<'a> {
+    w: &'a mut Field,
+    v: &'a mut Field,
+    ring: &'a mut [f64],
+    rates: &'a FaceRates,
+    dt_over_h: f64,
+    ny: usize,
+}
+
+impl Stages<'_> {
+    /// Row `j` of `v` in the ring (`nx + 2` values, column `i` at `i + 1`).
+    #[inline(always)]
+    fn ring_row(ring: &[f64], j: usize, nx: usize) -> &[f64] {
+        &ring[(j % 3) * (nx + 2)..(j % 3 + 1) * (nx + 2)]
+    }
+}
+
+impl RowSink for Stages<'_> {
+    fn max(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn row(&mut self, _: &Field, (k, j): (usize, usize), at: usize, around: Around<'_>, _: bool) {
+        let nx = around.kps.len();
+        let ny = self.ny;
+        {
+            let cells = Cells::of(&*self.w, at, nx, false);
+            let slot = (j % 3) * (nx + 2);
+            let dst = &mut self.ring[slot + 1..slot + 1 + nx];
+            transpose_row(around, cells, self.dt_over_h, &[], dst);
+            // What the exchange and the rim pass read of v.
+            let v = &mut self.v.raw_mut()[at..at + nx];
+            if j < 2 || j + 2 >= ny {
+                v.copy_from_slice(dst);
+            } else {
+                v[..2].copy_from_slice(&dst[..2]);
+                v[nx - 2..].copy_from_slice(&dst[nx - 2..]);
             }
+        }
+        if j >= 2 && j < ny {
+            // Rows j - 2..=j of v are in the ring: row j - 1 of the second stage.
+            let r = j - 1;
+            let m = nx - 2;
+            let (lo, here, hi) = (
+                Self::ring_row(self.ring, r - 1, nx),
+                Self::ring_row(self.ring, r, nx),
+                Self::ring_row(self.ring, r + 1, nx),
+            );
+            let cells = Cells {
+                row: &here[1..nx + 1],
+                south: &lo[2..nx],
+                north: &hi[2..nx],
+                down: &[],
+                up: &[],
+            };
+            let around = self.rates.around_row(k, r, 1, m);
+            let at = self.w.index3(k as isize, r as isize, 1);
+            let dst = &mut self.w.raw_mut()[at..at + m];
+            transpose_combine_row(around, cells, self.dt_over_h, dst);
         }
     }
 }
@@ -987,6 +1021,7 @@ fn rate_pass<F: Family, O: FaceOp, S: RowSink>(
         coord,
         fz,
         fz2,
+        ..
     } = scratch;
     let (nx, ny) = (geom.nx, geom.ny);
     let mut v = match store {
@@ -1368,7 +1403,7 @@ mod tests {
             let mut a2w_old_g = gw.clone();
             let mut a2w_new_g = gw.clone();
             let mut stars = Vec::new();
-            for rank in 0..grid.size() {
+            for (rank, rates1) in kept1.iter().enumerate() {
                 let block = Block::new(&mesh, grid, rank);
                 let geom = BlockGeometry::new(&mesh, &block);
                 let whole = geom.whole();
@@ -1381,21 +1416,35 @@ mod tests {
                 let mut a2w_old = w.clone();
                 apply_transpose(&geom, &w, &old_star_rates, &mut a2w_old, &whole, c);
                 let mut star_rates = FaceRates::for_geometry(&geom);
-                let (mut a2w, mut out) = (w.clone(), w.clone());
+                // The parts of A2^T w the pass does not store keep this value.
+                let mut a2w = Field::for_dim(mesh.dim, block.nz, block.ny, block.nx);
+                a2w.raw_mut().fill(-7.0);
+                let mut out = w.clone();
                 let rest = reverse_ssprk2_stages(
                     &fam,
                     &geom,
                     &star,
                     &mut s,
                     &mut star_rates,
-                    &kept1[rank],
-                    &w,
-                    &mut a2w,
+                    rates1,
                     &mut out,
+                    &mut a2w,
                     c,
                 );
                 assert_eq!(rate_bits(&star_rates), rate_bits(&old_star_rates));
-                assert_eq!(owned_bits(&a2w), owned_bits(&a2w_old));
+                // A2^T w where the rest reads it: the outermost two rows and columns.
+                let (ny, nx) = (block.ny as isize, block.nx as isize);
+                for k in 0..block.nz as isize {
+                    for j in 0..ny {
+                        for i in 0..nx {
+                            let at = a2w.index3(k, j, i);
+                            let edge = j < 2 || j >= ny - 2 || i < 2 || i >= nx - 2;
+                            if edge || rest.len() == 1 {
+                                assert_eq!(a2w.raw()[at].to_bits(), a2w_old.raw()[at].to_bits());
+                            }
+                        }
+                    }
+                }
                 to_global(&mesh, &block, &a2w_old, &mut a2w_old_g);
                 to_global(&mesh, &block, &a2w, &mut a2w_new_g);
                 stars.push((out, rest));
@@ -1409,7 +1458,8 @@ mod tests {
                 let a2w_old = block_field(&mesh, &block, &a2w_old_g, 0.125);
                 let a2w = block_field(&mesh, &block, &a2w_new_g, 0.125);
                 for region in &rest {
-                    apply_transpose_combined(&geom, &a2w, &kept1[rank], &w, &mut out, region, c);
+                    let rates = &kept1[rank];
+                    apply_transpose_combined_in_place(&geom, &a2w, rates, &mut out, region, c);
                 }
                 let mut a1 = w.clone();
                 apply_transpose(&geom, &a2w_old, &kept1[rank], &mut a1, &whole, c);
@@ -1451,6 +1501,7 @@ mod tests {
             block_field(&mesh, &block, &global(&mesh, 0), 0.5),
             block_field(&mesh, &block, &global(&mesh, 3), 0.5),
         );
+        let v = Field::zeros(geom.ny, geom.nx);
         let whole = geom.whole();
         let run = |level| {
             with_level(level, || {
@@ -1464,10 +1515,24 @@ mod tests {
                 flux_rates_and_transpose(
                     &fam, &geom, &f, &mut s, &whole, &mut rates, &w, &mut t, 0.01,
                 );
+                let (mut rates2, mut u, mut v) =
+                    (FaceRates::for_geometry(&geom), w.clone(), v.clone());
+                reverse_ssprk2_stages(
+                    &fam,
+                    &geom,
+                    &d,
+                    &mut s,
+                    &mut rates2,
+                    &rates,
+                    &mut u,
+                    &mut v,
+                    0.01,
+                );
                 [
                     owned_bits(&d),
                     owned_bits(&g),
                     owned_bits(&t),
+                    owned_bits(&u),
                     vec![r.to_bits()],
                 ]
             })

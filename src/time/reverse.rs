@@ -17,9 +17,10 @@
 //! `A1 = I + dt L(f^n)`, `A2 = I + dt L(f*)`, takes two rate passes and no other block-sized
 //! pass: the rates of `f^n` (kept) with `f*` written in the same pass
 //! ([`stage::flux_rates_and_update`], the bits of the forward stage 1); then the rates of `f*`
-//! (kept) with `A2^T w` and, one row behind, `1/2 w + 1/2 A1^T (A2^T w)` on the cells whose
-//! stencil reads no ghost ([`stage::reverse_ssprk2_stages`]); the block's outermost rows and
-//! columns follow once the ghosts of `A2^T w` are exchanged. Euler is one pass
+//! (kept) with `A2^T w` (held three rows at a time, only the block's edges stored) and, one row
+//! behind, `w <- 1/2 w + 1/2 A1^T (A2^T w)` in place on the cells whose stencil reads no ghost
+//! ([`stage::reverse_ssprk2_stages`]); the block's outermost rows and columns follow once the
+//! ghosts of `A2^T w` are exchanged. Euler is one pass
 //! ([`stage::flux_rates_and_transpose`]). Both rate sets stay kept for
 //! [`ReverseStepper::step_rates`].
 //!
@@ -179,7 +180,6 @@ pub struct Transpose<F: Family> {
     /// SSP-RK2: `f*`; a work field otherwise.
     star: Field,
     work: Field,
-    work2: Field,
     stepper: StepperKind,
     krylov: KrylovControl,
     matrix: Stencil,
@@ -206,8 +206,7 @@ impl<F: Family> Transpose<F> {
             rates_star: FaceRates::for_geometry(&geom),
             geom,
             star: field.clone(),
-            work: field.clone(),
-            work2: field,
+            work: field,
             stepper,
             krylov: KrylovControl {
                 tol: 1e-13,
@@ -337,9 +336,10 @@ impl<F: Family> ReverseStepper for Transpose<F> {
             StepperKind::Ssprk2 => {
                 // w^n = 1/2 w + 1/2 A1^T (A2^T w), A1 = I + dt L(f^n), A2 = I + dt L(f*), in
                 // two passes: (1) the rates of f^n (kept) and f* = f^n + dt L(f^n) (the bits
-                // of the forward stage 1); (2) the rates of f* (kept), A2^T w and, one row
-                // behind, A1^T of that combined with w; then, once the ghosts of A2^T w are
-                // exchanged, the outermost rows and columns of the last stage.
+                // of the forward stage 1); (2) the rates of f* (kept), A2^T w (three rows at a
+                // time, and the block's edges) and, one row behind, A1^T of that combined with
+                // w in place; then, once the ghosts of A2^T w are exchanged, the outermost rows
+                // and columns of the last stage.
                 let mut rates = std::mem::replace(&mut self.rates, FaceRates::new(0, 0));
                 let mut star = std::mem::replace(&mut self.star, Field::zeros(0, 0));
                 self.exchange_and(comm, f_before, |fam, geom, scratch, f| {
@@ -352,7 +352,6 @@ impl<F: Family> ReverseStepper for Transpose<F> {
                 self.exchange(comm, w);
                 let mut rates_star = std::mem::replace(&mut self.rates_star, FaceRates::new(0, 0));
                 let mut a2w = std::mem::replace(&mut self.work, Field::zeros(0, 0));
-                let mut out = std::mem::replace(&mut self.work2, Field::zeros(0, 0));
                 let rest = self.exchange_and(comm, &mut star, |fam, geom, scratch, s| {
                     stage::reverse_ssprk2_stages(
                         fam,
@@ -363,7 +362,6 @@ impl<F: Family> ReverseStepper for Transpose<F> {
                         &rates,
                         w,
                         &mut a2w,
-                        &mut out,
                         dt / geom.h,
                     )
                 });
@@ -372,20 +370,17 @@ impl<F: Family> ReverseStepper for Transpose<F> {
                 self.exchange(comm, &mut a2w);
                 let t0 = Instant::now();
                 for region in &rest {
-                    stage::apply_transpose_combined(
+                    stage::apply_transpose_combined_in_place(
                         &self.geom,
                         &a2w,
                         &rates,
                         w,
-                        &mut out,
                         region,
                         dt / self.geom.h,
                     );
                 }
                 self.rates = rates;
                 self.work = a2w;
-                std::mem::swap(w, &mut out);
-                self.work2 = out;
                 self.timers.update += t0.elapsed();
                 Ok(ReverseReport::default())
             }
