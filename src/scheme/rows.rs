@@ -57,11 +57,13 @@ dispatched! {
 }
 
 dispatched! {
-    /// `aux[i] = Sg::aux(f[i], f[i]^gamma)`.
+    /// `aux[i] = Sg::aux(f[i], f[i]^gamma)`, the `ln1p_fold` of `Phi'` by chunks
+    /// ([`math::ln1p_fold_chunk`]: no division in a chunk of dilute cells).
     pub fn sg_aux(k: Sg, f: &[f64], aux: &mut [SgAux]) {
         // Chunk buffers zeroed once per call, not per chunk.
         let mut pw = [0.0; CHUNK];
         let mut ln = [0.0; CHUNK];
+        let mut l1p = [0.0; CHUNK];
         let mut phi = [0.0; CHUNK];
         for (fc, ac) in f.chunks(CHUNK).zip(aux.chunks_mut(CHUNK)) {
             let n = fc.len();
@@ -69,7 +71,10 @@ dispatched! {
             for i in 0..n {
                 pw[i] *= k.kappa;
                 ln[i] = math::ln_fast(fc[i]);
-                phi[i] = k.phi_prime(ln[i], pw[i]);
+            }
+            math::ln1p_fold_chunk(&pw[..n], &mut l1p[..n]);
+            for i in 0..n {
+                phi[i] = k.phi_prime_from_fold(ln[i], pw[i], l1p[i]);
             }
             for i in 0..n {
                 ac[i] = SgAux {

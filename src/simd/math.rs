@@ -329,8 +329,9 @@ pub fn log1p(y: f64) -> f64 {
 /// and `2 atanh(s) = 2s + s R(s^2)` with fdlibm's `log` polynomial (`|s| <= 0.172`). Within
 /// 2 ulp of `ln(1 + w)` (relative, so `ln(1 + 1/k)` keeps its digits for huge `k`). This is
 /// what `Phi'` needs (the two branches of [`crate::physics::phi_prime_from`]). NaN for NaN.
+/// Below [`LN1P_SMALL`] [`ln1p_fold`] selects the division-free [`ln1p_small`] instead.
 #[inline(always)]
-pub fn ln1p_fold(k: f64) -> f64 {
+pub fn ln1p_fold_general(k: f64) -> f64 {
     let big = k > 1.0;
     let j = (big && k < 1.0 + SQRT2) || (!big && k > SQRT2 - 1.0);
     let num = sel(big, sel(j, 1.0 - k, 0.5), sel(j, k - 1.0, k));
@@ -348,6 +349,53 @@ pub fn ln1p_fold(k: f64) -> f64 {
     let r = z * r;
     let jf = sel(j, 1.0, 0.0);
     jf * LN2_HI + (2.0 * s + (s * r + jf * LN2_LO))
+}
+
+/// Below this [`ln1p_fold`] is the Taylor polynomial [`ln1p_small`] (`2^-8`).
+pub const LN1P_SMALL: f64 = 0.003_906_25;
+
+/// `ln(1 + k)` for `0 <= k <= 2^-8` by its Taylor polynomial to degree 7,
+/// `k + k^2 (-1/2 + k (1/3 + k (-1/4 + k (1/5 + k (-1/6 + k/7)))))` (truncation below `2^-59`
+/// relative; the correction term is below `2^-9 k`, so its rounding is far below an ulp):
+/// within 1 ulp, no division; exact for subnormal `k`.
+#[inline(always)]
+pub fn ln1p_small(k: f64) -> f64 {
+    let p = -1.0 / 6.0 + k * (1.0 / 7.0);
+    let p = 0.2 + k * p;
+    let p = -0.25 + k * p;
+    let p = 1.0 / 3.0 + k * p;
+    let p = -0.5 + k * p;
+    k + (k * k) * p
+}
+
+/// `ln(1 + w)`, `w = k` for `0 <= k <= 1` and `w = 1/k` for `k > 1` (0 at `k = inf`; NaN for
+/// NaN): [`ln1p_small`] below [`LN1P_SMALL`], [`ln1p_fold_general`] above (both computed, one
+/// selected); within 2 ulp. A chunk of arguments all below [`LN1P_SMALL`] may skip the
+/// general branch ([`ln1p_fold_chunk`]) with the same bits.
+#[inline(always)]
+pub fn ln1p_fold(k: f64) -> f64 {
+    sel(k < LN1P_SMALL, ln1p_small(k), ln1p_fold_general(k))
+}
+
+/// `out[i] = ln1p_fold(k[i])` for a chunk, skipping the general branch (and its division)
+/// when every argument is below [`LN1P_SMALL`]; each value is the one [`ln1p_fold`] selects,
+/// so the bits do not depend on the chunk. Inline into a dispatched row kernel.
+#[inline(always)]
+pub fn ln1p_fold_chunk(k: &[f64], out: &mut [f64]) {
+    let out = &mut out[..k.len()];
+    let mut all_small = true;
+    for &v in k {
+        all_small &= v < LN1P_SMALL;
+    }
+    if all_small {
+        for (o, &v) in out.iter_mut().zip(k) {
+            *o = ln1p_small(v);
+        }
+    } else {
+        for (o, &v) in out.iter_mut().zip(k) {
+            *o = ln1p_fold(v);
+        }
+    }
 }
 
 /// `x^g` for `x >= 0` (NaN for `x < 0`): within 2 ulp; `0^g` is 0 for `g > 0`, 1 for `g = 0`.
@@ -388,8 +436,11 @@ pub fn pow_fast(x: f64, g: f64) -> f64 {
     )
 }
 
-/// Below this the Bernoulli function is its Taylor polynomial ([`bernoulli_poly`]), above it
-/// `a / expm1(a)`.
+/// Below this the Bernoulli function is its short Taylor polynomial ([`bernoulli_small`]).
+pub const BERNOULLI_SMALL: f64 = 0.25;
+
+/// Below this (and above [`BERNOULLI_SMALL`]) the Bernoulli function is its long Taylor
+/// polynomial ([`bernoulli_poly`]), above it `a / expm1(a)`.
 pub const BERNOULLI_POLY: f64 = 1.0;
 
 /// `B_2k / (2k)!`, `k = 1..=11`: `B(a) = 1 - a/2 + sum_k B_2k a^2k / (2k)!` (radius `2 pi`).
@@ -407,6 +458,20 @@ const BERNOULLI_TAYLOR: [f64; 11] = [
     5.509_002_828_360_229_5e-18,
 ];
 
+/// `B(a)` for `0 <= a <= 1/4` by its Taylor polynomial to degree 12,
+/// `1 + a (-1/2 + a Q(a^2))`, `Q(t) = sum_k B_2k t^(k-1) / (2k)!` to `k = 6` (truncation
+/// below `6e-20` relative at `a = 1/4`): no division, no exponential, half the terms of
+/// [`bernoulli_poly`].
+#[inline(always)]
+pub fn bernoulli_small(a: f64) -> f64 {
+    let t = a * a;
+    let mut q = BERNOULLI_TAYLOR[5];
+    for &c in BERNOULLI_TAYLOR[..5].iter().rev() {
+        q = c + t * q;
+    }
+    1.0 + a * (-0.5 + a * q)
+}
+
 /// `B(a)` for `0 <= a <= 1` by its Taylor polynomial `1 + a (-1/2 + a Q(a^2))`,
 /// `Q(t) = sum_k B_2k t^(k-1) / (2k)!` to `k = 11` (truncation below `2^-57` relative at
 /// `a = 1`): no division, no exponential.
@@ -420,7 +485,7 @@ pub fn bernoulli_poly(a: f64) -> f64 {
     1.0 + a * (-0.5 + a * q)
 }
 
-/// `B(a) = a / expm1(a)` for `a >= 1` (the other branch of [`bernoulli`]): 0 once `expm1`
+/// `B(a) = a / expm1(a)` for `a >= 1` (the last branch of [`bernoulli`]): 0 once `expm1`
 /// overflows (`a > 709.78`) and at `inf`.
 #[inline(always)]
 pub fn bernoulli_large(a: f64) -> f64 {
@@ -428,29 +493,47 @@ pub fn bernoulli_large(a: f64) -> f64 {
     sel(e == f64::INFINITY, 0.0, a / e)
 }
 
-/// `B(a) = a / expm1(a)` for `a >= 0`: the Taylor polynomial [`bernoulli_poly`] below
-/// [`BERNOULLI_POLY`] (1 at 0, no division), [`bernoulli_large`] above (0 once `expm1`
-/// overflows, `a > 709.78`, and at `inf`). `B(-a) = B(a) + a`. Both computed, one selected; a
-/// row of arguments all below [`BERNOULLI_POLY`] may skip the large branch
-/// ([`crate::simd::rows::bernoulli`]) with the same bits.
+/// `B(a)` for `0 <= a < 1`: [`bernoulli_small`] below [`BERNOULLI_SMALL`],
+/// [`bernoulli_poly`] above (both computed, one selected).
 #[inline(always)]
-pub fn bernoulli(a: f64) -> f64 {
-    sel(a < BERNOULLI_POLY, bernoulli_poly(a), bernoulli_large(a))
+pub fn bernoulli_below_one(a: f64) -> f64 {
+    sel(a < BERNOULLI_SMALL, bernoulli_small(a), bernoulli_poly(a))
 }
 
-/// `out[i] = bernoulli(a[i])` for a chunk, skipping the large branch when every argument is
-/// below [`BERNOULLI_POLY`] (each value is still the one [`bernoulli`] selects, so the bits do
-/// not depend on the chunk). Inline into a dispatched row kernel.
+/// `B(a) = a / expm1(a)` for `a >= 0`, three branches, all computed, one selected:
+/// [`bernoulli_small`] below [`BERNOULLI_SMALL`] (1 at 0), [`bernoulli_poly`] below
+/// [`BERNOULLI_POLY`], [`bernoulli_large`] above (0 once `expm1` overflows, `a > 709.78`, and
+/// at `inf`). `B(-a) = B(a) + a`. A chunk of arguments may skip the branches none of them
+/// selects ([`bernoulli_chunk`]) with the same bits.
+#[inline(always)]
+pub fn bernoulli(a: f64) -> f64 {
+    sel(
+        a < BERNOULLI_POLY,
+        bernoulli_below_one(a),
+        bernoulli_large(a),
+    )
+}
+
+/// `out[i] = bernoulli(a[i])` for a chunk, evaluating only the branches the chunk needs: all
+/// arguments below [`BERNOULLI_SMALL`] ([`bernoulli_small`] alone), all below
+/// [`BERNOULLI_POLY`] ([`bernoulli_below_one`]), or any (all three). Each value is still the
+/// one [`bernoulli`] selects for its own argument, so the bits do not depend on the chunk.
+/// Inline into a dispatched row kernel.
 #[inline(always)]
 pub fn bernoulli_chunk(a: &[f64], out: &mut [f64]) {
     let out = &mut out[..a.len()];
-    let mut all_small = true;
+    let (mut all_small, mut all_below_one) = (true, true);
     for &v in a {
-        all_small &= v < BERNOULLI_POLY;
+        all_small &= v < BERNOULLI_SMALL;
+        all_below_one &= v < BERNOULLI_POLY;
     }
     if all_small {
         for (o, &v) in out.iter_mut().zip(a) {
-            *o = bernoulli_poly(v);
+            *o = bernoulli_small(v);
+        }
+    } else if all_below_one {
+        for (o, &v) in out.iter_mut().zip(a) {
+            *o = bernoulli_below_one(v);
         }
     } else {
         for (o, &v) in out.iter_mut().zip(a) {

@@ -54,10 +54,12 @@ dispatched! {
 }
 
 dispatched! {
-    /// `out[i] = ln(1 + w[i])`, `w[i] = k[i]` or `1 / k[i]`, whichever is at most 1.
+    /// `out[i] = ln(1 + w[i])`, `w[i] = k[i]` or `1 / k[i]`, whichever is at most 1, in chunks
+    /// of [`CHUNK`] that skip the general branch when all their arguments are below
+    /// [`math::LN1P_SMALL`] ([`math::ln1p_fold_chunk`]).
     pub fn ln1p_fold(k: &[f64], out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(k) {
-            *o = math::ln1p_fold(v);
+        for (o, v) in out.chunks_mut(CHUNK).zip(k.chunks(CHUNK)) {
+            math::ln1p_fold_chunk(v, o);
         }
     }
 }
@@ -81,9 +83,8 @@ dispatched! {
 }
 
 dispatched! {
-    /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`), in chunks of [`CHUNK`] that skip
-    /// the exponential branch when all their arguments are below [`math::BERNOULLI_POLY`]
-    /// ([`math::bernoulli_chunk`]).
+    /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`), in chunks of [`CHUNK`] that
+    /// evaluate only the branches their arguments need ([`math::bernoulli_chunk`]).
     pub fn bernoulli(a: &[f64], out: &mut [f64]) {
         for (o, v) in out.chunks_mut(CHUNK).zip(a.chunks(CHUNK)) {
             math::bernoulli_chunk(v, o);
