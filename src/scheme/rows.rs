@@ -40,7 +40,7 @@ pub fn power_row(power: Power, f: &[f64], out: &mut [f64]) {
         Power::HalfInt(1) => run!(|v: f64| v * v.sqrt()),
         Power::HalfInt(2) => run!(|v: f64| v * v * v.sqrt()),
         Power::HalfInt(3) => run!(|v: f64| v * v * v * v.sqrt()),
-        Power::General(g) => run!(|v: f64| math::pow_fast(v, g)),
+        Power::General(g) => math::pow_fast_chunk(f, g, out),
         other => run!(|v: f64| other.eval(v)),
     }
 }

@@ -9,11 +9,9 @@ use super::math;
 pub const CHUNK: usize = 64;
 
 dispatched! {
-    /// `out[i] = e^x[i]`.
+    /// `out[i] = e^x[i]`, three passes per chunk ([`math::exp_chunk`]).
     pub fn exp(x: &[f64], out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = math::exp(v);
-        }
+        math::exp_chunk(x, out);
     }
 }
 
@@ -67,18 +65,15 @@ dispatched! {
 dispatched! {
     /// `out[i] = x[i]^g` (`x[i] >= 0`).
     pub fn pow(x: &[f64], g: f64, out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = math::pow(v, g);
-        }
+        math::pow_chunk(x, g, out);
     }
 }
 
 dispatched! {
-    /// `out[i] = x[i]^g` by [`math::pow_fast`] (`x[i] >= 0`).
+    /// `out[i] = x[i]^g` by [`math::pow_fast`] (`x[i] >= 0`), two passes per chunk
+    /// ([`math::pow_fast_chunk`]).
     pub fn pow_fast(x: &[f64], g: f64, out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = math::pow_fast(v, g);
-        }
+        math::pow_fast_chunk(x, g, out);
     }
 }
 

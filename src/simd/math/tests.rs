@@ -198,6 +198,27 @@ fn check(name: &str, xs: &[f64], bound: f64, f: impl Fn(f64) -> f64, r: impl Fn(
     );
 }
 
+/// Every entry of the `2^(j/128)` table against the double-double reference (`2^-92`
+/// relative) and libm's `exp2` (the high part is the nearest double: `|lo| <= ulp(hi) / 2`).
+#[test]
+fn exp2_table_is_exact_to_a_double_double() {
+    for (j, &[hi, lo]) in EXP2_TABLE.iter().enumerate() {
+        let x = j as f64 / 128.0;
+        let (m, n) = exp_ref(mul(LN2, dd(x)));
+        let d = sub(Dd(hi, lo), Dd(scale(m.0, n), scale(m.1, n)));
+        // The reference (ten squarings of a Taylor sum) is good to about 2^-94.
+        assert!(d.0.abs() <= hi * 2f64.powi(-92), "{j}: {d:?}");
+        let ulp = f64::from_bits(hi.to_bits() + 1) - hi;
+        assert!(lo.abs() <= ulp / 2.0, "{j}: lo {lo:e}");
+        assert!(
+            (hi - x.exp2()).abs() <= ulp,
+            "{j}: {hi} vs exp2 {}",
+            x.exp2()
+        );
+    }
+    assert_eq!(EXP2_TABLE[0], [1.0, 0.0]);
+}
+
 #[test]
 fn exp_within_one_ulp_over_its_range() {
     let mut rng = Lcg(1);
