@@ -289,7 +289,8 @@ impl Sg {
     ///           ln f - (1/gamma) log1p(kappa f^gamma)                otherwise,
     /// ```
     ///
-    /// the `log1p` of both by [`math::ln1p_fold`] (one division, no `1 / (kappa f^gamma)`).
+    /// the `log1p` of both by [`math::ln1p_fold`] (one division, no `1 / (kappa f^gamma)`; no
+    /// division at all where `kappa f^gamma < 2^-8`).
     #[inline(always)]
     fn phi_prime(&self, ln_f: f64, kappa_f_pow: f64) -> f64 {
         self.phi_prime_from_fold(ln_f, kappa_f_pow, math::ln1p_fold(kappa_f_pow))
