@@ -289,10 +289,17 @@ impl Sg {
     ///           ln f - (1/gamma) log1p(kappa f^gamma)                otherwise,
     /// ```
     ///
-    /// the `log1p` of both by [`math::ln1p_fold`] (one division, no `1 / (kappa f^gamma)`).
+    /// the `log1p` of both by [`math::ln1p_fold`] (one division, no `1 / (kappa f^gamma)`; no
+    /// division at all where `kappa f^gamma < 2^-8`).
     #[inline(always)]
     fn phi_prime(&self, ln_f: f64, kappa_f_pow: f64) -> f64 {
-        let l = math::ln1p_fold(kappa_f_pow);
+        self.phi_prime_from_fold(ln_f, kappa_f_pow, math::ln1p_fold(kappa_f_pow))
+    }
+
+    /// [`Sg::phi_prime`] from `l = ln1p_fold(kappa f^gamma)` computed by the caller (a row
+    /// kernel's chunk pass, [`math::ln1p_fold_chunk`]).
+    #[inline(always)]
+    fn phi_prime_from_fold(&self, ln_f: f64, kappa_f_pow: f64, l: f64) -> f64 {
         let big = -self.inv_gamma * (self.ln_kappa + l);
         let small = ln_f - self.inv_gamma * l;
         if kappa_f_pow > 1.0 {

@@ -2,32 +2,44 @@
 //! function, written to be inlined into loops over slices that the compiler vectorises (see the
 //! module doc of [`crate::simd`]): every special case is a select between values computed
 //! anyway, integers live in the bits of doubles (no float/int conversions, which SSE2 and AVX2
-//! lack for 64-bit lanes), there is no FMA and no table.
+//! lack for 64-bit lanes), there is no FMA. The one table, `2^(j/128)` ([`EXP2_TABLE`]), is
+//! computed at compile time and read by exact indexing (the same bits in every lane and level);
+//! the chunk helpers ([`exp_of_chunk`]) read it in a loop of its own, so the arithmetic loops
+//! vectorise whether or not gathers are fast.
 //!
-//! * `exp(x) = 2^n (1 + p(r))`, `n = round(x / ln 2)`, `r = x - n ln 2` (two-part `ln 2`, so
-//!   `|r| <= ln 2 / 2` is exact up to one rounding), `p` the degree-13 Taylor polynomial of
-//!   `expm1` on that interval (truncation `< 2^-56` relative). `2^n` is applied as
-//!   `2^n1 2^n2`, `n1 + n2 = n`, so results in the subnormal range are rounded once.
-//! * `expm1(x) = 2 ((2^(n-1) - 1/2) + 2^(n-1) r + 2^(n-1) (p(r) - r))`, `r` carried with
+//! * `exp(x) = 2^m (T_hi + (T_lo + T_hi p(r)))`: `n = round(128 x / ln 2) = 128 m + j`,
+//!   `r = x - n ln2/128` (two-part `ln 2 / 128`, `|r| <= ln 2 / 256`, exact up to one
+//!   rounding), `T = 2^(j/128)` as a double-double from the table, `p` the degree-5 Taylor
+//!   polynomial of `expm1` (truncation `< 2^-60` relative). `2^m` is applied as `2^m1 2^m2`,
+//!   `m1 + m2 = m`, so results in the subnormal range are rounded once more only.
+//! * `expm1(x) = 2 ((2^(n-1) - 1/2) + 2^(n-1) r + 2^(n-1) (p(r) - r))`, `n = round(x / ln 2)`,
+//!   `p` the degree-13 Taylor polynomial of `expm1` on `|r| <= ln 2 / 2`, `r` carried with
 //!   its rounding error and the first two terms added exactly (two-sum), so small arguments
-//!   keep full relative accuracy and the cancellation at `n = 1`, `r < 0` costs nothing.
+//!   keep full relative accuracy and the cancellation at `n = 1`, `r < 0` costs nothing (no
+//!   table: it is only the large branch of the Bernoulli function).
 //! * `ln(x) = k ln 2 + ln(m)`, `m in [sqrt(1/2), sqrt(2))`, `ln(m) = 2s + s R(s^2)`,
 //!   `s = (m - 1)/(m + 1)` carried as a double-double and `R` the minimax polynomial of
 //!   fdlibm's `log` (error `< 2^-58.45`). [`ln_dd`] returns the result as a double-double
 //!   (relative error about `2^-59`), which `pow` uses.
 //! * `log1p(y) = ln(u) + (y - (u - 1)) / u`, `u = 1 + y` rounded (the correction is the exact
 //!   rounding error of `u`).
+//! * `ln1p_fold(k) = ln(1 + min(k, 1/k))` for `Phi'`: one division, or none below `2^-8`
+//!   (the degree-7 Taylor polynomial [`ln1p_small`]; [`ln1p_fold_chunk`] skips the division
+//!   for a chunk of such arguments).
 //! * `pow(x, g) = exp(g ln x)` with `g ln x` as a double-double (Dekker's product), so the
 //!   error stays near one ulp even where `|g ln x|` is hundreds; [`pow_fast`] the same with
-//!   the one-division `ln` (within `1 + g` ulp), for the general exponent of the schemes.
+//!   the one-division `ln` (within `1 + g` ulp), for the general exponent of the schemes; a row
+//!   of them in passes ([`pow_fast_chunk`]: logarithms and reductions, table, polynomials).
 //! * `bernoulli(a) = a / expm1(a)` for `a >= 1`, 0 once `expm1` overflows (`a > 709.78`, where
 //!   the true value is below `1e-305`); below 1 its Taylor polynomial `1 - a/2 + sum B_2k
-//!   a^2k / (2k)!` to degree 22 (no division, no exponential).
+//!   a^2k / (2k)!`, to degree 12 below `1/4`, to degree 22 above (no division, no
+//!   exponential); [`bernoulli_chunk`] evaluates only the branches a chunk needs.
 //!
 //! Accuracy (asserted by the tests against double-double references over the whole argument
-//! range, subnormals and the special values included): `exp`, `expm1`, `ln`, `log1p` within 1
-//! ulp, `pow` and `bernoulli` within 2 ulp (1 ulp of the subnormal spacing where the result is
-//! subnormal), `pow_fast(., g)` within `1 + g` ulp.
+//! range, subnormals and the special values included): `exp`, `expm1`, `ln`, `log1p`,
+//! `ln1p_small`, `bernoulli_small` within 1 ulp, `pow`, `ln1p_fold` and `bernoulli` within
+//! 2 ulp (1 ulp of the subnormal spacing where the result is subnormal), `pow_fast(., g)`
+//! within `1 + g` ulp.
 
 // The polynomial and split constants keep the digits of their published derivations (fdlibm), and
 // the range guards are written as min/max on purpose (the same operation sequence in every lane).
@@ -39,6 +51,8 @@ const MAGIC: f64 = 6_755_399_441_055_744.0;
 /// `2^52 + 1023` as a double and as bits, for reading a biased exponent as a double.
 const EXP_BIAS_F: f64 = 4_503_599_627_371_519.0;
 const TWO52_BITS: u64 = 0x4330_0000_0000_0000;
+/// `2^52`.
+const TWO52: f64 = 4_503_599_627_370_496.0;
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` in two parts: the high part has 32 significant bits, so `n LN2_HI` is exact for
 /// `|n| < 2^21`.
@@ -119,24 +133,177 @@ fn expm1_tail(r: f64) -> f64 {
     (r * r) * q
 }
 
-/// `expm1(r)` for `|r| <= 0.35` (see [`expm1_tail`]).
+/// Bits of the table index of [`exp_dd`]: `2^(j / 2^EXP_TABLE_BITS)`, `j < 128`.
+pub const EXP_TABLE_BITS: u32 = 7;
+const EXP_N: usize = 1 << EXP_TABLE_BITS;
+/// `2^7 / ln 2`, and `ln 2 / 2^7` in the two parts of [`LN2_HI`] / [`LN2_LO`] (exact scalings:
+/// `n LN2_N_HI` is exact for `|n| < 2^21`).
+const INV_LN2_N: f64 = LOG2_E * EXP_N as f64;
+const LN2_N_HI: f64 = LN2_HI / EXP_N as f64;
+const LN2_N_LO: f64 = LN2_LO / EXP_N as f64;
+
+/// `2^(j/128) = hi + lo` for `j = 0..128`, computed at compile time in double-double
+/// arithmetic (`exp(j ln2 / 128)` by its Taylor series, relative error below `2^-100`), `hi`
+/// the nearest double: exact indexing, the same bits at every level.
+pub static EXP2_TABLE: [[f64; 2]; EXP_N] = exp2_table();
+
+/// Compile-time double-double helpers for [`EXP2_TABLE`] (plain `f64` arithmetic, which const
+/// evaluation performs with IEEE rounding).
+mod dd_const {
+    pub const fn two_sum(a: f64, b: f64) -> (f64, f64) {
+        let s = a + b;
+        let bb = s - a;
+        (s, (a - (s - bb)) + (b - bb))
+    }
+    pub const fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
+        let s = a + b;
+        (s, b - (s - a))
+    }
+    const fn split(a: f64) -> (f64, f64) {
+        let c = 134_217_729.0 * a;
+        let hi = c - (c - a);
+        (hi, a - hi)
+    }
+    pub const fn two_prod(a: f64, b: f64) -> (f64, f64) {
+        let p = a * b;
+        let (ah, al) = split(a);
+        let (bh, bl) = split(b);
+        (p, (((ah * bh - p) + ah * bl) + al * bh) + al * bl)
+    }
+    pub const fn add(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+        let (s, e) = two_sum(a.0, b.0);
+        fast_two_sum(s, e + (a.1 + b.1))
+    }
+    pub const fn mul(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+        let (p, e) = two_prod(a.0, b.0);
+        fast_two_sum(p, e + (a.0 * b.1 + a.1 * b.0))
+    }
+    /// `a / d` for a double `d`.
+    pub const fn div(a: (f64, f64), d: f64) -> (f64, f64) {
+        let q1 = a.0 / d;
+        let (p, e) = two_prod(q1, d);
+        let r = ((a.0 - p) - e) + a.1;
+        fast_two_sum(q1, r / d)
+    }
+}
+
+const fn exp2_table() -> [[f64; 2]; EXP_N] {
+    // ln 2 as a double-double.
+    const LN2_DD: (f64, f64) = (std::f64::consts::LN_2, 2.319_046_813_846_299_6e-17);
+    let mut t = [[0.0; 2]; EXP_N];
+    let mut j = 0;
+    while j < EXP_N {
+        let x = dd_const::mul(LN2_DD, (j as f64 / EXP_N as f64, 0.0));
+        let (mut sum, mut term) = ((1.0, 0.0), (1.0, 0.0));
+        let mut k = 1;
+        while k <= 30 {
+            term = dd_const::div(dd_const::mul(term, x), k as f64);
+            sum = dd_const::add(sum, term);
+            k += 1;
+        }
+        t[j] = [sum.0, sum.1];
+        j += 1;
+    }
+    t
+}
+
+/// `expm1(r)` for `|r| <= ln 2 / 256` by its Taylor polynomial to degree 5,
+/// `r + r^2 (1/2 + r (1/6 + r (1/24 + r/120)))` (truncation below `2^-60` relative).
 #[inline(always)]
-fn expm1_poly(r: f64) -> f64 {
-    r + expm1_tail(r)
+fn expm1_poly5(r: f64) -> f64 {
+    let q = 1.0 / 24.0 + r * (1.0 / 120.0);
+    let q = 1.0 / 6.0 + r * q;
+    let q = 0.5 + r * q;
+    r + (r * r) * q
 }
 
 /// `exp(hi + lo)` for a double-double argument (`|lo| <= ulp(hi)`); `exp(x)` is
-/// `exp_dd(x, 0)`.
+/// `exp_dd(x, 0)`. Table-driven: `n = round(128 x / ln 2)`, `n = 128 m + j`,
+/// `r = x - n ln2/128` (two-part `ln 2 / 128`, `|r| <= ln 2 / 256`, exact up to one rounding),
+/// `exp(x) = 2^m (T_hi + (T_lo + T_hi p(r)))` with `T = 2^(j/128)` from [`EXP2_TABLE`] and
+/// `p` the degree-5 Taylor polynomial of `expm1` ([`expm1_poly5`]). `2^m` is applied as
+/// `2^m1 2^m2`, `m1 + m2 = m`, so results in the subnormal range are rounded once more only.
 #[inline(always)]
 pub fn exp_dd(hi: f64, lo: f64) -> f64 {
+    let (r, m, j) = exp_reduce(hi, lo);
+    let [th, tl] = EXP2_TABLE[j];
+    exp_finish(hi, r, m, th, tl)
+}
+
+/// The reduction of [`exp_dd`]: `(r, m, j)` with `hi + lo = (128 m + j) ln2/128 + r`
+/// (`j < 128` the table index).
+#[inline(always)]
+pub fn exp_reduce(hi: f64, lo: f64) -> (f64, f64, usize) {
     let x = hi.clamp(-746.0, 710.0);
-    let (n, _) = round_magic(x * LOG2_E);
-    let r = ((x - n * LN2_HI) - n * LN2_LO) + lo;
-    let p = expm1_poly(r);
-    let (n1, t1) = round_magic(n * 0.5);
-    let t2 = (n - n1) + MAGIC;
-    let v = ((1.0 + p) * pow2_from_magic(t1)) * pow2_from_magic(t2);
+    let (n, t) = round_magic(x * INV_LN2_N);
+    let r = ((x - n * LN2_N_HI) - n * LN2_N_LO) + lo;
+    // j = n mod 128 (the low bits of t hold n + 2^51, a multiple of 128 apart), m = (n - j)/128.
+    let jb = t.to_bits() & (EXP_N as u64 - 1);
+    let jf = f64::from_bits(jb | TWO52_BITS) - TWO52;
+    let m = (n - jf) * (1.0 / EXP_N as f64);
+    (r, m, jb as usize)
+}
+
+/// The end of [`exp_dd`] from [`exp_reduce`]'s `r`, `m` and the table entry `th + tl`:
+/// `2^m (th + (tl + th p(r)))`, NaN for a NaN `hi`.
+#[inline(always)]
+pub fn exp_finish(hi: f64, r: f64, m: f64, th: f64, tl: f64) -> f64 {
+    let p = expm1_poly5(r);
+    let s = th + (tl + th * p);
+    let (m1, t1) = round_magic(m * 0.5);
+    let t2 = (m - m1) + MAGIC;
+    let v = (s * pow2_from_magic(t1)) * pow2_from_magic(t2);
     sel(hi.is_nan(), hi, v)
+}
+
+/// Values per chunk of the chunked row helpers ([`exp_chunk`], [`pow_fast_chunk`]).
+const PASS: usize = 64;
+
+/// `out[i] = finish(x[i], exp(yh + yl))`, `(yh, yl) = arg(x[i])`, in three passes per 64
+/// values: the arguments and their reductions ([`exp_reduce`]), the table look-ups (a loop of
+/// loads on its own, so that the arithmetic passes vectorise whether or not the instruction
+/// set has a fast gather) and the polynomials ([`exp_finish`]). The bits of
+/// `finish(x, exp_dd(arg(x)))`. Inline into a dispatched row kernel.
+#[inline(always)]
+pub fn exp_of_chunk(
+    x: &[f64],
+    out: &mut [f64],
+    arg: impl Fn(f64) -> (f64, f64),
+    finish: impl Fn(f64, f64) -> f64,
+) {
+    let mut yh = [0.0; PASS];
+    let mut r = [0.0; PASS];
+    let mut m = [0.0; PASS];
+    let mut j = [0usize; PASS];
+    let mut th = [0.0; PASS];
+    let mut tl = [0.0; PASS];
+    for (xc, oc) in x.chunks(PASS).zip(out.chunks_mut(PASS)) {
+        let n = xc.len();
+        let oc = &mut oc[..n];
+        for i in 0..n {
+            let (h, l) = arg(xc[i]);
+            yh[i] = h;
+            (r[i], m[i], j[i]) = exp_reduce(h, l);
+        }
+        table_pass(&j[..n], &mut th[..n], &mut tl[..n]);
+        for i in 0..n {
+            oc[i] = finish(xc[i], exp_finish(yh[i], r[i], m[i], th[i], tl[i]));
+        }
+    }
+}
+
+/// `out[i] = exp(x[i])` ([`exp_of_chunk`]).
+#[inline(always)]
+pub fn exp_chunk(x: &[f64], out: &mut [f64]) {
+    exp_of_chunk(x, out, |v| (v, 0.0), |_, e| e);
+}
+
+/// `th[i] + tl[i] = 2^(j[i]/128)` ([`EXP2_TABLE`]).
+#[inline(always)]
+fn table_pass(j: &[usize], th: &mut [f64], tl: &mut [f64]) {
+    for ((&j, h), l) in j.iter().zip(th.iter_mut()).zip(tl.iter_mut()) {
+        [*h, *l] = EXP2_TABLE[j & (EXP_N - 1)];
+    }
 }
 
 /// `e^x`: within 1 ulp; 0 below `-745.13`, `inf` above `709.78`, NaN for NaN.
@@ -329,8 +496,9 @@ pub fn log1p(y: f64) -> f64 {
 /// and `2 atanh(s) = 2s + s R(s^2)` with fdlibm's `log` polynomial (`|s| <= 0.172`). Within
 /// 2 ulp of `ln(1 + w)` (relative, so `ln(1 + 1/k)` keeps its digits for huge `k`). This is
 /// what `Phi'` needs (the two branches of [`crate::physics::phi_prime_from`]). NaN for NaN.
+/// Below [`LN1P_SMALL`] [`ln1p_fold`] selects the division-free [`ln1p_small`] instead.
 #[inline(always)]
-pub fn ln1p_fold(k: f64) -> f64 {
+pub fn ln1p_fold_general(k: f64) -> f64 {
     let big = k > 1.0;
     let j = (big && k < 1.0 + SQRT2) || (!big && k > SQRT2 - 1.0);
     let num = sel(big, sel(j, 1.0 - k, 0.5), sel(j, k - 1.0, k));
@@ -350,35 +518,101 @@ pub fn ln1p_fold(k: f64) -> f64 {
     jf * LN2_HI + (2.0 * s + (s * r + jf * LN2_LO))
 }
 
+/// Below this [`ln1p_fold`] is the Taylor polynomial [`ln1p_small`] (`2^-8`).
+pub const LN1P_SMALL: f64 = 0.003_906_25;
+
+/// `ln(1 + k)` for `0 <= k <= 2^-8` by its Taylor polynomial to degree 7,
+/// `k + k^2 (-1/2 + k (1/3 + k (-1/4 + k (1/5 + k (-1/6 + k/7)))))` (truncation below `2^-59`
+/// relative; the correction term is below `2^-9 k`, so its rounding is far below an ulp):
+/// within 1 ulp, no division; exact for subnormal `k`.
+#[inline(always)]
+pub fn ln1p_small(k: f64) -> f64 {
+    let p = -1.0 / 6.0 + k * (1.0 / 7.0);
+    let p = 0.2 + k * p;
+    let p = -0.25 + k * p;
+    let p = 1.0 / 3.0 + k * p;
+    let p = -0.5 + k * p;
+    k + (k * k) * p
+}
+
+/// `ln(1 + w)`, `w = k` for `0 <= k <= 1` and `w = 1/k` for `k > 1` (0 at `k = inf`; NaN for
+/// NaN): [`ln1p_small`] below [`LN1P_SMALL`], [`ln1p_fold_general`] above (both computed, one
+/// selected); within 2 ulp. A chunk of arguments all below [`LN1P_SMALL`] may skip the
+/// general branch ([`ln1p_fold_chunk`]) with the same bits.
+#[inline(always)]
+pub fn ln1p_fold(k: f64) -> f64 {
+    sel(k < LN1P_SMALL, ln1p_small(k), ln1p_fold_general(k))
+}
+
+/// `out[i] = ln1p_fold(k[i])` for a chunk, skipping the general branch (and its division)
+/// when every argument is below [`LN1P_SMALL`]; each value is the one [`ln1p_fold`] selects,
+/// so the bits do not depend on the chunk. Inline into a dispatched row kernel.
+#[inline(always)]
+pub fn ln1p_fold_chunk(k: &[f64], out: &mut [f64]) {
+    let out = &mut out[..k.len()];
+    let mut all_small = true;
+    for &v in k {
+        all_small &= v < LN1P_SMALL;
+    }
+    if all_small {
+        for (o, &v) in out.iter_mut().zip(k) {
+            *o = ln1p_small(v);
+        }
+    } else {
+        for (o, &v) in out.iter_mut().zip(k) {
+            *o = ln1p_fold(v);
+        }
+    }
+}
+
 /// `x^g` for `x >= 0` (NaN for `x < 0`): within 2 ulp; `0^g` is 0 for `g > 0`, 1 for `g = 0`.
 #[inline(always)]
 pub fn pow(x: f64, g: f64) -> f64 {
-    let (lh, ll) = ln_dd(x);
-    let (yh, yl) = two_prod(g, lh);
-    let v = exp_dd(yh, yl + g * ll);
-    let zero = sel(g > 0.0, 0.0, sel(g == 0.0, 1.0, f64::INFINITY));
-    let inf = sel(g > 0.0, f64::INFINITY, sel(g == 0.0, 1.0, 0.0));
-    sel(
-        x > 0.0 && x < f64::INFINITY,
-        v,
-        sel(x == 0.0, zero, sel(x == f64::INFINITY, inf, f64::NAN)),
-    )
+    let (yh, yl) = pow_log(x, g);
+    pow_special(x, g, exp_dd(yh, yl))
 }
 
-/// `x^g = exp(g ln x)` for `x >= 0` with the one-division `ln` of [`ln_fast`] and one `exp`:
-/// `ln x = k ln2_hi + t` (the parts of [`ln_fast`] before its last addition), `g k ln2_hi`
-/// exactly as a double-double (Dekker's product), `g t` rounded, the sum renormalised
-/// (two-sum) and passed to [`exp_dd`].
+/// `g ln x = yh + yl` for [`pow`] (the double-double `ln` times `g`, Dekker's product).
+#[inline(always)]
+fn pow_log(x: f64, g: f64) -> (f64, f64) {
+    let (lh, ll) = ln_dd(x);
+    let (yh, yl) = two_prod(g, lh);
+    (yh, yl + g * ll)
+}
+
+/// `x^g = exp(g ln x)` for `x >= 0` with the one-division `ln` of [`ln_fast`] and the
+/// table-driven [`exp_dd`]: `ln x = k ln2_hi + t` (the parts of [`ln_fast`] before its last
+/// addition), `g k ln2_hi` exactly as a double-double (Dekker's product), `g t` rounded, the
+/// sum renormalised (two-sum) and passed to [`exp_dd`] ([`pow_fast_log`] then
+/// [`pow_fast_exp`]; a row runs them as two passes, [`pow_fast_chunk`]).
 /// The error of `t` (about `2^-53` absolute) times `g` is the relative error of the result:
 /// within `1 + g` ulp for `0 < g <= 8` whatever `|g ln x|` (the test asserts it over the whole
 /// range), against 2 ulp for [`pow`] at twice the cost. Special values as [`pow`]: `0^g` is 0
 /// for `g > 0`, 1 for `g = 0`; results below `2^-1075` are 0.
 #[inline(always)]
 pub fn pow_fast(x: f64, g: f64) -> f64 {
+    let (yh, yl) = pow_fast_log(x, g);
+    pow_fast_exp(x, g, yh, yl)
+}
+
+/// The first half of [`pow_fast`]: `g ln x = yh + yl` (meaningless unless `0 < x < inf`).
+#[inline(always)]
+pub fn pow_fast_log(x: f64, g: f64) -> (f64, f64) {
     let (kh, t) = ln_fast_parts(x);
     let (ph, pl) = two_prod(g, kh);
     let (yh, yl) = two_sum(ph, g * t);
-    let v = exp_dd(yh, yl + pl);
+    (yh, yl + pl)
+}
+
+/// The second half of [`pow_fast`]: `exp(yh + yl)` and the special values of `x`.
+#[inline(always)]
+pub fn pow_fast_exp(x: f64, g: f64, yh: f64, yl: f64) -> f64 {
+    pow_special(x, g, exp_dd(yh, yl))
+}
+
+/// `v` (`x^g` computed for `0 < x < inf`) or the special value of `x^g` for other `x`.
+#[inline(always)]
+fn pow_special(x: f64, g: f64, v: f64) -> f64 {
     let zero = sel(g > 0.0, 0.0, sel(g == 0.0, 1.0, f64::INFINITY));
     let inf = sel(g > 0.0, f64::INFINITY, sel(g == 0.0, 1.0, 0.0));
     sel(
@@ -388,8 +622,25 @@ pub fn pow_fast(x: f64, g: f64) -> f64 {
     )
 }
 
-/// Below this the Bernoulli function is its Taylor polynomial ([`bernoulli_poly`]), above it
-/// `a / expm1(a)`.
+/// `out[i] = pow_fast(x[i], g)` by [`exp_of_chunk`] (passes over 64 values: the logarithms
+/// with the reductions of the exponentials, the table look-ups, the polynomials with the
+/// special values). The bits of [`pow_fast`]. Inline into a dispatched row kernel.
+#[inline(always)]
+pub fn pow_fast_chunk(x: &[f64], g: f64, out: &mut [f64]) {
+    exp_of_chunk(x, out, |v| pow_fast_log(v, g), |v, e| pow_special(v, g, e));
+}
+
+/// `out[i] = pow(x[i], g)` by [`exp_of_chunk`]. The bits of [`pow`].
+#[inline(always)]
+pub fn pow_chunk(x: &[f64], g: f64, out: &mut [f64]) {
+    exp_of_chunk(x, out, |v| pow_log(v, g), |v, e| pow_special(v, g, e));
+}
+
+/// Below this the Bernoulli function is its short Taylor polynomial ([`bernoulli_small`]).
+pub const BERNOULLI_SMALL: f64 = 0.25;
+
+/// Below this (and above [`BERNOULLI_SMALL`]) the Bernoulli function is its long Taylor
+/// polynomial ([`bernoulli_poly`]), above it `a / expm1(a)`.
 pub const BERNOULLI_POLY: f64 = 1.0;
 
 /// `B_2k / (2k)!`, `k = 1..=11`: `B(a) = 1 - a/2 + sum_k B_2k a^2k / (2k)!` (radius `2 pi`).
@@ -407,6 +658,20 @@ const BERNOULLI_TAYLOR: [f64; 11] = [
     5.509_002_828_360_229_5e-18,
 ];
 
+/// `B(a)` for `0 <= a <= 1/4` by its Taylor polynomial to degree 12,
+/// `1 + a (-1/2 + a Q(a^2))`, `Q(t) = sum_k B_2k t^(k-1) / (2k)!` to `k = 6` (truncation
+/// below `6e-20` relative at `a = 1/4`): no division, no exponential, half the terms of
+/// [`bernoulli_poly`].
+#[inline(always)]
+pub fn bernoulli_small(a: f64) -> f64 {
+    let t = a * a;
+    let mut q = BERNOULLI_TAYLOR[5];
+    for &c in BERNOULLI_TAYLOR[..5].iter().rev() {
+        q = c + t * q;
+    }
+    1.0 + a * (-0.5 + a * q)
+}
+
 /// `B(a)` for `0 <= a <= 1` by its Taylor polynomial `1 + a (-1/2 + a Q(a^2))`,
 /// `Q(t) = sum_k B_2k t^(k-1) / (2k)!` to `k = 11` (truncation below `2^-57` relative at
 /// `a = 1`): no division, no exponential.
@@ -420,7 +685,7 @@ pub fn bernoulli_poly(a: f64) -> f64 {
     1.0 + a * (-0.5 + a * q)
 }
 
-/// `B(a) = a / expm1(a)` for `a >= 1` (the other branch of [`bernoulli`]): 0 once `expm1`
+/// `B(a) = a / expm1(a)` for `a >= 1` (the last branch of [`bernoulli`]): 0 once `expm1`
 /// overflows (`a > 709.78`) and at `inf`.
 #[inline(always)]
 pub fn bernoulli_large(a: f64) -> f64 {
@@ -428,29 +693,47 @@ pub fn bernoulli_large(a: f64) -> f64 {
     sel(e == f64::INFINITY, 0.0, a / e)
 }
 
-/// `B(a) = a / expm1(a)` for `a >= 0`: the Taylor polynomial [`bernoulli_poly`] below
-/// [`BERNOULLI_POLY`] (1 at 0, no division), [`bernoulli_large`] above (0 once `expm1`
-/// overflows, `a > 709.78`, and at `inf`). `B(-a) = B(a) + a`. Both computed, one selected; a
-/// row of arguments all below [`BERNOULLI_POLY`] may skip the large branch
-/// ([`crate::simd::rows::bernoulli`]) with the same bits.
+/// `B(a)` for `0 <= a < 1`: [`bernoulli_small`] below [`BERNOULLI_SMALL`],
+/// [`bernoulli_poly`] above (both computed, one selected).
 #[inline(always)]
-pub fn bernoulli(a: f64) -> f64 {
-    sel(a < BERNOULLI_POLY, bernoulli_poly(a), bernoulli_large(a))
+pub fn bernoulli_below_one(a: f64) -> f64 {
+    sel(a < BERNOULLI_SMALL, bernoulli_small(a), bernoulli_poly(a))
 }
 
-/// `out[i] = bernoulli(a[i])` for a chunk, skipping the large branch when every argument is
-/// below [`BERNOULLI_POLY`] (each value is still the one [`bernoulli`] selects, so the bits do
-/// not depend on the chunk). Inline into a dispatched row kernel.
+/// `B(a) = a / expm1(a)` for `a >= 0`, three branches, all computed, one selected:
+/// [`bernoulli_small`] below [`BERNOULLI_SMALL`] (1 at 0), [`bernoulli_poly`] below
+/// [`BERNOULLI_POLY`], [`bernoulli_large`] above (0 once `expm1` overflows, `a > 709.78`, and
+/// at `inf`). `B(-a) = B(a) + a`. A chunk of arguments may skip the branches none of them
+/// selects ([`bernoulli_chunk`]) with the same bits.
+#[inline(always)]
+pub fn bernoulli(a: f64) -> f64 {
+    sel(
+        a < BERNOULLI_POLY,
+        bernoulli_below_one(a),
+        bernoulli_large(a),
+    )
+}
+
+/// `out[i] = bernoulli(a[i])` for a chunk, evaluating only the branches the chunk needs: all
+/// arguments below [`BERNOULLI_SMALL`] ([`bernoulli_small`] alone), all below
+/// [`BERNOULLI_POLY`] ([`bernoulli_below_one`]), or any (all three). Each value is still the
+/// one [`bernoulli`] selects for its own argument, so the bits do not depend on the chunk.
+/// Inline into a dispatched row kernel.
 #[inline(always)]
 pub fn bernoulli_chunk(a: &[f64], out: &mut [f64]) {
     let out = &mut out[..a.len()];
-    let mut all_small = true;
+    let (mut all_small, mut all_below_one) = (true, true);
     for &v in a {
-        all_small &= v < BERNOULLI_POLY;
+        all_small &= v < BERNOULLI_SMALL;
+        all_below_one &= v < BERNOULLI_POLY;
     }
     if all_small {
         for (o, &v) in out.iter_mut().zip(a) {
-            *o = bernoulli_poly(v);
+            *o = bernoulli_small(v);
+        }
+    } else if all_below_one {
+        for (o, &v) in out.iter_mut().zip(a) {
+            *o = bernoulli_below_one(v);
         }
     } else {
         for (o, &v) in out.iter_mut().zip(a) {

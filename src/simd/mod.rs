@@ -2,8 +2,8 @@
 //!
 //! [`math`] holds scalar kernels (`exp`, `expm1`, `ln`, `log1p`, `pow`, the Bernoulli function
 //! `B(a) = a / expm1(a)`): straight-line polynomial code with selects instead of branches, no FMA
-//! and no table look-ups, written so that a loop over a contiguous slice calling them is turned
-//! into SIMD code by the compiler. A cell's bits therefore never depend on where it falls in a
+//! and one compile-time table read by exact indexing (`2^(j/128)` for `exp`), written so that
+//! a loop over a contiguous slice calling them is turned into SIMD code by the compiler. A cell's bits therefore never depend on where it falls in a
 //! vector or on the block size: the vector body and the scalar tail run the same operation
 //! sequence, every operation (add, mul, div, sqrt, compare, select, integer bit operations) is
 //! correctly rounded or exact in every instruction set, and nothing is contracted into FMA.

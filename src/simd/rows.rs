@@ -9,11 +9,9 @@ use super::math;
 pub const CHUNK: usize = 64;
 
 dispatched! {
-    /// `out[i] = e^x[i]`.
+    /// `out[i] = e^x[i]`, three passes per chunk ([`math::exp_chunk`]).
     pub fn exp(x: &[f64], out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = math::exp(v);
-        }
+        math::exp_chunk(x, out);
     }
 }
 
@@ -54,10 +52,12 @@ dispatched! {
 }
 
 dispatched! {
-    /// `out[i] = ln(1 + w[i])`, `w[i] = k[i]` or `1 / k[i]`, whichever is at most 1.
+    /// `out[i] = ln(1 + w[i])`, `w[i] = k[i]` or `1 / k[i]`, whichever is at most 1, in chunks
+    /// of [`CHUNK`] that skip the general branch when all their arguments are below
+    /// [`math::LN1P_SMALL`] ([`math::ln1p_fold_chunk`]).
     pub fn ln1p_fold(k: &[f64], out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(k) {
-            *o = math::ln1p_fold(v);
+        for (o, v) in out.chunks_mut(CHUNK).zip(k.chunks(CHUNK)) {
+            math::ln1p_fold_chunk(v, o);
         }
     }
 }
@@ -65,25 +65,21 @@ dispatched! {
 dispatched! {
     /// `out[i] = x[i]^g` (`x[i] >= 0`).
     pub fn pow(x: &[f64], g: f64, out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = math::pow(v, g);
-        }
+        math::pow_chunk(x, g, out);
     }
 }
 
 dispatched! {
-    /// `out[i] = x[i]^g` by [`math::pow_fast`] (`x[i] >= 0`).
+    /// `out[i] = x[i]^g` by [`math::pow_fast`] (`x[i] >= 0`), two passes per chunk
+    /// ([`math::pow_fast_chunk`]).
     pub fn pow_fast(x: &[f64], g: f64, out: &mut [f64]) {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = math::pow_fast(v, g);
-        }
+        math::pow_fast_chunk(x, g, out);
     }
 }
 
 dispatched! {
-    /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`), in chunks of [`CHUNK`] that skip
-    /// the exponential branch when all their arguments are below [`math::BERNOULLI_POLY`]
-    /// ([`math::bernoulli_chunk`]).
+    /// `out[i] = B(a[i]) = a[i] / expm1(a[i])` (`a[i] >= 0`), in chunks of [`CHUNK`] that
+    /// evaluate only the branches their arguments need ([`math::bernoulli_chunk`]).
     pub fn bernoulli(a: &[f64], out: &mut [f64]) {
         for (o, v) in out.chunks_mut(CHUNK).zip(a.chunks(CHUNK)) {
             math::bernoulli_chunk(v, o);

@@ -198,6 +198,27 @@ fn check(name: &str, xs: &[f64], bound: f64, f: impl Fn(f64) -> f64, r: impl Fn(
     );
 }
 
+/// Every entry of the `2^(j/128)` table against the double-double reference (`2^-92`
+/// relative) and libm's `exp2` (the high part is the nearest double: `|lo| <= ulp(hi) / 2`).
+#[test]
+fn exp2_table_is_exact_to_a_double_double() {
+    for (j, &[hi, lo]) in EXP2_TABLE.iter().enumerate() {
+        let x = j as f64 / 128.0;
+        let (m, n) = exp_ref(mul(LN2, dd(x)));
+        let d = sub(Dd(hi, lo), Dd(scale(m.0, n), scale(m.1, n)));
+        // The reference (ten squarings of a Taylor sum) is good to about 2^-94.
+        assert!(d.0.abs() <= hi * 2f64.powi(-92), "{j}: {d:?}");
+        let ulp = f64::from_bits(hi.to_bits() + 1) - hi;
+        assert!(lo.abs() <= ulp / 2.0, "{j}: lo {lo:e}");
+        assert!(
+            (hi - x.exp2()).abs() <= ulp,
+            "{j}: {hi} vs exp2 {}",
+            x.exp2()
+        );
+    }
+    assert_eq!(EXP2_TABLE[0], [1.0, 0.0]);
+}
+
 #[test]
 fn exp_within_one_ulp_over_its_range() {
     let mut rng = Lcg(1);
@@ -359,7 +380,7 @@ fn pow_fast_within_one_plus_g_ulp_including_subnormal_results() {
 }
 
 #[test]
-fn bernoulli_within_two_ulp_across_the_polynomial_switch() {
+fn bernoulli_within_two_ulp_across_the_polynomial_switches() {
     let b_ref = |a: f64| {
         let (m, n) = expm1_ref(dd(a));
         (div(dd(a), m), -n)
@@ -368,11 +389,17 @@ fn bernoulli_within_two_ulp_across_the_polynomial_switch() {
     let mut a: Vec<f64> = (0..20_000).map(|_| rng.uniform(0.0, 709.78)).collect();
     a.extend((0..10_000).map(|_| rng.uniform(0.0, 2.0)));
     a.extend((0..5_000).map(|_| rng.log_uniform(5e-324, 1.0)));
-    // Both sides of the switch at 1, and the polynomial's whole range.
-    a.extend((-500..500).map(|k| BERNOULLI_POLY * (1.0 + k as f64 * f64::EPSILON)));
+    // Both sides of the switches at 1/4 and 1, and the polynomials' whole ranges.
+    for c in [BERNOULLI_SMALL, BERNOULLI_POLY] {
+        a.extend((-500..500).map(|k| c * (1.0 + k as f64 * f64::EPSILON)));
+    }
     a.extend((0..20_000).map(|_| rng.uniform(0.0, 1.0)));
+    a.extend((0..20_000).map(|_| rng.uniform(0.0, BERNOULLI_SMALL)));
     a.retain(|&x| x > 0.0);
     check("bernoulli", &a, 2.0, bernoulli, b_ref);
+    // The short polynomial alone keeps 1 ulp over its range.
+    let small: Vec<f64> = a.iter().copied().filter(|&x| x < BERNOULLI_SMALL).collect();
+    check("bernoulli_small", &small, 1.0, bernoulli_small, b_ref);
     assert_eq!(bernoulli(0.0), 1.0);
     assert_eq!(bernoulli(709.8), 0.0);
     assert_eq!(bernoulli(1e5), 0.0);
@@ -386,8 +413,11 @@ fn ln1p_fold_within_two_ulp_of_log1p_of_k_or_its_reciprocal() {
         .map(|_| rng.log_uniform(5e-324, 1e308))
         .collect();
     ks.extend((0..20_000).map(|_| rng.uniform(0.0, 4.0)));
-    // Both sides of the four-way switch (sqrt 2 - 1, 1, sqrt 2 + 1).
+    ks.extend((0..20_000).map(|_| rng.uniform(0.0, 2.0 * LN1P_SMALL)));
+    // Both sides of the Taylor switch (2^-8) and of the four-way one (sqrt 2 - 1, 1,
+    // sqrt 2 + 1).
     for c in [
+        LN1P_SMALL,
         std::f64::consts::SQRT_2 - 1.0,
         1.0,
         std::f64::consts::SQRT_2 + 1.0,
@@ -406,6 +436,8 @@ fn ln1p_fold_within_two_ulp_of_log1p_of_k_or_its_reciprocal() {
         }
     };
     check("ln1p_fold", &ks, 2.0, ln1p_fold, reference);
+    let small: Vec<f64> = ks.iter().copied().filter(|&k| k < LN1P_SMALL).collect();
+    check("ln1p_small", &small, 1.0, ln1p_small, reference);
     assert_eq!(ln1p_fold(0.0), 0.0);
     assert_eq!(ln1p_fold(f64::INFINITY), 0.0);
     assert!(ln1p_fold(f64::NAN).is_nan());
@@ -422,6 +454,9 @@ fn rows_give_the_scalar_bits_at_every_level_and_length() {
     let mut xs: Vec<f64> = (0..3000).map(|_| rng.uniform(-800.0, 800.0)).collect();
     xs.extend((0..3000).map(|_| rng.log_uniform(5e-324, 1e300)));
     xs.extend((0..1000).map(|_| rng.uniform(0.0, 2e-6)));
+    // Whole chunks below 1 (the middle branch of the Bernoulli chunk skip) and below 2^-8.
+    xs.extend((0..1000).map(|_| rng.uniform(0.0, 0.9)));
+    xs.extend((0..1000).map(|_| rng.uniform(0.0, 0.004)));
     xs.extend([
         0.0,
         -0.0,
