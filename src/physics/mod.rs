@@ -97,14 +97,28 @@ impl ModelParams {
 /// ```
 #[inline(always)]
 pub fn phi_prime_from(ln_f: f64, kappa_f_pow: f64, inv_gamma: f64, ln_kappa: f64) -> f64 {
-    // Branch-free (one `ln1p_fold`: `log1p` of `kappa f^gamma` or of its reciprocal, whichever
-    // is at most 1, with one division; the result selected), so that row loops vectorise.
-    let big = kappa_f_pow > 1.0;
+    // One `ln1p_fold`: `log1p` of `kappa f^gamma` or of its reciprocal, whichever is at most 1.
     let l = math::ln1p_fold(kappa_f_pow);
-    if big {
-        -inv_gamma * (ln_kappa + l)
+    phi_prime_from_fold(ln_f, kappa_f_pow, l, inv_gamma, ln_kappa)
+}
+
+/// [`phi_prime_from`] with `l = ln1p_fold(kappa f^gamma)` ([`math::ln1p_fold`]) computed by the
+/// caller (a row kernel's chunk pass, [`math::ln1p_fold_chunk`]). Branch-free (both forms
+/// computed, one selected), so that row loops vectorise.
+#[inline(always)]
+pub fn phi_prime_from_fold(
+    ln_f: f64,
+    kappa_f_pow: f64,
+    l: f64,
+    inv_gamma: f64,
+    ln_kappa: f64,
+) -> f64 {
+    let big = -inv_gamma * (ln_kappa + l);
+    let small = ln_f - inv_gamma * l;
+    if kappa_f_pow > 1.0 {
+        big
     } else {
-        ln_f - inv_gamma * l
+        small
     }
 }
 

@@ -44,7 +44,7 @@
 
 use super::face_rates::FaceRates;
 use super::geometry::BlockGeometry;
-use crate::physics::phi_prime_from;
+use crate::physics::{phi_prime_from, phi_prime_from_fold};
 use crate::simd::{dispatched, math, rows};
 
 /// `fh` is floored at this value before taking logarithms (the smallest positive normal `f64`).
@@ -332,8 +332,9 @@ impl FaceRowBuffers {
 
 dispatched! {
     /// The per-cell values at `theta` from the floored logarithms at the interval ends:
-    /// `ln fh = (1 - theta) ln_start + theta ln_end`, then [`ReverseFace::aux`] (the same bits
-    /// at every level).
+    /// `ln fh = (1 - theta) ln_start + theta ln_end`, then [`ReverseFace::aux`] in passes per
+    /// chunk of [`rows::CHUNK`] cells (`kappa exp(gamma ln fh)` by [`math::exp_of_chunk`], the
+    /// `ln1p_fold` of `Phi'` by [`math::ln1p_fold_chunk`]), the same bits at every level.
     fn interpolated_aux_row(
         face: &ReverseFace,
         theta: f64,
@@ -343,18 +344,24 @@ dispatched! {
     ) {
         let a = 1.0 - theta;
         let GridAux { ln_fh, kappa_fh_pow, phi_prime } = out;
-        let ends = ln_start.iter().zip(ln_end);
-        if face.nonlinear() {
-            let cells = ln_fh.iter_mut().zip(kappa_fh_pow.iter_mut()).zip(phi_prime.iter_mut());
-            for (((l, k), p), (&l0, &l1)) in cells.zip(ends) {
-                let ln = a * l0 + theta * l1;
-                (*l, (*k, *p)) = (ln, face.nonlinear_aux(ln));
-            }
-        } else {
-            let cells = ln_fh.iter_mut().zip(kappa_fh_pow.iter_mut()).zip(phi_prime.iter_mut());
-            for (((l, k), p), (&l0, &l1)) in cells.zip(ends) {
-                let ln = a * l0 + theta * l1;
-                (*l, *k, *p) = (ln, 0.0, ln);
+        for ((l, &l0), &l1) in ln_fh.iter_mut().zip(ln_start).zip(ln_end) {
+            *l = a * l0 + theta * l1;
+        }
+        if !face.nonlinear() {
+            kappa_fh_pow.fill(0.0);
+            phi_prime.copy_from_slice(ln_fh);
+            return;
+        }
+        let (kappa, gamma) = (face.kappa, face.gamma);
+        let chunks = ln_fh
+            .chunks(rows::CHUNK)
+            .zip(kappa_fh_pow.chunks_mut(rows::CHUNK))
+            .zip(phi_prime.chunks_mut(rows::CHUNK));
+        for ((ln, kp), phi) in chunks {
+            math::exp_of_chunk(ln, kp, |v| (gamma * v, 0.0), |_, e| kappa * e);
+            math::ln1p_fold_chunk(kp, phi);
+            for ((p, &l), &k) in phi.iter_mut().zip(ln).zip(kp.iter()) {
+                *p = phi_prime_from_fold(l, k, *p, face.inv_gamma, face.ln_kappa);
             }
         }
     }

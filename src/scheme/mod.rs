@@ -35,6 +35,7 @@ pub mod stage;
 pub use power::Power;
 
 use crate::names::named_enum;
+use crate::physics::phi_prime_from_fold;
 use crate::simd::math;
 
 named_enum! {
@@ -300,13 +301,7 @@ impl Sg {
     /// kernel's chunk pass, [`math::ln1p_fold_chunk`]).
     #[inline(always)]
     fn phi_prime_from_fold(&self, ln_f: f64, kappa_f_pow: f64, l: f64) -> f64 {
-        let big = -self.inv_gamma * (self.ln_kappa + l);
-        let small = ln_f - self.inv_gamma * l;
-        if kappa_f_pow > 1.0 {
-            big
-        } else {
-            small
-        }
+        phi_prime_from_fold(ln_f, kappa_f_pow, l, self.inv_gamma, self.ln_kappa)
     }
 
     /// The Scharfetter–Gummel mean `G` of `1 + kappa f^gamma` between `f_l` and `f_r`:
