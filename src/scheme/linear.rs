@@ -41,6 +41,13 @@
 //! smallest positive normal number: where `fh` underflowed to 0 the score is large and points
 //! towards the positive cells (so `u` is driven out of cells the forward state does not
 //! reach), but finite. Such faces can dominate the positivity bound of the explicit sub-steps.
+//!
+//! **Evaluation.** The scalar methods of [`ReverseFace`] (per cell [`ReverseFace::aux`], per
+//! face [`ReverseFace::grid_rates`]) and the block-wide row kernels
+//! ([`ReverseFace::interpolated_aux`] into a [`GridAux`] of one array per quantity,
+//! [`ReverseFace::grid_face_rates`] row by row into [`FaceRates`]) share the same
+//! `#[inline(always)]` pieces on the branch-free vector math of [`crate::simd`], so the rows
+//! give the scalar bits at every dispatch level (asserted by the tests).
 
 use super::face_rates::FaceRates;
 use super::geometry::BlockGeometry;
