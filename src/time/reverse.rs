@@ -153,6 +153,22 @@ pub fn exchange_and_rates<F: Family>(
     f: &mut Field,
     rates: &mut FaceRates,
 ) -> Duration {
+    let exchanged = exchange_with_aux(comm, halo, family, geom, scratch, f);
+    stage::flux_rates(family, geom, f, scratch, &geom.whole(), rates);
+    exchanged
+}
+
+/// Exchanges the ghosts of `f` and, for a family whose face passes read stored per-cell values,
+/// fills them (the owned cells overlapped with the exchange, the ghosts after it). Returns the
+/// time spent in the exchange.
+fn exchange_with_aux<F: Family>(
+    comm: &Comm,
+    halo: &mut HaloExchange,
+    family: &F,
+    geom: &BlockGeometry,
+    scratch: &mut Scratch<F::Aux>,
+    f: &mut Field,
+) -> Duration {
     let t0 = Instant::now();
     halo.exchange(comm, f, |f| {
         if stage::reads_stored_aux::<F>(geom) {
@@ -163,7 +179,6 @@ pub fn exchange_and_rates<F: Family>(
     if stage::reads_stored_aux::<F>(geom) {
         stage::fill_aux_ghosts(family, f, &mut scratch.aux);
     }
-    stage::flux_rates(family, geom, f, scratch, &geom.whole(), rates);
     exchanged
 }
 
@@ -234,15 +249,7 @@ impl<F: Family> Transpose<F> {
             halo,
             ..
         } = self;
-        halo.exchange(comm, f, |f| {
-            if stage::reads_stored_aux::<F>(geom) {
-                stage::fill_aux_owned(family, f, &mut scratch.aux)
-            }
-        });
-        let exchanged = t0.elapsed();
-        if stage::reads_stored_aux::<F>(geom) {
-            stage::fill_aux_ghosts(family, f, &mut scratch.aux);
-        }
+        let exchanged = exchange_with_aux(comm, halo, family, geom, scratch, f);
         let r = pass(family, geom, scratch, f);
         self.timers.halo += exchanged;
         self.timers.rates += t0.elapsed().saturating_sub(exchanged);
