@@ -9,6 +9,8 @@
 //! dispatched at run time (`crate::simd::dispatched!`); they contain only adds, multiplies
 //! and `max`, no FMA, so every level and the scalar tail give the same bits.
 
+use std::ops::Range;
+
 use super::stage::{BlockGeometry, Region};
 use crate::field::Field;
 use crate::simd::dispatched;
@@ -237,31 +239,18 @@ impl FaceRates {
     /// The rates around the `n` cells of row `j` of plane `k` from column `c0`.
     #[inline(always)]
     pub(super) fn around_row(&self, k: usize, j: usize, c0: usize, n: usize) -> Around<'_> {
-        let xb = self.x_at(k, j) + c0;
-        let (sb, nb) = (self.y_at(k, j) + c0, self.y_at(k, j + 1) + c0);
-        let (kpd, kmd, kpu, kmu): (&[f64], &[f64], &[f64], &[f64]) = if self.is_3d() {
-            let (db, ub) = (self.z_at(k, j) + c0, self.z_at(k + 1, j) + c0);
-            (
-                &self.kp_z[db..db + n],
-                &self.km_z[db..db + n],
-                &self.kp_z[ub..ub + n],
-                &self.km_z[ub..ub + n],
-            )
-        } else {
-            (&[], &[], &[], &[])
-        };
-        Around {
-            kpx: &self.kp_x[xb..xb + n + 1],
-            kmx: &self.km_x[xb..xb + n + 1],
-            kps: &self.kp_y[sb..sb + n],
-            kms: &self.km_y[sb..sb + n],
-            kpn: &self.kp_y[nb..nb + n],
-            kmn: &self.km_y[nb..nb + n],
-            kpd,
-            kmd,
-            kpu,
-            kmu,
-        }
+        let down_up = self
+            .is_3d()
+            .then(|| (self.z_at(k, j) + c0, self.z_at(k + 1, j) + c0));
+        Around::of(
+            [
+                &self.kp_x, &self.km_x, &self.kp_y, &self.km_y, &self.kp_z, &self.km_z,
+            ],
+            self.x_at(k, j) + c0,
+            (self.y_at(k, j) + c0, self.y_at(k, j + 1) + c0),
+            down_up,
+            n,
+        )
     }
 }
 
@@ -278,25 +267,9 @@ pub fn apply_stored(
     region: &Region,
     dt_over_h: f64,
 ) {
-    if region.is_empty() {
-        return;
-    }
-    debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
-    let (c0, n) = (region.cols.start, region.cols.len());
-    for k in region.planes.clone() {
-        for j in region.rows.clone() {
-            let at = f.index3(k as isize, j as isize, c0 as isize);
-            let around = rates.around_row(k, j, c0, n);
-            let cells = Cells::of(f, at, n, geom.dim3);
-            update_row(
-                around,
-                cells,
-                dt_over_h,
-                &[],
-                &mut out.raw_mut()[at..at + n],
-            );
-        }
-    }
+    each_stored_row(geom, f, rates, region, |around, cells, row| {
+        update_row(around, cells, dt_over_h, &[], &mut out.raw_mut()[row]);
+    });
 }
 
 /// The face rates `(k_plus, k_minus)` around a row of `n` cells: its x-faces (`kpx`, `kmx`:
@@ -315,6 +288,42 @@ pub(super) struct Around<'a> {
     pub kmd: &'a [f64],
     pub kpu: &'a [f64],
     pub kmu: &'a [f64],
+}
+
+impl<'a> Around<'a> {
+    /// The rates around `n` cells from face storage `[kp_x, km_x, kp_y, km_y, kp_z, km_z]`:
+    /// `n + 1` x-faces from `x`, `n` south / north y-faces from `south_north`, and in 3D
+    /// (`down_up` given) `n` z-faces below and above (empty otherwise).
+    #[inline(always)]
+    pub(super) fn of(
+        [kp_x, km_x, kp_y, km_y, kp_z, km_z]: [&'a [f64]; 6],
+        x: usize,
+        (south, north): (usize, usize),
+        down_up: Option<(usize, usize)>,
+        n: usize,
+    ) -> Around<'a> {
+        let (kpd, kmd, kpu, kmu): (&[f64], &[f64], &[f64], &[f64]) = match down_up {
+            Some((d, u)) => (
+                &kp_z[d..d + n],
+                &km_z[d..d + n],
+                &kp_z[u..u + n],
+                &km_z[u..u + n],
+            ),
+            None => (&[], &[], &[], &[]),
+        };
+        Around {
+            kpx: &kp_x[x..x + n + 1],
+            kmx: &km_x[x..x + n + 1],
+            kps: &kp_y[south..south + n],
+            kms: &km_y[south..south + n],
+            kpn: &kp_y[north..north + n],
+            kmn: &km_y[north..north + n],
+            kpd,
+            kmd,
+            kpu,
+            kmu,
+        }
+    }
 }
 
 /// The values of a field around a row of `n` cells: `row` the row with its west and east
@@ -595,19 +604,9 @@ pub fn apply_transpose_combined_in_place(
     region: &Region,
     dt_over_h: f64,
 ) {
-    if region.is_empty() {
-        return;
-    }
-    debug_assert_eq!(geom.dim3, rates.is_3d(), "face rates of another dimension");
-    let (c0, n) = (region.cols.start, region.cols.len());
-    for k in region.planes.clone() {
-        for j in region.rows.clone() {
-            let at = v.index3(k as isize, j as isize, c0 as isize);
-            let around = rates.around_row(k, j, c0, n);
-            let cells = Cells::of(v, at, n, geom.dim3);
-            transpose_combine_row(around, cells, dt_over_h, &mut out.raw_mut()[at..at + n]);
-        }
-    }
+    each_stored_row(geom, v, rates, region, |around, cells, row| {
+        transpose_combine_row(around, cells, dt_over_h, &mut out.raw_mut()[row]);
+    });
 }
 
 /// The transposed update `out = w + dt L_h^T w` on `region`, with the flux rates of `L_h`
@@ -661,6 +660,22 @@ fn apply_transpose_with(
     region: &Region,
     dt_over_h: f64,
 ) {
+    each_stored_row(geom, w, rates, region, |around, cells, row| {
+        let g = half.map_or(&[][..], |g| &g.raw()[row.clone()]);
+        transpose_row(around, cells, dt_over_h, g, &mut out.raw_mut()[row]);
+    });
+}
+
+/// Runs `row_op(around, cells, row)` for every row of cells of `region`: the stored rates
+/// around the row, the values of `v` around it and the storage range of its cells.
+#[inline(always)]
+fn each_stored_row(
+    geom: &BlockGeometry,
+    v: &Field,
+    rates: &FaceRates,
+    region: &Region,
+    mut row_op: impl FnMut(Around<'_>, Cells<'_>, Range<usize>),
+) {
     if region.is_empty() {
         return;
     }
@@ -668,11 +683,9 @@ fn apply_transpose_with(
     let (c0, n) = (region.cols.start, region.cols.len());
     for k in region.planes.clone() {
         for j in region.rows.clone() {
-            let at = w.index3(k as isize, j as isize, c0 as isize);
+            let at = v.index3(k as isize, j as isize, c0 as isize);
             let around = rates.around_row(k, j, c0, n);
-            let cells = Cells::of(w, at, n, geom.dim3);
-            let g = half.map_or(&[][..], |g| &g.raw()[at..at + n]);
-            transpose_row(around, cells, dt_over_h, g, &mut out.raw_mut()[at..at + n]);
+            row_op(around, Cells::of(v, at, n, geom.dim3), at..at + n);
         }
     }
 }

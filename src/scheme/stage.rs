@@ -1078,29 +1078,11 @@ fn rate_pass<F: Family, O: FaceOp, S: RowSink>(
             }
             let ss = v.y(k, j) + c0;
             let (xs, ns) = (xs + c0, ns + c0);
-            let (kpd, kmd, kpu, kmu): (&[f64], &[f64], &[f64], &[f64]) = if geom.dim3 {
-                let (d, u) = (v.z(k) + j * nx + c0, v.z(k + 1) + j * nx + c0);
-                (
-                    &v.kp_z[d..d + n],
-                    &v.km_z[d..d + n],
-                    &v.kp_z[u..u + n],
-                    &v.km_z[u..u + n],
-                )
-            } else {
-                (&[], &[], &[], &[])
-            };
-            let around = Around {
-                kpx: &v.kp_x[xs..xs + n + 1],
-                kmx: &v.km_x[xs..xs + n + 1],
-                kps: &v.kp_y[ss..ss + n],
-                kms: &v.km_y[ss..ss + n],
-                kpn: &v.kp_y[ns..ns + n],
-                kmn: &v.km_y[ns..ns + n],
-                kpd,
-                kmd,
-                kpu,
-                kmu,
-            };
+            let down_up = geom
+                .dim3
+                .then(|| (v.z(k) + j * nx + c0, v.z(k + 1) + j * nx + c0));
+            let storage = [&*v.kp_x, &*v.km_x, &*v.kp_y, &*v.km_y, &*v.kp_z, &*v.km_z];
+            let around = Around::of(storage, xs, (ss, ns), down_up, n);
             if sink.max() {
                 max_out_row(around, &mut max_rate);
             }
