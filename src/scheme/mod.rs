@@ -223,15 +223,16 @@ impl Family for Upwind {
     }
 }
 
-/// Per-cell values of the Scharfetter–Gummel family.
+/// Per-cell values of the Scharfetter–Gummel family: the two logarithms every face reads.
+/// `kappa f^gamma`, which only the equal-value limit of [`Sg`]'s mean `G` needs, is not kept
+/// (two doubles a cell instead of three: the face row kernels read them as pairs); the faces
+/// that take that limit recompute it from `f`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SgAux {
     /// `ln f` (`-inf` for `f = 0`).
     pub ln_f: f64,
     /// `Phi'(f)`, evaluated stably (see [`crate::physics::phi_prime_from`]).
     pub phi_prime: f64,
-    /// `kappa f^gamma`.
-    pub kappa_f_pow: f64,
 }
 
 /// Well-balanced Scharfetter–Gummel family.
@@ -309,30 +310,48 @@ impl Sg {
     /// dominates `Phi' -> -inf`: the ratio tends to 1); the equal-value limit
     /// `1 + kappa (f_L^gamma + f_R^gamma) / 2` where `|ln f_R - ln f_L| < 1e-9` or the `Phi'`
     /// agree (there `f_R / f_L = 1 + O(1e-9)`, and any mean of `1 + kappa f^gamma` is the limit
-    /// to `O(1e-18)`; the arithmetic one needs no square root). Branch-free (all three
-    /// computed, one selected).
+    /// to `O(1e-18)`; the arithmetic one needs no square root).
     #[inline(always)]
     fn mean_g(&self, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> f64 {
-        let d_ln = r.ln_f - l.ln_f;
-        let d_phi = r.phi_prime - l.phi_prime;
-        let ratio = d_ln / d_phi;
-        let equal = 1.0 + 0.5 * (l.kappa_f_pow + r.kappa_f_pow);
-        let g = if d_ln.abs() < 1e-9 || d_phi == 0.0 {
-            equal
-        } else {
-            ratio
-        };
-        if f_l == 0.0 || f_r == 0.0 {
-            1.0
+        let (g, equal_limit) = self.mean_g_parts(l, r, f_l, f_r);
+        if equal_limit {
+            self.equal_limit(self.power.eval(f_l), self.power.eval(f_r))
         } else {
             g
         }
     }
 
+    /// The branch-free part of [`Sg::mean_g`]: `(G, false)` for a face with a zero value
+    /// (`G = 1`) or outside the equal-value limit (the ratio), `(ratio, true)` for a face in
+    /// that limit, whose `G` is then [`Sg::equal_limit`] (the row kernel computes the powers
+    /// only for chunks that have such a face).
+    #[inline(always)]
+    fn mean_g_parts(&self, l: SgAux, r: SgAux, f_l: f64, f_r: f64) -> (f64, bool) {
+        let d_ln = r.ln_f - l.ln_f;
+        let d_phi = r.phi_prime - l.phi_prime;
+        let ratio = d_ln / d_phi;
+        let zero = f_l == 0.0 || f_r == 0.0;
+        let equal_limit = !zero & ((d_ln.abs() < 1e-9) | (d_phi == 0.0));
+        (if zero { 1.0 } else { ratio }, equal_limit)
+    }
+
+    /// The equal-value limit `1 + (kappa f_L^gamma + kappa f_R^gamma) / 2` of `G` from
+    /// `f_L^gamma`, `f_R^gamma`.
+    #[inline(always)]
+    fn equal_limit(&self, pow_l: f64, pow_r: f64) -> f64 {
+        1.0 + 0.5 * (self.kappa * pow_l + self.kappa * pow_r)
+    }
+
     /// The Peclet number `Pe = x_f (h/D) G` of a face.
     #[inline(always)]
     fn peclet(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> f64 {
-        x_f * self.h_over_d * self.mean_g(f_l, f_r, l, r)
+        self.peclet_of_mean(x_f, self.mean_g(f_l, f_r, l, r))
+    }
+
+    /// `Pe = x_f (h/D) G` from the mean `G`.
+    #[inline(always)]
+    fn peclet_of_mean(&self, x_f: f64, g: f64) -> f64 {
+        x_f * self.h_over_d * g
     }
 }
 
@@ -348,11 +367,9 @@ impl Family for Sg {
     #[inline(always)]
     fn aux(&self, f: f64, f_pow_gamma: f64) -> SgAux {
         let ln_f = math::ln_fast(f);
-        let kappa_f_pow = self.kappa * f_pow_gamma;
         SgAux {
             ln_f,
-            phi_prime: self.phi_prime(ln_f, kappa_f_pow),
-            kappa_f_pow,
+            phi_prime: self.phi_prime(ln_f, self.kappa * f_pow_gamma),
         }
     }
 
@@ -413,15 +430,19 @@ impl Family for Sg {
         } else {
             let d_ln = r.ln_f - l.ln_f;
             let d_phi = r.phi_prime - l.phi_prime;
+            let (kappa_pow_l, kappa_pow_r) = (
+                self.kappa * self.power.eval(f_l),
+                self.kappa * self.power.eval(f_r),
+            );
             if d_ln.abs() < 1e-9 || d_phi == 0.0 {
                 let half_gamma = 0.5 / self.inv_gamma;
                 (
-                    half_gamma * l.kappa_f_pow / f_l,
-                    half_gamma * r.kappa_f_pow / f_r,
+                    half_gamma * kappa_pow_l / f_l,
+                    half_gamma * kappa_pow_r / f_r,
                 )
             } else {
-                let m_l = f_l * (1.0 + l.kappa_f_pow);
-                let m_r = f_r * (1.0 + r.kappa_f_pow);
+                let m_l = f_l * (1.0 + kappa_pow_l);
+                let m_r = f_r * (1.0 + kappa_pow_r);
                 let d2 = d_phi * d_phi;
                 (
                     (-d_phi / f_l + d_ln / m_l) / d2,

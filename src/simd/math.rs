@@ -444,12 +444,41 @@ pub fn ln_fast(x: f64) -> f64 {
     sel(x > 0.0 && x < f64::INFINITY, kh + t, ln_special(x))
 }
 
+/// `out[i] = ln_fast(x[i])` for a chunk, skipping the subnormal scaling and the special
+/// values when every argument is normal and finite (`f64::MIN_POSITIVE <= x < inf`, the
+/// usual chunk of densities); each value is the one [`ln_fast`] gives, so the bits do not
+/// depend on the chunk. Inline into a dispatched row kernel.
+#[inline(always)]
+pub fn ln_fast_chunk(x: &[f64], out: &mut [f64]) {
+    let out = &mut out[..x.len()];
+    let mut all_normal = true;
+    for &v in x {
+        all_normal &= v >= f64::MIN_POSITIVE && v < f64::INFINITY;
+    }
+    if all_normal {
+        for (o, &v) in out.iter_mut().zip(x) {
+            let (kh, t) = ln_fast_parts_scaled(v, false);
+            *o = kh + t;
+        }
+    } else {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = ln_fast(v);
+        }
+    }
+}
+
 /// `(k ln2_hi, t)` with `ln x = k ln2_hi + t` for finite `x > 0` (the last addition of
 /// [`ln_fast`] not done; `k ln2_hi` is exact, `|t| < 0.35` accurate to about `2^-53`
 /// absolute). Other arguments give meaningless values.
 #[inline(always)]
 fn ln_fast_parts(x: f64) -> (f64, f64) {
-    let sub = x < f64::MIN_POSITIVE;
+    ln_fast_parts_scaled(x, x < f64::MIN_POSITIVE)
+}
+
+/// [`ln_fast_parts`] with the subnormal test `sub = x < f64::MIN_POSITIVE` given (`false`
+/// where the caller knows `x` is normal: the scaling then folds away, same bits).
+#[inline(always)]
+fn ln_fast_parts_scaled(x: f64, sub: bool) -> (f64, f64) {
     let xs = sel(sub, x * TWO54, x);
     let bits = xs.to_bits();
     let e = f64::from_bits((bits >> 52) | TWO52_BITS) - EXP_BIAS_F;
