@@ -327,8 +327,19 @@ impl Sg {
     /// only for chunks that have such a face).
     #[inline(always)]
     fn mean_g_parts(&self, l: SgAux, r: SgAux, f_l: f64, f_r: f64) -> (f64, bool) {
-        let d_ln = r.ln_f - l.ln_f;
-        let d_phi = r.phi_prime - l.phi_prime;
+        let (d_ln, d_phi) = Sg::differences(l, r);
+        Sg::mean_g_of_differences(d_ln, d_phi, f_l, f_r)
+    }
+
+    /// `(ln f_R - ln f_L, Phi'(f_R) - Phi'(f_L))` across a face.
+    #[inline(always)]
+    fn differences(l: SgAux, r: SgAux) -> (f64, f64) {
+        (r.ln_f - l.ln_f, r.phi_prime - l.phi_prime)
+    }
+
+    /// [`Sg::mean_g_parts`] from the [`Sg::differences`] (a row kernel's second pass).
+    #[inline(always)]
+    fn mean_g_of_differences(d_ln: f64, d_phi: f64, f_l: f64, f_r: f64) -> (f64, bool) {
         let ratio = d_ln / d_phi;
         let zero = f_l == 0.0 || f_r == 0.0;
         let equal_limit = !zero & ((d_ln.abs() < 1e-9) | (d_phi == 0.0));

@@ -107,36 +107,53 @@ dispatched! {
         let mut z = [0.0; CHUNK];
         let mut a = [0.0; CHUNK];
         let mut b = [0.0; CHUNK];
-        let mut equal_limit = [false; CHUNK];
+        let (mut d_ln, mut d_phi) = ([0.0; CHUNK], [0.0; CHUNK]);
         let (mut pow_l, mut pow_r) = ([0.0; CHUNK], [0.0; CHUNK]);
         while start < n_all {
             let n = CHUNK.min(n_all - start);
             let r = start..start + n;
             let (x_f, fl, fr, al, ar) = (&x_f[r.clone()], &fl[r.clone()], &fr[r.clone()], &al[r.clone()], &ar[r.clone()]);
             let (kp, km) = (&mut kp[r.clone()], &mut km[r]);
-            let mut any_equal_limit = false;
+            // The differences first, in a pass of their own: every pair of per-cell values is
+            // read (plain loads, no masked gathers), then the faces work on plain arrays.
             for i in 0..n {
-                (z[i], equal_limit[i]) = k.mean_g_parts(al[i], ar[i], fl[i], fr[i]);
-                any_equal_limit |= equal_limit[i];
+                (d_ln[i], d_phi[i]) = Sg::differences(al[i], ar[i]);
             }
-            // The equal-value limit of G needs f^gamma on both sides: computed only for a
-            // chunk that has such a face (rare: equal neighbours to 1e-9).
-            if any_equal_limit {
-                power_row(k.power, fl, &mut pow_l[..n]);
-                power_row(k.power, fr, &mut pow_r[..n]);
-                for i in 0..n {
-                    if equal_limit[i] {
-                        z[i] = k.equal_limit(pow_l[i], pow_r[i]);
+            // One pass for the common chunk, Bernoulli by its short polynomial: no face in the
+            // equal-value limit and every |Pe| below BERNOULLI_SMALL. Otherwise the chunk is
+            // redone below; each face gets the value its own arguments select either way.
+            let mut any_equal_limit = false;
+            let mut all_small = true;
+            for i in 0..n {
+                let (g, equal_limit) = Sg::mean_g_of_differences(d_ln[i], d_phi[i], fl[i], fr[i]);
+                any_equal_limit |= equal_limit;
+                let zi = k.peclet_of_mean(x_f[i], g);
+                z[i] = zi;
+                let ai = zi.abs();
+                all_small &= ai < math::BERNOULLI_SMALL;
+                (kp[i], km[i]) = k.pair(zi, math::bernoulli_small(ai));
+            }
+            if any_equal_limit || !all_small {
+                // The equal-value limit of G needs f^gamma on both sides: computed only for a
+                // chunk that has such a face (rare: equal neighbours to 1e-9).
+                if any_equal_limit {
+                    power_row(k.power, fl, &mut pow_l[..n]);
+                    power_row(k.power, fr, &mut pow_r[..n]);
+                    for i in 0..n {
+                        let (_, equal_limit) =
+                            Sg::mean_g_of_differences(d_ln[i], d_phi[i], fl[i], fr[i]);
+                        if equal_limit {
+                            z[i] = k.peclet_of_mean(x_f[i], k.equal_limit(pow_l[i], pow_r[i]));
+                        }
                     }
                 }
-            }
-            for i in 0..n {
-                z[i] = k.peclet_of_mean(x_f[i], z[i]);
-                a[i] = z[i].abs();
-            }
-            math::bernoulli_chunk(&a[..n], &mut b[..n]);
-            for i in 0..n {
-                (kp[i], km[i]) = k.pair(z[i], b[i]);
+                for i in 0..n {
+                    a[i] = z[i].abs();
+                }
+                math::bernoulli_chunk(&a[..n], &mut b[..n]);
+                for i in 0..n {
+                    (kp[i], km[i]) = k.pair(z[i], b[i]);
+                }
             }
             start += n;
         }
