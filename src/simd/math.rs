@@ -457,14 +457,21 @@ pub fn ln_fast_chunk(x: &[f64], out: &mut [f64]) {
     }
     if all_normal {
         for (o, &v) in out.iter_mut().zip(x) {
-            let (kh, t) = ln_fast_parts_scaled(v, false);
-            *o = kh + t;
+            *o = ln_fast_normal(v);
         }
     } else {
         for (o, &v) in out.iter_mut().zip(x) {
             *o = ln_fast(v);
         }
     }
+}
+
+/// [`ln_fast`] for a normal, finite `x > 0` (`f64::MIN_POSITIVE <= x < inf`), with its bits
+/// there; without the subnormal scaling and the special values (meaningless elsewhere).
+#[inline(always)]
+pub fn ln_fast_normal(x: f64) -> f64 {
+    let (kh, t) = ln_fast_parts_scaled(x, false);
+    kh + t
 }
 
 /// `(k ln2_hi, t)` with `ln x = k ln2_hi + t` for finite `x > 0` (the last addition of
