@@ -504,3 +504,19 @@ fn rows_give_the_scalar_bits_at_every_level_and_length() {
         });
     }
 }
+
+/// `ln_fast` uses one form of fdlibm's result everywhere: within 1 ulp also in fdlibm's band
+/// of mantissas near `sqrt(2)` (and `sqrt(1/2)`), densely sampled there.
+#[test]
+fn ln_fast_within_one_ulp_in_fdlibms_band() {
+    let mut rng = Lcg(9);
+    let mut xs: Vec<f64> = (0..100_000).map(|_| rng.uniform(1.37, 1.43)).collect();
+    xs.extend((0..100_000).map(|_| rng.uniform(0.68, 0.72)));
+    xs.extend((0..50_000).map(|_| rng.uniform(1.37, 1.43) * 1024.0));
+    xs.extend((0..50_000).map(|_| rng.uniform(0.68, 0.72) / 1024.0));
+    check("ln_fast band", &xs, 1.0, ln_fast, |x| (ln_ref(x), 0));
+    // The normal-value form gives the same bits.
+    for &x in &xs {
+        assert_eq!(ln_fast_normal(x).to_bits(), ln_fast(x).to_bits(), "{x:e}");
+    }
+}
