@@ -454,7 +454,7 @@ pub fn ln_fast_chunk(x: &[f64], out: &mut [f64]) {
     let out = &mut out[..x.len()];
     let mut all_normal = true;
     for &v in x {
-        all_normal &= v >= f64::MIN_POSITIVE && v < f64::INFINITY;
+        all_normal &= (f64::MIN_POSITIVE..f64::INFINITY).contains(&v);
     }
     if all_normal {
         for (o, &v) in out.iter_mut().zip(x) {
