@@ -57,6 +57,20 @@ dispatched! {
 }
 
 dispatched! {
+    /// The face fluxes from the face rates, in place: `flux[k] = k_plus f_l[k] - k_minus f_r[k]`
+    /// with `k_plus = flux[k]`, `k_minus = spare[k]` on entry; `spare[k] = 0` on return (the
+    /// second value of a flux, unused).
+    pub fn flux_from_rates(f_l: &[f64], f_r: &[f64], flux: &mut [f64], spare: &mut [f64]) {
+        let n = flux.len();
+        let (f_l, f_r, spare) = (&f_l[..n], &f_r[..n], &mut spare[..n]);
+        for k in 0..n {
+            flux[k] = flux[k] * f_l[k] - spare[k] * f_r[k];
+            spare[k] = 0.0;
+        }
+    }
+}
+
+dispatched! {
     /// `aux[i] = Sg::aux(f[i], f[i]^gamma)`, the `ln1p_fold` of `Phi'` by chunks
     /// ([`math::ln1p_fold_chunk`]: no division in a chunk of dilute cells).
     pub fn sg_aux(k: Sg, f: &[f64], aux: &mut [SgAux]) {

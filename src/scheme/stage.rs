@@ -239,10 +239,8 @@ impl FaceOp for FluxOp {
             return each_face::<Self, F>(fam, faces, out, out2);
         }
         rates_row(fam, &faces, out, out2);
-        for k in 0..faces.x_f.len() {
-            out[k] = out[k] * faces.f_l[k] - out2[k] * faces.f_r[k];
-            out2[k] = 0.0;
-        }
+        let n = faces.x_f.len();
+        super::rows::flux_from_rates(faces.f_l, faces.f_r, &mut out[..n], &mut out2[..n]);
     }
 }
 
