@@ -124,6 +124,26 @@ pub trait Family: Copy + Send + Sync {
         }
     }
 
+    /// `flux[k] = k_plus f_l[k] - k_minus f_r[k]` with the rates of [`Family::rates_row`], and
+    /// `spare[k] = 0`: the face fluxes of a row, the bits of [`Family::rates_row`] followed by
+    /// [`rows::flux_from_rates`] (a family may do both in one pass).
+    // A pure row kernel over seven slices, as `rates_row`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn flux_row(
+        &self,
+        x_f: &[f64],
+        f_l: &[f64],
+        f_r: &[f64],
+        l: &[Self::Aux],
+        r: &[Self::Aux],
+        flux: &mut [f64],
+        spare: &mut [f64],
+    ) {
+        self.rates_row(x_f, f_l, f_r, l, r, flux, spare);
+        rows::flux_from_rates(f_l, f_r, flux, spare);
+    }
+
     /// Whether [`Family::dt_rates`] equals [`Family::rates`], so the rates of the time-step
     /// pass can be kept and reused by the update.
     const DT_RATES_ARE_FLUX_RATES: bool;
@@ -406,6 +426,19 @@ impl Family for Sg {
         km: &mut [f64],
     ) {
         rows::sg_rates(*self, x_f, f_l, f_r, l, r, kp, km);
+    }
+
+    fn flux_row(
+        &self,
+        x_f: &[f64],
+        f_l: &[f64],
+        f_r: &[f64],
+        l: &[SgAux],
+        r: &[SgAux],
+        flux: &mut [f64],
+        spare: &mut [f64],
+    ) {
+        rows::sg_fluxes(*self, x_f, f_l, f_r, l, r, flux, spare);
     }
 
     #[inline(always)]

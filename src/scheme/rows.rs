@@ -100,10 +100,101 @@ dispatched! {
     }
 }
 
+/// `(kp[k], km[k]) = Sg::rates(x_f[k], fl[k], fr[k], al[k], ar[k])`, or with `FLUX` the face
+/// flux `kp[k] = k_plus fl[k] - k_minus fr[k]` (and `km[k] = 0`), the bits of
+/// [`flux_from_rates`] after the rates, in the same pass. The body of [`sg_rates`] and
+/// [`sg_fluxes`].
+// A pure row kernel over seven slices (face coordinates, values and per-cell values on both
+// sides, two outputs): the slices are the kernel's inputs.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sg_faces<const FLUX: bool>(
+    k: Sg,
+    x_f: &[f64],
+    fl: &[f64],
+    fr: &[f64],
+    al: &[SgAux],
+    ar: &[SgAux],
+    kp: &mut [f64],
+    km: &mut [f64],
+) {
+    let n_all = x_f.len();
+    let mut start = 0;
+    // Chunk buffers zeroed once per call, not per chunk.
+    let mut z = [0.0; CHUNK];
+    let mut a = [0.0; CHUNK];
+    let mut b = [0.0; CHUNK];
+    let (mut d_ln, mut d_phi) = ([0.0; CHUNK], [0.0; CHUNK]);
+    let (mut pow_l, mut pow_r) = ([0.0; CHUNK], [0.0; CHUNK]);
+    while start < n_all {
+        let n = CHUNK.min(n_all - start);
+        let r = start..start + n;
+        let (x_f, fl, fr, al, ar) = (
+            &x_f[r.clone()],
+            &fl[r.clone()],
+            &fr[r.clone()],
+            &al[r.clone()],
+            &ar[r.clone()],
+        );
+        let (kp, km) = (&mut kp[r.clone()], &mut km[r]);
+        // The differences first, in a pass of their own: every pair of per-cell values is
+        // read (plain loads, no masked gathers), then the faces work on plain arrays.
+        for i in 0..n {
+            (d_ln[i], d_phi[i]) = Sg::differences(al[i], ar[i]);
+        }
+        // One pass for the common chunk, Bernoulli by its short polynomial: no face in the
+        // equal-value limit and every |Pe| below BERNOULLI_SMALL. Otherwise the chunk is
+        // redone below; each face gets the value its own arguments select either way.
+        let mut any_equal_limit = false;
+        let mut all_small = true;
+        for i in 0..n {
+            let (g, equal_limit) = Sg::mean_g_of_differences(d_ln[i], d_phi[i], fl[i], fr[i]);
+            any_equal_limit |= equal_limit;
+            let zi = k.peclet_of_mean(x_f[i], g);
+            z[i] = zi;
+            let ai = zi.abs();
+            all_small &= ai < math::BERNOULLI_SMALL;
+            (kp[i], km[i]) = out::<FLUX>(k.pair(zi, math::bernoulli_small(ai)), fl[i], fr[i]);
+        }
+        if any_equal_limit || !all_small {
+            // The equal-value limit of G needs f^gamma on both sides: computed only for a
+            // chunk that has such a face (rare: equal neighbours to 1e-9).
+            if any_equal_limit {
+                power_row(k.power, fl, &mut pow_l[..n]);
+                power_row(k.power, fr, &mut pow_r[..n]);
+                for i in 0..n {
+                    let (_, equal_limit) =
+                        Sg::mean_g_of_differences(d_ln[i], d_phi[i], fl[i], fr[i]);
+                    if equal_limit {
+                        z[i] = k.peclet_of_mean(x_f[i], k.equal_limit(pow_l[i], pow_r[i]));
+                    }
+                }
+            }
+            for i in 0..n {
+                a[i] = z[i].abs();
+            }
+            math::bernoulli_chunk(&a[..n], &mut b[..n]);
+            for i in 0..n {
+                (kp[i], km[i]) = out::<FLUX>(k.pair(z[i], b[i]), fl[i], fr[i]);
+            }
+        }
+        start += n;
+    }
+}
+
+/// A face's two outputs of [`sg_faces`]: the rates, or the flux `k_plus f_l - k_minus f_r` and 0.
+#[inline(always)]
+fn out<const FLUX: bool>((k_plus, k_minus): (f64, f64), f_l: f64, f_r: f64) -> (f64, f64) {
+    if FLUX {
+        (k_plus * f_l - k_minus * f_r, 0.0)
+    } else {
+        (k_plus, k_minus)
+    }
+}
+
 dispatched! {
     /// `(kp[k], km[k]) = Sg::rates(x_f[k], fl[k], fr[k], al[k], ar[k])`.
-    // A pure row kernel over seven slices (face coordinates, values and per-cell values on
-    // both sides, two outputs): the slices are the kernel's inputs.
+    // A pure row kernel over seven slices, as `sg_faces`.
     #[allow(clippy::too_many_arguments)]
     pub fn sg_rates(
         k: Sg,
@@ -115,62 +206,26 @@ dispatched! {
         kp: &mut [f64],
         km: &mut [f64],
     ) {
-        let n_all = x_f.len();
-        let mut start = 0;
-        // Chunk buffers zeroed once per call, not per chunk.
-        let mut z = [0.0; CHUNK];
-        let mut a = [0.0; CHUNK];
-        let mut b = [0.0; CHUNK];
-        let (mut d_ln, mut d_phi) = ([0.0; CHUNK], [0.0; CHUNK]);
-        let (mut pow_l, mut pow_r) = ([0.0; CHUNK], [0.0; CHUNK]);
-        while start < n_all {
-            let n = CHUNK.min(n_all - start);
-            let r = start..start + n;
-            let (x_f, fl, fr, al, ar) = (&x_f[r.clone()], &fl[r.clone()], &fr[r.clone()], &al[r.clone()], &ar[r.clone()]);
-            let (kp, km) = (&mut kp[r.clone()], &mut km[r]);
-            // The differences first, in a pass of their own: every pair of per-cell values is
-            // read (plain loads, no masked gathers), then the faces work on plain arrays.
-            for i in 0..n {
-                (d_ln[i], d_phi[i]) = Sg::differences(al[i], ar[i]);
-            }
-            // One pass for the common chunk, Bernoulli by its short polynomial: no face in the
-            // equal-value limit and every |Pe| below BERNOULLI_SMALL. Otherwise the chunk is
-            // redone below; each face gets the value its own arguments select either way.
-            let mut any_equal_limit = false;
-            let mut all_small = true;
-            for i in 0..n {
-                let (g, equal_limit) = Sg::mean_g_of_differences(d_ln[i], d_phi[i], fl[i], fr[i]);
-                any_equal_limit |= equal_limit;
-                let zi = k.peclet_of_mean(x_f[i], g);
-                z[i] = zi;
-                let ai = zi.abs();
-                all_small &= ai < math::BERNOULLI_SMALL;
-                (kp[i], km[i]) = k.pair(zi, math::bernoulli_small(ai));
-            }
-            if any_equal_limit || !all_small {
-                // The equal-value limit of G needs f^gamma on both sides: computed only for a
-                // chunk that has such a face (rare: equal neighbours to 1e-9).
-                if any_equal_limit {
-                    power_row(k.power, fl, &mut pow_l[..n]);
-                    power_row(k.power, fr, &mut pow_r[..n]);
-                    for i in 0..n {
-                        let (_, equal_limit) =
-                            Sg::mean_g_of_differences(d_ln[i], d_phi[i], fl[i], fr[i]);
-                        if equal_limit {
-                            z[i] = k.peclet_of_mean(x_f[i], k.equal_limit(pow_l[i], pow_r[i]));
-                        }
-                    }
-                }
-                for i in 0..n {
-                    a[i] = z[i].abs();
-                }
-                math::bernoulli_chunk(&a[..n], &mut b[..n]);
-                for i in 0..n {
-                    (kp[i], km[i]) = k.pair(z[i], b[i]);
-                }
-            }
-            start += n;
-        }
+        sg_faces::<false>(k, x_f, fl, fr, al, ar, kp, km);
+    }
+}
+
+dispatched! {
+    /// `flux[k] = k_plus fl[k] - k_minus fr[k]` with `(k_plus, k_minus) = Sg::rates(..)` of face
+    /// `k`, `spare[k] = 0`: the bits of [`sg_rates`] followed by [`flux_from_rates`].
+    // A pure row kernel over seven slices, as `sg_faces`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sg_fluxes(
+        k: Sg,
+        x_f: &[f64],
+        fl: &[f64],
+        fr: &[f64],
+        al: &[SgAux],
+        ar: &[SgAux],
+        flux: &mut [f64],
+        spare: &mut [f64],
+    ) {
+        sg_faces::<true>(k, x_f, fl, fr, al, ar, flux, spare);
     }
 }
 
@@ -284,6 +339,22 @@ mod tests {
                     &mut kp,
                     &mut km,
                 );
+                // The fluxes in one pass: the rates' bits, then the flux.
+                let (mut flux, mut spare) = (vec![0.0; n], vec![1.0; n]);
+                sg.flux_row(
+                    &xf,
+                    &vals[..n],
+                    &vals[1..],
+                    &aux[..n],
+                    &aux[1..],
+                    &mut flux,
+                    &mut spare,
+                );
+                for k in 0..n {
+                    let expected = kp[k] * vals[k] - km[k] * vals[k + 1];
+                    assert_eq!(flux[k].to_bits(), expected.to_bits(), "flux {k}");
+                    assert_eq!(spare[k], 0.0);
+                }
                 for k in 0..n {
                     let a = sg.aux(vals[k], sg.power().eval(vals[k]));
                     assert_eq!(aux[k].ln_f.to_bits(), a.ln_f.to_bits(), "{k}");

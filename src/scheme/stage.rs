@@ -238,9 +238,16 @@ impl FaceOp for FluxOp {
         if !F::ROW_RATES {
             return each_face::<Self, F>(fam, faces, out, out2);
         }
-        rates_row(fam, &faces, out, out2);
         let n = faces.x_f.len();
-        super::rows::flux_from_rates(faces.f_l, faces.f_r, &mut out[..n], &mut out2[..n]);
+        fam.flux_row(
+            faces.x_f,
+            &faces.f_l[..n],
+            &faces.f_r[..n],
+            &faces.l[..n],
+            &faces.r[..n],
+            &mut out[..n],
+            &mut out2[..n],
+        );
     }
 }
 
