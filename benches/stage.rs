@@ -435,7 +435,27 @@ fn timed(name: &str, unit: &str, run: impl FnOnce() -> (f64, f64)) -> Option<f64
 const STEP_TARGET: f64 = 48.0;
 const REVERSE_TARGET: f64 = 43.5;
 
+/// The dispatch level `NLFP_SIMD` caps the row kernels at (the detected one when unset).
+fn simd_cap() -> Level {
+    match std::env::var("NLFP_SIMD") {
+        Err(_) => Level::detected(),
+        Ok(name) => Level::ALL
+            .into_iter()
+            .find(|l| l.name() == name)
+            .unwrap_or_else(|| {
+                eprintln!("NLFP_SIMD={name}: expected one of baseline, avx2, avx512");
+                std::process::exit(2)
+            }),
+    }
+}
+
 fn main() {
+    let cap = simd_cap();
+    with_level(cap, || run(cap));
+}
+
+/// The benchmark, with the row kernels capped at `cap`.
+fn run(cap: Level) {
     let n = env_usize("NLFP_BENCH_N", 1023);
     let reps = env_usize("NLFP_BENCH_REPS", 30);
     let step_reps = env_usize("NLFP_BENCH_STEP_REPS", 10);
@@ -447,7 +467,10 @@ fn main() {
         gamma,
         h: mesh.h,
     };
-    println!("{n} x {n} block, one core; best and median of {reps} (stages) / {step_reps} (steps)");
+    println!(
+        "{n} x {n} block, one core, {} kernels; best and median of {reps} (stages) / {step_reps} (steps)",
+        cap.min(Level::detected()).name()
+    );
     println!("{:<34} {:>9} {:>9}", "kernel", "best", "median");
     let cu = "M cell-updates/s";
     let up2 = timed("upwind gamma=2 stage", cu, || {

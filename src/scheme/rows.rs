@@ -3,10 +3,13 @@
 //! of the per-cell / per-face scalar methods ([`Family::aux`], [`Family::rates`]), which call
 //! the same `#[inline(always)]` pieces.
 //!
-//! Work is done in chunks of [`CHUNK`] cells with stack buffers (no allocation): a pass that
-//! reads the array-of-structs per-cell values into contiguous arguments, one that runs the
-//! vector math over them, and one that writes the results. A cell's result does not depend on
-//! the chunk or vector it falls in.
+//! Work is done in chunks of [`CHUNK`] cells with stack buffers (no allocation), in passes that
+//! each vectorise: per cell, `f^gamma`, `ln f` ([`math::ln_fast_chunk`]), `ln1p_fold` and
+//! `Phi'`, stored as pairs ([`SgAux`]); per face, the differences of those pairs across the face
+//! (plain loads), then one pass that takes a common chunk to its rates or fluxes (no face in the
+//! equal-value limit of `G`, every `|Pe|` below 1/4: the short Bernoulli polynomial), the chunk
+//! redone by the general passes otherwise. Each cell or face gets the value its own arguments
+//! select, so a result does not depend on the chunk or vector it falls in.
 //!
 //! [`Family::aux`]: super::Family::aux
 //! [`Family::rates`]: super::Family::rates
