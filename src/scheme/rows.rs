@@ -123,12 +123,12 @@ fn sg_faces<const FLUX: bool>(
 ) {
     let n_all = x_f.len();
     let mut start = 0;
-    // Chunk buffers zeroed once per call, not per chunk.
+    // Chunk buffers zeroed once per call, not per chunk; three of them (the rims of an
+    // overlapped pass call this for one or two faces a row, where zeroing would dominate):
+    // the differences' buffers take |Pe| and B(|Pe|) once they are used up, and those of the
+    // rare equal-value limit are zeroed only when it occurs.
     let mut z = [0.0; CHUNK];
-    let mut a = [0.0; CHUNK];
-    let mut b = [0.0; CHUNK];
     let (mut d_ln, mut d_phi) = ([0.0; CHUNK], [0.0; CHUNK]);
-    let (mut pow_l, mut pow_r) = ([0.0; CHUNK], [0.0; CHUNK]);
     while start < n_all {
         let n = CHUNK.min(n_all - start);
         let r = start..start + n;
@@ -163,6 +163,7 @@ fn sg_faces<const FLUX: bool>(
             // The equal-value limit of G needs f^gamma on both sides: computed only for a
             // chunk that has such a face (rare: equal neighbours to 1e-9).
             if any_equal_limit {
+                let (mut pow_l, mut pow_r) = ([0.0; CHUNK], [0.0; CHUNK]);
                 power_row(k.power, fl, &mut pow_l[..n]);
                 power_row(k.power, fr, &mut pow_r[..n]);
                 for i in 0..n {
@@ -173,6 +174,7 @@ fn sg_faces<const FLUX: bool>(
                     }
                 }
             }
+            let (a, b) = (&mut d_ln, &mut d_phi);
             for i in 0..n {
                 a[i] = z[i].abs();
             }
