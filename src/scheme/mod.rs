@@ -457,7 +457,14 @@ impl Family for Sg {
     /// using `Phi'' = 1/M`. Where `G` is frozen (a zero value, or the equal-value limit) its
     /// derivative is taken as that of `1 + kappa (f_L^gamma + f_R^gamma) / 2`.
     fn flux_derivatives(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> (f64, f64) {
-        let g = self.mean_g(f_l, f_r, l, r);
+        let (d_ln, d_phi) = Sg::differences(l, r);
+        let (g_or_one, equal_limit) = Sg::mean_g_of_differences(d_ln, d_phi, f_l, f_r);
+        let (pow_l, pow_r) = (self.power.eval(f_l), self.power.eval(f_r));
+        let g = if equal_limit {
+            self.equal_limit(pow_l, pow_r)
+        } else {
+            g_or_one
+        };
         let scale = x_f * self.h_over_d;
         let z = scale * g;
         let (b_plus, b_minus) = Sg::bernoulli_pair(z);
@@ -472,13 +479,8 @@ impl Family for Sg {
         let (dg_l, dg_r) = if f_l == 0.0 || f_r == 0.0 {
             (0.0, 0.0)
         } else {
-            let d_ln = r.ln_f - l.ln_f;
-            let d_phi = r.phi_prime - l.phi_prime;
-            let (kappa_pow_l, kappa_pow_r) = (
-                self.kappa * self.power.eval(f_l),
-                self.kappa * self.power.eval(f_r),
-            );
-            if d_ln.abs() < 1e-9 || d_phi == 0.0 {
+            let (kappa_pow_l, kappa_pow_r) = (self.kappa * pow_l, self.kappa * pow_r);
+            if equal_limit {
                 let half_gamma = 0.5 / self.inv_gamma;
                 (
                     half_gamma * kappa_pow_l / f_l,

@@ -695,9 +695,16 @@ const BERNOULLI_TAYLOR: [f64; 11] = [
 /// [`bernoulli_poly`].
 #[inline(always)]
 pub fn bernoulli_small(a: f64) -> f64 {
+    bernoulli_taylor::<6>(a)
+}
+
+/// `1 + a (-1/2 + a Q(a^2))` with `Q` the first `K` terms of [`BERNOULLI_TAYLOR`] (Horner):
+/// the Taylor polynomial of `B(a)` to degree `2K` ([`bernoulli_small`], [`bernoulli_poly`]).
+#[inline(always)]
+fn bernoulli_taylor<const K: usize>(a: f64) -> f64 {
     let t = a * a;
-    let mut q = BERNOULLI_TAYLOR[5];
-    for &c in BERNOULLI_TAYLOR[..5].iter().rev() {
+    let mut q = BERNOULLI_TAYLOR[K - 1];
+    for &c in BERNOULLI_TAYLOR[..K - 1].iter().rev() {
         q = c + t * q;
     }
     1.0 + a * (-0.5 + a * q)
@@ -708,12 +715,7 @@ pub fn bernoulli_small(a: f64) -> f64 {
 /// `a = 1`): no division, no exponential.
 #[inline(always)]
 pub fn bernoulli_poly(a: f64) -> f64 {
-    let t = a * a;
-    let mut q = BERNOULLI_TAYLOR[10];
-    for &c in BERNOULLI_TAYLOR[..10].iter().rev() {
-        q = c + t * q;
-    }
-    1.0 + a * (-0.5 + a * q)
+    bernoulli_taylor::<11>(a)
 }
 
 /// `B(a) = a / expm1(a)` for `a >= 1` (the last branch of [`bernoulli`]): 0 once `expm1`

@@ -34,10 +34,10 @@ dispatched! {
 }
 
 dispatched! {
-    /// `out[i] = ln x[i]` ([`math::ln_fast`]: one division, within 1 ulp), by chunks of 64
-    /// ([`math::ln_fast_chunk`]: chunks of normal values skip the special cases).
+    /// `out[i] = ln x[i]` ([`math::ln_fast`]: one division, within 1 ulp), by chunks of
+    /// [`CHUNK`] ([`math::ln_fast_chunk`]: chunks of normal values skip the special cases).
     pub fn ln_fast(x: &[f64], out: &mut [f64]) {
-        for (xc, oc) in x.chunks(64).zip(out.chunks_mut(64)) {
+        for (xc, oc) in x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
             math::ln_fast_chunk(xc, oc);
         }
     }
