@@ -4,8 +4,8 @@
 //! the same `#[inline(always)]` pieces.
 //!
 //! Work is done in chunks of [`CHUNK`] cells with stack buffers (no allocation), in passes that
-//! each vectorise: per cell, `f^gamma`, `ln f` ([`math::ln_fast_chunk`]), `ln1p_fold` and
-//! `Phi'`, stored as pairs ([`SgAux`]); per face, the differences of those pairs across the face
+//! each vectorise: per cell, `kappa f^gamma` with the tests of the chunk's forms, then `ln f`,
+//! `ln1p_fold` and `Phi'` in one pass storing the pairs ([`SgAux`]); per face, the differences of those pairs across the face
 //! (plain loads), then one pass that takes a common chunk to its rates or fluxes (no face in the
 //! equal-value limit of `G`, every `|Pe|` below 1/4: the short Bernoulli polynomial), the chunk
 //! redone by the general passes otherwise. Each cell or face gets the value its own arguments
@@ -74,30 +74,39 @@ dispatched! {
 }
 
 dispatched! {
-    /// `aux[i] = Sg::aux(f[i], f[i]^gamma)`, the `ln1p_fold` of `Phi'` by chunks
-    /// ([`math::ln1p_fold_chunk`]: no division in a chunk of dilute cells).
+    /// `aux[i] = Sg::aux(f[i], f[i]^gamma)`: per chunk, `kappa f^gamma` and the two tests of
+    /// the chunk forms in one pass, then `ln f`, `ln1p_fold(kappa f^gamma)` and `Phi'` in one
+    /// pass that stores the pairs, in the form the chunk allows: [`math::ln_fast_normal`]
+    /// where every `f` is normal ([`math::ln_fast_chunk`]'s test), [`math::ln1p_small`] where
+    /// every `kappa f^gamma` is below [`math::LN1P_SMALL`] ([`math::ln1p_fold_chunk`]'s: no
+    /// division in a chunk of dilute cells). Each cell gets the value its own arguments select.
     pub fn sg_aux(k: Sg, f: &[f64], aux: &mut [SgAux]) {
-        // Chunk buffers zeroed once per call, not per chunk.
+        // One chunk buffer, zeroed once per call, not per chunk.
         let mut pw = [0.0; CHUNK];
-        let mut ln = [0.0; CHUNK];
-        let mut l1p = [0.0; CHUNK];
-        let mut phi = [0.0; CHUNK];
         for (fc, ac) in f.chunks(CHUNK).zip(aux.chunks_mut(CHUNK)) {
             let n = fc.len();
-            power_row(k.power, fc, &mut pw[..n]);
-            for p in &mut pw[..n] {
-                *p *= k.kappa;
-            }
-            math::ln_fast_chunk(fc, &mut ln[..n]);
-            math::ln1p_fold_chunk(&pw[..n], &mut l1p[..n]);
+            let (pw, ac) = (&mut pw[..n], &mut ac[..n]);
+            power_row(k.power, fc, pw);
+            let (mut all_normal, mut all_small) = (true, true);
             for i in 0..n {
-                phi[i] = k.phi_prime_from_fold(ln[i], pw[i], l1p[i]);
+                pw[i] *= k.kappa;
+                all_normal &= (f64::MIN_POSITIVE..f64::INFINITY).contains(&fc[i]);
+                all_small &= pw[i] < math::LN1P_SMALL;
             }
-            for i in 0..n {
-                ac[i] = SgAux {
-                    ln_f: ln[i],
-                    phi_prime: phi[i],
+            macro_rules! cells {
+                ($ln:path, $ln1p:path) => {
+                    for i in 0..n {
+                        let ln_f = $ln(fc[i]);
+                        let phi_prime = k.phi_prime_from_fold(ln_f, pw[i], $ln1p(pw[i]));
+                        ac[i] = SgAux { ln_f, phi_prime };
+                    }
                 };
+            }
+            match (all_normal, all_small) {
+                (true, true) => cells!(math::ln_fast_normal, math::ln1p_small),
+                (true, false) => cells!(math::ln_fast_normal, math::ln1p_fold),
+                (false, true) => cells!(math::ln_fast, math::ln1p_small),
+                (false, false) => cells!(math::ln_fast, math::ln1p_fold),
             }
         }
     }
