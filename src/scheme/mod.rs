@@ -279,27 +279,38 @@ impl Sg {
         }
     }
 
-    /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation:
-    /// with `a = |z|`, `B(a) = a / expm1(a)` (small for large `a`; its Taylor polynomial below
-    /// `a = 1`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
+    /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation
+    /// ([`Sg::bernoulli_pair_from`] with `B(|z|)` by [`math::bernoulli`]).
     #[inline(always)]
     pub fn bernoulli_pair(z: f64) -> (f64, f64) {
+        Sg::bernoulli_pair_from(z, math::bernoulli(z.abs()))
+    }
+
+    /// `(B(z), B(-z))` from `z` and `b = B(|z|)`: [`math::bernoulli_small_pair`] where
+    /// `|z| <` [`math::BERNOULLI_SMALL`] (`b` unused); elsewhere, with `a = |z|`,
+    /// `B(a) = b` (small for large `a`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
+    /// Mirror-symmetric bits: the pair of `-z` is the pair of `z` swapped.
+    #[inline(always)]
+    fn bernoulli_pair_from(z: f64, b: f64) -> (f64, f64) {
         let a = z.abs();
-        let b_pos = math::bernoulli(a);
-        let b_neg = b_pos + a;
-        if z >= 0.0 {
-            (b_pos, b_neg)
+        let b_neg = b + a;
+        let large = if z >= 0.0 { (b, b_neg) } else { (b_neg, b) };
+        if a < math::BERNOULLI_SMALL {
+            math::bernoulli_small_pair(z)
         } else {
-            (b_neg, b_pos)
+            large
         }
     }
 
     /// `(D/h) (B(z), B(-z))` from `z` and `b = B(|z|)` (the last step of [`Family::rates`]).
     #[inline(always)]
     fn pair(&self, z: f64, b: f64) -> (f64, f64) {
-        let a = z.abs();
-        let b_neg = b + a;
-        let (p, m) = if z >= 0.0 { (b, b_neg) } else { (b_neg, b) };
+        self.scaled(Sg::bernoulli_pair_from(z, b))
+    }
+
+    /// `(D/h) (p, m)`.
+    #[inline(always)]
+    fn scaled(&self, (p, m): (f64, f64)) -> (f64, f64) {
         (self.d_over_h * p, self.d_over_h * m)
     }
 

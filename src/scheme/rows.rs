@@ -7,7 +7,7 @@
 //! each vectorise: per cell, `kappa f^gamma` with the tests of the chunk's forms, then `ln f`,
 //! `ln1p_fold` and `Phi'` in one pass storing the pairs ([`SgAux`]); per face, the differences of those pairs across the face
 //! (plain loads), then one pass that takes a common chunk to its rates or fluxes (no face in the
-//! equal-value limit of `G`, every `|Pe|` below 1/4: the short Bernoulli polynomial), the chunk
+//! equal-value limit of `G`, every `|Pe|` below 1/4: the short Bernoulli pair), the chunk
 //! redone by the general passes otherwise. Each cell or face gets the value its own arguments
 //! select, so a result does not depend on the chunk or vector it falls in.
 //!
@@ -166,7 +166,7 @@ fn sg_faces<const FLUX: bool>(
             z[i] = zi;
             let ai = zi.abs();
             all_small &= ai < math::BERNOULLI_SMALL;
-            (kp[i], km[i]) = out::<FLUX>(k.pair(zi, math::bernoulli_small(ai)), fl[i], fr[i]);
+            (kp[i], km[i]) = out::<FLUX>(k.scaled(math::bernoulli_small_pair(zi)), fl[i], fr[i]);
         }
         if any_equal_limit || !all_small {
             // The equal-value limit of G needs f^gamma on both sides: computed only for a

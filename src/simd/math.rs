@@ -401,11 +401,7 @@ pub fn ln_dd(x: f64) -> (f64, f64) {
     let inv = recip_near_2(d_hi);
     let s_lo = (((f - p_hi) - p_lo) - s * d_lo) * inv;
     let z = s * s;
-    let mut r = LG[6];
-    for &c in LG[..6].iter().rev() {
-        r = c + z * r;
-    }
-    let r = z * r;
+    let r = z * horner(z, &LG);
     let (hi, e1) = two_sum(k * LN2_HI, 2.0 * s);
     let lo = e1 + (k * LN2_LO + (2.0 * s_lo + s * r));
     fast_two_sum(hi, lo)
@@ -540,11 +536,7 @@ pub fn ln1p_fold_general(k: f64) -> f64 {
     );
     let s = num / den;
     let z = s * s;
-    let mut r = LG[6];
-    for &c in LG[..6].iter().rev() {
-        r = c + z * r;
-    }
-    let r = z * r;
+    let r = z * horner(z, &LG);
     let jf = sel(j, 1.0, 0.0);
     jf * LN2_HI + (2.0 * s + (s * r + jf * LN2_LO))
 }
@@ -667,7 +659,8 @@ pub fn pow_chunk(x: &[f64], g: f64, out: &mut [f64]) {
     exp_of_chunk(x, out, |v| pow_log(v, g), |v, e| pow_special(v, g, e));
 }
 
-/// Below this the Bernoulli function is its short Taylor polynomial ([`bernoulli_small`]).
+/// Below this the Bernoulli function is its short polynomial ([`bernoulli_small`],
+/// [`bernoulli_small_pair`]).
 pub const BERNOULLI_SMALL: f64 = 0.25;
 
 /// Below this (and above [`BERNOULLI_SMALL`]) the Bernoulli function is its long Taylor
@@ -689,25 +682,45 @@ const BERNOULLI_TAYLOR: [f64; 11] = [
     5.509_002_828_360_229_5e-18,
 ];
 
-/// `B(a)` for `0 <= a <= 1/4` by its Taylor polynomial to degree 12,
-/// `1 + a (-1/2 + a Q(a^2))`, `Q(t) = sum_k B_2k t^(k-1) / (2k)!` to `k = 6` (truncation
-/// below `6e-20` relative at `a = 1/4`): no division, no exponential, half the terms of
-/// [`bernoulli_poly`].
+/// `Q` of [`bernoulli_small_pair`] on `0 <= t <= 1/16`: the Taylor coefficients
+/// `B_2k / (2k)!`, `k = 1..=6`, economised to degree 4 (the `t^5` term replaced by its
+/// Chebyshev projection on `[0, 1/16]`): `t Q(t)` within `1e-19` of the Taylor series.
+const BERNOULLI_SMALL_Q: [f64; 5] = [
+    8.333_333_333_333_333e-2,
+    -1.388_888_888_888_101_4e-3,
+    3.306_878_296_799_514e-5,
+    -8.267_150_614_203_859e-7,
+    2.079_419_151_695_111e-8,
+];
+
+/// `(B(z), B(-z)) = (1 + (w - z/2), 1 + (w + z/2))` for `|z| <` [`BERNOULLI_SMALL`], with
+/// `w = t Q(t)`, `t = z^2` ([`BERNOULLI_SMALL_Q`], Horner), since `B(z) + z/2 = 1 + w` is even:
+/// no `|z|`, no select, mirror-symmetric bits (the pair of `-z` is the pair of `z` swapped),
+/// and one rounding near 1 (within 0.7 ulp).
 #[inline(always)]
-pub fn bernoulli_small(a: f64) -> f64 {
-    bernoulli_taylor::<6>(a)
+pub fn bernoulli_small_pair(z: f64) -> (f64, f64) {
+    let t = z * z;
+    let w = t * horner(t, &BERNOULLI_SMALL_Q);
+    let half = 0.5 * z;
+    (1.0 + (w - half), 1.0 + (w + half))
 }
 
-/// `1 + a (-1/2 + a Q(a^2))` with `Q` the first `K` terms of [`BERNOULLI_TAYLOR`] (Horner):
-/// the Taylor polynomial of `B(a)` to degree `2K` ([`bernoulli_small`], [`bernoulli_poly`]).
+/// `B(a)` for `0 <= a < 1/4`: the first of [`bernoulli_small_pair`] (no division, no
+/// exponential).
 #[inline(always)]
-fn bernoulli_taylor<const K: usize>(a: f64) -> f64 {
-    let t = a * a;
-    let mut q = BERNOULLI_TAYLOR[K - 1];
-    for &c in BERNOULLI_TAYLOR[..K - 1].iter().rev() {
-        q = c + t * q;
+pub fn bernoulli_small(a: f64) -> f64 {
+    bernoulli_small_pair(a).0
+}
+
+/// `c[0] + t (c[1] + t (c[2] + ...))`.
+#[inline(always)]
+fn horner(t: f64, c: &[f64]) -> f64 {
+    let (last, rest) = c.split_last().expect("a polynomial has a coefficient");
+    let mut q = *last;
+    for &ci in rest.iter().rev() {
+        q = ci + t * q;
     }
-    1.0 + a * (-0.5 + a * q)
+    q
 }
 
 /// `B(a)` for `0 <= a <= 1` by its Taylor polynomial `1 + a (-1/2 + a Q(a^2))`,
@@ -715,7 +728,8 @@ fn bernoulli_taylor<const K: usize>(a: f64) -> f64 {
 /// `a = 1`): no division, no exponential.
 #[inline(always)]
 pub fn bernoulli_poly(a: f64) -> f64 {
-    bernoulli_taylor::<11>(a)
+    let q = horner(a * a, &BERNOULLI_TAYLOR);
+    1.0 + a * (-0.5 + a * q)
 }
 
 /// `B(a) = a / expm1(a)` for `a >= 1` (the last branch of [`bernoulli`]): 0 once `expm1`

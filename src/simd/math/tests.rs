@@ -397,9 +397,25 @@ fn bernoulli_within_two_ulp_across_the_polynomial_switches() {
     a.extend((0..20_000).map(|_| rng.uniform(0.0, BERNOULLI_SMALL)));
     a.retain(|&x| x > 0.0);
     check("bernoulli", &a, 2.0, bernoulli, b_ref);
-    // The short polynomial alone keeps 1 ulp over its range.
+    // The short pair keeps 0.7 ulp for both members over its range (`B(-a)` above 1);
+    // mirror-symmetric bits.
     let small: Vec<f64> = a.iter().copied().filter(|&x| x < BERNOULLI_SMALL).collect();
-    check("bernoulli_small", &small, 1.0, bernoulli_small, b_ref);
+    check("bernoulli_small", &small, 0.7, bernoulli_small, b_ref);
+    let b_neg_ref = |a: f64| {
+        let (m, n) = expm1_ref(dd(-a));
+        (div(dd(-a), m), -n)
+    };
+    let b_neg = |a: f64| bernoulli_small_pair(a).1;
+    check("bernoulli_small_pair B(-a)", &small, 0.7, b_neg, b_neg_ref);
+    for &z in &small {
+        let (p, m) = bernoulli_small_pair(z);
+        let (p_mirror, m_mirror) = bernoulli_small_pair(-z);
+        assert_eq!(
+            (p.to_bits(), m.to_bits()),
+            (m_mirror.to_bits(), p_mirror.to_bits())
+        );
+        assert_eq!(bernoulli(z).to_bits(), p.to_bits(), "{z:e}");
+    }
     assert_eq!(bernoulli(0.0), 1.0);
     assert_eq!(bernoulli(709.8), 0.0);
     assert_eq!(bernoulli(1e5), 0.0);
