@@ -78,8 +78,10 @@ dispatched! {
     /// the chunk forms in one pass, then `ln f`, `ln1p_fold(kappa f^gamma)` and `Phi'` in one
     /// pass that stores the pairs, in the form the chunk allows: [`math::ln_fast_normal`]
     /// where every `f` is normal ([`math::ln_fast_chunk`]'s test), [`math::ln1p_small`] where
-    /// every `kappa f^gamma` is below [`math::LN1P_SMALL`] ([`math::ln1p_fold_chunk`]'s: no
-    /// division in a chunk of dilute cells). Each cell gets the value its own arguments select.
+    /// every `kappa f^gamma` is below [`math::LN1P_SMALL`] and [`math::ln1p_fold_general`]
+    /// where none is ([`math::ln1p_fold_chunk`]'s tests: no division in a chunk of dilute
+    /// cells, no Taylor branch in a chunk of dense ones). Each cell gets the value its own
+    /// arguments select.
     pub fn sg_aux(k: Sg, f: &[f64], aux: &mut [SgAux]) {
         // One chunk buffer, zeroed once per call, not per chunk.
         let mut pw = [0.0; CHUNK];
@@ -87,11 +89,13 @@ dispatched! {
             let n = fc.len();
             let (pw, ac) = (&mut pw[..n], &mut ac[..n]);
             power_row(k.power, fc, pw);
-            let (mut all_normal, mut all_small) = (true, true);
+            let (mut all_normal, mut all_small, mut any_small) = (true, true, false);
             for i in 0..n {
                 pw[i] *= k.kappa;
                 all_normal &= (f64::MIN_POSITIVE..f64::INFINITY).contains(&fc[i]);
-                all_small &= pw[i] < math::LN1P_SMALL;
+                let small = pw[i] < math::LN1P_SMALL;
+                all_small &= small;
+                any_small |= small;
             }
             macro_rules! cells {
                 ($ln:path, $ln1p:path) => {
@@ -102,11 +106,13 @@ dispatched! {
                     }
                 };
             }
-            match (all_normal, all_small) {
-                (true, true) => cells!(math::ln_fast_normal, math::ln1p_small),
-                (true, false) => cells!(math::ln_fast_normal, math::ln1p_fold),
-                (false, true) => cells!(math::ln_fast, math::ln1p_small),
-                (false, false) => cells!(math::ln_fast, math::ln1p_fold),
+            match (all_normal, all_small, any_small) {
+                (true, true, _) => cells!(math::ln_fast_normal, math::ln1p_small),
+                (true, false, false) => cells!(math::ln_fast_normal, math::ln1p_fold_general),
+                (true, false, true) => cells!(math::ln_fast_normal, math::ln1p_fold),
+                (false, true, _) => cells!(math::ln_fast, math::ln1p_small),
+                (false, false, false) => cells!(math::ln_fast, math::ln1p_fold_general),
+                (false, false, true) => cells!(math::ln_fast, math::ln1p_fold),
             }
         }
     }

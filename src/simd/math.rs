@@ -568,23 +568,29 @@ pub fn ln1p_fold(k: f64) -> f64 {
 }
 
 /// `out[i] = ln1p_fold(k[i])` for a chunk, skipping the general branch (and its division)
-/// when every argument is below [`LN1P_SMALL`]; each value is the one [`ln1p_fold`] selects,
-/// so the bits do not depend on the chunk. Inline into a dispatched row kernel.
+/// when every argument is below [`LN1P_SMALL`] and the Taylor branch when none is; each
+/// value is the one [`ln1p_fold`] selects, so the bits do not depend on the chunk. Inline
+/// into a dispatched row kernel.
 #[inline(always)]
 pub fn ln1p_fold_chunk(k: &[f64], out: &mut [f64]) {
     let out = &mut out[..k.len()];
-    let mut all_small = true;
+    let (mut all_small, mut any_small) = (true, false);
     for &v in k {
-        all_small &= v < LN1P_SMALL;
+        let small = v < LN1P_SMALL;
+        all_small &= small;
+        any_small |= small;
     }
-    if all_small {
-        for (o, &v) in out.iter_mut().zip(k) {
-            *o = ln1p_small(v);
-        }
-    } else {
-        for (o, &v) in out.iter_mut().zip(k) {
-            *o = ln1p_fold(v);
-        }
+    macro_rules! each {
+        ($f:path) => {
+            for (o, &v) in out.iter_mut().zip(k) {
+                *o = $f(v);
+            }
+        };
+    }
+    match (all_small, any_small) {
+        (true, _) => each!(ln1p_small),
+        (false, false) => each!(ln1p_fold_general),
+        (false, true) => each!(ln1p_fold),
     }
 }
 
