@@ -280,25 +280,36 @@ impl Sg {
     }
 
     /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation
-    /// ([`Sg::bernoulli_pair_from`] with `B(|z|)` by [`math::bernoulli`]).
+    /// ([`Sg::bernoulli_pair_from`] with `B(|z|)` by [`math::bernoulli_above_small`]).
     #[inline(always)]
     pub fn bernoulli_pair(z: f64) -> (f64, f64) {
-        Sg::bernoulli_pair_from(z, math::bernoulli(z.abs()))
+        Sg::bernoulli_pair_from(z, math::bernoulli_above_small(z.abs()))
     }
 
-    /// `(B(z), B(-z))` from `z` and `b = B(|z|)`: [`math::bernoulli_small_pair`] where
-    /// `|z| <` [`math::BERNOULLI_SMALL`] (`b` unused); elsewhere, with `a = |z|`,
+    /// `(B(z), B(-z))` from `z` and `b = B(|z|)` ([`math::bernoulli_above_small`]):
+    /// [`math::bernoulli_small_pair`] where `|z| <` [`math::BERNOULLI_SMALL`] (`b` unused);
+    /// elsewhere, with `a = |z|`,
     /// `B(a) = b` (small for large `a`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
     /// Mirror-symmetric bits: the pair of `-z` is the pair of `z` swapped.
     #[inline(always)]
     fn bernoulli_pair_from(z: f64, b: f64) -> (f64, f64) {
-        let a = z.abs();
-        let b_neg = b + a;
-        let large = if z >= 0.0 { (b, b_neg) } else { (b_neg, b) };
-        if a < math::BERNOULLI_SMALL {
+        let large = Sg::bernoulli_pair_large(z, b);
+        if z.abs() < math::BERNOULLI_SMALL {
             math::bernoulli_small_pair(z)
         } else {
             large
+        }
+    }
+
+    /// [`Sg::bernoulli_pair_from`] where `|z| >=` [`math::BERNOULLI_SMALL`] (its bits there):
+    /// `(b, b + |z|)` for `z >= 0`, swapped for `z < 0`.
+    #[inline(always)]
+    fn bernoulli_pair_large(z: f64, b: f64) -> (f64, f64) {
+        let b_neg = b + z.abs();
+        if z >= 0.0 {
+            (b, b_neg)
+        } else {
+            (b_neg, b)
         }
     }
 
@@ -419,7 +430,7 @@ impl Family for Sg {
     #[inline(always)]
     fn rates(&self, x_f: f64, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> (f64, f64) {
         let z = self.peclet(x_f, f_l, f_r, l, r);
-        self.pair(z, math::bernoulli(z.abs()))
+        self.pair(z, math::bernoulli_above_small(z.abs()))
     }
 
     fn aux_row(&self, f: &[f64], aux: &mut [SgAux]) {

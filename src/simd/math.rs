@@ -767,6 +767,35 @@ pub fn bernoulli(a: f64) -> f64 {
     )
 }
 
+/// `B(a)` for `a >=` [`BERNOULLI_SMALL`]: [`bernoulli_poly`] below [`BERNOULLI_POLY`],
+/// [`bernoulli_large`] above (both computed, one selected), the value [`bernoulli`] selects
+/// there; below [`BERNOULLI_SMALL`] a value of no use (for a caller that takes its own
+/// branch there: [`bernoulli_small_pair`]).
+#[inline(always)]
+pub fn bernoulli_above_small(a: f64) -> f64 {
+    sel(a < BERNOULLI_POLY, bernoulli_poly(a), bernoulli_large(a))
+}
+
+/// `out[i] = bernoulli_above_small(a[i])` for a chunk, without [`bernoulli_large`] when every
+/// argument is below [`BERNOULLI_POLY`] (the same bits). Inline into a dispatched row kernel.
+#[inline(always)]
+pub fn bernoulli_above_small_chunk(a: &[f64], out: &mut [f64]) {
+    let out = &mut out[..a.len()];
+    let mut all_below_one = true;
+    for &v in a {
+        all_below_one &= v < BERNOULLI_POLY;
+    }
+    if all_below_one {
+        for (o, &v) in out.iter_mut().zip(a) {
+            *o = bernoulli_poly(v);
+        }
+    } else {
+        for (o, &v) in out.iter_mut().zip(a) {
+            *o = bernoulli_above_small(v);
+        }
+    }
+}
+
 /// `out[i] = bernoulli(a[i])` for a chunk, evaluating only the branches the chunk needs: all
 /// arguments below [`BERNOULLI_SMALL`] ([`bernoulli_small`] alone), all below
 /// [`BERNOULLI_POLY`] ([`bernoulli_below_one`]), or any (all three). Each value is still the
