@@ -288,9 +288,9 @@ impl Sg {
 
     /// `(B(z), B(-z))` from `z` and `b = B(|z|)` ([`math::bernoulli_above_small`]):
     /// [`math::bernoulli_small_pair`] where `|z| <` [`math::BERNOULLI_SMALL`] (`b` unused);
-    /// elsewhere, with `a = |z|`,
-    /// `B(a) = b` (small for large `a`; see [`math::bernoulli`]) and `B(-a) = B(a) + a`.
-    /// Mirror-symmetric bits: the pair of `-z` is the pair of `z` swapped.
+    /// elsewhere, with `a = |z|`, `B(a) = b` (small for large `a`) and `B(-a) = B(a) + a`
+    /// ([`Sg::bernoulli_pair_large`]). Mirror-symmetric bits: the pair of `-z` is the pair of
+    /// `z` swapped.
     #[inline(always)]
     fn bernoulli_pair_from(z: f64, b: f64) -> (f64, f64) {
         let large = Sg::bernoulli_pair_large(z, b);

@@ -5,10 +5,10 @@
 //!
 //! Work is done in chunks of [`CHUNK`] cells with stack buffers (no allocation), in passes that
 //! each vectorise: per cell, `kappa f^gamma` with the tests of the chunk's forms, then `ln f`,
-//! `ln1p_fold` and `Phi'` in one pass storing the pairs ([`SgAux`]); per face, the differences of those pairs across the face
-//! (plain loads), then one pass that takes a common chunk to its rates or fluxes (no face in the
-//! equal-value limit of `G`, every `|Pe|` below 1/4: the short Bernoulli pair), the chunk
-//! redone by the general passes otherwise. Each cell or face gets the value its own arguments
+//! `ln1p_fold` and `Phi'` in one pass storing the pairs ([`SgAux`]); per face, the differences
+//! of those pairs across the face (plain loads), then one pass that takes a common chunk to its
+//! rates or fluxes (no face in the equal-value limit of `G`, every `|Pe|` below 1/4: the short
+//! Bernoulli pair), the chunk redone by the general passes otherwise. Each cell or face gets the value its own arguments
 //! select, so a result does not depend on the chunk or vector it falls in.
 //!
 //! [`Family::aux`]: super::Family::aux
@@ -160,7 +160,7 @@ fn sg_faces<const FLUX: bool>(
         for i in 0..n {
             (d_ln[i], d_phi[i]) = Sg::differences(al[i], ar[i]);
         }
-        // One pass for the common chunk, Bernoulli by its short polynomial: no face in the
+        // One pass for the common chunk, the short Bernoulli pair: no face in the
         // equal-value limit and every |Pe| below BERNOULLI_SMALL. Otherwise the chunk is
         // redone below; each face gets the value its own arguments select either way.
         let mut any_equal_limit = false;

@@ -561,7 +561,8 @@ pub fn ln1p_small(k: f64) -> f64 {
 /// `ln(1 + w)`, `w = k` for `0 <= k <= 1` and `w = 1/k` for `k > 1` (0 at `k = inf`; NaN for
 /// NaN): [`ln1p_small`] below [`LN1P_SMALL`], [`ln1p_fold_general`] above (both computed, one
 /// selected); within 2 ulp. A chunk of arguments all below [`LN1P_SMALL`] may skip the
-/// general branch ([`ln1p_fold_chunk`]) with the same bits.
+/// general branch, one with none below it the Taylor branch ([`ln1p_fold_chunk`]), with the
+/// same bits.
 #[inline(always)]
 pub fn ln1p_fold(k: f64) -> f64 {
     sel(k < LN1P_SMALL, ln1p_small(k), ln1p_fold_general(k))
@@ -761,9 +762,9 @@ pub fn bernoulli_below_one(a: f64) -> f64 {
 #[inline(always)]
 pub fn bernoulli(a: f64) -> f64 {
     sel(
-        a < BERNOULLI_POLY,
-        bernoulli_below_one(a),
-        bernoulli_large(a),
+        a < BERNOULLI_SMALL,
+        bernoulli_small(a),
+        bernoulli_above_small(a),
     )
 }
 
