@@ -280,7 +280,8 @@ impl Sg {
     }
 
     /// `(B(z), B(-z))` with `B(z) = z / expm1(z)`, both positive and without cancellation
-    /// ([`Sg::bernoulli_pair_from`] with `B(|z|)` by [`math::bernoulli_above_small`]).
+    /// (the short pair [`math::bernoulli_small_pair`] below `|z|` 1/4, `B(|z|)` by
+    /// [`math::bernoulli_above_small`] above).
     #[inline(always)]
     pub fn bernoulli_pair(z: f64) -> (f64, f64) {
         Sg::bernoulli_pair_from(z, math::bernoulli_above_small(z.abs()))

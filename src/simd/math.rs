@@ -701,7 +701,7 @@ const BERNOULLI_SMALL_Q: [f64; 5] = [
 ];
 
 /// `(B(z), B(-z)) = (1 + (w - z/2), 1 + (w + z/2))` for `|z| <` [`BERNOULLI_SMALL`], with
-/// `w = t Q(t)`, `t = z^2` ([`BERNOULLI_SMALL_Q`], Horner), since `B(z) + z/2 = 1 + w` is even:
+/// `w = t Q(t)`, `t = z^2` (`BERNOULLI_SMALL_Q`, Horner), since `B(z) + z/2 = 1 + w` is even:
 /// no `|z|`, no select, mirror-symmetric bits (the pair of `-z` is the pair of `z` swapped),
 /// and one rounding near 1 (within 0.7 ulp).
 #[inline(always)]
