@@ -356,22 +356,13 @@ impl Sg {
     /// to `O(1e-18)`; the arithmetic one needs no square root).
     #[inline(always)]
     fn mean_g(&self, f_l: f64, f_r: f64, l: SgAux, r: SgAux) -> f64 {
-        let (g, equal_limit) = self.mean_g_parts(l, r, f_l, f_r);
+        let (d_ln, d_phi) = Sg::differences(l, r);
+        let (g, equal_limit) = Sg::mean_g_of_differences(d_ln, d_phi, f_l, f_r);
         if equal_limit {
             self.equal_limit(self.power.eval(f_l), self.power.eval(f_r))
         } else {
             g
         }
-    }
-
-    /// The branch-free part of [`Sg::mean_g`]: `(G, false)` for a face with a zero value
-    /// (`G = 1`) or outside the equal-value limit (the ratio), `(ratio, true)` for a face in
-    /// that limit, whose `G` is then [`Sg::equal_limit`] (the row kernel computes the powers
-    /// only for chunks that have such a face).
-    #[inline(always)]
-    fn mean_g_parts(&self, l: SgAux, r: SgAux, f_l: f64, f_r: f64) -> (f64, bool) {
-        let (d_ln, d_phi) = Sg::differences(l, r);
-        Sg::mean_g_of_differences(d_ln, d_phi, f_l, f_r)
     }
 
     /// `(ln f_R - ln f_L, Phi'(f_R) - Phi'(f_L))` across a face.
@@ -380,7 +371,10 @@ impl Sg {
         (r.ln_f - l.ln_f, r.phi_prime - l.phi_prime)
     }
 
-    /// [`Sg::mean_g_parts`] from the [`Sg::differences`] (a row kernel's second pass).
+    /// The branch-free part of [`Sg::mean_g`] from the [`Sg::differences`]: `(G, false)` for a
+    /// face with a zero value (`G = 1`) or outside the equal-value limit (the ratio),
+    /// `(ratio, true)` for a face in that limit, whose `G` is then [`Sg::equal_limit`] (the
+    /// row kernel computes the powers only for chunks that have such a face).
     #[inline(always)]
     fn mean_g_of_differences(d_ln: f64, d_phi: f64, f_l: f64, f_r: f64) -> (f64, bool) {
         let ratio = d_ln / d_phi;

@@ -8,8 +8,9 @@
 //! `ln1p_fold` and `Phi'` in one pass storing the pairs ([`SgAux`]); per face, the differences
 //! of those pairs across the face (plain loads), then one pass that takes a common chunk to its
 //! rates or fluxes (no face in the equal-value limit of `G`, every `|Pe|` below 1/4: the short
-//! Bernoulli pair), the chunk redone by the general passes otherwise. Each cell or face gets the value its own arguments
-//! select, so a result does not depend on the chunk or vector it falls in.
+//! Bernoulli pair), the chunk redone by the general passes otherwise. Each cell or face gets
+//! the value its own arguments select, so a result does not depend on the chunk or vector it
+//! falls in.
 //!
 //! [`Family::aux`]: super::Family::aux
 //! [`Family::rates`]: super::Family::rates
